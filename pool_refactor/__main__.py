@@ -1,0 +1,3 @@
+from pool_refactor.cli import main
+
+main()
