@@ -1,0 +1,56 @@
+"""The stable JSON report, documented in `docs/json-format.md`.
+
+The shape is a public interface: fields may be added, none renamed or removed without raising
+`version`. Keys keep the documented order, the text is indented by two spaces, ASCII-only (any
+other character is escaped) and ends with a newline, so two runs over the same code give the same
+bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pool_refactor import __version__
+from pool_refactor.findings import FileError, Finding, ScanResult
+
+SCHEMA_VERSION = 1
+TOOL_NAME = "pool-refactor"
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    return {
+        "path": finding.path,
+        "line": finding.line,
+        "column": finding.column,
+        "end_line": finding.end_line,
+        "code": finding.code,
+        "library": finding.library,
+        "verdict": finding.verdict.value,
+        "in_loop": finding.in_loop,
+        "context": finding.context,
+        "snippet": finding.snippet,
+        "fixable": finding.fixable,
+        "reason": finding.reason,
+        "suppressed": finding.suppressed,
+        "message": finding.message,
+        "applicability": finding.applicability.value,
+    }
+
+
+def error_dict(error: FileError) -> dict[str, Any]:
+    return {"path": error.path, "message": error.message}
+
+
+def report_dict(result: ScanResult, *, show_suppressed: bool = False) -> dict[str, Any]:
+    return {
+        "version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "findings": [finding_dict(f) for f in result.visible(show_suppressed)],
+        "errors": [error_dict(e) for e in result.errors],
+        "summary": result.summary(),
+    }
+
+
+def render(result: ScanResult, *, show_suppressed: bool = False) -> str:
+    return json.dumps(report_dict(result, show_suppressed=show_suppressed), indent=2) + "\n"
