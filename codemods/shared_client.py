@@ -1,0 +1,373 @@
+"""Carry out the scanner's fix plans on the concrete syntax tree (libcst).
+
+The scanner (stdlib `ast`) decides which sites are safe to rewrite and how; this transformer only
+finds those sites again by position and edits them, keeping every comment, blank line and quote
+that it does not have to touch. It runs from `pool-refactor scan --fix` and, through the command
+classes in this package, from `python -m libcst.tool codemod`.
+
+Edits, by plan kind:
+
+- `with`:    `async with X(opts) as c: body` -> `c = accessor(keyed)` + `body` (dedented);
+             other items of a multi-item `with` stay in a `with`.
+- `local`:   `c = X(opts)` -> `c = accessor(keyed)`; standalone `c.close()`/`await c.aclose()`
+             statements go away, and a `try:` whose `finally:` is left empty is unwrapped.
+- `one-shot`: `httpx.get(url, verify=False)` -> `accessor(verify=False).get(url)` (awaited for the
+             async accessor).
+
+For `with` and `local`, the options in `moved_options` are added to every request call on the
+client unless the call passes its own value (the library's precedence: the request wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.codemod import CodemodContext, ContextAwareTransformer
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import ParentNodeProvider, PositionProvider
+
+from pool_refactor.catalog import LIBRARIES, Library
+from pool_refactor.findings import FixPlan
+
+Position = tuple[int, int, int, int]
+"""A call's span as libcst reports it: 1-based lines, 0-based character columns, end exclusive."""
+
+
+@dataclass
+class _Client:
+    """A planned client variable inside one function."""
+
+    plan: FixPlan
+    library: Library
+    values: dict[str, cst.Arg] = field(default_factory=dict)
+    """The constructor's arguments by keyword, as written."""
+
+
+def _library(family: str) -> Library:
+    for library in LIBRARIES:
+        if library.family == family:
+            return library
+    raise KeyError(family)
+
+
+class SharedClientTransformer(ContextAwareTransformer):
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
+
+    def __init__(self, context: CodemodContext, plans: Mapping[Position, FixPlan], accessor_module: str) -> None:
+        super().__init__(context)
+        self.plans = dict(plans)
+        self.accessor_module = accessor_module
+        self.applied: set[Position] = set()
+        self._functions: list[dict[str, _Client]] = [{}]
+        self._with_rewrites: dict[int, cst.SimpleStatementLine] = {}
+        """Updated `with` nodes to splice into their parent block, with the assignment to put first."""
+        self._splices: dict[int, tuple[list[cst.BaseStatement], Sequence[cst.EmptyLine]]] = {}
+        """Updated statements to replace by several, with comment lines to keep after them."""
+        self._ctor_calls: dict[int, tuple[Position, FixPlan]] = {}
+        self._used_accessors: set[str] = set()
+
+    # -- locating --------------------------------------------------------------------------
+    def _position(self, node: cst.CSTNode) -> Position:
+        span = self.get_metadata(PositionProvider, node)
+        return span.start.line, span.start.column, span.end.line, span.end.column
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append({})
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        body = updated_node.body
+        if isinstance(body, cst.IndentedBlock) and any(self._is_close(s) for s in body.body):
+            kept: list[cst.BaseStatement] = []
+            carry: list[cst.EmptyLine] = []
+            for statement in body.body:
+                if self._is_close(statement):
+                    carry.extend(statement.leading_lines)
+                    continue
+                if carry:
+                    statement = statement.with_changes(leading_lines=[*carry, *statement.leading_lines])
+                    carry = []
+                kept.append(statement)
+            if not kept:
+                kept = [cst.SimpleStatementLine(body=[cst.Pass()])]
+            updated_node = updated_node.with_changes(
+                body=body.with_changes(body=kept, footer=[*carry, *body.footer])
+            )
+        self._functions.pop()
+        return updated_node
+
+    def visit_Call(self, node: cst.Call) -> None:
+        position = self._position(node)
+        plan = self.plans.get(position)
+        if plan is None:
+            return
+        self._ctor_calls[id(node)] = (position, plan)
+        if plan.variable is not None:
+            client = _Client(plan, _library(plan.library))
+            for arg in node.args:
+                if arg.keyword is not None:
+                    client.values[arg.keyword.value] = arg
+            self._functions[-1][plan.variable] = client
+
+    # -- request calls and the constructor/one-shot itself -----------------------------------
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        target = self._ctor_calls.get(id(original_node))
+        if target is not None:
+            position, plan = target
+            if plan.kind == "one-shot":
+                self.applied.add(position)
+                return self._one_shot(original_node, updated_node, plan)
+            if plan.kind == "local":
+                self.applied.add(position)
+                return self._accessor_call(updated_node, plan)
+            return updated_node  # `with` items are rewritten in leave_With
+        return self._request_call(updated_node)
+
+    def _request_call(self, call: cst.Call) -> cst.Call:
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return call
+        client = self._functions[-1].get(func.value.value)
+        if client is None or not client.plan.moved_options:
+            return call
+        method = func.attr.value
+        if method not in client.library.request_methods:
+            return call
+        given = {arg.keyword.value for arg in call.args if arg.keyword is not None}
+        extra = [client.values[name] for name in client.plan.moved_options if name not in given]
+        if method in client.library.build_only_methods:
+            extra = [arg for arg in extra if arg.keyword and arg.keyword.value in client.library.build_only_options]
+        return call.with_changes(args=_append_args(call, extra)) if extra else call
+
+    def _accessor_call(self, call: cst.Call, plan: FixPlan) -> cst.Call:
+        keyed = [arg for arg in call.args if arg.keyword is not None and arg.keyword.value in plan.keyed_options]
+        self._need_accessor(plan.accessor)
+        return cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
+
+    def _one_shot(self, original: cst.Call, call: cst.Call, plan: FixPlan) -> cst.BaseExpression:
+        assert plan.method is not None
+        keyed = [a for a in call.args if a.keyword is not None and a.keyword.value in plan.keyed_options]
+        rest = [a for a in call.args if not (a.keyword is not None and a.keyword.value in plan.keyed_options)]
+        self._need_accessor(plan.accessor)
+        accessor = cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
+        if rest and rest[-1] is not call.args[-1]:
+            rest = _clean_args(rest)  # the old last argument went to the accessor: no dangling comma
+        new_call = call.with_changes(func=cst.Attribute(value=accessor, attr=cst.Name(plan.method)), args=rest)
+        if not plan.await_result:
+            return new_call
+        parent = self.get_metadata(ParentNodeProvider, original, None)
+        awaited = cst.Await(expression=new_call)
+        if isinstance(parent, cst.Attribute | cst.Subscript | cst.Call | cst.BinaryOperation | cst.UnaryOperation):
+            return awaited.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        return awaited
+
+    def _need_accessor(self, accessor: str) -> None:
+        if accessor not in self._used_accessors:
+            self._used_accessors.add(accessor)
+            AddImportsVisitor.add_needed_import(self.context, self.accessor_module, accessor)
+
+    # -- `with` ------------------------------------------------------------------------------
+    def leave_With(
+        self, original_node: cst.With, updated_node: cst.With
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        for index, item in enumerate(original_node.items):
+            target = self._ctor_calls.get(id(item.item))
+            if target is None or target[1].kind != "with":
+                continue
+            position, plan = target
+            assert plan.variable is not None
+            new_item = updated_node.items[index]
+            assert isinstance(new_item.item, cst.Call)
+            accessor = self._accessor_call(new_item.item, plan)
+            assign = cst.SimpleStatementLine(
+                body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(plan.variable))], value=accessor)],
+                leading_lines=updated_node.leading_lines,
+            )
+            self.applied.add(position)
+            remaining = [it for i, it in enumerate(updated_node.items) if i != index]
+            if remaining:
+                remaining[-1] = remaining[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                kept = updated_node.with_changes(items=remaining, leading_lines=())
+                self._splices[id(kept)] = ([assign, kept], ())
+                return kept
+            body = updated_node.body
+            if not isinstance(body, cst.IndentedBlock):
+                # `with X() as c: stmt` on one line: its small statements become one line.
+                line = cst.SimpleStatementLine(body=body.body)
+                statements: list[cst.BaseStatement] = [
+                    assign.with_changes(trailing_whitespace=cst.TrailingWhitespace()),
+                    line,
+                ]
+                self._splices[id(updated_node)] = (statements, ())
+                return updated_node
+            header = body.header
+            if header.comment is not None:
+                assign = assign.with_changes(trailing_whitespace=header)
+            self._splices[id(updated_node)] = ([assign, *body.body], body.footer)
+            return updated_node
+        return updated_node
+
+    # -- local clients: closes and try/finally -------------------------------------------------
+    def _is_close(self, statement: cst.BaseStatement) -> bool:
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            return False
+        expr = statement.body[0]
+        if not isinstance(expr, cst.Expr):
+            return False
+        value = expr.value
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if not (isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute)):
+            return False
+        receiver = value.func.value
+        if not isinstance(receiver, cst.Name) or value.args:
+            return False
+        client = self._functions[-1].get(receiver.value)
+        if client is None or client.plan.kind != "local":
+            return False
+        ctor = next(c for c in client.library.constructors if c.accessor == client.plan.accessor)
+        return value.func.attr.value in ctor.close_methods
+
+    def leave_Try(
+        self, original_node: cst.Try, updated_node: cst.Try
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        final = updated_node.finalbody
+        if final is None or not isinstance(final.body, cst.IndentedBlock):
+            return updated_node
+        kept = [s for s in final.body.body if not self._is_close(s)]
+        if len(kept) == len(final.body.body):
+            return updated_node
+        if kept:
+            return updated_node.with_changes(finalbody=final.with_changes(body=final.body.with_changes(body=kept)))
+        if updated_node.handlers:
+            return updated_node.with_changes(finalbody=None)
+        body = updated_node.body
+        if not isinstance(body, cst.IndentedBlock) or not body.body:
+            return updated_node.with_changes(finalbody=None)
+        first = body.body[0].with_changes(
+            leading_lines=[*updated_node.leading_lines, *body.body[0].leading_lines]
+        )
+        self._splices[id(updated_node)] = ([first, *body.body[1:]], body.footer)
+        return updated_node
+
+    # -- splicing into the parent block ---------------------------------------------------------
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.BaseSuite:
+        body, footer = self._splice_body(updated_node.body, updated_node.footer)
+        if not body:
+            body = [cst.SimpleStatementLine(body=[cst.Pass()])]
+        return updated_node.with_changes(body=body, footer=footer)
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        body, footer = self._splice_body(updated_node.body, updated_node.footer)
+        return updated_node.with_changes(body=body, footer=footer)
+
+    def _splice_body(
+        self, statements: Sequence[cst.BaseStatement], footer: Sequence[cst.EmptyLine]
+    ) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
+        out: list[cst.BaseStatement] = []
+        carry: list[cst.EmptyLine] = []
+        for statement in statements:
+            replacement = self._splices.pop(id(statement), None)
+            new_statements, lines = replacement if replacement else ([statement], ())
+            for index, new in enumerate(new_statements):
+                if carry and index == 0:
+                    new = new.with_changes(leading_lines=[*carry, *new.leading_lines])
+                    carry = []
+                out.append(new)
+            carry.extend(lines)
+        return out, [*carry, *footer]
+
+
+def _clean_args(args: Sequence[cst.Arg]) -> list[cst.Arg]:
+    """Arguments reused in a new call: commas between them, none after the last."""
+    cleaned = []
+    for index, arg in enumerate(args):
+        last = index == len(args) - 1
+        if last:
+            cleaned.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        elif isinstance(arg.comma, cst.MaybeSentinel):
+            cleaned.append(arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
+        else:
+            cleaned.append(arg)
+    return cleaned
+
+
+def _append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
+    """Add keyword arguments at the end of a call, in the call's own comma style."""
+    args = list(call.args)
+    if not args:
+        return _clean_args(extra)
+    last = args[-1]
+    if isinstance(last.comma, cst.Comma):
+        # Trailing-comma style (one argument per line): new arguments go on lines of their own,
+        # indented like the first argument; the last comma keeps the line break before `)`.
+        closing = last.comma
+        inner = cst.Comma(whitespace_before=closing.whitespace_before, whitespace_after=call.whitespace_before_args)
+        new = [*args[:-1], last.with_changes(comma=inner)]
+        for index, arg in enumerate(extra):
+            new.append(arg.with_changes(comma=closing if index == len(extra) - 1 else inner))
+        return new
+    separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    new = [*args[:-1], last.with_changes(comma=separator)]
+    for index, arg in enumerate(extra):
+        final = index == len(extra) - 1
+        new.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT if final else separator))
+    return new
+
+
+def remove_unused_library_imports(context: CodemodContext, module: cst.Module, families: set[str]) -> None:
+    """Ask libcst to drop imports of the rewritten libraries that nothing uses any more."""
+    modules = {m for lib in LIBRARIES if lib.family in families for m in lib.modules}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    name = _dotted(alias.name)
+                    if name.split(".", 1)[0] in modules:
+                        asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+                        RemoveImportsVisitor.remove_unused_import(context, name, asname=asname)
+            elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
+                name = _dotted(small.module)
+                if name.split(".", 1)[0] not in modules or isinstance(small.names, cst.ImportStar):
+                    continue
+                for alias in small.names:
+                    asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+                    RemoveImportsVisitor.remove_unused_import(context, name, _dotted(alias.name), asname=asname)
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def rewrite_module(
+    module: cst.Module, plans: Mapping[Position, FixPlan], accessor_module: str, context: CodemodContext
+) -> tuple[cst.Module, set[Position]]:
+    """Apply `plans` to `module`; returns the new module and the positions actually rewritten.
+
+    Import additions and removals are scheduled on `context`; `apply_import_changes` (or a
+    CodemodCommand around this) carries them out.
+    """
+    wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+    transformer = SharedClientTransformer(context, plans, accessor_module)
+    new_module = wrapper.visit(transformer)
+    if transformer.applied:
+        families = {plans[p].library for p in transformer.applied}
+        remove_unused_library_imports(context, new_module, families)
+    return new_module, transformer.applied
+
+
+def apply_import_changes(module: cst.Module, context: CodemodContext) -> cst.Module:
+    """Run libcst's import visitors for what `rewrite_module` scheduled."""
+    module = AddImportsVisitor(context).transform_module(module)
+    return RemoveImportsVisitor(context).transform_module(module)

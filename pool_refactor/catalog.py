@@ -1,0 +1,145 @@
+"""The client libraries pool-refactor knows, as data.
+
+The scanner and the codemod are generic over this table: supporting another library is a new
+`Library` row, a section of the shared-module template and fixtures, never new control flow.
+Every name here is the library's public API as documented; where a fork keeps the API (httpx2),
+it is the same row with another module name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Constructor:
+    """A class whose instances own a connection pool."""
+
+    name: str
+    is_async: bool
+    accessor: str
+    """Function of the generated module that returns the shared instance."""
+    section: str
+    """Section of the shared-module template that defines `accessor`."""
+    close_methods: frozenset[str]
+    """Methods that close the client (awaited for async clients)."""
+
+
+@dataclass(frozen=True)
+class Library:
+    """One client library (or a family of API-compatible forks)."""
+
+    family: str
+    """Stable name used in reports and configuration (`httpx`, `aiohttp`, ...)."""
+    modules: tuple[str, ...]
+    """Importable top-level names that provide this API."""
+    constructors: tuple[Constructor, ...]
+    one_shots: frozenset[str]
+    """Module-level functions that build a client, send one request and close it."""
+    request_methods: frozenset[str]
+    """Methods of a client that send (or build) a request and accept per-request options."""
+    per_request_options: frozenset[str]
+    """Constructor options that every request method also accepts with the same meaning."""
+    mapping_options: frozenset[str]
+    """Per-request options that the library merges with the client's (headers, params, ...)."""
+    client_options: frozenset[str]
+    """Constructor options that only a client accepts; literal values key a shared client."""
+    one_shot_client_options: frozenset[str]
+    """Options of the one-shot functions that belong to the client, not to the request."""
+    build_only_methods: frozenset[str] = frozenset()
+    """Request methods that accept only part of the per-request options (httpx `build_request`)."""
+    build_only_options: frozenset[str] = frozenset()
+    """The per-request options that `build_only_methods` accept."""
+    send_methods: frozenset[str] = frozenset()
+    """Methods that send an already built request and ignore most per-request options."""
+    client_state_attributes: frozenset[str] = frozenset()
+    """Attributes whose use means the code depends on state of that particular client."""
+    pure_factories: frozenset[str] = frozenset()
+    """Library functions without side effects whose results may be moved (httpx.Timeout(...))."""
+    refused_options: dict[str, str] = field(default_factory=dict)
+    """Options that can never be moved or keyed, with the reason shown to the user."""
+
+    def constructor(self, name: str) -> Constructor | None:
+        for ctor in self.constructors:
+            if ctor.name == name:
+                return ctor
+        return None
+
+
+_HTTPX_REQUEST_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream"}
+)
+
+HTTPX = Library(
+    family="httpx",
+    modules=("httpx", "httpx2"),
+    constructors=(
+        Constructor(
+            name="AsyncClient",
+            is_async=True,
+            accessor="get_http_client",
+            section="httpx-async",
+            close_methods=frozenset({"aclose"}),
+        ),
+        Constructor(
+            name="Client",
+            is_async=False,
+            accessor="get_sync_http_client",
+            section="httpx-sync",
+            close_methods=frozenset({"close"}),
+        ),
+    ),
+    one_shots=_HTTPX_REQUEST_METHODS,
+    request_methods=_HTTPX_REQUEST_METHODS | {"build_request"},
+    per_request_options=frozenset({"timeout", "headers", "params", "auth", "follow_redirects"}),
+    mapping_options=frozenset({"headers", "params"}),
+    client_options=frozenset(
+        {
+            "verify",
+            "cert",
+            "http1",
+            "http2",
+            "proxy",
+            "mounts",
+            "transport",
+            "limits",
+            "base_url",
+            "event_hooks",
+            "trust_env",
+            "max_redirects",
+            "default_encoding",
+        }
+    ),
+    one_shot_client_options=frozenset({"verify", "cert", "proxy", "trust_env"}),
+    build_only_methods=frozenset({"build_request"}),
+    build_only_options=frozenset({"timeout", "headers", "params"}),
+    send_methods=frozenset({"send"}),
+    client_state_attributes=frozenset(
+        {"headers", "cookies", "auth", "base_url", "params", "timeout", "event_hooks", "follow_redirects"}
+    ),
+    pure_factories=frozenset({"Timeout", "Limits", "BasicAuth", "DigestAuth", "Headers", "QueryParams"}),
+    refused_options={
+        "cookies": (
+            "the client is given cookies: httpx deprecates per-request cookies and the shared client "
+            "keeps no cookie jar"
+        ),
+        "app": "the client is built around an in-process app (`app=`), which is test wiring",
+    },
+)
+
+LIBRARIES: tuple[Library, ...] = (HTTPX,)
+"""Every library the scanner looks for. aiohttp, requests and urllib3 join as further rows."""
+
+
+def library_for_module(module: str) -> Library | None:
+    """The library whose API a top-level module name provides, if any."""
+    top = module.split(".", 1)[0]
+    for library in LIBRARIES:
+        if top in library.modules:
+            return library
+    return None
+
+
+def all_module_names() -> tuple[str, ...]:
+    """Every top-level module name worth a parse: used by the prefilter."""
+    return tuple(name for library in LIBRARIES for name in library.modules)

@@ -1,0 +1,127 @@
+"""What the scanner says about one construction site, and the run as a whole.
+
+These records are the only thing that flows from the scanner to the reports and the fixer, so
+they hold plain data (no syntax trees): a finding can be cached, sent between processes and
+serialised as the documented JSON without knowing how it was found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    PER_REQUEST = "per-request"
+    PERSISTENT = "persistent"
+    LEAK = "leak"
+    UNCLEAR = "unclear"
+
+
+class Applicability(StrEnum):
+    """Whether `--fix` may rewrite a site, as in ruff: safe fixes by default, unsafe on request."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    """What the codemod must do at a site; positions locate the libcst nodes again.
+
+    The scanner decides *whether* and *what*; the codemod only carries it out on the concrete
+    syntax tree, so the two can never disagree about which sites are safe.
+    """
+
+    kind: str
+    """`with` (a with-item), `local` (assignment closed in the same function), `one-shot`."""
+    library: str
+    accessor: str
+    section: str
+    is_async: bool
+    variable: str | None
+    """Name the client is bound to (`with ... as c`, `c = ...`); None for one-shots."""
+    keyed_options: tuple[str, ...]
+    """Keyword arguments that stay on the accessor call (literal client-level options)."""
+    moved_options: tuple[str, ...]
+    """Keyword arguments that move onto every request call on the client."""
+    method: str | None = None
+    """For one-shots: the client method that replaces the module function (`get`, `stream`, ...)."""
+    await_result: bool = False
+    """One-shot in async code rewritten to the async client (`await get_http_client().get(...)`)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    """Relative to the current directory, with `/` separators."""
+    line: int
+    column: int
+    """1-based, in characters, where the constructor or one-shot call starts."""
+    end_line: int
+    code: str
+    library: str
+    verdict: Verdict
+    in_loop: bool
+    context: str
+    """Qualified name of the enclosing function (`Class.method`), or `<module>`."""
+    snippet: str
+    fixable: bool
+    reason: str
+    """Why the site is not fixed (or, for unsafe fixes, what changes); empty when fixable."""
+    message: str
+    """One sentence for humans: what was found and why it matters."""
+    applicability: Applicability = Applicability.NONE
+    suppressed: bool = False
+    plan: FixPlan | None = field(default=None, compare=False)
+    end_column: int = 0
+    """1-based column just after the call's last character (as ruff's end location)."""
+
+    @property
+    def span(self) -> tuple[int, int, int, int]:
+        """Start and end of the call as libcst positions: (line, column0, end_line, end_column0)."""
+        return self.line, self.column - 1, self.end_line, self.end_column - 1
+
+
+@dataclass(frozen=True)
+class FileError:
+    path: str
+    message: str
+
+
+@dataclass
+class ScanResult:
+    """Everything one run found, in path order."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    files_scanned: int = 0
+    files_parsed: int = 0
+
+    def visible(self, show_suppressed: bool = False) -> list[Finding]:
+        return [f for f in self.findings if show_suppressed or not f.suppressed]
+
+    def failing(self) -> list[Finding]:
+        """Findings that make `--check` exit 1."""
+        return [
+            f
+            for f in self.findings
+            if not f.suppressed and f.verdict in (Verdict.PER_REQUEST, Verdict.LEAK)
+        ]
+
+    def summary(self) -> dict[str, int]:
+        counts = {v.value: 0 for v in Verdict}
+        for finding in self.findings:
+            if not finding.suppressed:
+                counts[finding.verdict.value] += 1
+        return {
+            "files_scanned": self.files_scanned,
+            "files_parsed": self.files_parsed,
+            "findings": sum(1 for f in self.findings if not f.suppressed),
+            **counts,
+            "in_loop": sum(1 for f in self.findings if f.in_loop and not f.suppressed),
+            "fixable": sum(1 for f in self.findings if f.fixable and not f.suppressed),
+            "suppressed": sum(1 for f in self.findings if f.suppressed),
+            "errors": len(self.errors),
+        }

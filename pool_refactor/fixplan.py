@@ -1,0 +1,525 @@
+"""Decides whether a per-request site can be rewritten onto the shared client, and how.
+
+The rules are DESIGN.md's "What a rewrite must preserve". Each check either lets the site
+through or returns the sentence that the report shows as the reason it was left alone; an
+unsafe plan (one that changes behaviour in a way the user must accept) comes back together with
+the sentence that says what changes.
+
+Everything here looks at the stdlib `ast` only; the codemod carries the plan out on libcst.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from pool_refactor.catalog import Library
+from pool_refactor.findings import FixPlan
+from pool_refactor.names import ImportTable
+
+if TYPE_CHECKING:
+    from pool_refactor.scanner import Site
+
+PlanResult = FixPlan | str | tuple[FixPlan, str]
+"""A safe plan, the reason there is none, or an unsafe plan with what it changes."""
+
+_COOKIE_CHANGE = (
+    "cookies that one response sets would no longer be sent with the next request on this client "
+    "(the shared client keeps no cookies)"
+)
+_REDIRECT_CHANGE = (
+    "redirects may be followed, and cookies set by a redirect response would no longer be sent to the next "
+    "hop (the shared client keeps no cookies)"
+)
+
+
+class _Refused(Exception):
+    """Raised inside the checks; its message is the reason shown to the user."""
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withitem) -> PlanResult:
+    """`with X(...) as c:` / `async with X(...) as c:` in a function."""
+    try:
+        ctor = site.constructor
+        assert ctor is not None
+        if isinstance(statement, ast.AsyncWith) != ctor.is_async:
+            raise _Refused("the `with` statement does not match the client kind (async vs sync)")
+        if not isinstance(item.optional_vars, ast.Name):
+            raise _Refused("the client is not bound to a plain name (`as client`)")
+        variable = item.optional_vars.id
+        keyed, moved = _constructor_options(site)
+        function = site.function
+        region: list[ast.stmt] = list(statement.body)
+        if function is None:
+            scope_nodes: list[ast.AST] = list(region)
+        else:
+            scope_nodes = list(_function_body(function))
+        requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
+        _check_requests(site.library, requests, moved, site.call)
+        _check_stable(site, moved, _walk_all(region))
+        unsafe = _cookie_changes(site, requests, moved)
+        plan = FixPlan(
+            kind="with",
+            library=site.library.family,
+            accessor=ctor.accessor,
+            section=ctor.section,
+            is_async=ctor.is_async,
+            variable=variable,
+            keyed_options=keyed,
+            moved_options=tuple(moved),
+        )
+    except _Refused as refused:
+        return str(refused)
+    return (plan, unsafe) if unsafe else plan
+
+
+def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
+    """`c = X(...)` closed later in the same function (typically in `finally:`)."""
+    try:
+        ctor = site.constructor
+        function = site.function
+        assert ctor is not None and function is not None
+        if isinstance(function, ast.Lambda):
+            raise _Refused("the client is created in a lambda")
+        if ctor.is_async and not isinstance(function, ast.AsyncFunctionDef):
+            raise _Refused("an async client in a sync function")
+        if not isinstance(statement, ast.Assign):
+            raise _Refused("the assignment has an annotation; not yet supported")
+        keyed, moved = _constructor_options(site)
+        body = list(_function_body(function))
+        requests = _check_uses(site, variable, body, None, binding=statement.targets[0], local=True)
+        _check_requests(site.library, requests, moved, site.call)
+        end = statement.end_lineno or statement.lineno
+        _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
+        unsafe = _cookie_changes(site, requests, moved)
+        plan = FixPlan(
+            kind="local",
+            library=site.library.family,
+            accessor=ctor.accessor,
+            section=ctor.section,
+            is_async=ctor.is_async,
+            variable=variable,
+            keyed_options=keyed,
+            moved_options=tuple(moved),
+        )
+    except _Refused as refused:
+        return str(refused)
+    return (plan, unsafe) if unsafe else plan
+
+
+def plan_one_shot(site: Site, imports: ImportTable) -> PlanResult:
+    """`httpx.get(...)` and friends: the call stays, only the client behind it changes."""
+    library = site.library
+    call = site.call
+    try:
+        if any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
+            raise _Refused("the call passes `*args`/`**kwargs`; cannot tell which options are client-level")
+        keyed = []
+        for keyword in call.keywords:
+            assert keyword.arg is not None
+            if keyword.arg in library.refused_options:
+                raise _Refused(library.refused_options[keyword.arg])
+            if keyword.arg in library.one_shot_client_options:
+                if not _is_literal(keyword.value):
+                    raise _Refused(
+                        f"client-level `{keyword.arg}=` is not a literal (`{_short(keyword.value)}`); "
+                        "the shared client cannot be keyed on it"
+                    )
+                keyed.append(keyword.arg)
+        sync_ctor = next(c for c in library.constructors if not c.is_async)
+        async_ctor = next(c for c in library.constructors if c.is_async)
+        unsafe = ""
+        if _follows_redirects(call.keywords):
+            unsafe = _REDIRECT_CHANGE
+        if isinstance(site.function, ast.AsyncFunctionDef):
+            if site.one_shot == "stream":
+                raise _Refused("streaming in async code needs `async with` and `async for`; rewrite by hand")
+            if _inside_generator_expression(site, imports):
+                raise _Refused("the call sits in a generator expression, where `await` changes its type")
+            plan = FixPlan(
+                kind="one-shot",
+                library=library.family,
+                accessor=async_ctor.accessor,
+                section=async_ctor.section,
+                is_async=True,
+                variable=None,
+                keyed_options=tuple(keyed),
+                moved_options=(),
+                method=site.one_shot,
+                await_result=True,
+            )
+            blocking = (
+                "the call blocks the event loop; the fix awaits it on the async client, so other tasks run "
+                "while it waits"
+            )
+            return plan, f"{blocking}; {unsafe}" if unsafe else blocking
+        plan = FixPlan(
+            kind="one-shot",
+            library=library.family,
+            accessor=sync_ctor.accessor,
+            section=sync_ctor.section,
+            is_async=False,
+            variable=None,
+            keyed_options=tuple(keyed),
+            moved_options=(),
+            method=site.one_shot,
+        )
+    except _Refused as refused:
+        return str(refused)
+    return (plan, unsafe) if unsafe else plan
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+
+
+def _constructor_options(site: Site) -> tuple[tuple[str, ...], list[str]]:
+    library = site.library
+    call = site.call
+    if call.args:
+        raise _Refused("the constructor is given positional arguments")
+    keyed: list[str] = []
+    moved: list[str] = []
+    for keyword in call.keywords:
+        name = keyword.arg
+        if name is None:
+            raise _Refused("the constructor is given `**kwargs`; cannot tell which options it sets")
+        if name in library.refused_options:
+            raise _Refused(library.refused_options[name])
+        if name in library.per_request_options:
+            if not _is_movable(keyword.value, library, site):
+                raise _Refused(
+                    f"`{name}=` is computed by code that may have side effects (`{_short(keyword.value)}`); "
+                    "moving it onto each request would run it again"
+                )
+            moved.append(name)
+        elif name in library.client_options:
+            if not _is_literal(keyword.value):
+                raise _Refused(
+                    f"client-level `{name}=` is not a literal (`{_short(keyword.value)}`); "
+                    "the shared client cannot be keyed on it"
+                )
+            keyed.append(name)
+        else:
+            raise _Refused(f"unknown client option `{name}=`")
+    return tuple(keyed), moved
+
+
+def _check_uses(
+    site: Site,
+    variable: str,
+    scope_nodes: list[ast.AST],
+    region: list[ast.stmt] | None,
+    *,
+    binding: ast.expr,
+    local: bool,
+) -> list[tuple[ast.Call, str, bool]]:
+    """Every use of the client must be a request call (or, for locals, a standalone close).
+
+    Returns the request calls with their method name and whether they sit in a loop of the region.
+    """
+    library = site.library
+    ctor = site.constructor
+    assert ctor is not None
+    in_region = _node_ids(region) if region is not None else None
+    requests: list[tuple[ast.Call, str, bool]] = []
+    loops = _loop_node_ids(region if region is not None else [s for s in scope_nodes if isinstance(s, ast.stmt)])
+    allowed = library.request_methods | library.send_methods
+    for node, parents, nested in _walk_with_parents(scope_nodes):
+        if not (isinstance(node, ast.Name) and node.id == variable):
+            continue
+        line = getattr(node, "lineno", "?")
+        if nested:
+            raise _Refused(f"the client `{variable}` is used by a nested function or class (line {line})")
+        if isinstance(node.ctx, ast.Store):
+            if node is binding:
+                continue
+            raise _Refused(f"the name `{variable}` is bound again at line {line}")
+        if isinstance(node.ctx, ast.Del):
+            raise _Refused(f"`del {variable}` at line {line}")
+        if in_region is not None and id(node) not in in_region:
+            raise _Refused(f"the client is used after its block (line {line}), where it was closed")
+        parent = parents[-1] if parents else None
+        grand = parents[-2] if len(parents) >= 2 else None
+        if isinstance(parent, ast.Attribute):
+            attr = parent.attr
+            is_call = isinstance(grand, ast.Call) and grand.func is parent
+            if is_call and attr in allowed:
+                assert isinstance(grand, ast.Call)
+                requests.append((grand, attr, any(id(p) in loops for p in parents)))
+                continue
+            if local and is_call and attr in ctor.close_methods:
+                _check_close(parents, variable, line)
+                continue
+            if attr in library.client_state_attributes:
+                raise _Refused(f"the code reads or changes the client's `{attr}` (line {line})")
+            if attr in ctor.close_methods:
+                raise _Refused(f"the client is closed explicitly at line {line}")
+            raise _Refused(f"the code uses `{variable}.{attr}` (line {line})")
+        if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom):
+            raise _Refused(f"the client is returned or yielded (line {line})")
+        if isinstance(parent, ast.Call) or isinstance(parent, ast.keyword):
+            call = parent if isinstance(parent, ast.Call) else grand
+            callee = ast.unparse(call.func) if isinstance(call, ast.Call) else "a call"
+            raise _Refused(f"the client is passed to `{callee}` (line {line}), which may keep or close it")
+        if isinstance(parent, ast.withitem):
+            raise _Refused(f"the client is entered again with `with` (line {line})")
+        if isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr):
+            raise _Refused(f"the client is stored elsewhere (line {line})")
+        raise _Refused(f"the client is used as a value at line {line}")
+    if not requests:
+        raise _Refused("the client sends no request in the code that can be seen")
+    return requests
+
+
+def _check_close(parents: list[ast.AST], variable: str, line: object) -> None:
+    """A close is removable only as a statement of its own in `finally:` or the function body."""
+    index = len(parents) - 2  # parents[-1] is the Attribute, parents[-2] the Call
+    node: ast.AST = parents[index]
+    holder = parents[index - 1] if index >= 1 else None
+    if isinstance(holder, ast.Await):
+        node = holder
+        holder = parents[index - 2] if index >= 2 else None
+    if not isinstance(holder, ast.Expr):
+        raise _Refused(f"the close at line {line} is part of an expression")
+    position = next(i for i, p in enumerate(parents) if p is holder)
+    if position == 0:
+        return  # a statement of the function body itself
+    block_owner = parents[position - 1]
+    if isinstance(block_owner, ast.Try | ast.TryStar) and holder in block_owner.finalbody:
+        return
+    if isinstance(block_owner, ast.FunctionDef | ast.AsyncFunctionDef) and holder in block_owner.body:
+        return
+    raise _Refused(f"the client is closed conditionally at line {line}; only a close in `finally:` is removed")
+
+
+def _check_requests(
+    library: Library, requests: list[tuple[ast.Call, str, bool]], moved: list[str], ctor_call: ast.Call
+) -> None:
+    if not moved:
+        return
+    for call, method, _ in requests:
+        line = call.lineno
+        if method in library.send_methods:
+            raise _Refused(
+                f"`{method}()` at line {line} sends a prepared request, which the moved options "
+                f"({', '.join(f'`{m}`' for m in moved)}) cannot reach"
+            )
+        if method in library.build_only_methods:
+            missing = [m for m in moved if m not in library.build_only_options]
+            if missing:
+                raise _Refused(f"`{method}()` at line {line} does not accept `{missing[0]}=`")
+        if any(kw.arg is None for kw in call.keywords):
+            raise _Refused(f"the request at line {line} passes `**kwargs`; cannot tell which options it sets")
+        given = {kw.arg for kw in call.keywords}
+        for option in moved:
+            if option in given and option in library.mapping_options:
+                raise _Refused(
+                    f"both the client and the request at line {line} pass `{option}=`; the library merges "
+                    "them and the merge cannot be written exactly"
+                )
+
+
+def _check_stable(site: Site, moved: list[str], nodes: Iterable[ast.AST]) -> None:
+    """Moved expressions are evaluated later, at each request: their inputs must not change."""
+    if not moved:
+        return
+    roots: set[str] = set()
+    for keyword in site.call.keywords:
+        if keyword.arg in moved:
+            roots |= {n.id for n in ast.walk(keyword.value) if isinstance(n, ast.Name)}
+    roots -= set(site.library.modules)
+    if not roots:
+        return
+    for node in nodes:
+        changed = _changed_name(node)
+        if changed in roots:
+            raise _Refused(
+                f"`{changed}` changes inside the block (line {getattr(node, 'lineno', '?')}) and the moved "
+                "options read it"
+            )
+
+
+def _changed_name(node: ast.AST) -> str | None:
+    """The root name a node rebinds or may mutate (`x = ...`, `x[k] = ...`, `x.update()`)."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+        return node.id
+    if isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+        return _root_name(node)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return _root_name(node.func.value)
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return node.names[0] if node.names else None
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name).split(".", 1)[0]
+    if isinstance(node, ast.ExceptHandler):
+        return node.name
+    return None
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _cookie_changes(site: Site, requests: list[tuple[ast.Call, str, bool]], moved: list[str]) -> str:
+    library = site.library
+    sending = [(c, m, loop) for c, m, loop in requests if m not in library.build_only_methods]
+    if len(sending) > 1 or any(loop for _, _, loop in sending):
+        return _COOKIE_CHANGE
+    keywords = [kw for kw in site.call.keywords if kw.arg in moved]
+    for call, _, _ in sending:
+        keywords.extend(call.keywords)
+    if _follows_redirects(keywords):
+        return _REDIRECT_CHANGE
+    return ""
+
+
+def _follows_redirects(keywords: list[ast.keyword]) -> bool:
+    for keyword in keywords:
+        if keyword.arg == "follow_redirects":
+            value = keyword.value
+            if not (isinstance(value, ast.Constant) and value.value is False):
+                return True
+    return False
+
+
+def _inside_generator_expression(site: Site, imports: ImportTable) -> bool:
+    function = site.function
+    if function is None:
+        return False
+    for node in ast.walk(function):
+        if isinstance(node, ast.GeneratorExp):
+            if any(sub is site.call for sub in ast.walk(node)):
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Expression checks
+
+
+def _is_literal(node: ast.expr) -> bool:
+    """A value that can key a shared client: hashable, and the same on every evaluation."""
+    if isinstance(node, ast.Constant):
+        return not isinstance(node.value, type(...))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, int | float)
+    if isinstance(node, ast.Tuple):
+        return all(_is_literal(elt) for elt in node.elts)
+    return False
+
+
+_PURE_NODES = (
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Slice,
+    ast.JoinedStr,
+    ast.FormattedValue,
+    ast.Dict,
+    ast.List,
+    ast.Tuple,
+    ast.Set,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.operator,
+    ast.unaryop,
+    ast.boolop,
+    ast.cmpop,
+    ast.keyword,
+)
+
+
+def _is_movable(node: ast.expr, library: Library, site: Site) -> bool:
+    """Whether evaluating `node` again, later, gives the same value and has no side effects.
+
+    Calls are allowed only to the library's own value classes (`httpx.Timeout(10.0)`).
+    """
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            target = _library_member(sub.func, library)
+            if target is None or target not in library.pure_factories:
+                return False
+            continue
+        if isinstance(sub, ast.Starred):
+            return False
+        if not isinstance(sub, _PURE_NODES):
+            return False
+    return True
+
+
+def _library_member(func: ast.expr, library: Library) -> str | None:
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        if func.value.id in library.modules:
+            return func.attr
+    return None
+
+
+def _short(node: ast.expr) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Tree walking helpers
+
+
+def _function_body(function: ast.AST) -> Iterator[ast.AST]:
+    if isinstance(function, ast.Lambda):
+        yield function.body
+    elif isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+        yield from function.body
+
+
+def _walk_all(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
+    for node in nodes:
+        yield from ast.walk(node)
+
+
+def _node_ids(nodes: Iterable[ast.AST]) -> set[int]:
+    return {id(n) for n in _walk_all(nodes)}
+
+
+def _loop_node_ids(nodes: Iterable[ast.AST]) -> set[int]:
+    """Loop bodies (and comprehension elements) inside `nodes`, as ids of their statements/nodes."""
+    ids: set[int] = set()
+    for node in _walk_all(nodes):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            ids.update(id(s) for s in node.body)
+            if isinstance(node, ast.While):
+                ids.add(id(node.test))
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp):
+            ids.add(id(node.elt))
+        elif isinstance(node, ast.DictComp):
+            ids.update({id(node.key), id(node.value)})
+    return ids
+
+
+def _walk_with_parents(nodes: Iterable[ast.AST]) -> Iterator[tuple[ast.AST, list[ast.AST], bool]]:
+    """Depth-first walk yielding each node with its chain of parents and whether it is in a nested
+    function, lambda or class (where the client could outlive its block)."""
+    stack: list[tuple[ast.AST, list[ast.AST], bool]] = [(n, [], False) for n in reversed(list(nodes))]
+    while stack:
+        node, parents, nested = stack.pop()
+        yield node, parents, nested
+        child_nested = nested or isinstance(
+            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+        )
+        chain = [*parents, node]
+        children = list(ast.iter_child_nodes(node))
+        for child in reversed(children):
+            stack.append((child, chain, child_nested))

@@ -1,0 +1,177 @@
+"""Import-alias resolution, done by hand on the stdlib `ast`.
+
+libcst's QualifiedNameProvider costs about 600 ms on a 2,000-line module (DESIGN.md); the
+scanner only needs to know which local names stand for catalogued modules and their members,
+which a single pass over the import statements answers.
+
+Each function has its own scope (a function-local `import httpx` does not leak out), and a name
+that is also bound by anything other than an import in the same scope (`class Client:`,
+`Client = make()`) is dropped, so a look-alike is never taken for the library. Assignments
+inside `except ImportError:` handlers (`httpx = None`) are the optional-import idiom and do not
+count as rebinding.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+ScopeNode = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+
+_SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+class ImportTable:
+    """Maps local names to dotted targets (`hx` -> `httpx`, `AC` -> `httpx.AsyncClient`)."""
+
+    def __init__(self, tree: ast.Module, modules: Iterable[str]) -> None:
+        self._modules = frozenset(modules)
+        self._scopes: dict[int, dict[str, str]] = {}
+        self._shadowed: dict[int, set[str]] = {}
+        self._collect(tree, tree, in_import_guard=False)
+
+    def _collect(self, node: ast.AST, scope: ast.AST, in_import_guard: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _SCOPE_TYPES):
+                name = getattr(child, "name", None)
+                if name is not None:
+                    self._shadow(scope, name)
+                # Decorators, defaults and bases belong to the enclosing scope.
+                for outer in _outer_parts(child):
+                    self._collect(outer, scope, in_import_guard)
+                for inner in _inner_parts(child):
+                    self._collect(inner, child, in_import_guard=False)
+                continue
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    top = alias.name.split(".", 1)[0]
+                    local = alias.asname or top
+                    target = alias.name if alias.asname else top
+                    if top in self._modules:
+                        self._bind(scope, local, target)
+                    else:
+                        self._shadow(scope, local)
+                continue
+            if isinstance(child, ast.ImportFrom):
+                module = child.module or ""
+                top = module.split(".", 1)[0]
+                for alias in child.names:
+                    local = alias.asname or alias.name
+                    if alias.name == "*":
+                        continue
+                    if child.level == 0 and top in self._modules:
+                        self._bind(scope, local, f"{module}.{alias.name}")
+                    else:
+                        self._shadow(scope, local)
+                continue
+            if isinstance(child, ast.Try | ast.TryStar):
+                guard = any(_catches_import_error(h) for h in child.handlers)
+                for stmt in child.body + child.orelse + child.finalbody:
+                    self._collect_stmt(stmt, scope, in_import_guard)
+                for handler in child.handlers:
+                    self._collect(handler, scope, in_import_guard or guard)
+                continue
+            if not in_import_guard:
+                for name in _bound_names(child):
+                    self._shadow(scope, name)
+            self._collect(child, scope, in_import_guard)
+
+    def _collect_stmt(self, stmt: ast.stmt, scope: ast.AST, in_import_guard: bool) -> None:
+        wrapper = ast.Module(body=[stmt], type_ignores=[])
+        self._collect(wrapper, scope, in_import_guard)
+
+    def _bind(self, scope: ast.AST, local: str, target: str) -> None:
+        self._scopes.setdefault(id(scope), {})[local] = target
+
+    def _shadow(self, scope: ast.AST, local: str) -> None:
+        self._shadowed.setdefault(id(scope), set()).add(local)
+
+    def resolve_name(self, name: str, scopes: Iterable[ast.AST]) -> str | None:
+        """The dotted target of `name` seen from the innermost of `scopes` (innermost first)."""
+        for scope in scopes:
+            if isinstance(scope, ast.ClassDef):
+                continue  # class bodies are not visible from methods
+            shadowed = self._shadowed.get(id(scope), set())
+            bound = self._scopes.get(id(scope), {})
+            if name in bound:
+                return None if name in shadowed else bound[name]
+            if name in shadowed:
+                return None
+        return None
+
+    def resolve(self, expr: ast.expr, scopes: list[ast.AST]) -> str | None:
+        """The dotted target of `hx.AsyncClient` / `AC` / `httpx.get`, if it is a catalogued one."""
+        parts: list[str] = []
+        node = expr
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        base = self.resolve_name(node.id, scopes)
+        if base is None:
+            return None
+        return ".".join([base, *reversed(parts)])
+
+    @property
+    def empty(self) -> bool:
+        return not any(self._scopes.values())
+
+
+def _outer_parts(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        parts: list[ast.AST] = [*node.decorator_list, node.args]
+        if node.returns is not None:
+            parts.append(node.returns)
+        return parts
+    if isinstance(node, ast.Lambda):
+        return [node.args]
+    if isinstance(node, ast.ClassDef):
+        return [*node.decorator_list, *node.bases, *node.keywords]
+    return []
+
+
+def _inner_parts(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.Lambda):
+        return [node.body]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return list(node.body)
+    return []
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    names: list[ast.expr] = []
+    if handler.type is None:
+        return True
+    if isinstance(handler.type, ast.Tuple):
+        names = list(handler.type.elts)
+    else:
+        names = [handler.type]
+    for name in names:
+        ident = name.id if isinstance(name, ast.Name) else getattr(name, "attr", "")
+        if ident in {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}:
+            return True
+    return False
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    """Names that a statement-level node binds in its own scope (other than by import)."""
+    names: list[str] = []
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign):
+        targets = [node.target]
+    elif isinstance(node, ast.For | ast.AsyncFor):
+        targets = [node.target]
+    elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+        targets = [node.optional_vars]
+    elif isinstance(node, ast.NamedExpr):
+        targets = [node.target]
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        names.append(node.name)
+    for target in targets:
+        for sub in ast.walk(target):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.append(sub.id)
+    return names

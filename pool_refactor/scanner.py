@@ -1,0 +1,596 @@
+"""Finds client construction sites in one module and says how long each client lives.
+
+The scanner works on the stdlib `ast` (a tenth of libcst's parse time, positions included);
+libcst is only used by the codemod, where formatting must survive. Everything a rewrite needs to
+know is decided here and handed over as a `FixPlan`, so the codemod never second-guesses it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pool_refactor import catalog
+from pool_refactor.catalog import Constructor, Library
+from pool_refactor.findings import Applicability, Finding, FixPlan, Verdict
+from pool_refactor.fixplan import plan_local, plan_one_shot, plan_with
+from pool_refactor.names import ImportTable
+from pool_refactor.rules import RULES_BY_CODE
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+
+_INIT_NAMES = frozenset(
+    {
+        "__init__",
+        "__post_init__",
+        "__new__",
+        "__aenter__",
+        "__enter__",
+        "__set_name__",
+        "setUp",
+        "asyncSetUp",
+        "setUpClass",
+        "setup",
+        "startup",
+        "on_startup",
+        "start",
+        "lifespan",
+        "initialize",
+        "initialise",
+        "init",
+        "connect",
+        "open",
+    }
+)
+_INIT_PREFIXES = ("setup_", "set_up", "_setup", "init_", "_init_", "initialize", "_initialize", "start_")
+_CACHE_DECORATORS = frozenset({"cache", "lru_cache", "cached_property", "alru_cache", "cached", "fixture"})
+_SUPPRESS = re.compile(
+    r"#\s*(?:pool-refactor:\s*ignore(?:\[(?P<codes1>[A-Z0-9,\s]+)\])?|noqa:\s*(?P<codes2>[A-Z0-9]+(?:[,\s]+[A-Z0-9]+)*))",
+    re.IGNORECASE,
+)
+_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass
+class Site:
+    """A call to a catalogued constructor or one-shot function, with where it stands."""
+
+    call: ast.Call
+    library: Library
+    constructor: Constructor | None
+    one_shot: str | None
+    scopes: list[ast.AST]
+    """Innermost first, ending with the module."""
+    function: FunctionNode | None
+    in_loop: bool
+    qualname: str
+
+
+class _Collector:
+    """Walks the module once, keeping the scope chain and whether we are inside a loop."""
+
+    def __init__(self, tree: ast.Module, imports: ImportTable, libraries: tuple[Library, ...]) -> None:
+        self.tree = tree
+        self.imports = imports
+        self.libraries = libraries
+        self.sites: list[Site] = []
+        self.parents: dict[int, ast.AST] = {}
+
+    def run(self) -> None:
+        self._visit(self.tree, [self.tree], None, False, [])
+
+    def _visit(
+        self,
+        node: ast.AST,
+        scopes: list[ast.AST],
+        function: FunctionNode | None,
+        in_loop: bool,
+        names: list[str],
+    ) -> None:
+        for field, value in ast.iter_fields(node):
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if isinstance(child, ast.AST):
+                    loop = in_loop or _is_loop_part(node, field, child)
+                    self._visit_child(child, node, scopes, function, loop, names)
+
+    def _visit_child(
+        self,
+        child: ast.AST,
+        parent: ast.AST,
+        scopes: list[ast.AST],
+        function: FunctionNode | None,
+        in_loop: bool,
+        names: list[str],
+    ) -> None:
+        self.parents[id(child)] = parent
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+            for outer in [*child.decorator_list, child.args]:
+                self._visit_child(outer, child, scopes, function, in_loop, names)
+            inner = [child, *scopes]
+            for stmt in child.body:
+                self._visit_child(stmt, child, inner, child, False, [*names, child.name])
+        elif isinstance(child, ast.Lambda):
+            self._visit_child(child.args, child, scopes, function, in_loop, names)
+            self._visit_child(child.body, child, [child, *scopes], child, False, [*names, "<lambda>"])
+        elif isinstance(child, ast.ClassDef):
+            for outer in [*child.decorator_list, *child.bases, *child.keywords]:
+                self._visit_child(outer, child, scopes, function, in_loop, names)
+            # A class body runs once where it stands: it is not a function of its own.
+            for stmt in child.body:
+                self._visit_child(stmt, child, [child, *scopes], function, in_loop, [*names, child.name])
+        else:
+            if isinstance(child, ast.Call):
+                self._check_call(child, scopes, function, in_loop, names)
+            self._visit(child, scopes, function, in_loop, names)
+
+    def _check_call(
+        self,
+        call: ast.Call,
+        scopes: list[ast.AST],
+        function: FunctionNode | None,
+        in_loop: bool,
+        names: list[str],
+    ) -> None:
+        target = self.imports.resolve(call.func, scopes)
+        if target is None:
+            return
+        module, _, member = target.rpartition(".")
+        library = catalog.library_for_module(module) if module and "." not in module else None
+        if library is None or library not in self.libraries:
+            return
+        ctor = library.constructor(member)
+        one_shot = member if member in library.one_shots else None
+        if ctor is None and one_shot is None:
+            return
+        qualname = ".".join(names) if names else "<module>"
+        self.sites.append(Site(call, library, ctor, one_shot, scopes, function, in_loop, qualname))
+
+
+def _is_loop_part(parent: ast.AST, field: str, child: ast.AST) -> bool:
+    """Whether `child`, reached through `parent.field`, runs once per iteration of a loop."""
+    if isinstance(parent, ast.For | ast.AsyncFor):
+        return field == "body"
+    if isinstance(parent, ast.While):
+        return field in ("body", "test")
+    if isinstance(parent, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+        return field in ("elt", "key", "value")
+    if isinstance(parent, ast.comprehension):
+        return field == "ifs"
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Classification
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    code: str
+    verdict: Verdict
+    message: str
+    plan: FixPlan | None = None
+    reason: str = ""
+    applicability: Applicability = Applicability.NONE
+
+
+class _Classifier:
+    def __init__(self, collector: _Collector) -> None:
+        self.parents = collector.parents
+        self.imports = collector.imports
+
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self.parents.get(id(node))
+
+    def classify(self, site: Site) -> _Verdict:
+        if site.one_shot is not None:
+            return self._one_shot(site)
+        return self._constructor(site)
+
+    # one-shot functions -------------------------------------------------------------------
+    def _one_shot(self, site: Site) -> _Verdict:
+        name = f"{site.library.family}.{site.one_shot}"
+        if site.function is None and not site.in_loop:
+            return _Verdict(
+                "POOL001",
+                Verdict.PERSISTENT,
+                f"`{name}()` at module level runs once, at import",
+            )
+        where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
+        message = f"`{name}()` builds and closes a client for this one request ({where})"
+        if isinstance(site.function, ast.AsyncFunctionDef):
+            message += "; it also blocks the event loop"
+        result = plan_one_shot(site, self.imports)
+        return _with_plan("POOL103", Verdict.PER_REQUEST, message, result)
+
+    # constructors -------------------------------------------------------------------------
+    def _constructor(self, site: Site) -> _Verdict:
+        assert site.constructor is not None
+        call = site.call
+        parent = self.parent(call)
+        kind = f"`{site.library.family}.{site.constructor.name}`"
+        function = site.function
+
+        if isinstance(parent, ast.withitem) and parent.context_expr is call:
+            statement = self.parent(parent)
+            assert isinstance(statement, ast.With | ast.AsyncWith)
+            if _contains_yield(statement.body):
+                return _Verdict("POOL001", Verdict.PERSISTENT, "held open across `yield` (lifespan or fixture)")
+            if function is None and not site.in_loop:
+                return _Verdict("POOL001", Verdict.PERSISTENT, "opened once at module level")
+            if function is not None and _is_entry_point(function, self.parents):
+                return _Verdict(
+                    "POOL302",
+                    Verdict.UNCLEAR,
+                    f"{kind} opened in `{site.qualname}`, an entry point that usually runs once",
+                )
+            where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
+            message = f"{kind} opened and closed around one call ({where})"
+            return _with_plan("POOL101", Verdict.PER_REQUEST, message, plan_with(site, statement, parent))
+
+        if isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is call:
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            if len(targets) == 1:
+                return self._assigned(site, parent, targets[0])
+            return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} assigned to several targets")
+
+        if function is None:
+            return _Verdict("POOL001", Verdict.PERSISTENT, _module_level_status(site))
+
+        if isinstance(parent, ast.Return) or isinstance(function, ast.Lambda) and function.body is call:
+            return self._factory(site, kind)
+
+        if isinstance(parent, ast.keyword | ast.Call) and parent is not call:
+            outer = parent if isinstance(parent, ast.Call) else self.parent(parent)
+            callee = _callee_name(outer) if isinstance(outer, ast.Call) else "a call"
+            if _is_init_like(function, self.imports):
+                return _Verdict(
+                    "POOL001", Verdict.PERSISTENT, f"handed to `{callee}` in `{site.qualname}` at set-up"
+                )
+            return _Verdict(
+                "POOL302",
+                Verdict.UNCLEAR,
+                f"{kind} handed to `{callee}`, which decides how long it lives",
+                reason=f"the client is handed to `{callee}`",
+            )
+
+        if isinstance(parent, ast.Expr):
+            return _Verdict("POOL201", Verdict.LEAK, f"{kind} created and dropped without being closed")
+        if isinstance(parent, ast.Attribute) and parent.value is call:
+            return _Verdict(
+                "POOL201",
+                Verdict.LEAK,
+                f"{kind} created for one use (`.{parent.attr}`) and never closed",
+            )
+        return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} used in an expression the scanner cannot follow")
+
+    def _assigned(self, site: Site, statement: ast.Assign | ast.AnnAssign, target: ast.expr) -> _Verdict:
+        assert site.constructor is not None
+        kind = f"`{site.library.family}.{site.constructor.name}`"
+        function = site.function
+        if function is None:
+            return _Verdict("POOL001", Verdict.PERSISTENT, _module_level_status(site, target))
+        target_text = ast.unparse(target)
+        if isinstance(target, ast.Name):
+            if _declared_global(function, target.id):
+                return self._stored(site, target_text, statement)
+            if isinstance(function, ast.Lambda):
+                return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} bound inside a lambda")
+            return self._local(site, statement, target.id, kind)
+        if isinstance(target, ast.Attribute | ast.Subscript):
+            return self._stored(site, target_text, statement)
+        return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} unpacked into `{target_text}`")
+
+    def _stored(self, site: Site, target_text: str, statement: ast.stmt) -> _Verdict:
+        function = site.function
+        assert function is not None and site.constructor is not None
+        kind = f"`{site.library.family}.{site.constructor.name}`"
+        name = getattr(function, "name", "<lambda>")
+        if _is_init_like(function, self.imports):
+            return _Verdict("POOL001", Verdict.PERSISTENT, f"stored on `{target_text}` in `{name}`")
+        if _is_guarded(statement, target_text, self.parents):
+            return _Verdict("POOL001", Verdict.PERSISTENT, f"created once, lazily, into `{target_text}`")
+        return _Verdict(
+            "POOL302",
+            Verdict.UNCLEAR,
+            f"{kind} stored on `{target_text}` in `{site.qualname}`, which may run more than once",
+            reason=f"stored on `{target_text}`",
+        )
+
+    def _local(self, site: Site, statement: ast.stmt, variable: str, kind: str) -> _Verdict:
+        function = site.function
+        assert function is not None and site.constructor is not None
+        uses = _classify_uses(function, variable, site.constructor, self.parents)
+        if uses.returned:
+            return self._factory(site, kind)
+        if uses.stored_in:
+            return self._stored(site, uses.stored_in, statement)
+        if uses.closed:
+            where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
+            message = f"{kind} created and closed within `{site.qualname}` ({where})"
+            return _with_plan("POOL102", Verdict.PER_REQUEST, message, plan_local(site, statement, variable))
+        if uses.handed_to:
+            return _Verdict(
+                "POOL302",
+                Verdict.UNCLEAR,
+                f"{kind} handed to `{uses.handed_to}`, which decides how long it lives",
+                reason=f"the client is handed to `{uses.handed_to}`",
+            )
+        where = " in a loop" if site.in_loop else ""
+        return _Verdict(
+            "POOL201",
+            Verdict.LEAK,
+            f"{kind} created{where} in `{site.qualname}` and never closed on any path",
+        )
+
+    def _factory(self, site: Site, kind: str) -> _Verdict:
+        function = site.function
+        if function is not None and _is_cached(function, self.imports):
+            return _Verdict("POOL001", Verdict.PERSISTENT, f"returned by cached factory `{site.qualname}`")
+        return _Verdict(
+            "POOL301",
+            Verdict.UNCLEAR,
+            f"`{site.qualname}` returns a new {kind} on every call; each caller pays for a new pool",
+            reason="a factory decides nothing about its clients' lifetime; cache it or return a shared client",
+        )
+
+
+def _with_plan(code: str, verdict: Verdict, message: str, result: FixPlan | str | tuple[FixPlan, str]) -> _Verdict:
+    if isinstance(result, FixPlan):
+        return _Verdict(code, verdict, message, plan=result, applicability=Applicability.SAFE)
+    if isinstance(result, tuple):
+        plan, why = result
+        return _Verdict(code, verdict, message, plan=plan, reason=why, applicability=Applicability.UNSAFE)
+    return _Verdict(code, verdict, message, reason=result)
+
+
+def _module_level_status(site: Site, target: ast.expr | None = None) -> str:
+    if target is not None:
+        text = ast.unparse(target)
+        if site.scopes and isinstance(site.scopes[0], ast.ClassDef):
+            return f"class attribute `{text}`"
+        return f"module global `{text}`"
+    return "created once at module level"
+
+
+@dataclass
+class _Uses:
+    closed: bool = False
+    returned: bool = False
+    stored_in: str = ""
+    handed_to: str = ""
+
+
+def _classify_uses(
+    function: FunctionNode, variable: str, ctor: Constructor, parents: dict[int, ast.AST]
+) -> _Uses:
+    """How a local client is used: closed, returned, stored or handed to other code."""
+    uses = _Uses()
+    for node in _walk_function(function):
+        if not (isinstance(node, ast.Name) and node.id == variable and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.Attribute) and parent.attr in ctor.close_methods:
+            uses.closed = True
+        elif isinstance(parent, ast.withitem) and parent.context_expr is node:
+            uses.closed = True
+        elif isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom):
+            uses.returned = True
+        elif isinstance(parent, ast.Assign) and node is parent.value:
+            for target in parent.targets:
+                if isinstance(target, ast.Attribute | ast.Subscript) and not uses.stored_in:
+                    uses.stored_in = ast.unparse(target)
+        elif isinstance(parent, ast.Call) and node in parent.args or isinstance(parent, ast.keyword):
+            call = parent if isinstance(parent, ast.Call) else parents.get(id(parent))
+            if isinstance(call, ast.Call) and not uses.handed_to:
+                uses.handed_to = _callee_name(call)
+        elif isinstance(parent, ast.Tuple | ast.List | ast.Dict | ast.Set) and not uses.handed_to:
+            uses.handed_to = "a container"
+    return uses
+
+
+def _walk_function(function: FunctionNode) -> Iterator[ast.AST]:
+    """Nodes of a function's own body, nested functions included (they can close it too)."""
+    if isinstance(function, ast.Lambda):
+        yield from ast.walk(function.body)
+        return
+    for stmt in function.body:
+        yield from ast.walk(stmt)
+
+
+def _callee_name(call: ast.Call) -> str:
+    try:
+        text = ast.unparse(call.func)
+    except Exception:  # pragma: no cover - unparse handles every expression node
+        return "a call"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _contains_yield(body: list[ast.stmt]) -> bool:
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _decorator_names(function: FunctionNode) -> list[str]:
+    if isinstance(function, ast.Lambda):
+        return []
+    names = []
+    for decorator in function.decorator_list:
+        node = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(node, ast.Attribute):
+            names.append(node.attr)
+        elif isinstance(node, ast.Name):
+            names.append(node.id)
+        if isinstance(decorator, ast.Call):
+            for arg in decorator.args:
+                if isinstance(arg, ast.Constant) and arg.value == "startup":
+                    names.append("startup")
+    return names
+
+
+def _is_cached(function: FunctionNode, imports: ImportTable) -> bool:
+    return any(name in _CACHE_DECORATORS for name in _decorator_names(function))
+
+
+def _is_init_like(function: FunctionNode, imports: ImportTable) -> bool:
+    if isinstance(function, ast.Lambda):
+        return False
+    if function.name in _INIT_NAMES or function.name.lstrip("_").startswith(_INIT_PREFIXES):
+        return True
+    decorators = _decorator_names(function)
+    return any(
+        name in _CACHE_DECORATORS or "startup" in name or name in {"on_event", "asynccontextmanager"}
+        for name in decorators
+    )
+
+
+def _is_entry_point(function: FunctionNode, parents: dict[int, ast.AST]) -> bool:
+    return (
+        isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        and function.name in {"main", "_main", "amain", "async_main", "cli"}
+        and isinstance(parents.get(id(function)), ast.Module)
+    )
+
+
+def _declared_global(function: FunctionNode, name: str) -> bool:
+    if isinstance(function, ast.Lambda):
+        return False
+    for node in _walk_function(function):
+        if isinstance(node, ast.Global | ast.Nonlocal) and name in node.names:
+            return True
+    return False
+
+
+def _is_guarded(statement: ast.stmt, target_text: str, parents: dict[int, ast.AST]) -> bool:
+    """Whether an assignment sits under `if x is None:` / `if not x:` / `if k not in x:` for its target."""
+    node: ast.AST | None = statement
+    while node is not None:
+        parent = parents.get(id(node))
+        if isinstance(parent, ast.If) and node in parent.body:
+            test = ast.unparse(parent.test)
+            base = target_text.split("[", 1)[0]
+            if base in test and any(word in test for word in ("None", "not ", "hasattr", "getattr")):
+                return True
+        if isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.Module):
+            return False
+        node = parent
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+
+
+def scan_tree(
+    tree: ast.Module,
+    text: str,
+    path: str,
+    libraries: tuple[Library, ...] = catalog.LIBRARIES,
+) -> list[Finding]:
+    """Every catalogued construction site of one parsed module, in source order."""
+    imports = ImportTable(tree, (m for lib in libraries for m in lib.modules))
+    if imports.empty:
+        return []
+    collector = _Collector(tree, imports, libraries)
+    collector.run()
+    if not collector.sites:
+        return []
+    classifier = _Classifier(collector)
+    lines = _LINE_SPLIT.split(text)
+    findings = []
+    for site in collector.sites:
+        verdict = classifier.classify(site)
+        findings.append(_finding(site, verdict, lines, path, collector.parents))
+    findings.sort(key=lambda f: (f.line, f.column))
+    return findings
+
+
+def scan_source(text: str, path: str = "<string>") -> list[Finding]:
+    """Parse and scan; raises SyntaxError/ValueError for source that does not parse."""
+    tree = ast.parse(text, filename=path)
+    return scan_tree(tree, text, path)
+
+
+def _finding(
+    site: Site, verdict: _Verdict, lines: list[str], path: str, parents: dict[int, ast.AST]
+) -> Finding:
+    call = site.call
+    line_text = lines[call.lineno - 1] if call.lineno - 1 < len(lines) else ""
+    column = _char_column(line_text, call.col_offset)
+    end_index = (call.end_lineno or call.lineno) - 1
+    end_text = lines[end_index] if end_index < len(lines) else ""
+    statement = _statement_of(call, parents)
+    suppressed = _is_suppressed(verdict.code, lines, {call.lineno, getattr(statement, "lineno", call.lineno)})
+    snippet = _snippet(lines, statement or call)
+    fixable = verdict.applicability is Applicability.SAFE
+    reason = verdict.reason
+    if verdict.verdict in (Verdict.PER_REQUEST, Verdict.LEAK, Verdict.UNCLEAR) and not fixable and not reason:
+        reason = "no automatic fix for this kind of site"
+    if verdict.verdict is Verdict.PERSISTENT:
+        reason = ""
+    rule = RULES_BY_CODE[verdict.code]
+    assert rule.verdict is verdict.verdict, (rule.code, verdict.verdict)
+    return Finding(
+        path=path,
+        line=call.lineno,
+        column=column + 1,
+        end_line=call.end_lineno or call.lineno,
+        code=verdict.code,
+        library=site.library.family,
+        verdict=verdict.verdict,
+        in_loop=site.in_loop and verdict.verdict is not Verdict.PERSISTENT,
+        context=site.qualname,
+        snippet=snippet,
+        fixable=fixable,
+        reason=reason,
+        message=verdict.message,
+        applicability=verdict.applicability,
+        suppressed=suppressed,
+        plan=verdict.plan,
+        end_column=_char_column(end_text, call.end_col_offset or 0) + 1,
+    )
+
+
+def _char_column(line: str, byte_offset: int) -> int:
+    """ast columns count UTF-8 bytes; reports and libcst count characters."""
+    if line.isascii():
+        return byte_offset
+    return len(line.encode("utf-8")[:byte_offset].decode("utf-8", errors="replace"))
+
+
+def _statement_of(node: ast.AST, parents: dict[int, ast.AST]) -> ast.stmt | None:
+    current: ast.AST | None = node
+    while current is not None and not isinstance(current, ast.stmt):
+        current = parents.get(id(current))
+    return current
+
+
+def _snippet(lines: list[str], node: ast.AST) -> str:
+    lineno = getattr(node, "lineno", 1)
+    text = lines[lineno - 1].strip() if lineno - 1 < len(lines) else ""
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _is_suppressed(code: str, lines: list[str], linenos: set[int]) -> bool:
+    for lineno in linenos:
+        if lineno - 1 >= len(lines):
+            continue
+        line = lines[lineno - 1]
+        if "#" not in line:
+            continue
+        for match in _SUPPRESS.finditer(line):
+            codes = match.group("codes1") or match.group("codes2")
+            if codes is None:
+                return True  # bare `# pool-refactor: ignore`
+            if code in {c.strip().upper() for c in re.split(r"[,\s]+", codes) if c.strip()}:
+                return True
+    return False
