@@ -52,8 +52,9 @@ def shorten_snippet(snippet: str, limit: int = SNIPPET_LIMIT) -> str:
     """One line of code for a table cell: call arguments become `...`, then cut at `limit`.
 
     `self._client = httpx.AsyncClient(timeout=30, limits=LIMITS)` becomes
-    `self._client = httpx.AsyncClient(...)`; an empty call stays `()`. Brackets inside string
-    literals are skipped; text whose parentheses do not balance is only cut, never rewritten.
+    `self._client = httpx.AsyncClient(...)`; an empty call stays `()`, and a snippet that stops
+    inside a call (the first line of a longer statement) gets `...)`. Brackets inside string
+    literals are skipped; text with a stray `)` or an open quote is only cut, never rewritten.
     """
     text = one_line(snippet)
     elided = _elide_call_arguments(text)
@@ -104,8 +105,11 @@ def _elide_call_arguments(text: str) -> str | None:
         elif not char.isspace():
             has_arguments = True
         i += 1
-    if depth != 0 or quote is not None:
+    if depth == 0 and quote is not None:
         return None
+    if depth:
+        # The snippet stops inside a call: the first line of a statement that goes on below.
+        out.append("...)")
     return "".join(out)
 
 
