@@ -91,7 +91,9 @@ def result_dict(finding: Finding, occurrence: int = 0) -> dict[str, Any]:
     if rule_index is not None:
         result["ruleIndex"] = rule_index
     result["level"] = LEVELS[finding.verdict]
-    result["message"] = {"text": one_line(finding.message)}
+    # Code scanning needs a non-empty message: fall back to the rule's summary, then to the code.
+    summary = RULES[rule_index].summary if rule_index is not None else finding.code
+    result["message"] = {"text": one_line(finding.message) or summary}
     result["locations"] = [_location(finding)]
     result["partialFingerprints"] = {FINGERPRINT_KEY: _fingerprint(finding, occurrence)}
     if finding.suppressed:

@@ -440,6 +440,12 @@ def test_sarif_uri_is_percent_encoded() -> None:
     assert unquote(uri) == "src/my app/ü#1.py"
 
 
+def test_sarif_message_is_never_empty() -> None:
+    log = json.loads(_render("sarif", _one(message="")))
+    _validate_sarif(log)
+    assert log["runs"][0]["results"][0]["message"]["text"] == RULES[1].summary
+
+
 def test_sarif_fingerprints_ignore_line_moves() -> None:
     before = json.loads(_render("sarif", _one()))["runs"][0]["results"][0]["partialFingerprints"]
     after = json.loads(_render("sarif", _one(line=40, end_line=40)))["runs"][0]["results"][0]
