@@ -1,0 +1,234 @@
+"""`--fix` and `--diff`: rewrite files and generate the shared module, or show what would change.
+
+Every rewritten file is read again, re-planned from what is on disk now, rewritten with libcst,
+checked to compile, and written atomically only if it is still byte for byte what was read. The
+shared module is created (or completed) before any file that imports it is written, so a run that
+stops half-way never leaves imports of a module that does not exist.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+
+from codemods.shared_client import apply_import_changes, rewrite_module
+from pool_refactor import shared_module
+from pool_refactor.files import DiscoveredFile, display_path
+from pool_refactor.findings import Applicability, FileError, Finding, FixPlan, ScanResult
+from pool_refactor.pipeline import Options, Outcome
+from pool_refactor.placement import ModuleTarget, PlacementError, locate_module
+from pool_refactor.rules import is_enabled
+from pool_refactor.runner import scan_loaded
+from pool_refactor.source import Source, SourceError, encode_source, read_source
+from pool_refactor.writer import WriteError, create_new, write_atomic
+
+_HTTPX2_ONLY = re.compile(rb"^\s*(?:import\s+httpx2\b|from\s+httpx2\b)", re.MULTILINE)
+_HTTPX_PLAIN = re.compile(rb"^\s*(?:import\s+httpx\b(?!2)|from\s+httpx\b(?!2))", re.MULTILINE)
+
+
+@dataclass
+class _Rewrite:
+    file: DiscoveredFile
+    source: Source
+    new_text: str
+    applied: int
+    sections: set[str]
+    uses_httpx2_only: bool
+
+
+@dataclass
+class _TargetWork:
+    target: ModuleTarget
+    rewrites: list[_Rewrite] = field(default_factory=list)
+
+
+def selected_plans(findings: list[Finding], options: Options) -> dict[tuple[int, int, int, int], FixPlan]:
+    """The sites this run may rewrite: fixable, enabled, unsuppressed; unsafe ones only on request."""
+    allowed = {Applicability.SAFE}
+    if options.unsafe_fixes:
+        allowed.add(Applicability.UNSAFE)
+    return {
+        f.span: f.plan
+        for f in findings
+        if f.plan is not None
+        and not f.suppressed
+        and f.applicability in allowed
+        and is_enabled(f.code, options.select, options.ignore)
+    }
+
+
+def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Options, outcome: Outcome) -> None:
+    by_display = {f.display: f for f in files}
+    candidates = sorted({f.path for f in result.findings if f.plan is not None and not f.suppressed})
+    work: dict[Path, _TargetWork] = {}
+    errors: list[FileError] = []
+    for display in candidates:
+        file = by_display.get(display)
+        if file is None:
+            continue
+        rewrite = _rewrite_file(file, options, errors)
+        if rewrite is None:
+            continue
+        try:
+            override = options.module or _configured_module(options)
+            target = locate_module(file.path, override)
+        except PlacementError as exc:
+            errors.append(FileError(display, str(exc)))
+            continue
+        work.setdefault(target.path, _TargetWork(target)).rewrites.append(rewrite)
+
+    diffs: list[str] = []
+    fixed_sites = 0
+    fixed_files: list[DiscoveredFile] = []
+    for target_path, item in sorted(work.items()):
+        module_display = display_path(target_path)
+        module_text = _module_update(item, options, errors, module_display)
+        if module_text is _FAILED:
+            continue
+        if options.diff:
+            if isinstance(module_text, str):
+                old = _read_text(target_path)
+                diffs.append(_unified(module_display, old, module_text))
+            for rewrite in item.rewrites:
+                diffs.append(_unified(rewrite.file.display, rewrite.source.text, rewrite.new_text))
+                fixed_sites += rewrite.applied
+            continue
+        if isinstance(module_text, str):
+            try:
+                data = module_text.encode("utf-8")
+                if target_path.exists():
+                    write_atomic(target_path, data, expected=target_path.read_bytes())
+                else:
+                    create_new(target_path, data)
+                outcome.messages.append(f"Wrote {module_display}")
+            except (WriteError, OSError) as exc:
+                errors.append(FileError(module_display, f"cannot write the shared module: {exc}"))
+                continue
+        for rewrite in item.rewrites:
+            try:
+                data = encode_source(rewrite.new_text, rewrite.source)
+                write_atomic(rewrite.file.path, data, expected=rewrite.source.raw)
+            except (WriteError, UnicodeEncodeError, OSError) as exc:
+                errors.append(FileError(rewrite.file.display, f"not fixed: {exc}"))
+                continue
+            fixed_sites += rewrite.applied
+            fixed_files.append(rewrite.file)
+
+    if options.diff:
+        outcome.diff_text = "".join(diffs)
+        files_changed = sum(len(w.rewrites) for w in work.values())
+        outcome.messages.append(f"Would fix {fixed_sites} site(s) in {files_changed} file(s).")
+    else:
+        _rescan(fixed_files, result, options)
+        outcome.messages.append(f"Fixed {fixed_sites} site(s) in {len(fixed_files)} file(s).")
+    if errors:
+        outcome.failed = True
+        result.errors = sorted([*result.errors, *errors], key=lambda e: e.path)
+
+
+def _configured_module(options: Options) -> Path | None:
+    configured = options.config.shared_module
+    return options.config.project_root / configured if configured else None
+
+
+def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError]) -> _Rewrite | None:
+    try:
+        source = read_source(file.path)
+    except (SourceError, OSError) as exc:
+        errors.append(FileError(file.display, f"not fixed: {exc}"))
+        return None
+    scan = scan_loaded(source, file.display)  # re-plan from what is on disk now
+    if scan.error is not None:
+        errors.append(FileError(file.display, f"not fixed: {scan.error}"))
+        return None
+    plans = selected_plans(list(scan.findings), options)
+    if not plans:
+        return None
+    try:
+        override = options.module or _configured_module(options)
+        target = locate_module(file.path, override)
+    except PlacementError:
+        return None  # reported by the caller
+    if target.path == file.path.resolve():
+        return None
+    try:
+        module = cst.parse_module(source.text)
+        context = CodemodContext(filename=str(file.path))
+        new_module, applied = rewrite_module(module, plans, target.import_name, context)
+        new_module = apply_import_changes(new_module, context)
+        new_text = new_module.code
+    except Exception as exc:  # libcst could not parse or a bug of ours: never write
+        errors.append(FileError(file.display, f"not fixed: libcst could not rewrite it ({type(exc).__name__}: {exc})"))
+        return None
+    if not applied or new_text == source.text:
+        return None
+    try:
+        compile(new_text, str(file.path), "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except (SyntaxError, ValueError) as exc:
+        errors.append(FileError(file.display, f"not fixed: the rewrite would not compile ({exc}); please report"))
+        return None
+    sections = {plans[p].section for p in applied}
+    httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
+    return _Rewrite(file, source, new_text, len(applied), sections, httpx2_only)
+
+
+_FAILED = object()
+
+
+def _module_update(
+    item: _TargetWork, options: Options, errors: list[FileError], module_display: str
+) -> str | None | object:
+    """New text for the shared module, None if it already has what is needed, or _FAILED."""
+    needed: set[str] = set().union(*(r.sections for r in item.rewrites))
+    httpx_module = "httpx2" if all(r.uses_httpx2_only for r in item.rewrites) else "httpx"
+    existing = _read_text(item.target.path) if item.target.path.exists() else None
+    try:
+        return shared_module.plan_update(
+            existing, needed, env_prefix=options.config.env_prefix, httpx_module=httpx_module
+        )
+    except shared_module.SharedModuleError as exc:
+        errors.append(FileError(module_display, str(exc)))
+        for rewrite in item.rewrites:
+            errors.append(FileError(rewrite.file.display, f"not fixed: the shared module {module_display} is unusable"))
+        return _FAILED
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _unified(display: str, old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"a/{display}" if old else "/dev/null",
+        tofile=f"b/{display}",
+    )
+    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+    return text
+
+
+def _rescan(files: list[DiscoveredFile], result: ScanResult, options: Options) -> None:
+    """Replace the findings of rewritten files by what is left in them now."""
+    if not files:
+        return
+    displays = {f.display for f in files}
+    result.findings = [f for f in result.findings if f.path not in displays]
+    for file in files:
+        try:
+            scan = scan_loaded(read_source(file.path), file.display)
+        except (SourceError, OSError) as exc:
+            result.errors.append(FileError(file.display, str(exc)))
+            continue
+        result.findings.extend(f for f in scan.findings if is_enabled(f.code, options.select, options.ignore))
+    result.findings.sort(key=lambda f: (f.path, f.line, f.column))

@@ -1,0 +1,162 @@
+"""The command line as CI sees it: exit codes, formats, files written or not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pool_refactor.cli import app
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
+runner = CliRunner()
+
+
+@pytest.fixture
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the example project, with the current folder inside it."""
+    target = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, target)
+    monkeypatch.chdir(target)
+    return target
+
+
+def scan(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["scan", *args])
+    return result.exit_code, result.output
+
+
+def test_report_exits_0_and_lists_sites(shop: Path) -> None:
+    code, out = scan(".")
+    assert code == 0
+    assert "shop/users.py:9:16: POOL101 [*]" in out
+    assert "shop/users.py:18:20: POOL101 [*]" in out
+    assert "shop/billing.py:27:14: POOL201" in out
+    assert "Found 5 problems (4 fixable with --fix)" in out
+
+
+def test_check_exits_1_while_sites_remain(shop: Path) -> None:
+    assert scan("--check", ".")[0] == 1
+
+
+def test_check_exits_0_on_clean_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.py").write_text("import httpx\n\nCLIENT = httpx.Client()\n")
+    code, out = scan("--check", ".")
+    assert code == 0, out
+
+
+def test_unreadable_file_exits_2_and_the_rest_is_scanned(shop: Path) -> None:
+    (shop / "shop" / "broken.py").write_text("import httpx\ndef f(:\n")
+    (shop / "shop" / "latin.py").write_bytes(b"import httpx\nx = '\xff'\n")
+    code, out = scan(".")
+    assert code == 2
+    assert "shop/broken.py: error: syntax error (line 2)" in out
+    assert "shop/latin.py: error:" in out
+    assert "shop/users.py:9:16: POOL101" in out
+    assert scan("--check", ".")[0] == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--fix", "--diff", "."],
+        ["--format", "xml", "."],
+        ["does-not-exist"],
+        ["--no-such-option"],
+        ["--jobs", "0", "."],
+    ],
+)
+def test_usage_errors_exit_2(shop: Path, args: list[str]) -> None:
+    assert scan(*args)[0] == 2
+
+
+def test_bad_configuration_exits_2(shop: Path) -> None:
+    (shop / "pyproject.toml").write_text('[tool.pool-refactor]\nextend-exclude = "tests"\n')
+    code, out = scan(".")
+    assert code == 2
+    assert "extend-exclude" in out
+
+
+def test_json_report_shape(shop: Path) -> None:
+    code, out = scan("--format", "json", ".")
+    assert code == 0
+    report = json.loads(out)
+    assert report["version"] == 1
+    first = report["findings"][0]
+    assert list(first)[:13] == [
+        "path", "line", "column", "end_line", "code", "library", "verdict",
+        "in_loop", "context", "snippet", "fixable", "reason", "suppressed",
+    ]  # fmt: skip
+    assert (first["path"], first["context"], first["verdict"]) == (
+        "shop/billing.py",
+        "BillingClient.__init__",
+        "persistent",
+    )
+    refund = report["findings"][1]
+    assert (refund["line"], refund["code"], refund["context"], refund["fixable"]) == (
+        15,
+        "POOL102",
+        "BillingClient.refund",
+        True,
+    )
+    assert report["summary"]["per-request"] == 4
+    assert report["errors"] == []
+
+
+def test_output_file(shop: Path) -> None:
+    code, out = scan("--format", "markdown", "--output", "report.md", ".")
+    assert code == 0
+    text = (shop / "report.md").read_text()
+    assert "## Problem Areas (New Client Per Request)" in text
+    assert "| `shop/users.py` | 9, 18, 25 |" in text
+
+
+def test_suppression_and_show_suppressed(shop: Path) -> None:
+    users = shop / "shop" / "users.py"
+    users.write_text(users.read_text().replace("timeout=2.0)", "timeout=2.0)  # noqa: POOL103"))
+    code, out = scan("--format", "json", ".")
+    report = json.loads(out)
+    assert [f["line"] for f in report["findings"] if f["code"] == "POOL103"] == []
+    assert report["summary"]["suppressed"] == 1
+    code, out = scan("--format", "json", "--show-suppressed", ".")
+    suppressed = [f for f in json.loads(out)["findings"] if f["suppressed"]]
+    assert [(f["line"], f["code"]) for f in suppressed] == [(25, "POOL103")]
+
+
+def test_select_and_ignore(shop: Path) -> None:
+    code, out = scan("--select", "POOL2", "--check", ".")
+    assert code == 1
+    assert "POOL201" in out and "POOL101" not in out
+    code, out = scan("--ignore", "POOL1,POOL2", "--check", ".")
+    assert code == 0
+
+
+def test_rules_command() -> None:
+    result = runner.invoke(app, ["rules"])
+    assert result.exit_code == 0
+    assert "POOL101" in result.output and "POOL201" in result.output
+    page = runner.invoke(app, ["rules", "pool101"])
+    assert page.exit_code == 0
+    assert "POOL101" in page.output
+    assert runner.invoke(app, ["rules", "NOPE1"]).exit_code == 2
+
+
+def test_console_script_and_module_entry_point(shop: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pool_refactor", "scan", "--check", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "POOL101" in done.stdout
+    version = subprocess.run(
+        [sys.executable, "-m", "pool_refactor", "--version"], capture_output=True, text=True, check=False
+    )
+    assert version.returncode == 0 and version.stdout.startswith("pool-refactor ")
