@@ -1,7 +1,7 @@
 """The rule codes: stable identifiers used in reports, `# noqa:` comments and `--select`.
 
 Codes never change meaning once published; a new situation gets a new code. Each code has a page
-under `docs/rules/<CODE>.md` with what it flags, why it matters and the fix.
+under `pool_refactor/docs/rules/<CODE>.md` with what it flags, why it matters and the fix.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """SARIF 2.1.0 for code scanning (GitHub, Azure DevOps, IDE viewers).
 
 One run; `tool.driver` lists every rule of `pool_refactor.rules.RULES` with a link to its page
-under `docs/rules/`. Decisions, documented in `docs/json-format.md`:
+under `pool_refactor/docs/rules/`. Decisions, documented in `docs/json-format.md`:
 
 - **Persistent clients are left out of `results`.** They are not problems, and code scanning turns
   every result into an alert whatever its level; their rule (POOL001) is still listed, with
@@ -34,7 +34,7 @@ SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 TOOL_NAME = "pool-refactor"
 INFORMATION_URI = "https://github.com/pool-refactor/pool-refactor"
-RULE_DOCS_URI = INFORMATION_URI + "/blob/main/docs/rules/{code}.md"
+RULE_DOCS_URI = INFORMATION_URI + "/blob/main/pool_refactor/docs/rules/{code}.md"
 SRCROOT = "%SRCROOT%"
 FINGERPRINT_KEY = "poolRefactorSite/v1"
 

@@ -422,8 +422,8 @@ def test_sarif_content() -> None:
 def test_sarif_help_uris_point_at_rule_pages() -> None:
     driver = json.loads(_render("sarif"))["runs"][0]["tool"]["driver"]
     for rule in driver["rules"]:
-        assert rule["helpUri"].endswith(f"/docs/rules/{rule['id']}.md")
-        assert (REPO / "docs" / "rules" / f"{rule['id']}.md").is_file()
+        assert rule["helpUri"].endswith(f"/pool_refactor/docs/rules/{rule['id']}.md")
+        assert (REPO / "pool_refactor" / "docs" / "rules" / f"{rule['id']}.md").is_file()
 
 
 def test_sarif_suppressed_result_is_marked_in_source() -> None:
@@ -568,7 +568,7 @@ def test_shorten_snippet(snippet: str, expected: str) -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.code)
 def test_every_rule_has_a_page(rule: Rule) -> None:
-    page = (REPO / "docs" / "rules" / f"{rule.code}.md").read_text(encoding="utf-8")
+    page = (REPO / "pool_refactor" / "docs" / "rules" / f"{rule.code}.md").read_text(encoding="utf-8")
     assert page.startswith(f"# {rule.code} {rule.name}\n")
     assert "## How to suppress" in page
     assert "```python" in page
@@ -576,5 +576,5 @@ def test_every_rule_has_a_page(rule: Rule) -> None:
 
 @pytest.mark.parametrize("code", ["POOL101", "POOL103"])
 def test_async212_advice_is_answered(code: str) -> None:
-    page = (REPO / "docs" / "rules" / f"{code}.md").read_text(encoding="utf-8")
+    page = (REPO / "pool_refactor" / "docs" / "rules" / f"{code}.md").read_text(encoding="utf-8")
     assert "ASYNC212" in page and "get_http_client()" in page
