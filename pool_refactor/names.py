@@ -32,53 +32,52 @@ class ImportTable:
 
     def _collect(self, node: ast.AST, scope: ast.AST, in_import_guard: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, _SCOPE_TYPES):
-                name = getattr(child, "name", None)
-                if name is not None:
-                    self._shadow(scope, name)
-                # Decorators, defaults and bases belong to the enclosing scope.
-                for outer in _outer_parts(child):
-                    self._collect(outer, scope, in_import_guard)
-                for inner in _inner_parts(child):
-                    self._collect(inner, child, in_import_guard=False)
-                continue
-            if isinstance(child, ast.Import):
-                for alias in child.names:
-                    top = alias.name.split(".", 1)[0]
-                    local = alias.asname or top
-                    target = alias.name if alias.asname else top
-                    if top in self._modules:
-                        self._bind(scope, local, target)
-                    else:
-                        self._shadow(scope, local)
-                continue
-            if isinstance(child, ast.ImportFrom):
-                module = child.module or ""
-                top = module.split(".", 1)[0]
-                for alias in child.names:
-                    local = alias.asname or alias.name
-                    if alias.name == "*":
-                        continue
-                    if child.level == 0 and top in self._modules:
-                        self._bind(scope, local, f"{module}.{alias.name}")
-                    else:
-                        self._shadow(scope, local)
-                continue
-            if isinstance(child, ast.Try | ast.TryStar):
-                guard = any(_catches_import_error(h) for h in child.handlers)
-                for stmt in child.body + child.orelse + child.finalbody:
-                    self._collect_stmt(stmt, scope, in_import_guard)
-                for handler in child.handlers:
-                    self._collect(handler, scope, in_import_guard or guard)
-                continue
-            if not in_import_guard:
-                for name in _bound_names(child):
-                    self._shadow(scope, name)
-            self._collect(child, scope, in_import_guard)
+            self._collect_node(child, scope, in_import_guard)
 
-    def _collect_stmt(self, stmt: ast.stmt, scope: ast.AST, in_import_guard: bool) -> None:
-        wrapper = ast.Module(body=[stmt], type_ignores=[])
-        self._collect(wrapper, scope, in_import_guard)
+    def _collect_node(self, child: ast.AST, scope: ast.AST, in_import_guard: bool) -> None:
+        if isinstance(child, _SCOPE_TYPES):
+            name = getattr(child, "name", None)
+            if name is not None:
+                self._shadow(scope, name)
+            # Decorators, defaults and bases belong to the enclosing scope.
+            for outer in _outer_parts(child):
+                self._collect_node(outer, scope, in_import_guard)
+            for inner in _inner_parts(child):
+                self._collect_node(inner, child, in_import_guard=False)
+            return
+        if isinstance(child, ast.Import):
+            for alias in child.names:
+                top = alias.name.split(".", 1)[0]
+                local = alias.asname or top
+                target = alias.name if alias.asname else top
+                if top in self._modules:
+                    self._bind(scope, local, target)
+                else:
+                    self._shadow(scope, local)
+            return
+        if isinstance(child, ast.ImportFrom):
+            module = child.module or ""
+            top = module.split(".", 1)[0]
+            for alias in child.names:
+                local = alias.asname or alias.name
+                if alias.name == "*":
+                    continue
+                if child.level == 0 and top in self._modules:
+                    self._bind(scope, local, f"{module}.{alias.name}")
+                else:
+                    self._shadow(scope, local)
+            return
+        if isinstance(child, ast.Try | ast.TryStar):
+            guard = any(_catches_import_error(h) for h in child.handlers)
+            for stmt in child.body + child.orelse + child.finalbody:
+                self._collect_node(stmt, scope, in_import_guard)
+            for handler in child.handlers:
+                self._collect(handler, scope, in_import_guard or guard)
+            return
+        if not in_import_guard:
+            for name in _bound_names(child):
+                self._shadow(scope, name)
+        self._collect(child, scope, in_import_guard)
 
     def _bind(self, scope: ast.AST, local: str, target: str) -> None:
         self._scopes.setdefault(id(scope), {})[local] = target
