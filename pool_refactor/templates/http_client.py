@@ -196,21 +196,39 @@ def _env_bool(name: str, default: bool) -> bool:
     raise _invalid(name, raw, "a boolean (1/0, true/false, yes/no, on/off)")
 
 
+_BY_REPR = "<by repr>"
+
+
 def _options_key(accessor: str, options: dict[str, Any]) -> _Key:
-    """The registry key of an option set; options must be hashable literals."""
+    """The registry key of an option set (sorting never compares values: the
+    names are distinct).
+
+    Options should be hashable literals. Values that define equality but no hash,
+    such as `httpx.Limits(...)` and `httpx.Timeout(...)`, are keyed by their repr,
+    which shows every field. Mutable containers are refused: pass headers, params
+    and the like on each request instead.
+    """
     key = tuple(sorted(options.items()))
     try:
         hash(key)
     except TypeError:
-        raise _unhashable(accessor) from None
+        key = tuple((name, _freeze(accessor, value)) for name, value in key)
     return key
 
 
-def _unhashable(accessor: str) -> TypeError:
-    return TypeError(
-        f"{accessor}() options must be hashable literals (such as verify=False or "
-        f"base_url='https://...'); pass mappings such as headers on each request"
-    )
+def _freeze(accessor: str, value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        if isinstance(value, (dict, list, set, bytearray)):
+            raise TypeError(
+                f"{accessor}() options must be hashable literals (such as "
+                "verify=False or base_url='https://...'); pass mappings such as "
+                "headers on each request"
+            ) from None
+        kind = type(value)
+        return (_BY_REPR, f"{kind.__module__}.{kind.__qualname__}", repr(value))
+    return value
 
 
 def _describe(kind: str, key: _Key, *extra: str) -> str:
@@ -225,6 +243,8 @@ def _describe(kind: str, key: _Key, *extra: str) -> str:
             if sep and "@" in rest.split("/", 1)[0]:
                 rest = "***@" + rest.split("@", 1)[1]
             shown = repr(scheme + sep + rest)
+        elif isinstance(value, tuple) and value[:1] == (_BY_REPR,):
+            shown = f"<{value[1].rsplit('.', 1)[-1]}>"
         else:
             shown = f"<{type(value).__name__}>"
         parts.append(f"{name}={shown}")
@@ -456,14 +476,13 @@ def get_http_client(**client_options: Any) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         raise RuntimeError(_NO_LOOP.format("get_http_client")) from None
-    # Sorting the items never compares values: the names are distinct.
     key: _Key = tuple(sorted(client_options.items())) if client_options else ()
     clients = _async_clients.get(loop)
     if clients is not None:
         try:
             client = clients.get(key)
-        except TypeError:
-            raise _unhashable("get_http_client") from None
+        except TypeError:  # an option without a hash, see _options_key
+            client = clients.get(_options_key("get_http_client", client_options))
         if client is not None and not client.is_closed:
             return client
     key = _options_key("get_http_client", client_options)
@@ -535,8 +554,8 @@ def get_aiohttp_session(**session_options: Any) -> aiohttp.ClientSession:
     if sessions is not None:
         try:
             session = sessions.get(key)
-        except TypeError:
-            raise _unhashable("get_aiohttp_session") from None
+        except TypeError:  # an option without a hash, see _options_key
+            session = sessions.get(_options_key("get_aiohttp_session", session_options))
         if session is not None and not session.closed:
             return session
     key = _options_key("get_aiohttp_session", session_options)
