@@ -444,13 +444,20 @@ _PURE_NODES = (
 )
 
 
+_PURE_BUILTINS = frozenset({"str", "int", "float", "bool", "repr", "len", "abs", "round", "format"})
+"""Builtins that only convert or measure their argument (as an f-string already does)."""
+
+
 def _is_movable(node: ast.expr, library: Library, site: Site) -> bool:
     """Whether evaluating `node` again, later, gives the same value and has no side effects.
 
-    Calls are allowed only to the library's own value classes (`httpx.Timeout(10.0)`).
+    Calls are allowed only to the library's own value classes (`httpx.Timeout(10.0)`) and to
+    converting builtins (`str(i)`), with positional arguments.
     """
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
+            if isinstance(sub.func, ast.Name) and sub.func.id in _PURE_BUILTINS and not sub.keywords:
+                continue
             target = _library_member(sub.func, library)
             if target is None or target not in library.pure_factories:
                 return False
