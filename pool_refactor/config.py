@@ -33,7 +33,6 @@ from pathspec import GitIgnoreSpec
 __all__ = [
     "CONFIG_FILENAMES",
     "DEFAULT_EXCLUDES",
-    "OUTPUT_FORMATS",
     "Config",
     "ConfigError",
     "load_config",
@@ -41,9 +40,6 @@ __all__ = [
 
 CONFIG_FILENAMES: tuple[str, ...] = (".pool-refactor.toml", "pool-refactor.toml", "pyproject.toml")
 """Looked for in this order in each folder (as ruff does with ``.ruff.toml``, ``ruff.toml``)."""
-
-OUTPUT_FORMATS: tuple[str, ...] = ("terminal", "markdown", "json", "sarif", "github")
-"""Values accepted for ``output-format``; the CLI's ``--format`` offers the same names."""
 
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     # Version control and tool metadata: never the project's own code.
@@ -127,6 +123,7 @@ class Config:
     ignore: tuple[str, ...] = ()
     unsafe_fixes: bool = False
     output_format: str | None = None
+    """One of ``pool_refactor.report.FORMATS`` (lower-cased), or None for the CLI's default."""
     baseline: str | None = None
     cache_dir: str = ".pool_refactor_cache"
     jobs: int | None = None
@@ -215,9 +212,13 @@ class _Checker:
         return text
 
     def output_format(self, key: str, value: object) -> str:
-        text = self.string(key, value)
-        if text not in OUTPUT_FORMATS:
-            raise self.fail(key, "one of " + ", ".join(repr(name) for name in OUTPUT_FORMATS), value)
+        # The report package owns the list of formats (the same names as ``--format``); imported
+        # here so reading a configuration does not load the renderers unless this key is set.
+        from pool_refactor.report import FORMATS
+
+        text = self.string(key, value).lower()
+        if text not in FORMATS:
+            raise self.fail(key, "one of " + ", ".join(repr(name) for name in FORMATS), value)
         return text
 
     def jobs(self, key: str, value: object) -> int:

@@ -104,7 +104,7 @@ def test_every_key_in_kebab_case(tmp_path: Path) -> None:
         'select = ["pool1", "POOL002"]\n'
         'ignore = ["POOL9"]\n'
         "unsafe-fixes = true\n"
-        'output-format = "json"\n'
+        'output-format = "JSON"\n'
         'baseline = "pooling-baseline.json"\n'
         'cache-dir = ".cache/pool"\n'
         "jobs = 4\n"
@@ -167,7 +167,7 @@ def test_messages_name_the_file_relative_to_the_working_directory(tmp_path: Path
         ('select = "POOL1"', "select must be a list of strings, got 'POOL1'"),
         ('select = ["POOL 1"]', "select must be a list of rule codes or code prefixes"),
         ("unsafe-fixes = 'yes'", "unsafe-fixes must be true or false, got 'yes'"),
-        ('output-format = "xml"', "output-format must be one of 'terminal', 'markdown', 'json', 'sarif'"),
+        ('output-format = "xml"', "output-format must be one of 'table', 'concise', 'markdown', 'json'"),
         ('shared-module = "/abs/http_client.py"', "shared-module must be a relative path to a .py file"),
         ('shared-module = "../out/http_client.py"', "shared-module must be a relative path to a .py file"),
         ('shared-module = "app/http_client"', "shared-module must be a relative path to a .py file"),
