@@ -132,6 +132,19 @@ def test_undecodable_in_the_declared_legacy_encoding(tmp_path: Path) -> None:
     assert message.startswith("not valid cp1252 at byte 22 (line 2, column 6, byte 0x81)")
 
 
+def test_wrong_cookie_ascii_with_non_ascii_bytes(tmp_path: Path) -> None:
+    message = error_of(tmp_path, b"# coding: ascii\nname = 'caf\xc3\xa9'\n")
+    assert message.startswith("not valid ascii at byte 27 (line 2, column 12, byte 0xc3): ordinal not")
+    assert message.endswith("the coding declaration on line 1 says 'ascii'")
+
+
+def test_wrong_cookie_that_still_decodes_keeps_the_bytes(tmp_path: Path) -> None:
+    data = "# coding: latin-1\nname = 'café'\n".encode()  # really UTF-8: mojibake, but lossless
+    source = read(tmp_path, data)
+    assert source.text == data.decode("latin-1")
+    assert encode_source(source.text, source) == data
+
+
 def test_unknown_encoding_in_the_cookie(tmp_path: Path) -> None:
     message = error_of(tmp_path, b"# -*- coding: klingon -*-\nx = 1\n")
     assert message == "unknown encoding 'klingon' in the coding declaration on line 1"
