@@ -54,9 +54,7 @@ _BLOCK_END = re.compile(r"^\s*# end section\s*$")
 _INLINE = re.compile(r"^(?P<code>.*\S)\s+# section: (?P<names>[\w\-]+(?:, [\w\-]+)*)\s*$")
 _FROM_OPEN = re.compile(r"^from (?P<module>[\w.]+) import \($")
 _SECTIONS_LINE = re.compile(r"^# pool-refactor: sections=(?P<sections>[\w\-,]*)\s*$")
-_SETTINGS_LINE = re.compile(
-    r"^# pool-refactor: env-prefix=(?P<prefix>\w+) httpx-module=(?P<httpx>\w+)\s*$"
-)
+_SETTINGS_LINE = re.compile(r"^# pool-refactor: env-prefix=(?P<prefix>\w+) httpx-module=(?P<httpx>\w+)\s*$")
 _HASH_LINE = re.compile(r"^# pool-refactor: sha256=(?P<hash>[0-9a-f]{64})\s*$")
 _PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -68,11 +66,7 @@ class SharedModuleError(Exception):
 
 def template_text() -> str:
     """The template's source (the full module, every section)."""
-    return (
-        resources.files("pool_refactor.templates")
-        .joinpath("http_client.py")
-        .read_text(encoding="utf-8")
-    )
+    return resources.files("pool_refactor.templates").joinpath("http_client.py").read_text(encoding="utf-8")
 
 
 def _check_sections(sections: Iterable[str]) -> frozenset[str]:
@@ -80,8 +74,7 @@ def _check_sections(sections: Iterable[str]) -> frozenset[str]:
     unknown = sorted(chosen - set(SECTIONS))
     if unknown:
         raise SharedModuleError(
-            f"unknown shared-module section(s): {', '.join(unknown)} "
-            f"(known: {', '.join(SECTIONS)})"
+            f"unknown shared-module section(s): {', '.join(unknown)} (known: {', '.join(SECTIONS)})"
         )
     return chosen
 

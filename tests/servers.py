@@ -137,9 +137,7 @@ class _Server(ThreadingHTTPServer):
         if self.owner._server_ssl is not None:
             # The handshake happens on the handler thread's first read, so a slow
             # or failing handshake never blocks the accept loop.
-            sock = self.owner._server_ssl.wrap_socket(
-                sock, server_side=True, do_handshake_on_connect=False
-            )
+            sock = self.owner._server_ssl.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         self.owner._accepted(sock)
         return sock, address
 

@@ -251,7 +251,6 @@ def _describe(kind: str, key: _Key, *extra: str) -> str:
     return f"{kind}[{','.join(parts)}]"
 
 
-
 _READ_ERRORS = (AttributeError, LookupError, TypeError, ValueError, RuntimeError)
 """What reading another library's internals for statistics may raise."""
 

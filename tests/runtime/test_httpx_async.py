@@ -32,9 +32,7 @@ def test_reuses_one_connection(hc: ModuleType, server: LocalServer) -> None:
 def test_concurrent_callers_share_the_pool(hc: ModuleType, server: LocalServer) -> None:
     async def main() -> None:
         client = hc.get_http_client()
-        responses = await asyncio.gather(
-            *(client.get(server.url + "/delay?seconds=0.01") for _ in range(50))
-        )
+        responses = await asyncio.gather(*(client.get(server.url + "/delay?seconds=0.01") for _ in range(50)))
         assert all(r.status_code == 200 for r in responses)
         opened = server.connections
         await asyncio.gather(*(client.get(server.url + "/") for _ in range(50)))
@@ -143,9 +141,7 @@ async def test_options_key_distinct_clients(hc: ModuleType, tls_server: LocalSer
     insecure = hc.get_http_client(verify=False)
     assert insecure is not default
     assert hc.get_http_client(verify=False) is insecure
-    assert hc.get_http_client(verify=False, http2=False) is hc.get_http_client(
-        http2=False, verify=False
-    )
+    assert hc.get_http_client(verify=False, http2=False) is hc.get_http_client(http2=False, verify=False)
     # verify=False is really in effect; the default client checks the certificate.
     assert (await insecure.get(tls_server.url + "/")).status_code == 200
     with pytest.raises(httpx.ConnectError):
@@ -183,9 +179,7 @@ async def test_unusable_options(hc: ModuleType) -> None:
 
 
 @pytest.mark.asyncio
-async def test_no_cookie_and_no_header_crosses_requests(
-    hc: ModuleType, server: LocalServer
-) -> None:
+async def test_no_cookie_and_no_header_crosses_requests(hc: ModuleType, server: LocalServer) -> None:
     client = hc.get_http_client()
     response = await client.get(server.url + "/set-cookie?session=secret")
     assert response.cookies.get("session") == "secret"  # the caller still sees it
@@ -229,9 +223,7 @@ async def test_stats(hc: ModuleType, server: LocalServer) -> None:
 
 
 @pytest.mark.asyncio
-async def test_stats_tolerate_custom_transports_and_mask_secrets(
-    hc: ModuleType, server: LocalServer
-) -> None:
+async def test_stats_tolerate_custom_transports_and_mask_secrets(hc: ModuleType, server: LocalServer) -> None:
     mock = httpx.MockTransport(lambda request: httpx.Response(200))
     client = hc.get_http_client(transport=mock, base_url="https://user:pw@example.com/x")
     assert (await client.get("/")).status_code == 200
@@ -319,10 +311,7 @@ def test_thousand_requests_through_twenty_connections(
 def test_aclose_during_traffic(hc: ModuleType, server: LocalServer) -> None:
     async def main() -> None:
         client = hc.get_http_client()
-        tasks = [
-            asyncio.ensure_future(client.get(server.url + "/delay?seconds=0.05"))
-            for _ in range(30)
-        ]
+        tasks = [asyncio.ensure_future(client.get(server.url + "/delay?seconds=0.05")) for _ in range(30)]
         await asyncio.sleep(0.01)
         await hc.aclose_http_clients()
         results = await asyncio.gather(*tasks, return_exceptions=True)

@@ -102,9 +102,7 @@ def test_sync_client_retry_transport_keeps_options(
 def test_close_and_stats(hc: ModuleType, server: LocalServer) -> None:
     client = hc.get_sync_http_client()
     client.get(server.url + "/")
-    assert hc.http_client_stats() == {
-        "httpx-sync[]": {"open": 1, "idle": 1, "in_use": 0, "unreadable": 0}
-    }
+    assert hc.http_client_stats() == {"httpx-sync[]": {"open": 1, "idle": 1, "in_use": 0, "unreadable": 0}}
     hc.close_http_clients()
     assert client.is_closed
     assert hc.get_sync_http_client() is not client
@@ -159,9 +157,7 @@ def test_requests_session_in_a_forked_child(hc: ModuleType, server: LocalServer)
     assert server.connections == 2
 
 
-def test_requests_environment(
-    hc: ModuleType, server: LocalServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_requests_environment(hc: ModuleType, server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
     default_adapter = hc.get_requests_session().get_adapter(server.url)
     assert default_adapter.default_timeout is None  # requests has no default timeout
     assert default_adapter.max_retries.total == 0
