@@ -107,9 +107,9 @@ class SharedClientTransformer(ContextAwareTransformer):
         self._ctor_calls[id(node)] = (position, plan)
         if plan.variable is not None:
             client = _Client(plan, _library(plan.library))
-            for arg in node.args:
-                if arg.keyword is not None:
-                    client.values[arg.keyword.value] = arg
+            for arg in _named_args(node, plan):
+                assert arg.keyword is not None
+                client.values[arg.keyword.value] = arg
             self._functions[-1][plan.variable] = client
 
     # -- request calls and the constructor/one-shot itself -----------------------------------
@@ -143,7 +143,7 @@ class SharedClientTransformer(ContextAwareTransformer):
         return call.with_changes(args=_append_args(call, extra)) if extra else call
 
     def _accessor_call(self, call: cst.Call, plan: FixPlan) -> cst.Call:
-        keyed = [arg for arg in call.args if arg.keyword is not None and arg.keyword.value in plan.keyed_options]
+        keyed = [arg for arg in _named_args(call, plan) if arg.keyword and arg.keyword.value in plan.keyed_options]
         self._need_accessor(plan.accessor)
         return cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
 
@@ -281,6 +281,27 @@ class SharedClientTransformer(ContextAwareTransformer):
                 out.append(new)
             carry.extend(lines)
         return out, [*carry, *footer]
+
+
+def _named_args(call: cst.Call, plan: FixPlan) -> list[cst.Arg]:
+    """The constructor's arguments, positional ones given the keyword they stand for."""
+    ctor = next(c for c in _library(plan.library).constructors if c.accessor == plan.accessor)
+    named: list[cst.Arg] = []
+    position = 0
+    for arg in call.args:
+        if arg.keyword is not None:
+            named.append(arg)
+        elif not arg.star and position < len(ctor.positional):
+            named.append(
+                arg.with_changes(
+                    keyword=cst.Name(ctor.positional[position]),
+                    equal=cst.AssignEqual(
+                        whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+                    ),
+                )
+            )
+            position += 1
+    return named
 
 
 def _clean_args(args: Sequence[cst.Arg]) -> list[cst.Arg]:

@@ -23,6 +23,8 @@ class Constructor:
     """Section of the shared-module template that defines `accessor`."""
     close_methods: frozenset[str]
     """Methods that close the client (awaited for async clients)."""
+    positional: tuple[str, ...] = ()
+    """Names of the constructor's positional parameters, in order (aiohttp's `base_url`)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ class Library:
     """Library functions without side effects whose results may be moved (httpx.Timeout(...))."""
     refused_options: dict[str, str] = field(default_factory=dict)
     """Options that can never be moved or keyed, with the reason shown to the user."""
+    pooled_one_shots: frozenset[str] = frozenset()
+    """One-shot functions that already use a module-level pool (urllib3.request)."""
+    one_shot_form: str = "call"
+    """`call`: `lib.get(...)` returns a response; `async-context`: used as `async with lib.request(...)`."""
+    has_cookie_jar: bool = True
+    """Whether a client keeps cookies between its requests (so sharing one changes what is sent)."""
+    redirect_option: str | None = None
+    """The request option that turns redirect following on or off."""
+    follows_redirects_by_default: bool = False
+    redirect_cookies_kept_per_request: bool = False
+    """Whether cookies set during a redirect reach the next hop even when the client keeps none."""
 
     def constructor(self, name: str) -> Constructor | None:
         for ctor in self.constructors:
@@ -111,6 +124,7 @@ HTTPX = Library(
         }
     ),
     one_shot_client_options=frozenset({"verify", "cert", "proxy", "trust_env"}),
+    redirect_option="follow_redirects",
     build_only_methods=frozenset({"build_request"}),
     build_only_options=frozenset({"timeout", "headers", "params"}),
     send_methods=frozenset({"send"}),
@@ -127,8 +141,144 @@ HTTPX = Library(
     },
 )
 
-LIBRARIES: tuple[Library, ...] = (HTTPX,)
-"""Every library the scanner looks for. aiohttp, requests and urllib3 join as further rows."""
+AIOHTTP = Library(
+    family="aiohttp",
+    modules=("aiohttp",),
+    constructors=(
+        Constructor(
+            name="ClientSession",
+            is_async=True,
+            accessor="get_aiohttp_session",
+            section="aiohttp",
+            close_methods=frozenset({"close"}),
+            positional=("base_url",),
+        ),
+    ),
+    one_shots=frozenset({"request"}),
+    request_methods=frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"}),
+    per_request_options=frozenset({"headers", "timeout", "raise_for_status"}),
+    mapping_options=frozenset({"headers"}),
+    client_options=frozenset(
+        {
+            "base_url",
+            "trust_env",
+            "auto_decompress",
+            "requote_redirect_url",
+            "read_bufsize",
+            "max_line_size",
+            "max_field_size",
+            "version",
+            "connector_owner",
+            "proxy",
+        }
+    ),
+    one_shot_client_options=frozenset({"version", "connector_owner"}),
+    client_state_attributes=frozenset({"headers", "cookie_jar", "auth", "connector", "timeout", "closed"}),
+    pure_factories=frozenset({"ClientTimeout", "BasicAuth"}),
+    refused_options={
+        "cookies": "the session is given cookies, which the shared session (with a DummyCookieJar) would drop",
+        "cookie_jar": "the session brings its own cookie jar",
+        "connector": "the session brings its own connector (pool); it cannot be shared safely",
+        "auth": (
+            "aiohttp combines a session's `auth` with credentials in the URL differently from a "
+            "request's `auth`; move it by hand"
+        ),
+        "loop": "the session is bound to an explicit loop",
+    },
+    one_shot_form="async-context",
+    redirect_option="allow_redirects",
+    follows_redirects_by_default=True,
+)
+
+_REQUESTS_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
+
+REQUESTS = Library(
+    family="requests",
+    modules=("requests",),
+    constructors=(
+        Constructor(
+            name="Session",
+            is_async=False,
+            accessor="get_requests_session",
+            section="requests",
+            close_methods=frozenset({"close"}),
+        ),
+    ),
+    one_shots=_REQUESTS_METHODS,
+    request_methods=_REQUESTS_METHODS,
+    per_request_options=frozenset(),
+    mapping_options=frozenset(),
+    client_options=frozenset(),
+    one_shot_client_options=frozenset(),
+    send_methods=frozenset({"send"}),
+    client_state_attributes=frozenset(
+        {
+            "headers",
+            "cookies",
+            "auth",
+            "proxies",
+            "verify",
+            "cert",
+            "params",
+            "hooks",
+            "mount",
+            "adapters",
+            "trust_env",
+            "max_redirects",
+            "stream",
+        }
+    ),
+    redirect_option="allow_redirects",
+    follows_redirects_by_default=True,
+    redirect_cookies_kept_per_request=True,
+)
+
+URLLIB3 = Library(
+    family="urllib3",
+    modules=("urllib3",),
+    constructors=(
+        Constructor(
+            name="PoolManager",
+            is_async=False,
+            accessor="get_urllib3_pool_manager",
+            section="urllib3",
+            close_methods=frozenset({"clear"}),
+            positional=("num_pools", "headers"),
+        ),
+    ),
+    one_shots=frozenset({"request"}),
+    pooled_one_shots=frozenset({"request"}),
+    request_methods=frozenset({"request", "urlopen", "request_encode_url", "request_encode_body"}),
+    # A request's `headers` replace the pool's entirely (no merge), so the request's value simply wins.
+    per_request_options=frozenset({"headers", "timeout", "retries"}),
+    mapping_options=frozenset(),
+    client_options=frozenset(
+        {
+            "num_pools",
+            "maxsize",
+            "block",
+            "cert_reqs",
+            "ca_certs",
+            "ca_cert_dir",
+            "cert_file",
+            "key_file",
+            "assert_hostname",
+            "assert_fingerprint",
+            "ssl_version",
+            "ssl_minimum_version",
+            "ssl_maximum_version",
+            "server_hostname",
+        }
+    ),
+    one_shot_client_options=frozenset(),
+    client_state_attributes=frozenset({"headers", "connection_pool_kw", "pools", "key_fn_by_scheme"}),
+    pure_factories=frozenset({"Timeout", "Retry"}),
+    refused_options={"ssl_context": "the pool manager is given an SSL context object, which cannot key a shared one"},
+    has_cookie_jar=False,
+)
+
+LIBRARIES: tuple[Library, ...] = (HTTPX, AIOHTTP, REQUESTS, URLLIB3)
+"""Every library the scanner looks for, in report order."""
 
 
 def library_for_module(module: str) -> Library | None:

@@ -28,7 +28,8 @@ EXIT_ERROR = 2
 app = typer.Typer(
     name="pool-refactor",
     help=(
-        "Find HTTP clients created per request (httpx), report them, rewrite them onto one shared, "
+        "Find HTTP clients created per request (httpx, aiohttp, requests, urllib3), report them, "
+        "rewrite them onto one shared, "
         "pooled client, and gate CI so they do not come back."
     ),
     add_completion=False,
@@ -165,7 +166,10 @@ def scan(
         use_cache=not no_cache,
         progress=not quiet and sys.stderr.isatty(),
     )
-    outcome = run(options)
+    try:
+        outcome = run(options)
+    except ConfigError as exc:  # e.g. an --exclude pattern that is not valid gitignore syntax
+        _fail(str(exc))
     if outcome.diff_text:
         sys.stdout.write(outcome.diff_text)
     _emit_report(outcome.result, fmt, output, show_suppressed, quiet and output is None)

@@ -112,16 +112,19 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
     return (plan, unsafe) if unsafe else plan
 
 
-def plan_one_shot(site: Site, imports: ImportTable) -> PlanResult:
+def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> PlanResult:
     """`httpx.get(...)` and friends: the call stays, only the client behind it changes."""
     library = site.library
     call = site.call
     try:
-        if any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
+        starred = any(isinstance(a, ast.Starred) for a in call.args)
+        double_starred = any(kw.arg is None for kw in call.keywords)
+        if (starred or double_starred) and library.one_shot_client_options:
             raise _Refused("the call passes `*args`/`**kwargs`; cannot tell which options are client-level")
         keyed = []
         for keyword in call.keywords:
-            assert keyword.arg is not None
+            if keyword.arg is None:
+                continue
             if keyword.arg in library.refused_options:
                 raise _Refused(library.refused_options[keyword.arg])
             if keyword.arg in library.one_shot_client_options:
@@ -131,47 +134,51 @@ def plan_one_shot(site: Site, imports: ImportTable) -> PlanResult:
                         "the shared client cannot be keyed on it"
                     )
                 keyed.append(keyword.arg)
-        sync_ctor = next(c for c in library.constructors if not c.is_async)
-        async_ctor = next(c for c in library.constructors if c.is_async)
+        sync_ctor = next((c for c in library.constructors if not c.is_async), None)
+        async_ctor = next((c for c in library.constructors if c.is_async), None)
         unsafe = ""
-        if _follows_redirects(call.keywords):
+        if _redirect_cookies_lost(library, call.keywords):
             unsafe = _REDIRECT_CHANGE
-        if isinstance(site.function, ast.AsyncFunctionDef):
+        in_async = isinstance(site.function, ast.AsyncFunctionDef)
+        if library.one_shot_form == "async-context":
+            assert async_ctor is not None
+            if not (isinstance(parent, ast.withitem) and isinstance(site.function, ast.AsyncFunctionDef)):
+                raise _Refused(f"`{library.family}.{site.one_shot}()` is not used as `async with ... as response`")
+            plan = _one_shot_plan(site, async_ctor.accessor, async_ctor.section, True, keyed, await_result=False)
+        elif in_async and async_ctor is not None:
             if site.one_shot == "stream":
                 raise _Refused("streaming in async code needs `async with` and `async for`; rewrite by hand")
             if _inside_generator_expression(site, imports):
                 raise _Refused("the call sits in a generator expression, where `await` changes its type")
-            plan = FixPlan(
-                kind="one-shot",
-                library=library.family,
-                accessor=async_ctor.accessor,
-                section=async_ctor.section,
-                is_async=True,
-                variable=None,
-                keyed_options=tuple(keyed),
-                moved_options=(),
-                method=site.one_shot,
-                await_result=True,
-            )
+            plan = _one_shot_plan(site, async_ctor.accessor, async_ctor.section, True, keyed, await_result=True)
             blocking = (
                 "the call blocks the event loop; the fix awaits it on the async client, so other tasks run "
                 "while it waits"
             )
             return plan, f"{blocking}; {unsafe}" if unsafe else blocking
-        plan = FixPlan(
-            kind="one-shot",
-            library=library.family,
-            accessor=sync_ctor.accessor,
-            section=sync_ctor.section,
-            is_async=False,
-            variable=None,
-            keyed_options=tuple(keyed),
-            moved_options=(),
-            method=site.one_shot,
-        )
+        else:
+            assert sync_ctor is not None
+            plan = _one_shot_plan(site, sync_ctor.accessor, sync_ctor.section, False, keyed, await_result=False)
     except _Refused as refused:
         return str(refused)
     return (plan, unsafe) if unsafe else plan
+
+
+def _one_shot_plan(
+    site: Site, accessor: str, section: str, is_async: bool, keyed: list[str], *, await_result: bool
+) -> FixPlan:
+    return FixPlan(
+        kind="one-shot",
+        library=site.library.family,
+        accessor=accessor,
+        section=section,
+        is_async=is_async,
+        variable=None,
+        keyed_options=tuple(keyed),
+        moved_options=(),
+        method=site.one_shot,
+        await_result=await_result,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,11 +188,14 @@ def plan_one_shot(site: Site, imports: ImportTable) -> PlanResult:
 def _constructor_options(site: Site) -> tuple[tuple[str, ...], list[str]]:
     library = site.library
     call = site.call
-    if call.args:
+    ctor = site.constructor
+    assert ctor is not None
+    if len(call.args) > len(ctor.positional) or any(isinstance(a, ast.Starred) for a in call.args):
         raise _Refused("the constructor is given positional arguments")
+    named = [ast.keyword(arg=name, value=value) for name, value in zip(ctor.positional, call.args, strict=False)]
     keyed: list[str] = []
     moved: list[str] = []
-    for keyword in call.keywords:
+    for keyword in [*named, *call.keywords]:
         name = keyword.arg
         if name is None:
             raise _Refused("the constructor is given `**kwargs`; cannot tell which options it sets")
@@ -372,24 +382,30 @@ def _root_name(node: ast.AST) -> str | None:
 
 def _cookie_changes(site: Site, requests: list[tuple[ast.Call, str, bool]], moved: list[str]) -> str:
     library = site.library
+    if not library.has_cookie_jar:
+        return ""
     sending = [(c, m, loop) for c, m, loop in requests if m not in library.build_only_methods]
     if len(sending) > 1 or any(loop for _, _, loop in sending):
         return _COOKIE_CHANGE
     keywords = [kw for kw in site.call.keywords if kw.arg in moved]
     for call, _, _ in sending:
         keywords.extend(call.keywords)
-    if _follows_redirects(keywords):
+    if _redirect_cookies_lost(library, keywords):
         return _REDIRECT_CHANGE
     return ""
 
 
-def _follows_redirects(keywords: list[ast.keyword]) -> bool:
+def _redirect_cookies_lost(library: Library, keywords: list[ast.keyword]) -> bool:
+    """Whether redirects may be followed and the cookies they set would then be dropped."""
+    if not library.has_cookie_jar or library.redirect_cookies_kept_per_request or library.redirect_option is None:
+        return False
     for keyword in keywords:
-        if keyword.arg == "follow_redirects":
+        if keyword.arg is None:
+            return True  # **kwargs may turn redirects on
+        if keyword.arg == library.redirect_option:
             value = keyword.value
-            if not (isinstance(value, ast.Constant) and value.value is False):
-                return True
-    return False
+            return not (isinstance(value, ast.Constant) and value.value is False)
+    return library.follows_redirects_by_default
 
 
 def _inside_generator_expression(site: Site, imports: ImportTable) -> bool:

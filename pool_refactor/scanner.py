@@ -192,6 +192,8 @@ class _Classifier:
     # one-shot functions -------------------------------------------------------------------
     def _one_shot(self, site: Site) -> _Verdict:
         name = f"{site.library.family}.{site.one_shot}"
+        if site.one_shot in site.library.pooled_one_shots:
+            return _Verdict("POOL001", Verdict.PERSISTENT, f"`{name}()` uses the library's module-level pool")
         if site.function is None and not site.in_loop:
             return _Verdict(
                 "POOL001",
@@ -200,9 +202,9 @@ class _Classifier:
             )
         where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
         message = f"`{name}()` builds and closes a client for this one request ({where})"
-        if isinstance(site.function, ast.AsyncFunctionDef):
+        if isinstance(site.function, ast.AsyncFunctionDef) and site.library.one_shot_form == "call":
             message += "; it also blocks the event loop"
-        result = plan_one_shot(site, self.imports)
+        result = plan_one_shot(site, self.imports, self.parent(site.call))
         return _with_plan("POOL103", Verdict.PER_REQUEST, message, result)
 
     # constructors -------------------------------------------------------------------------

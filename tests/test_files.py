@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -412,26 +411,22 @@ def test_unreadable_folder_named_explicitly() -> None:
     assert errors == [("locked", "permission denied"), ("locked/secret.py", "permission denied")]
 
 
-# --- speed ------------------------------------------------------------------------------------------
+# --- a large tree ------------------------------------------------------------------------------------
+# Timing lives in benchmarks/scan_speed.py: timed assertions are flaky on shared machines.
 
 
-def test_five_thousand_files_in_a_small_fraction_of_a_second(root: Path) -> None:
+def test_five_thousand_files(root: Path) -> None:
     (root / ".gitignore").write_text("*.log\n/local\nbuild/\n")
     for a in range(50):
         folder = root / f"pkg{a}"
         folder.mkdir()
         (folder / "node_modules").mkdir()
+        (folder / "node_modules" / "x.py").touch()
         for b in range(100):
             (folder / f"m{b}.py").touch()
         (folder / "README.md").touch()
     config = load_config(root)
-    best = min(_timed(config) for _ in range(3))
-    assert best < 0.25, f"discovery of 5,000 files took {best:.3f}s"
-
-
-def _timed(config: Config) -> float:
-    start = time.perf_counter()
-    count = sum(1 for _ in discover([Path(".")], config))
-    elapsed = time.perf_counter() - start
-    assert count == 5000
-    return elapsed
+    found = [item for item in discover([Path(".")], config)]
+    assert len(found) == 5000
+    assert all(isinstance(item, DiscoveredFile) for item in found)
+    assert found == sorted(found, key=lambda f: [part for part in f.display.split("/")])
