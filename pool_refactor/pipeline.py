@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pool_refactor.cache import ScanCache
 from pool_refactor.config import Config
 from pool_refactor.files import DiscoveredFile, DiscoveryError, discover
 from pool_refactor.findings import FileError, ScanResult
-from pool_refactor.runner import FileScan, collect, scan_one
+from pool_refactor.parallel import effective_jobs, scan_files
+from pool_refactor.runner import FileScan, collect
 
 
 @dataclass(frozen=True)
@@ -61,14 +66,53 @@ def run(options: Options) -> Outcome:
 
 
 def _scan_files(files: list[DiscoveredFile], options: Options) -> list[FileScan]:
-    if options.progress and len(files) >= PROGRESS_THRESHOLD:
-        from rich.progress import Progress
+    """Per-file results in the order of ``files``, the same whatever ``jobs`` and the cache hold.
 
-        scans = []
-        with Progress(transient=True) as progress:
-            task = progress.add_task("Scanning", total=len(files))
-            for file in files:
-                scans.append(scan_one(file.path, file.display))
-                progress.advance(task)
-        return scans
-    return [scan_one(file.path, file.display) for file in files]
+    Files whose stat matches the cache are answered without being opened; the rest are read,
+    hashed, looked up by content and scanned only when new (``pool_refactor.parallel``), in worker
+    processes when there are enough of them. The cache is written once, at the end.
+    """
+    cache: ScanCache | None = None
+    if options.use_cache:
+        cache = ScanCache.load(options.config.project_root / options.config.cache_dir)
+    cwd = os.getcwd()
+    absolute = [os.path.join(cwd, file.path) for file in files]  # the cache's key for each file
+    scans: list[FileScan | None] = [None] * len(files)
+    pending: list[int] = []
+    for index, file in enumerate(files):
+        hit = cache.fresh(absolute[index], file.display) if cache is not None else None
+        if hit is None:
+            pending.append(index)
+        else:
+            scans[index] = hit
+    tasks = [(str(files[i].path), files[i].display) for i in pending]
+    results = scan_files(
+        tasks,
+        effective_jobs(options.jobs),
+        cache.content if cache is not None else None,
+        hash_files=cache is not None,
+    )
+    show_progress = options.progress and len(files) >= PROGRESS_THRESHOLD
+    with contextlib.ExitStack() as stack:
+        advance: Callable[[], None] | None = None
+        for done, (index, scanned) in enumerate(zip(pending, results, strict=True)):
+            if done == 0 and show_progress:
+                # Started after the first result, so the worker processes are forked before
+                # the progress bar's refresh thread exists.
+                advance = _start_progress(stack, len(files), len(files) - len(pending))
+            scans[index] = scanned.scan
+            if cache is not None:
+                cache.record(absolute[index], scanned.digest, scanned.stat, scanned.scan)
+            if advance is not None:
+                advance()
+    if cache is not None and not options.diff:  # --diff promises to write nothing, the cache included
+        cache.save(os.path.join(cwd, path) for path in options.paths)
+    return [scan for scan in scans if scan is not None]
+
+
+def _start_progress(stack: contextlib.ExitStack, total: int, completed: int) -> Callable[[], None]:
+    from rich.progress import Progress
+
+    progress = stack.enter_context(Progress(transient=True))
+    task = progress.add_task("Scanning", total=total, completed=completed)
+    return lambda: progress.advance(task)

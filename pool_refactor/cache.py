@@ -1,0 +1,360 @@
+"""Per-file scan results kept between runs, so an unchanged tree is scanned without parsing anything.
+
+Decisions, and why:
+
+* **Keyed by content, not by name.** A result is stored under the BLAKE2b digest of the file's bytes:
+  a scan depends on nothing else (configuration such as ``select`` filters results *after* the scan),
+  so a renamed or copied file is a hit too. Findings carry their file's display path, so a hit is
+  re-labelled with the path of the file that asked. A read error (no bytes, no digest) is never stored.
+* **Unchanged files are not even read.** Next to the results, a table maps each file's absolute path
+  to the ``(size, mtime_ns, inode)`` it had when it was hashed. On a warm run one ``stat`` per file
+  decides; only files whose stat differs are read and hashed, and only new content is parsed. As in
+  git's "racy" rule, a stat is trusted only when the file's mtime is older than the moment the cache
+  was written by more than ``RACY_NS`` (2 s, the coarsest common timestamp resolution): a file edited
+  within the same clock tick as the scan that recorded it is hashed again rather than believed.
+* **What invalidates everything.** The cache key is a digest of the cache format, the tool version,
+  the Python version (``ast`` changes between versions) and the source of every module of the
+  ``pool_refactor`` package (so editing the scanner or the catalog during development never serves a
+  stale result; hashing ~150 KB once per run costs well under a millisecond). A different key, a file
+  that does not parse, or any entry that does not decode into today's ``Finding`` is ignored and the
+  cache rebuilt: the cache may make a run faster, never different.
+* **One file, written atomically at the end.** ``<project root>/<cache-dir>/scan-cache.json``, written
+  to a temporary file in the same folder and renamed over the old one, so readers never see half a
+  file; two concurrent runs cannot corrupt it, the last one to finish wins. JSON rather than pickle:
+  the cache sits in the user's checkout, and loading it must never be able to run code (a pickle can).
+  A warm run that changed nothing does not write at all.
+* **The folder explains itself.** It holds a ``.gitignore`` containing ``*`` (as ruff's cache does,
+  so nobody has to add it to their own ``.gitignore``) and a ``CACHEDIR.TAG`` so backup tools skip it.
+* **Stale entries.** Entries for files under the folders scanned this run that were not seen are
+  dropped (the file is gone or now excluded); entries for other folders are kept, so scanning ``src``
+  and ``tests`` alternately keeps both warm. Content entries no path refers to any more are dropped.
+  Above ``MAX_ENTRIES`` paths only this run's entries are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pool_refactor
+from pool_refactor.findings import Finding, FixPlan
+from pool_refactor.runner import FileScan
+
+__all__ = [
+    "CACHE_FILENAME",
+    "MAX_ENTRIES",
+    "RACY_NS",
+    "ContentTable",
+    "ScanCache",
+    "StatKey",
+    "cache_key",
+    "decode_scan",
+    "encode_scan",
+]
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+"""Bumped whenever the layout of the JSON file changes."""
+
+CACHE_FILENAME = "scan-cache.json"
+
+RACY_NS = 2_000_000_000
+"""A stat is trusted only for files last modified this long before the cache was written."""
+
+MAX_ENTRIES = 200_000
+"""Above this many remembered paths, entries not seen in the current run are forgotten."""
+
+GITIGNORE = "# Automatically created by pool-refactor.\n*\n"
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by pool-refactor.\n"
+    "# For information about cache directory tags, see:\n"
+    "#\thttps://bford.info/cachedir/\n"
+)
+
+StatKey = tuple[int, int, int]
+"""(size, mtime_ns, inode) of a file when its bytes were hashed."""
+
+ContentTable = Mapping[str, Any]
+"""Digest (hex) -> encoded FileScan, as stored in the JSON file; shared read-only with workers."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Key
+
+
+def cache_key() -> str:
+    """Digest of everything besides a file's bytes that a scan result depends on."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(
+        f"{CACHE_FORMAT}|{pool_refactor.__version__}|{sys.version_info[0]}.{sys.version_info[1]}|".encode()
+    )
+    package = Path(pool_refactor.__file__).parent
+    for folder in (package, package / "report"):
+        try:
+            names = sorted(name for name in os.listdir(folder) if name.endswith(".py"))
+        except OSError:
+            continue
+        for name in names:
+            digest.update(name.encode() + b"\0")
+            try:
+                digest.update((folder / name).read_bytes())
+            except OSError:
+                digest.update(b"<unreadable>")
+    return digest.hexdigest()
+
+
+def stat_key(info: os.stat_result) -> StatKey:
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding: plain JSON values, decoded back into exactly the dataclasses the scanner builds
+
+
+def _converter(hint: Any) -> Callable[[Any], Any] | None:
+    """How to turn a JSON value back into a value of type ``hint`` (None: use it as is)."""
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint
+    if hint is FixPlan:
+        return _decode_plan
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return tuple
+    args = typing.get_args(hint)
+    if args and type(None) in args:  # Optional[X]
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            convert = _converter(inner[0])
+            if convert is not None:
+                return lambda value: None if value is None else convert(value)
+    return None
+
+
+def _plan_layout() -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
+    hints = typing.get_type_hints(FixPlan)
+    names = tuple(f.name for f in fields(FixPlan))
+    return names, tuple(_converter(hints[name]) for name in names)
+
+
+def _decode_plan(values: list[Any]) -> FixPlan:
+    names, converters = _PLAN_LAYOUT
+    if len(values) != len(names):
+        raise ValueError("fix plan layout changed")
+    kwargs = {n: (v if c is None else c(v)) for n, v, c in zip(names, values, converters, strict=True)}
+    return FixPlan(**kwargs)
+
+
+def _finding_layout() -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
+    hints = typing.get_type_hints(Finding)
+    names = tuple(f.name for f in fields(Finding))
+    return names, tuple(_converter(hints[name]) for name in names)
+
+
+_PLAN_LAYOUT = _plan_layout()
+_FINDING_LAYOUT = _finding_layout()
+_PATH_INDEX = _FINDING_LAYOUT[0].index("path")
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, FixPlan):
+        return [_encode_value(getattr(value, name)) for name in _PLAN_LAYOUT[0]]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def encode_scan(scan: FileScan) -> Any:
+    """A FileScan as JSON values; ``None`` for the common case (nothing found, nothing parsed)."""
+    if not scan.findings and scan.error is None and not scan.parsed:
+        return None
+    return [
+        scan.error,
+        scan.parsed,
+        [[_encode_value(getattr(f, name)) for name in _FINDING_LAYOUT[0]] for f in scan.findings],
+    ]
+
+
+def decode_scan(entry: Any, display: str) -> FileScan:
+    """The stored result for a file now shown as ``display``; raises on anything malformed."""
+    if entry is None:
+        return FileScan(display)
+    error, parsed, raw_findings = entry
+    if not (error is None or isinstance(error, str)) or not isinstance(parsed, bool):
+        raise ValueError("malformed cache entry")
+    names, converters = _FINDING_LAYOUT
+    findings = []
+    for values in raw_findings:
+        if len(values) != len(names):
+            raise ValueError("finding layout changed")
+        values[_PATH_INDEX] = display  # a content hit for a renamed or copied file: its own path
+        kwargs = {n: (v if c is None else c(v)) for n, v, c in zip(names, values, converters, strict=True)}
+        findings.append(Finding(**kwargs))
+    return FileScan(display, tuple(findings), error, parsed)
+
+
+# --------------------------------------------------------------------------------------------------
+# The table
+
+
+class ScanCache:
+    """The cache of one run: looked up while scanning, saved once at the end."""
+
+    def __init__(self, directory: Path, key: str | None = None) -> None:
+        self.directory = directory
+        self.path = directory / CACHE_FILENAME
+        self.key = key if key is not None else cache_key()
+        self.written_ns = 0
+        self.stats: dict[str, list[Any]] = {}
+        """Absolute path -> [size, mtime_ns, inode, digest] from the file on disk."""
+        self.scans: dict[str, Any] = {}
+        """Digest -> encoded FileScan, from the file on disk."""
+        self.new_stats: dict[str, list[Any]] = {}
+        self.new_scans: dict[str, Any] = {}
+        self.dirty = False
+        self.hits = 0
+
+    @classmethod
+    def load(cls, directory: Path, key: str | None = None) -> ScanCache:
+        """The cache in ``directory``; empty when missing, unreadable, corrupt or from another key."""
+        cache = cls(directory, key)
+        try:
+            data = json.loads(cache.path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return cache
+        try:
+            if not isinstance(data, dict) or data.get("key") != cache.key:
+                return cache
+            stats, scans, written = data["stats"], data["scans"], data["written_ns"]
+            if not (isinstance(stats, dict) and isinstance(scans, dict) and isinstance(written, int)):
+                return cache
+        except (KeyError, TypeError):
+            return cache
+        cache.stats, cache.scans, cache.written_ns = stats, scans, written
+        return cache
+
+    @property
+    def content(self) -> ContentTable:
+        """The stored results by digest, for content lookups (also handed to worker processes)."""
+        return self.scans
+
+    def fresh(self, absolute: str, display: str) -> FileScan | None:
+        """The stored result if ``absolute`` is provably unchanged by its stat alone, else None."""
+        entry = self.stats.get(absolute)
+        if entry is None:
+            return None
+        try:
+            info = os.stat(absolute)
+        except OSError:
+            return None
+        try:
+            size, mtime_ns, inode, digest = entry
+            if (info.st_size, info.st_mtime_ns, info.st_ino) != (size, mtime_ns, inode):
+                return None
+            if mtime_ns + RACY_NS >= self.written_ns:
+                return None  # modified too close to when it was recorded: hash it to be sure
+            scan = decode_scan(self.scans[digest], display)
+        except (KeyError, TypeError, ValueError):
+            return None
+        self.new_stats[absolute] = entry
+        self.new_scans[digest] = self.scans[digest]
+        self.hits += 1
+        return scan
+
+    def record(self, absolute: str, digest: str | None, stat: StatKey | None, scan: FileScan) -> None:
+        """Remember the result of a file that was read (and hashed) this run."""
+        if digest is None:
+            return
+        entry = self.scans.get(digest, _MISSING)
+        encoded = encode_scan(scan) if entry is _MISSING else entry
+        self.new_scans[digest] = encoded
+        if stat is not None:
+            new = [stat[0], stat[1], stat[2], digest]
+            if self.stats.get(absolute) != new:
+                self.dirty = True
+            self.new_stats[absolute] = new
+        if entry is _MISSING:
+            self.dirty = True
+
+    def save(self, roots: Iterable[str]) -> None:
+        """Write this run's table (plus entries for folders not scanned this run); never raises."""
+        prefixes = tuple(r if r.endswith(os.sep) else r + os.sep for r in roots)
+        exact = set(roots)
+        stats = dict(self.new_stats)
+        if len(stats) < MAX_ENTRIES:
+            for path, entry in self.stats.items():
+                if path in stats or path in exact or path.startswith(prefixes):
+                    continue  # gone or excluded from a folder we just walked: forget it
+                stats[path] = entry
+                if len(stats) >= MAX_ENTRIES:
+                    break
+        if not self.dirty and len(stats) == len(self.stats):
+            return  # a warm run that learned nothing: leave the file as it is
+        scans: dict[str, Any] = {}
+        for entry in stats.values():
+            digest = entry[3]
+            if digest in self.new_scans:
+                scans[digest] = self.new_scans[digest]
+            elif digest in self.scans:
+                scans[digest] = self.scans[digest]
+        # Content seen this run but without a trusted stat (just edited) still earns its entry.
+        for digest, value in self.new_scans.items():
+            scans.setdefault(digest, value)
+        payload = {
+            "format": CACHE_FORMAT,
+            "key": self.key,
+            "tool": f"pool-refactor {pool_refactor.__version__}",
+            "written_ns": time.time_ns(),
+            "stats": stats,
+            "scans": scans,
+        }
+        try:
+            _prepare_directory(self.directory)
+            text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".scan-cache.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.chmod(temporary, 0o644)  # mkstemp makes it 0600; a shared checkout may share it
+                os.replace(temporary, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+        except OSError as error:  # a read-only checkout must not fail the scan
+            log.debug("cannot write the scan cache in %s: %s", self.directory, error)
+
+
+class _Missing:
+    pass
+
+
+_MISSING: Any = _Missing()
+
+
+def _prepare_directory(directory: Path) -> None:
+    """Create the cache folder with its .gitignore and CACHEDIR.TAG (never overwriting them)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in ((".gitignore", GITIGNORE), ("CACHEDIR.TAG", CACHEDIR_TAG)):
+        target = directory / name
+        if not target.exists():
+            try:
+                with open(target, "x", encoding="utf-8") as handle:
+                    handle.write(text)
+            except FileExistsError:
+                pass

@@ -1,0 +1,194 @@
+"""The result cache may make a scan faster, never different."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pool_refactor import cache as cache_module
+from pool_refactor import parallel
+from pool_refactor.cache import CACHE_FILENAME, ScanCache, decode_scan, encode_scan
+from pool_refactor.config import load_config
+from pool_refactor.findings import ScanResult
+from pool_refactor.pipeline import Options, run
+from pool_refactor.runner import scan_one
+
+SITE = (
+    "import httpx\n\n\n"
+    "async def fetch(url: str) -> dict:\n"
+    "    async with httpx.AsyncClient(timeout=5.0) as client:\n"
+    "        return (await client.get(url)).json()\n"
+)
+PERSISTENT = "import httpx\n\nCLIENT = httpx.Client()\n"
+ONE_SHOT = "import httpx\n\n\ndef ping(url: str) -> int:\n    return httpx.get(url).status_code\n"
+HOUR_AGO = time.time() - 3600
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\nversion = '0'\n")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "users.py").write_text(SITE)
+    (app / "client.py").write_text(PERSISTENT)
+    (app / "plain.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
+    (app / "broken.py").write_text("import httpx\ndef f(:\n")
+    for path in app.iterdir():  # old enough for the stat fast path to trust them
+        os.utime(path, (HOUR_AGO, HOUR_AGO))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def scan(root: Path, *, use_cache: bool = True, diff: bool = False) -> ScanResult:
+    options = Options(paths=[Path("app")], config=load_config(root), jobs=1, use_cache=use_cache, diff=diff)
+    return run(options).result
+
+
+def forbid(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{name} was called on a warm run")
+
+    monkeypatch.setattr(parallel, name, refuse)
+
+
+def cache_file(root: Path) -> Path:
+    return root / ".pool_refactor_cache" / CACHE_FILENAME
+
+
+def test_warm_run_reads_nothing_and_gives_the_same_result(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold = scan(project)
+    assert cold.findings and cold.errors
+    assert cold == scan(project, use_cache=False)
+    forbid(monkeypatch, "_read_bytes")  # unchanged stat: not even opened
+    forbid(monkeypatch, "scan_loaded")
+    warm = scan(project)
+    assert warm == cold
+    assert [f.plan for f in warm.findings] == [f.plan for f in cold.findings]
+
+
+def test_just_written_files_are_hashed_not_trusted(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stat recorded within the racy window is verified by content, which still avoids a parse."""
+    for path in (project / "app").iterdir():
+        os.utime(path)  # now: too close to when the cache is written to trust the stat
+    cold = scan(project)
+    forbid(monkeypatch, "scan_loaded")
+    assert scan(project) == cold
+
+
+def test_an_edit_changes_the_findings(project: Path) -> None:
+    first = scan(project)
+    (project / "app" / "client.py").write_text(PERSISTENT + "\n\n" + ONE_SHOT.replace("import httpx\n", ""))
+    second = scan(project)
+    assert second != first
+    assert second == scan(project, use_cache=False)
+    assert len([f for f in second.findings if f.path == "app/client.py"]) == 2
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_caught_by_the_inode_or_hash(project: Path) -> None:
+    """Same size, same mtime (restored), but a new file (editors write and rename): new inode."""
+    first = scan(project)
+    target = project / "app" / "users.py"
+    replacement = project / "app" / "users.py.new"
+    replacement.write_text(SITE.replace("timeout=5.0", "timeout=6.0"))
+    os.utime(replacement, (HOUR_AGO, HOUR_AGO))
+    os.replace(replacement, target)
+    second = scan(project)
+    assert second == scan(project, use_cache=False)
+    assert [f.snippet for f in second.findings] != [f.snippet for f in first.findings]
+
+
+def test_a_renamed_file_keeps_its_findings_under_its_new_path(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan(project)
+    (project / "app" / "users.py").rename(project / "app" / "accounts.py")
+    forbid(monkeypatch, "scan_loaded")  # same bytes: found by content, not parsed again
+    result = scan(project)
+    monkeypatch.undo()
+    os.chdir(project)
+    assert result == scan(project, use_cache=False)
+    paths = {f.path for f in result.findings}
+    assert "app/accounts.py" in paths and "app/users.py" not in paths
+
+
+def test_a_corrupt_cache_is_ignored_and_rebuilt(project: Path) -> None:
+    expected = scan(project, use_cache=False)
+    scan(project)
+    cache_file(project).write_bytes(b"\x00not json at all{")
+    assert scan(project) == expected
+    assert json.loads(cache_file(project).read_bytes())["stats"]  # rewritten, valid again
+
+
+def test_damaged_entries_are_rescanned(project: Path) -> None:
+    expected = scan(project, use_cache=False)
+    scan(project)
+    data = json.loads(cache_file(project).read_bytes())
+    for digest in data["scans"]:
+        data["scans"][digest] = [None, True, [["only", "three", "fields"]]]
+    cache_file(project).write_text(json.dumps(data))
+    assert scan(project) == expected
+
+
+def test_a_cache_from_another_version_is_ignored(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = scan(project, use_cache=False)
+    scan(project)
+    data = json.loads(cache_file(project).read_bytes())
+    for digest in data["scans"]:  # lies that a cache with the right key would serve
+        data["scans"][digest] = None
+    cache_file(project).write_text(json.dumps(data))
+    monkeypatch.setattr(cache_module, "cache_key", lambda: "another-version")
+    assert scan(project) == expected
+
+
+def test_no_cache_neither_reads_nor_writes(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scan(project, use_cache=False)
+    assert not (project / ".pool_refactor_cache").exists()
+    scan(project)
+    monkeypatch.setattr(ScanCache, "load", None)  # reading would fail loudly
+    scan(project, use_cache=False)
+
+
+def test_diff_reads_but_does_not_write_the_cache(project: Path) -> None:
+    scan(project, diff=True)
+    assert not (project / ".pool_refactor_cache").exists()
+
+
+def test_cache_folder_explains_itself(project: Path) -> None:
+    scan(project)
+    folder = project / ".pool_refactor_cache"
+    assert (folder / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert (folder / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    assert sorted(p.name for p in folder.iterdir()) == [".gitignore", "CACHEDIR.TAG", CACHE_FILENAME]
+
+
+def test_cache_dir_setting_is_honoured(project: Path) -> None:
+    (project / "pyproject.toml").write_text("[tool.pool-refactor]\ncache-dir = 'build/prc'\n")
+    scan(project)
+    assert (project / "build" / "prc" / CACHE_FILENAME).is_file()
+
+
+def test_entries_of_deleted_files_are_dropped(project: Path) -> None:
+    scan(project)
+    (project / "app" / "users.py").unlink()
+    scan(project)
+    stats = json.loads(cache_file(project).read_bytes())["stats"]
+    assert not any(path.endswith("users.py") for path in stats)
+    assert any(path.endswith("client.py") for path in stats)
+
+
+def test_encoding_round_trips_every_field(project: Path) -> None:
+    for path in (project / "app").iterdir():
+        original = scan_one(path, "before.py")
+        decoded = decode_scan(json.loads(json.dumps(encode_scan(original))), "after.py")
+        assert decoded.display == "after.py"
+        assert decoded.error == original.error and decoded.parsed == original.parsed
+        for got, want in zip(decoded.findings, original.findings, strict=True):
+            assert got.path == "after.py"
+            assert got.plan == want.plan
+            assert got == type(want)(**{**want.__dict__, "path": "after.py"})
