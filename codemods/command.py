@@ -13,7 +13,7 @@ from typing import ClassVar
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
 
-from codemods.shared_client import rewrite_module, remove_unused_library_imports
+from codemods.shared_client import remove_unused_library_imports, rewrite_module
 from pool_refactor.findings import Applicability
 from pool_refactor.scanner import scan_source
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import libcst as cst
 from libcst.codemod import CodemodContext, ContextAwareTransformer
@@ -45,6 +46,12 @@ class _Client:
     """The constructor's arguments by keyword, as written."""
 
 
+def _leading(statement: cst.BaseStatement) -> Sequence[cst.EmptyLine]:
+    """Comment and blank lines above a statement (every concrete statement type has them)."""
+    lines: Sequence[cst.EmptyLine] = getattr(statement, "leading_lines", ())
+    return lines
+
+
 def _library(family: str) -> Library:
     for library in LIBRARIES:
         if library.family == family:
@@ -55,7 +62,9 @@ def _library(family: str) -> Library:
 class SharedClientTransformer(ContextAwareTransformer):
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
 
-    def __init__(self, context: CodemodContext, plans: Mapping[Position, FixPlan], accessor_module: str) -> None:
+    def __init__(
+        self, context: CodemodContext, plans: Mapping[Position, FixPlan], accessor_module: str
+    ) -> None:
         super().__init__(context)
         self.plans = dict(plans)
         self.accessor_module = accessor_module
@@ -85,10 +94,10 @@ class SharedClientTransformer(ContextAwareTransformer):
             carry: list[cst.EmptyLine] = []
             for statement in body.body:
                 if self._is_close(statement):
-                    carry.extend(statement.leading_lines)
+                    carry.extend(_leading(statement))
                     continue
                 if carry:
-                    statement = statement.with_changes(leading_lines=[*carry, *statement.leading_lines])
+                    statement = statement.with_changes(leading_lines=[*carry, *_leading(statement)])
                     carry = []
                 kept.append(statement)
             if not kept:
@@ -139,11 +148,15 @@ class SharedClientTransformer(ContextAwareTransformer):
         given = {arg.keyword.value for arg in call.args if arg.keyword is not None}
         extra = [client.values[name] for name in client.plan.moved_options if name not in given]
         if method in client.library.build_only_methods:
-            extra = [arg for arg in extra if arg.keyword and arg.keyword.value in client.library.build_only_options]
+            extra = [
+                arg for arg in extra if arg.keyword and arg.keyword.value in client.library.build_only_options
+            ]
         return call.with_changes(args=_append_args(call, extra)) if extra else call
 
     def _accessor_call(self, call: cst.Call, plan: FixPlan) -> cst.Call:
-        keyed = [arg for arg in _named_args(call, plan) if arg.keyword and arg.keyword.value in plan.keyed_options]
+        keyed = [
+            arg for arg in _named_args(call, plan) if arg.keyword and arg.keyword.value in plan.keyed_options
+        ]
         self._need_accessor(plan.accessor)
         return cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
 
@@ -154,13 +167,22 @@ class SharedClientTransformer(ContextAwareTransformer):
         self._need_accessor(plan.accessor)
         accessor = cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
         if rest and rest[-1] is not call.args[-1]:
-            rest = _clean_args(rest)  # the old last argument went to the accessor: no dangling comma
-        new_call = call.with_changes(func=cst.Attribute(value=accessor, attr=cst.Name(plan.method)), args=rest)
+            # The old last argument went to the accessor: the new last one takes over its comma, so a
+            # trailing-comma layout (one argument per line, `)` on its own line) stays as it was.
+            rest = [
+                *_clean_args(rest[:-1] + [rest[-1]])[:-1],
+                rest[-1].with_changes(comma=call.args[-1].comma),
+            ]
+        new_call = call.with_changes(
+            func=cst.Attribute(value=accessor, attr=cst.Name(plan.method)), args=rest
+        )
         if not plan.await_result:
             return new_call
         parent = self.get_metadata(ParentNodeProvider, original, None)
         awaited = cst.Await(expression=new_call)
-        if isinstance(parent, cst.Attribute | cst.Subscript | cst.Call | cst.BinaryOperation | cst.UnaryOperation):
+        if isinstance(
+            parent, cst.Attribute | cst.Subscript | cst.Call | cst.BinaryOperation | cst.UnaryOperation
+        ):
             return awaited.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return awaited
 
@@ -179,6 +201,9 @@ class SharedClientTransformer(ContextAwareTransformer):
                 continue
             position, plan = target
             assert plan.variable is not None
+            mapping = self._functions[-1]
+            if plan.variable in mapping and mapping[plan.variable].plan is plan:
+                del mapping[plan.variable]  # the block ends: later uses of the name are another client
             new_item = updated_node.items[index]
             assert isinstance(new_item.item, cst.Call)
             accessor = self._accessor_call(new_item.item, plan)
@@ -196,7 +221,7 @@ class SharedClientTransformer(ContextAwareTransformer):
             body = updated_node.body
             if not isinstance(body, cst.IndentedBlock):
                 # `with X() as c: stmt` on one line: its small statements become one line.
-                line = cst.SimpleStatementLine(body=body.body)
+                line = cst.SimpleStatementLine(body=cast(Sequence[cst.BaseSmallStatement], body.body))
                 statements: list[cst.BaseStatement] = [
                     assign.with_changes(trailing_whitespace=cst.TrailingWhitespace()),
                     line,
@@ -241,14 +266,16 @@ class SharedClientTransformer(ContextAwareTransformer):
         if len(kept) == len(final.body.body):
             return updated_node
         if kept:
-            return updated_node.with_changes(finalbody=final.with_changes(body=final.body.with_changes(body=kept)))
+            return updated_node.with_changes(
+                finalbody=final.with_changes(body=final.body.with_changes(body=kept))
+            )
         if updated_node.handlers:
             return updated_node.with_changes(finalbody=None)
         body = updated_node.body
         if not isinstance(body, cst.IndentedBlock) or not body.body:
             return updated_node.with_changes(finalbody=None)
         first = body.body[0].with_changes(
-            leading_lines=[*updated_node.leading_lines, *body.body[0].leading_lines]
+            leading_lines=[*updated_node.leading_lines, *_leading(body.body[0])]
         )
         self._splices[id(updated_node)] = ([first, *body.body[1:]], body.footer)
         return updated_node
@@ -276,11 +303,26 @@ class SharedClientTransformer(ContextAwareTransformer):
             new_statements, lines = replacement if replacement else ([statement], ())
             for index, new in enumerate(new_statements):
                 if carry and index == 0:
-                    new = new.with_changes(leading_lines=[*carry, *new.leading_lines])
+                    new = new.with_changes(leading_lines=[*carry, *_leading(new)])
                     carry = []
                 out.append(new)
             carry.extend(lines)
         return out, [*carry, *footer]
+
+
+def _keep_comment(arg: cst.Arg, comma: cst.Comma) -> cst.Comma:
+    """Carry a comment that followed a moved argument (`timeout=30.0,  # slow API`) to its new line."""
+    old = arg.comma
+    if not (isinstance(old, cst.Comma) and isinstance(old.whitespace_after, cst.ParenthesizedWhitespace)):
+        return comma
+    if old.whitespace_after.first_line.comment is None:
+        return comma
+    after = comma.whitespace_after
+    if isinstance(after, cst.ParenthesizedWhitespace):
+        return comma.with_changes(
+            whitespace_after=after.with_changes(first_line=old.whitespace_after.first_line)
+        )
+    return comma
 
 
 def _named_args(call: cst.Call, plan: FixPlan) -> list[cst.Arg]:
@@ -328,10 +370,13 @@ def _append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
         # Trailing-comma style (one argument per line): new arguments go on lines of their own,
         # indented like the first argument; the last comma keeps the line break before `)`.
         closing = last.comma
-        inner = cst.Comma(whitespace_before=closing.whitespace_before, whitespace_after=call.whitespace_before_args)
+        inner = cst.Comma(
+            whitespace_before=closing.whitespace_before, whitespace_after=call.whitespace_before_args
+        )
         new = [*args[:-1], last.with_changes(comma=inner)]
         for index, arg in enumerate(extra):
-            new.append(arg.with_changes(comma=closing if index == len(extra) - 1 else inner))
+            comma = closing if index == len(extra) - 1 else inner
+            new.append(arg.with_changes(comma=_keep_comment(arg, comma)))
         return new
     separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     new = [*args[:-1], last.with_changes(comma=separator)]
@@ -344,23 +389,46 @@ def _append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
 def remove_unused_library_imports(context: CodemodContext, module: cst.Module, families: set[str]) -> None:
     """Ask libcst to drop imports of the rewritten libraries that nothing uses any more."""
     modules = {m for lib in LIBRARIES if lib.family in families for m in lib.modules}
-    for statement in module.body:
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
+    collector = _ImportCollector()
+    module.visit(collector)
+    for statement in collector.statements:
         for small in statement.body:
             if isinstance(small, cst.Import):
                 for alias in small.names:
                     name = _dotted(alias.name)
                     if name.split(".", 1)[0] in modules:
-                        asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+                        asname = (
+                            alias.asname.name.value
+                            if alias.asname and isinstance(alias.asname.name, cst.Name)
+                            else None
+                        )
                         RemoveImportsVisitor.remove_unused_import(context, name, asname=asname)
             elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
                 name = _dotted(small.module)
                 if name.split(".", 1)[0] not in modules or isinstance(small.names, cst.ImportStar):
                     continue
                 for alias in small.names:
-                    asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
-                    RemoveImportsVisitor.remove_unused_import(context, name, _dotted(alias.name), asname=asname)
+                    asname = (
+                        alias.asname.name.value
+                        if alias.asname and isinstance(alias.asname.name, cst.Name)
+                        else None
+                    )
+                    RemoveImportsVisitor.remove_unused_import(
+                        context, name, _dotted(alias.name), asname=asname
+                    )
+
+
+class _ImportCollector(cst.CSTVisitor):
+    """Every import statement, function-local ones included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statements: list[cst.SimpleStatementLine] = []
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        if any(isinstance(small, cst.Import | cst.ImportFrom) for small in node.body):
+            self.statements.append(node)
+        return False
 
 
 def _dotted(node: cst.BaseExpression) -> str:
@@ -389,6 +457,100 @@ def rewrite_module(
 
 
 def apply_import_changes(module: cst.Module, context: CodemodContext) -> cst.Module:
-    """Run libcst's import visitors for what `rewrite_module` scheduled."""
+    """Run libcst's import visitors for what `rewrite_module` scheduled, then restore the spacing
+    around the import block that removing a statement (and its leading blank lines) disturbs."""
+    before = module
     module = AddImportsVisitor(context).transform_module(module)
-    return RemoveImportsVisitor(context).transform_module(module)
+    module = RemoveImportsVisitor(context).transform_module(module)
+    starts = _FunctionStarts()
+    before.visit(starts)
+    module = module.visit(_FunctionTopTidier(starts.flags))
+    return _tidy_import_block(before, module)
+
+
+class _FunctionStarts(cst.CSTVisitor):
+    """For each function, in source order: does its body start with an import?"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flags: list[bool] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        body = node.body
+        first = body.body[0] if isinstance(body, cst.IndentedBlock) and body.body else None
+        self.flags.append(first is not None and _is_import(first))
+
+
+class _FunctionTopTidier(cst.CSTTransformer):
+    """A removed function-local import leaves the blank line that followed it at the top of the body."""
+
+    def __init__(self, flags: list[bool]) -> None:
+        super().__init__()
+        self._flags = iter(flags)
+        self._stack: list[bool] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._stack.append(next(self._flags, False))
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        started_with_import = self._stack.pop()
+        body = updated_node.body
+        if not (started_with_import and isinstance(body, cst.IndentedBlock) and body.body):
+            return updated_node
+        first = body.body[0]
+        if _is_import(first) or _blank_lines(first) == 0:
+            return updated_node
+        kept = list(_leading(first))[_blank_lines(first) :]
+        return updated_node.with_changes(
+            body=body.with_changes(body=[first.with_changes(leading_lines=kept), *body.body[1:]])
+        )
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    )
+
+
+def _is_import(statement: cst.BaseStatement) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, cst.Import | cst.ImportFrom) for small in statement.body
+    )
+
+
+def _blank_lines(statement: cst.BaseStatement) -> int:
+    count = 0
+    for line in _leading(statement):
+        if line.comment is not None:
+            break
+        count += 1
+    return count
+
+
+def _with_blank_lines(statement: cst.BaseStatement, wanted: int) -> cst.BaseStatement:
+    missing = wanted - _blank_lines(statement)
+    if missing <= 0:
+        return statement
+    return statement.with_changes(leading_lines=[*([cst.EmptyLine()] * missing), *_leading(statement)])
+
+
+def _tidy_import_block(before: cst.Module, after: cst.Module) -> cst.Module:
+    """Keep the blank line after a module docstring and two before the first definition."""
+    body: list[cst.BaseStatement] = list(after.body)
+    if not body:
+        return after
+    if len(body) > 1 and _is_docstring(body[0]) and _is_import(body[1]):
+        had_gap = len(before.body) > 1 and _is_docstring(before.body[0]) and _blank_lines(before.body[1]) > 0
+        if had_gap:
+            body[1] = _with_blank_lines(body[1], 1)
+    last_import = max((i for i, s in enumerate(body) if _is_import(s)), default=-1)
+    if 0 <= last_import < len(body) - 1:
+        following = body[last_import + 1]
+        if isinstance(following, cst.FunctionDef | cst.ClassDef):
+            body[last_import + 1] = _with_blank_lines(following, 2)
+    return after.with_changes(body=body)

@@ -176,7 +176,7 @@ AIOHTTP = Library(
     client_state_attributes=frozenset({"headers", "cookie_jar", "auth", "connector", "timeout", "closed"}),
     pure_factories=frozenset({"ClientTimeout", "BasicAuth"}),
     refused_options={
-        "cookies": "the session is given cookies, which the shared session (with a DummyCookieJar) would drop",
+        "cookies": "the session is given cookies, which the shared session (a DummyCookieJar) would drop",
         "cookie_jar": "the session brings its own cookie jar",
         "connector": "the session brings its own connector (pool); it cannot be shared safely",
         "auth": (
@@ -273,7 +273,9 @@ URLLIB3 = Library(
     one_shot_client_options=frozenset(),
     client_state_attributes=frozenset({"headers", "connection_pool_kw", "pools", "key_fn_by_scheme"}),
     pure_factories=frozenset({"Timeout", "Retry"}),
-    refused_options={"ssl_context": "the pool manager is given an SSL context object, which cannot key a shared one"},
+    refused_options={
+        "ssl_context": "the pool manager is given an SSL context object, which cannot key a shared one"
+    },
     has_cookie_jar=False,
 )
 

@@ -78,7 +78,9 @@ def scan(
     ] = False,
     check: Annotated[
         bool,
-        typer.Option("--check", help="Exit 1 while unsuppressed per-request or leaking clients remain (CI gate)."),
+        typer.Option(
+            "--check", help="Exit 1 while unsuppressed per-request or leaking clients remain (CI gate)."
+        ),
     ] = False,
     unsafe_fixes: Annotated[
         bool,
@@ -127,7 +129,9 @@ def scan(
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the CPU count).")
     ] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Scan for per-request HTTP clients; report, show a diff, fix, or gate CI.
@@ -183,7 +187,9 @@ def scan(
     raise typer.Exit(code)
 
 
-def _emit_report(result: ScanResult, fmt: str, output: Path | None, show_suppressed: bool, silent: bool) -> None:
+def _emit_report(
+    result: ScanResult, fmt: str, output: Path | None, show_suppressed: bool, silent: bool
+) -> None:
     if output is not None:
         text = render(result, fmt, show_suppressed=show_suppressed, width=120, color=False)
         try:
@@ -219,12 +225,12 @@ def rules(
         for rule in RULES:
             typer.echo(f"{rule.code}  {rule.name:<26} {rule.verdict.value:<12} {rule.summary}")
         return
-    rule = RULES_BY_CODE.get(code.upper())
-    if rule is None:
+    found = RULES_BY_CODE.get(code.upper())
+    if found is None:
         _fail(f"unknown rule code {code!r}; `pool-refactor rules` lists them")
         return
-    page = _rule_page(rule.code)
-    typer.echo(page if page else f"{rule.code} ({rule.name}): {rule.summary}")
+    page = _rule_page(found.code)
+    typer.echo(page if page else f"{found.code} ({found.name}): {found.summary}")
 
 
 def _rule_page(code: str) -> str | None:

@@ -105,9 +105,7 @@ class ScanResult:
     def failing(self) -> list[Finding]:
         """Findings that make `--check` exit 1."""
         return [
-            f
-            for f in self.findings
-            if not f.suppressed and f.verdict in (Verdict.PER_REQUEST, Verdict.LEAK)
+            f for f in self.findings if not f.suppressed and f.verdict in (Verdict.PER_REQUEST, Verdict.LEAK)
         ]
 
     def summary(self) -> dict[str, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,14 +164,18 @@ def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError
         new_module = apply_import_changes(new_module, context)
         new_text = new_module.code
     except Exception as exc:  # libcst could not parse or a bug of ours: never write
-        errors.append(FileError(file.display, f"not fixed: libcst could not rewrite it ({type(exc).__name__}: {exc})"))
+        errors.append(
+            FileError(file.display, f"not fixed: libcst could not rewrite it ({type(exc).__name__}: {exc})")
+        )
         return None
     if not applied or new_text == source.text:
         return None
     try:
         compile(new_text, str(file.path), "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
     except (SyntaxError, ValueError) as exc:
-        errors.append(FileError(file.display, f"not fixed: the rewrite would not compile ({exc}); please report"))
+        errors.append(
+            FileError(file.display, f"not fixed: the rewrite would not compile ({exc}); please report")
+        )
         return None
     sections = {plans[p].section for p in applied}
     httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
@@ -196,7 +199,9 @@ def _module_update(
     except shared_module.SharedModuleError as exc:
         errors.append(FileError(module_display, str(exc)))
         for rewrite in item.rewrites:
-            errors.append(FileError(rewrite.file.display, f"not fixed: the shared module {module_display} is unusable"))
+            errors.append(
+                FileError(rewrite.file.display, f"not fixed: the shared module {module_display} is unusable")
+            )
         return _FAILED
 
 
@@ -214,7 +219,9 @@ def _unified(display: str, old: str, new: str) -> str:
         fromfile=f"a/{display}" if old else "/dev/null",
         tofile=f"b/{display}",
     )
-    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+    text = "".join(
+        line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines
+    )
     return text
 
 

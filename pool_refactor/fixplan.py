@@ -54,7 +54,9 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         variable = item.optional_vars.id
         keyed, moved = _constructor_options(site)
         function = site.function
-        region: list[ast.stmt] = list(statement.body)
+        index = statement.items.index(item)
+        later_items: list[ast.AST] = [it.context_expr for it in statement.items[index + 1 :]]
+        region: list[ast.AST] = [*later_items, *statement.body]
         if function is None:
             scope_nodes: list[ast.AST] = list(region)
         else:
@@ -143,14 +145,20 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
         if library.one_shot_form == "async-context":
             assert async_ctor is not None
             if not (isinstance(parent, ast.withitem) and isinstance(site.function, ast.AsyncFunctionDef)):
-                raise _Refused(f"`{library.family}.{site.one_shot}()` is not used as `async with ... as response`")
-            plan = _one_shot_plan(site, async_ctor.accessor, async_ctor.section, True, keyed, await_result=False)
+                raise _Refused(
+                    f"`{library.family}.{site.one_shot}()` is not used as `async with ... as response`"
+                )
+            plan = _one_shot_plan(
+                site, async_ctor.accessor, async_ctor.section, True, keyed, await_result=False
+            )
         elif in_async and async_ctor is not None:
             if site.one_shot == "stream":
                 raise _Refused("streaming in async code needs `async with` and `async for`; rewrite by hand")
             if _inside_generator_expression(site, imports):
                 raise _Refused("the call sits in a generator expression, where `await` changes its type")
-            plan = _one_shot_plan(site, async_ctor.accessor, async_ctor.section, True, keyed, await_result=True)
+            plan = _one_shot_plan(
+                site, async_ctor.accessor, async_ctor.section, True, keyed, await_result=True
+            )
             blocking = (
                 "the call blocks the event loop; the fix awaits it on the async client, so other tasks run "
                 "while it waits"
@@ -158,7 +166,9 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
             return plan, f"{blocking}; {unsafe}" if unsafe else blocking
         else:
             assert sync_ctor is not None
-            plan = _one_shot_plan(site, sync_ctor.accessor, sync_ctor.section, False, keyed, await_result=False)
+            plan = _one_shot_plan(
+                site, sync_ctor.accessor, sync_ctor.section, False, keyed, await_result=False
+            )
     except _Refused as refused:
         return str(refused)
     return (plan, unsafe) if unsafe else plan
@@ -192,7 +202,9 @@ def _constructor_options(site: Site) -> tuple[tuple[str, ...], list[str]]:
     assert ctor is not None
     if len(call.args) > len(ctor.positional) or any(isinstance(a, ast.Starred) for a in call.args):
         raise _Refused("the constructor is given positional arguments")
-    named = [ast.keyword(arg=name, value=value) for name, value in zip(ctor.positional, call.args, strict=False)]
+    named = [
+        ast.keyword(arg=name, value=value) for name, value in zip(ctor.positional, call.args, strict=False)
+    ]
     keyed: list[str] = []
     moved: list[str] = []
     for keyword in [*named, *call.keywords]:
@@ -224,7 +236,7 @@ def _check_uses(
     site: Site,
     variable: str,
     scope_nodes: list[ast.AST],
-    region: list[ast.stmt] | None,
+    region: list[ast.AST] | None,
     *,
     binding: ast.expr,
     local: bool,
@@ -238,7 +250,13 @@ def _check_uses(
     assert ctor is not None
     in_region = _node_ids(region) if region is not None else None
     requests: list[tuple[ast.Call, str, bool]] = []
-    loops = _loop_node_ids(region if region is not None else [s for s in scope_nodes if isinstance(s, ast.stmt)])
+    loops = _loop_node_ids(region if region is not None else scope_nodes)
+    region_end = max((getattr(n, "end_lineno", 0) or 0 for n in region), default=0) if region else 0
+    rebound_after = sorted(
+        getattr(n, "lineno", 0)
+        for n in _walk_all(scope_nodes)
+        if isinstance(n, ast.Name) and n.id == variable and isinstance(n.ctx, ast.Store) and n is not binding
+    )
     allowed = library.request_methods | library.send_methods
     for node, parents, nested in _walk_with_parents(scope_nodes):
         if not (isinstance(node, ast.Name) and node.id == variable):
@@ -249,10 +267,15 @@ def _check_uses(
         if isinstance(node.ctx, ast.Store):
             if node is binding:
                 continue
-            raise _Refused(f"the name `{variable}` is bound again at line {line}")
+            if in_region is None or id(node) in in_region:
+                raise _Refused(f"the name `{variable}` is bound again at line {line}")
+            continue  # another binding of the same name elsewhere in the function: not this client
         if isinstance(node.ctx, ast.Del):
             raise _Refused(f"`del {variable}` at line {line}")
         if in_region is not None and id(node) not in in_region:
+            lineno = getattr(node, "lineno", 0)
+            if lineno < binding.lineno or any(region_end < r <= lineno for r in rebound_after):
+                continue  # refers to another binding of the name, before this block or after a rebinding
             raise _Refused(f"the client is used after its block (line {line}), where it was closed")
         parent = parents[-1] if parents else None
         grand = parents[-2] if len(parents) >= 2 else None
@@ -290,10 +313,8 @@ def _check_uses(
 def _check_close(parents: list[ast.AST], variable: str, line: object) -> None:
     """A close is removable only as a statement of its own in `finally:` or the function body."""
     index = len(parents) - 2  # parents[-1] is the Attribute, parents[-2] the Call
-    node: ast.AST = parents[index]
     holder = parents[index - 1] if index >= 1 else None
     if isinstance(holder, ast.Await):
-        node = holder
         holder = parents[index - 2] if index >= 2 else None
     if not isinstance(holder, ast.Expr):
         raise _Refused(f"the close at line {line} is part of an expression")
@@ -305,7 +326,9 @@ def _check_close(parents: list[ast.AST], variable: str, line: object) -> None:
         return
     if isinstance(block_owner, ast.FunctionDef | ast.AsyncFunctionDef) and holder in block_owner.body:
         return
-    raise _Refused(f"the client is closed conditionally at line {line}; only a close in `finally:` is removed")
+    raise _Refused(
+        f"the client is closed conditionally at line {line}; only a close in `finally:` is removed"
+    )
 
 
 def _check_requests(
@@ -343,16 +366,18 @@ def _check_stable(site: Site, moved: list[str], nodes: Iterable[ast.AST]) -> Non
     for keyword in site.call.keywords:
         if keyword.arg in moved:
             roots |= {n.id for n in ast.walk(keyword.value) if isinstance(n, ast.Name)}
-    roots -= set(site.library.modules)
+    roots = {r for r in roots if site.imports.resolve_name(r, site.scopes) is None}
     if not roots:
         return
     for node in nodes:
         changed = _changed_name(node)
         if changed in roots:
-            raise _Refused(
-                f"`{changed}` changes inside the block (line {getattr(node, 'lineno', '?')}) and the moved "
-                "options read it"
-            )
+            line = getattr(node, "lineno", "?")
+            if isinstance(node, ast.Call):
+                how = f"may be changed by `{_short(node.func)}()` (line {line})"
+            else:
+                how = f"is changed at line {line}"
+            raise _Refused(f"the moved options read `{changed}`, which {how} before the request")
 
 
 def _changed_name(node: ast.AST) -> str | None:
@@ -397,7 +422,11 @@ def _cookie_changes(site: Site, requests: list[tuple[ast.Call, str, bool]], move
 
 def _redirect_cookies_lost(library: Library, keywords: list[ast.keyword]) -> bool:
     """Whether redirects may be followed and the cookies they set would then be dropped."""
-    if not library.has_cookie_jar or library.redirect_cookies_kept_per_request or library.redirect_option is None:
+    if (
+        not library.has_cookie_jar
+        or library.redirect_cookies_kept_per_request
+        or library.redirect_option is None
+    ):
         return False
     for keyword in keywords:
         if keyword.arg is None:
@@ -474,8 +503,9 @@ def _is_movable(node: ast.expr, library: Library, site: Site) -> bool:
         if isinstance(sub, ast.Call):
             if isinstance(sub.func, ast.Name) and sub.func.id in _PURE_BUILTINS and not sub.keywords:
                 continue
-            target = _library_member(sub.func, library)
-            if target is None or target not in library.pure_factories:
+            target = site.imports.resolve(sub.func, site.scopes)
+            module, _, member = (target or "").rpartition(".")
+            if module not in library.modules or member not in library.pure_factories:
                 return False
             continue
         if isinstance(sub, ast.Starred):
@@ -483,13 +513,6 @@ def _is_movable(node: ast.expr, library: Library, site: Site) -> bool:
         if not isinstance(sub, _PURE_NODES):
             return False
     return True
-
-
-def _library_member(func: ast.expr, library: Library) -> str | None:
-    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-        if func.value.id in library.modules:
-            return func.attr
-    return None
 
 
 def _short(node: ast.expr) -> str:

@@ -39,6 +39,13 @@ class ImportTable:
             name = getattr(child, "name", None)
             if name is not None:
                 self._shadow(scope, name)
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                arguments = child.args
+                for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+                    self._shadow(child, arg.arg)
+                for extra in (arguments.vararg, arguments.kwarg):
+                    if extra is not None:
+                        self._shadow(child, extra.arg)
             # Decorators, defaults and bases belong to the enclosing scope.
             for outer in _outer_parts(child):
                 self._collect_node(outer, scope, in_import_guard)

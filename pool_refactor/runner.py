@@ -58,7 +58,9 @@ def scan_loaded(source: Source, display: str) -> FileScan:
     except RecursionError:
         return FileScan(display, error="cannot scan: nesting too deep", parsed=True)
     except Exception as exc:  # a bug of ours must not end the run, but it must be seen
-        return FileScan(display, error=f"internal error while scanning: {type(exc).__name__}: {exc}", parsed=True)
+        return FileScan(
+            display, error=f"internal error while scanning: {type(exc).__name__}: {exc}", parsed=True
+        )
     return FileScan(display, tuple(findings), parsed=True)
 
 

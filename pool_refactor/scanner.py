@@ -66,6 +66,9 @@ class Site:
     function: FunctionNode | None
     in_loop: bool
     qualname: str
+    imports: ImportTable
+    module: str
+    """The module name as imported (`httpx2` for the fork), for messages."""
 
 
 class _Collector:
@@ -146,7 +149,9 @@ class _Collector:
         if ctor is None and one_shot is None:
             return
         qualname = ".".join(names) if names else "<module>"
-        self.sites.append(Site(call, library, ctor, one_shot, scopes, function, in_loop, qualname))
+        self.sites.append(
+            Site(call, library, ctor, one_shot, scopes, function, in_loop, qualname, self.imports, module)
+        )
 
 
 def _is_loop_part(parent: ast.AST, field: str, child: ast.AST) -> bool:
@@ -191,7 +196,7 @@ class _Classifier:
 
     # one-shot functions -------------------------------------------------------------------
     def _one_shot(self, site: Site) -> _Verdict:
-        name = f"{site.library.family}.{site.one_shot}"
+        name = f"{site.module}.{site.one_shot}"
         if site.one_shot in site.library.pooled_one_shots:
             return _Verdict("POOL001", Verdict.PERSISTENT, f"`{name}()` uses the library's module-level pool")
         if site.function is None and not site.in_loop:
@@ -212,14 +217,16 @@ class _Classifier:
         assert site.constructor is not None
         call = site.call
         parent = self.parent(call)
-        kind = f"`{site.library.family}.{site.constructor.name}`"
+        kind = f"`{site.module}.{site.constructor.name}`"
         function = site.function
 
         if isinstance(parent, ast.withitem) and parent.context_expr is call:
             statement = self.parent(parent)
             assert isinstance(statement, ast.With | ast.AsyncWith)
-            if _contains_yield(statement.body):
-                return _Verdict("POOL001", Verdict.PERSISTENT, "held open across `yield` (lifespan or fixture)")
+            if _contains_yield(statement.body) and function is not None and _is_scoped_generator(function):
+                return _Verdict(
+                    "POOL001", Verdict.PERSISTENT, "held open across `yield` (lifespan or fixture)"
+                )
             if function is None and not site.in_loop:
                 return _Verdict("POOL001", Verdict.PERSISTENT, "opened once at module level")
             if function is not None and _is_entry_point(function, self.parents):
@@ -270,7 +277,7 @@ class _Classifier:
 
     def _assigned(self, site: Site, statement: ast.Assign | ast.AnnAssign, target: ast.expr) -> _Verdict:
         assert site.constructor is not None
-        kind = f"`{site.library.family}.{site.constructor.name}`"
+        kind = f"`{site.module}.{site.constructor.name}`"
         function = site.function
         if function is None:
             return _Verdict("POOL001", Verdict.PERSISTENT, _module_level_status(site, target))
@@ -288,7 +295,7 @@ class _Classifier:
     def _stored(self, site: Site, target_text: str, statement: ast.stmt) -> _Verdict:
         function = site.function
         assert function is not None and site.constructor is not None
-        kind = f"`{site.library.family}.{site.constructor.name}`"
+        kind = f"`{site.module}.{site.constructor.name}`"
         name = getattr(function, "name", "<lambda>")
         if _is_init_like(function, self.imports):
             return _Verdict("POOL001", Verdict.PERSISTENT, f"stored on `{target_text}` in `{name}`")
@@ -335,11 +342,16 @@ class _Classifier:
             "POOL301",
             Verdict.UNCLEAR,
             f"`{site.qualname}` returns a new {kind} on every call; each caller pays for a new pool",
-            reason="a factory decides nothing about its clients' lifetime; cache it or return a shared client",
+            reason=(
+                "the function returns the client, so its callers decide how long it lives; cache the factory "
+                "or return the shared client"
+            ),
         )
 
 
-def _with_plan(code: str, verdict: Verdict, message: str, result: FixPlan | str | tuple[FixPlan, str]) -> _Verdict:
+def _with_plan(
+    code: str, verdict: Verdict, message: str, result: FixPlan | str | tuple[FixPlan, str]
+) -> _Verdict:
     if isinstance(result, FixPlan):
         return _Verdict(code, verdict, message, plan=result, applicability=Applicability.SAFE)
     if isinstance(result, tuple):
@@ -453,6 +465,14 @@ def _is_init_like(function: FunctionNode, imports: ImportTable) -> bool:
         name in _CACHE_DECORATORS or "startup" in name or name in {"on_event", "asynccontextmanager"}
         for name in decorators
     )
+
+
+def _is_scoped_generator(function: FunctionNode) -> bool:
+    """A generator whose `yield` holds a resource for a scope: lifespan, context manager, fixture."""
+    if isinstance(function, ast.Lambda):
+        return False
+    scoped = {"contextmanager", "asynccontextmanager", "fixture", "yield_fixture"}
+    return "lifespan" in function.name or any(name in scoped for name in _decorator_names(function))
 
 
 def _is_entry_point(function: FunctionNode, parents: dict[int, ast.AST]) -> bool:

@@ -332,13 +332,9 @@ def test_mentions_any_accepts_any_iterable_and_empty_names() -> None:
     assert mentions_any(b"import httpx2\n", ("httpx", "httpx2"))
 
 
-def test_mentions_any_is_fast() -> None:
-    import time
-
-    blob = (b"def handler(request):\n    return render(request, 'page.html', {'x': 1})\n" * 20000)
+def test_mentions_any_on_a_large_file_without_the_names() -> None:
+    # Speed is measured in benchmarks/scan_speed.py; here only the answer on a large input.
+    blob = b"def handler(request):\n    return render(request, 'page.html', {'x': 1})\n" * 20000
     names = ("httpx", "httpx2", "aiohttp", "requests", "urllib3")
-    start = time.perf_counter()
-    for _ in range(20):
-        assert not mentions_any(blob, names)
-    elapsed = (time.perf_counter() - start) / 20
-    assert elapsed < 0.01, f"{len(blob)} bytes took {elapsed * 1000:.1f} ms"
+    assert not mentions_any(blob, names)
+    assert mentions_any(blob + b"import requests\n", names)
