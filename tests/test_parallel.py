@@ -89,6 +89,14 @@ def test_scan_file_matches_scan_one(tmp_path: Path) -> None:
     build_tree(tmp_path, 30)
     (tmp_path / "app" / "empty.py").write_bytes(b"")
     (tmp_path / "app" / "nul.py").write_bytes(b"import httpx\0\n")
+    (tmp_path / "app" / "nul_plain.py").write_bytes(b"x = 1\0\n")
+    # Files that mention no client library but still fail to decode: the prefilter must not hide them.
+    (tmp_path / "app" / "rot13.py").write_bytes(b"# coding: rot13\nx = 1\n")
+    (tmp_path / "app" / "bogus.py").write_bytes(b"#!/usr/bin/env python\r# -*- coding: bogus -*-\rx = 1\r")
+    (tmp_path / "app" / "long.py").write_bytes(b"#" + b"x" * 5000 + b"\n# coding: bogus\nx = 1\n")
+    (tmp_path / "app" / "cookie3.py").write_bytes(b"\n\n# coding: bogus\nx = 1\n")  # line 3: ignored
+    (tmp_path / "app" / "utf8.py").write_bytes("x = 'é'\n".encode())
+    (tmp_path / "app" / "bom.py").write_bytes(b"\xef\xbb\xbf# coding: latin-1\nx = 1\n")
     os.symlink(tmp_path / "missing.py", tmp_path / "app" / "dangling.py")
     for path in sorted(tmp_path.rglob("*.py")):
         expected = scan_one(path, path.name)
