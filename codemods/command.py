@@ -12,8 +12,9 @@ from typing import ClassVar
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from codemods.shared_client import remove_unused_library_imports, rewrite_module
+from codemods.shared_client import apply_import_changes, remove_unused_library_imports, rewrite_module
 from pool_refactor.findings import Applicability
 from pool_refactor.scanner import scan_source
 
@@ -61,6 +62,11 @@ class ShareClientsCommand(CodemodCommand):
         new_tree, applied = rewrite_module(tree, plans, self.accessor_module, self.context)
         if not applied:
             raise SkipFile("no site could be located")
+        # Apply the import changes here, with the same spacing repairs as `--fix`, and leave nothing
+        # for CodemodCommand's own pass to redo.
+        new_tree = apply_import_changes(new_tree, self.context)
+        self.context.scratch.pop(AddImportsVisitor.CONTEXT_KEY, None)
+        self.context.scratch.pop(RemoveImportsVisitor.CONTEXT_KEY, None)
         return new_tree
 
 
