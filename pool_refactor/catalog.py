@@ -71,6 +71,8 @@ class Library:
     follows_redirects_by_default: bool = False
     redirect_cookies_kept_per_request: bool = False
     """Whether cookies set during a redirect reach the next hop even when the client keeps none."""
+    tls_off: tuple[tuple[str, object], ...] = ()
+    """Option values that turn TLS certificate verification off; such sites are flagged."""
 
     def constructor(self, name: str) -> Constructor | None:
         for ctor in self.constructors:
@@ -125,6 +127,7 @@ HTTPX = Library(
     ),
     one_shot_client_options=frozenset({"verify", "cert", "proxy", "trust_env"}),
     redirect_option="follow_redirects",
+    tls_off=(("verify", False),),
     build_only_methods=frozenset({"build_request"}),
     build_only_options=frozenset({"timeout", "headers", "params"}),
     send_methods=frozenset({"send"}),
@@ -186,6 +189,7 @@ AIOHTTP = Library(
         "loop": "the session is bound to an explicit loop",
     },
     one_shot_form="async-context",
+    tls_off=(("ssl", False), ("verify_ssl", False)),
     redirect_option="allow_redirects",
     follows_redirects_by_default=True,
 )
@@ -231,6 +235,7 @@ REQUESTS = Library(
     redirect_option="allow_redirects",
     follows_redirects_by_default=True,
     redirect_cookies_kept_per_request=True,
+    tls_off=(("verify", False),),
 )
 
 URLLIB3 = Library(
@@ -277,6 +282,7 @@ URLLIB3 = Library(
         "ssl_context": "the pool manager is given an SSL context object, which cannot key a shared one"
     },
     has_cookie_jar=False,
+    tls_off=(("cert_reqs", "CERT_NONE"), ("cert_reqs", "NONE")),
 )
 
 LIBRARIES: tuple[Library, ...] = (HTTPX, AIOHTTP, REQUESTS, URLLIB3)

@@ -559,6 +559,9 @@ def _finding(
         reason = "no automatic fix for this kind of site"
     if verdict.verdict is Verdict.PERSISTENT:
         reason = ""
+    message = verdict.message
+    if _turns_tls_off(site):
+        message += "; TLS certificate verification is OFF here (kept as is by --fix: review it)"
     rule = RULES_BY_CODE[verdict.code]
     assert rule.verdict is verdict.verdict, (rule.code, verdict.verdict)
     return Finding(
@@ -574,12 +577,24 @@ def _finding(
         snippet=snippet,
         fixable=fixable,
         reason=reason,
-        message=verdict.message,
+        message=message,
         applicability=verdict.applicability,
         suppressed=suppressed,
         plan=verdict.plan,
         end_column=_char_column(end_text, call.end_col_offset or 0) + 1,
     )
+
+
+def _turns_tls_off(site: Site) -> bool:
+    off = dict(site.library.tls_off)
+    for keyword in site.call.keywords:
+        if keyword.arg in off and isinstance(keyword.value, ast.Constant):
+            if (
+                keyword.value.value == off[keyword.arg]
+                or (keyword.arg, keyword.value.value) in site.library.tls_off
+            ):
+                return True
+    return False
 
 
 def _char_column(line: str, byte_offset: int) -> int:
