@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from pool_refactor import __version__
+from pool_refactor.baseline import BaselineError
 from pool_refactor.config import Config, ConfigError, load_config
 from pool_refactor.findings import ScanResult
 from pool_refactor.report import FORMATS, render
@@ -133,6 +134,17 @@ def scan(
         bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="JSON report of accepted findings (from --format json): only new findings count.",
+        ),
+    ] = None,
+    add_noqa: Annotated[
+        bool,
+        typer.Option("--add-noqa", help="Add `# noqa: CODE` to every problem found today, then exit."),
+    ] = False,
 ) -> None:
     """Scan for per-request HTTP clients; report, show a diff, fix, or gate CI.
 
@@ -143,6 +155,8 @@ def scan(
 
     if fix and diff:
         _fail("--fix and --diff cannot be used together: --diff shows what --fix would write")
+    if add_noqa and (fix or diff):
+        _fail("--add-noqa cannot be combined with --fix or --diff")
     targets = list(paths) if paths else [Path(".")]
     missing = [p for p in targets if not p.exists() and not p.is_symlink()]
     if missing:
@@ -169,10 +183,12 @@ def scan(
         jobs=jobs or config.jobs,
         use_cache=not no_cache,
         progress=not quiet and sys.stderr.isatty(),
+        baseline=baseline or (config.project_root / config.baseline if config.baseline else None),
+        add_noqa=add_noqa,
     )
     try:
         outcome = run(options)
-    except ConfigError as exc:  # e.g. an --exclude pattern that is not valid gitignore syntax
+    except (ConfigError, BaselineError) as exc:  # e.g. an invalid --exclude pattern, a bad baseline
         _fail(str(exc))
     if outcome.diff_text:
         sys.stdout.write(outcome.diff_text)

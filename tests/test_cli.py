@@ -160,3 +160,25 @@ def test_console_script_and_module_entry_point(shop: Path) -> None:
         [sys.executable, "-m", "pool_refactor", "--version"], capture_output=True, text=True, check=False
     )
     assert version.returncode == 0 and version.stdout.startswith("pool-refactor ")
+
+
+def test_baseline_gates_only_new_findings(shop: Path) -> None:
+    assert scan("--format", "json", "--output", "baseline.json", ".")[0] == 0
+    assert scan("--check", "--baseline", "baseline.json", ".")[0] == 0
+    users = shop / "shop" / "users.py"
+    users.write_text("\n\n" + users.read_text() + "\n\ndef again():\n    return httpx.get('https://x').text\n")
+    code, out = scan("--check", "--baseline", "baseline.json", ".")
+    assert code == 1
+    assert "POOL103" in out and out.count(": POOL1") == 1, out  # only the new site; moved ones still match
+    assert scan("--check", "--baseline", "missing.json", ".")[0] == 2
+
+
+def test_add_noqa_suppresses_what_exists_today(shop: Path) -> None:
+    code, out = scan("--add-noqa", ".")
+    assert code == 0, out
+    users = (shop / "shop" / "users.py").read_text()
+    assert "async with httpx.AsyncClient(timeout=10.0) as client:  # noqa: POOL101" in users
+    assert 'return httpx.get(f"{API}/health", timeout=2.0).status_code == 200  # noqa: POOL103' in users
+    assert scan("--check", ".")[0] == 0
+    assert scan("--add-noqa", ".")[0] == 0
+    assert (shop / "shop" / "users.py").read_text() == users  # nothing left to add
