@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pool_refactor.cache import ScanCache
@@ -30,6 +30,8 @@ class Options:
     jobs: int | None = None
     use_cache: bool = True
     progress: bool = False
+    baseline: Path | None = None
+    add_noqa: bool = False
 
 
 @dataclass
@@ -58,6 +60,22 @@ def run(options: Options) -> Outcome:
     result = collect(scans, select=options.select, ignore=options.ignore)
     result.errors = sorted(discovery_errors + result.errors, key=lambda e: e.path)
     outcome = Outcome(result)
+    if options.baseline is not None:
+        from pool_refactor.baseline import apply_baseline, load_baseline
+
+        accepted = apply_baseline(result, load_baseline(options.baseline))
+        outcome.messages.append(f"{accepted} finding(s) accepted by the baseline {options.baseline}.")
+    if options.add_noqa:
+        from pool_refactor.noqa import add_noqa
+
+        noqa = add_noqa(result.failing(), {f.display: f.path for f in files})
+        outcome.messages.append(f"Added {noqa.added} noqa comment(s) in {noqa.files} file(s).")
+        if noqa.errors:
+            outcome.failed = True
+            result.errors = sorted([*result.errors, *noqa.errors], key=lambda e: e.path)
+        annotated = {id(f) for f in result.failing() if f.path not in noqa.failed}
+        result.findings = [replace(f, suppressed=True) if id(f) in annotated else f for f in result.findings]
+        return outcome
     if options.fix or options.diff:
         from pool_refactor.fixer import apply_fixes
 
