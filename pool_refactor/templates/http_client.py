@@ -401,7 +401,7 @@ def _httpx_options(
                 f"{_ENV_PREFIX}HTTP2 is on but the h2 package is not installed; "
                 "using HTTP/1.1 (install httpx[http2] to enable HTTP/2)",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=3,  # the code that called the accessor
             )
     kwargs.update(options)
     # httpx keeps a CookieJar given as is (a Cookies object would be copied into a
@@ -505,8 +505,11 @@ def get_sync_http_client(**client_options: Any) -> httpx.Client:
     `httpx.Client` is thread-safe, so one per process and option set serves every
     thread; the lock is taken only to create one. It is never built at import
     time, and a forked child builds its own (sockets inherited across a fork are
-    shared with the parent). A client found closed is replaced. Options are as
-    for `get_http_client`.
+    shared with the parent). A client found closed is replaced.
+
+    Options are client-level keyword arguments of `httpx.Client` with hashable
+    values (`verify=False`, `http2=True`, `base_url=...`); pass headers, params,
+    auth and timeouts on each request.
     """
     key = _options_key("get_sync_http_client", client_options)
     client = _sync_clients.get(key)
