@@ -1,0 +1,908 @@
+"""Wire the generated shared clients into the application's lifecycle, so pools close at shutdown.
+
+After `--fix`, every client lives as long as the process. A web application should still close
+them when it shuts down (open connections are released cleanly, and a test client that starts and
+stops the app many times does not pile them up). This module plans the smallest edit that does it,
+as pure functions over `(path, text)` pairs; the fixer writes the result.
+
+For each FastAPI or Starlette application constructed in the tree (`FastAPI(...)`,
+`fastapi.FastAPI(...)`, `Starlette(...)`, under any name or import alias), in this order:
+
+1. **It has a lifespan defined in the tree** (`lifespan=name`, the function in the same file or
+   imported from another scanned file, an `async def` with a `yield`): `await aclose_http_clients()`
+   goes at the end of the `finally:` of the `try` around the `yield`, or else at the end of the
+   function. Last, because the application's own shutdown code after the `yield` may still send
+   requests (deregistering from a service registry, flushing metrics), and a client closed before
+   that would be rebuilt and then leak. A function with a `return` gets the call right after its
+   `yield` instead, the one place every path still passes.
+2. **It uses startup/shutdown event handlers** (`on_startup=`/`on_shutdown=`, `@app.on_event`,
+   `add_event_handler` anywhere in the tree): the close is added to the `on_shutdown=[...]` list, or
+   at the end of the `@app.on_event("shutdown")` handler of the same file, or registered with
+   `app.add_event_handler("shutdown", aclose_http_clients)` right after the application is built.
+   The generated `lifespan` is *not* passed here: Starlette ignores event handlers (also those of
+   included routers, in any file) once an application has a lifespan, so passing one would
+   silently stop the application's own startup and shutdown code.
+3. **Neither**: the generated lifespan is passed, `FastAPI(..., lifespan=lifespan)`, imported as
+   `http_clients_lifespan` when the file already uses the name `lifespan`.
+
+Anything else (a lifespan built by a factory call, defined outside the tree, a `**kwargs` call, an
+application that is not bound to a name) is left alone and reported as a `WiringNote` saying what
+to add by hand. With no application object at all, async clients are closed when their event loop
+shuts down through `asyncio.run()`/`asyncio.Runner` (the generated module watches its loops); a
+note says what to call for loops that never shut down that way (Streamlit, `run_forever`, worker
+frameworks). Sync clients need nothing here: the generated module closes them at interpreter exit.
+
+Never twice: if any non-test file already imports `aclose_http_clients`, `close_http_clients` or
+`lifespan` from the generated module (or uses them through it as an attribute), the tree counts as
+wired and nothing is planned, so `plan_wiring` on its own output plans no edit. That is deliberately
+tree-wide rather than per application: a hand-made wiring can take forms this module does not
+recognise, and a missing close costs far less than a duplicated or misplaced one.
+
+Files that look like tests (`test_*.py`, `*_test.py`, `conftest.py`, anything under a `tests` or
+`test` folder) are skipped: an application built in a test fixture is not the one that ships.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar, cast
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+
+from codemods.shared_client import _append_args, apply_import_changes
+
+__all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
+
+ACLOSE = "aclose_http_clients"
+CLOSE = "close_http_clients"
+LIFESPAN = "lifespan"
+
+_APP_CLASSES = frozenset(
+    {"fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette"}
+)
+_MENTIONS_FRAMEWORK = re.compile(r"\b(?:fastapi|starlette)\b")
+_MENTIONS_EVENTS = re.compile(r"\b(?:on_event|add_event_handler|on_startup|on_shutdown)\b")
+_MENTIONS_STREAMLIT = re.compile(r"^\s*(?:import|from)\s+streamlit\b", re.MULTILINE)
+_WIRED_NAMES = frozenset({ACLOSE, CLOSE, LIFESPAN})
+_NodeT = TypeVar("_NodeT", bound=cst.CSTNode)
+
+
+@dataclass(frozen=True)
+class WiringEdit:
+    """One file to rewrite: the text as read and the text to write (which compiles)."""
+
+    path: Path
+    old_text: str
+    new_text: str
+    description: str
+    """What the edit does, for the run's messages (several edits of one file joined by "; ")."""
+
+
+@dataclass(frozen=True)
+class WiringNote:
+    """Something the user must wire by hand, and how."""
+
+    path: str
+    message: str
+
+
+def plan_wiring(
+    files: Sequence[tuple[Path, str]],
+    accessor_module: str,
+    sections: set[str],
+    has_async: bool,
+    has_sync: bool,
+) -> tuple[list[WiringEdit], list[WiringNote]]:
+    """Plan the edits that close the shared clients at shutdown (see the module docstring).
+
+    `files` are the package's Python files as `(path, text)`, texts as decoded by
+    `pool_refactor.source` (line endings kept). `accessor_module` is the generated module's import
+    name. `sections` is accepted for the record (every section's module has the close functions
+    and `lifespan`); `has_async`/`has_sync` say which kinds of client the package uses.
+    """
+    del sections, has_sync  # the close functions exist in every generated module
+    candidates = [(path, text) for path, text in files if not _is_test_file(path)]
+    if _already_wired(candidates, accessor_module):
+        return [], []
+    planner = _Planner(candidates, accessor_module, has_async)
+    planner.plan()
+    return planner.edits(), planner.notes
+
+
+# ---------------------------------------------------------------------------
+# Reading the tree
+# ---------------------------------------------------------------------------
+
+
+def _is_test_file(path: Path) -> bool:
+    name = path.name
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    return any(part in ("tests", "test") for part in path.parts[:-1])
+
+
+def _already_wired(files: Sequence[tuple[Path, str]], accessor_module: str) -> bool:
+    """Does any file import (or reach through an attribute) the close functions or the lifespan of
+    the generated module? Relative imports count when their last component names the module."""
+    stem = accessor_module.rsplit(".", 1)[-1]
+    for _path, text in files:
+        if not any(name in text for name in _WIRED_NAMES) or stem not in text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module is not None:
+                if node.module.rsplit(".", 1)[-1] == stem and any(
+                    alias.name in _WIRED_NAMES for alias in node.names
+                ):
+                    return True
+            elif isinstance(node, ast.Attribute) and node.attr in _WIRED_NAMES:
+                base = node.value
+                if (isinstance(base, ast.Name) and base.id == stem) or (
+                    isinstance(base, ast.Attribute) and base.attr == stem
+                ):
+                    return True
+    return False
+
+
+def _bound_names(text: str) -> set[str]:
+    """Every identifier a file binds or reads, so a new import cannot shadow or be shadowed."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".", 1)[0])
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            names.update(node.names)
+    return names
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _string_value(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+class _Bindings(cst.CSTVisitor):
+    """Local name -> what it was imported as (`F` -> `fastapi.FastAPI`; relative ones keep their
+    dots, `.events.lifespan`). Function-local imports count too: names are rarely reused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: dict[str, str] = {}
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _dotted(alias.name) or ""
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.names[alias.asname.name.value] = full
+            else:
+                top = full.split(".", 1)[0]
+                self.names[top] = top
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        base = "." * len(node.relative) + (_dotted(node.module) or "" if node.module else "")
+        for alias in node.names:
+            name = _dotted(alias.name) or ""
+            local = (
+                alias.asname.name.value
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                else name
+            )
+            joiner = "" if base.endswith(".") else "."
+            self.names[local] = f"{base}{joiner}{name}"
+
+
+def _qualify(node: cst.BaseExpression, bindings: dict[str, str]) -> str | None:
+    dotted = _dotted(node)
+    if dotted is None:
+        return None
+    head, _, rest = dotted.partition(".")
+    bound = bindings.get(head)
+    if bound is None:
+        return None
+    return f"{bound}.{rest}" if rest else bound
+
+
+@dataclass
+class _App:
+    call: cst.Call
+    statement: cst.SimpleStatementLine | None
+    """The statement that builds the application, when it is `name = FastAPI(...)`."""
+    name: str | None
+    kind: str
+    """`FastAPI` or `Starlette`, for messages."""
+    block: Sequence[cst.BaseStatement] | None = None
+    """The statements around `statement` (module or function body)."""
+
+
+class _AppFinder(cst.CSTVisitor):
+    """Every application construction, with the assignment statement that names it."""
+
+    def __init__(self, bindings: dict[str, str]) -> None:
+        super().__init__()
+        self._bindings = bindings
+        self._statement: cst.SimpleStatementLine | None = None
+        self._blocks: list[Sequence[cst.BaseStatement]] = []
+        self.apps: list[_App] = []
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._blocks.append(node.body)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._blocks.append(node.body)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        self._blocks.pop()
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._statement = node
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self._statement = None
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualified = _qualify(node.func, self._bindings)
+        if qualified not in _APP_CLASSES:
+            return
+        statement, name, block = None, None, None
+        line = self._statement
+        if line is not None and len(line.body) == 1:
+            small = line.body[0]
+            target: cst.BaseExpression | None = None
+            if isinstance(small, cst.Assign) and small.value is node and len(small.targets) == 1:
+                target = small.targets[0].target
+            elif isinstance(small, cst.AnnAssign) and small.value is node:
+                target = small.target
+            if isinstance(target, cst.Name) and self._blocks and line in self._blocks[-1]:
+                statement, name, block = line, target.value, self._blocks[-1]
+        self.apps.append(_App(node, statement, name, qualified.rsplit(".", 1)[-1], block))
+
+
+@dataclass
+class _Yield:
+    statement: cst.SimpleStatementLine
+    tries: tuple[cst.Try | cst.TryStar, ...]
+    """Enclosing `try` statements that have a `finally:` covering the yield, outermost first."""
+
+
+def _yields(function: cst.FunctionDef) -> list[_Yield] | None:
+    """The statement-level yields of a generator function, or None when one cannot be placed
+    (a yield inside an expression or on a one-line block)."""
+    found: list[_Yield] = []
+    placeable = True
+
+    def walk(block: cst.BaseSuite, tries: tuple[cst.Try | cst.TryStar, ...]) -> None:
+        nonlocal placeable
+        if isinstance(block, cst.SimpleStatementSuite):
+            if _contains_yield(block):
+                placeable = False
+            return
+        assert isinstance(block, cst.IndentedBlock)
+        for statement in block.body:
+            if isinstance(statement, cst.SimpleStatementLine):
+                if any(_is_yield_statement(small) for small in statement.body):
+                    found.append(_Yield(statement, tries))
+                elif _contains_yield(statement):
+                    placeable = False
+            elif isinstance(statement, cst.Try | cst.TryStar):
+                inner = (*tries, statement) if statement.finalbody is not None else tries
+                walk(statement.body, inner)
+                for handler in statement.handlers:
+                    walk(handler.body, inner)
+                if statement.orelse is not None:
+                    walk(statement.orelse.body, inner)
+                if statement.finalbody is not None:
+                    walk(statement.finalbody.body, tries)
+            elif isinstance(statement, cst.FunctionDef | cst.ClassDef):
+                continue
+            elif isinstance(statement, cst.If):
+                walk(statement.body, tries)
+                orelse: cst.If | cst.Else | None = statement.orelse
+                while orelse is not None:
+                    walk(orelse.body, tries)
+                    orelse = orelse.orelse if isinstance(orelse, cst.If) else None
+            elif isinstance(statement, cst.For | cst.While):
+                walk(statement.body, tries)
+                if statement.orelse is not None:
+                    walk(statement.orelse.body, tries)
+            elif isinstance(statement, cst.With):
+                walk(statement.body, tries)
+            elif isinstance(statement, cst.Match):
+                for case in statement.cases:
+                    walk(case.body, tries)
+
+    walk(function.body, ())
+    return found if placeable else None
+
+
+def _is_yield_statement(small: cst.BaseSmallStatement) -> bool:
+    return isinstance(small, cst.Expr) and isinstance(small.value, cst.Yield)
+
+
+class _YieldCounter(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self.found = True
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _contains_yield(node: cst.CSTNode) -> bool:
+    counter = _YieldCounter()
+    node.visit(counter)
+    return counter.found
+
+
+def _has_return(function: cst.FunctionDef) -> bool:
+    class Finder(cst.CSTVisitor):
+        found = False
+
+        def visit_Return(self, node: cst.Return) -> None:
+            self.found = True
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+        def visit_Lambda(self, node: cst.Lambda) -> bool:
+            return False
+
+    finder = Finder()
+    function.visit(finder)
+    return finder.found
+
+
+def _last_statement(block: cst.BaseSuite) -> cst.BaseStatement | None:
+    if isinstance(block, cst.IndentedBlock) and block.body:
+        return block.body[-1]
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Planning
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _FileWork:
+    path: Path
+    text: str
+    module: cst.Module
+    bindings: dict[str, str]
+    names: set[str]
+    insert_after: dict[int, list[str]] = field(default_factory=dict)
+    """id(original statement) -> source lines of statements to add after it."""
+    add_kwarg: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """id(original call) -> (keyword, name) to append to its arguments."""
+    append_element: dict[int, str] = field(default_factory=dict)
+    """id(original list or tuple) -> name to append to it."""
+    imports: dict[str, str] = field(default_factory=dict)
+    """Name exported by the generated module -> local name it is imported as."""
+    descriptions: list[str] = field(default_factory=list)
+
+    def local_name(self, exported: str, fallbacks: Sequence[str]) -> str:
+        """The name `exported` will be imported under here, avoiding every name the file uses."""
+        if exported in self.imports:
+            return self.imports[exported]
+        for candidate in (exported, *fallbacks):
+            if candidate not in self.names:
+                self.imports[exported] = candidate
+                self.names.add(candidate)
+                return candidate
+        index = 2
+        while f"{fallbacks[-1]}_{index}" in self.names:
+            index += 1
+        chosen = f"{fallbacks[-1]}_{index}"
+        self.imports[exported] = chosen
+        self.names.add(chosen)
+        return chosen
+
+    def display(self) -> str:
+        return self.path.as_posix()
+
+
+class _Planner:
+    def __init__(self, files: Sequence[tuple[Path, str]], accessor_module: str, has_async: bool) -> None:
+        self._files = files
+        self._accessor = accessor_module
+        self._has_async = has_async
+        self._work: dict[str, _FileWork] = {}
+        self._order: list[str] = []
+        self.notes: list[WiringNote] = []
+        self._events_in_tree = any(_MENTIONS_EVENTS.search(text) for _p, text in files)
+
+    # -- loading ------------------------------------------------------------
+
+    def _load(self, path: Path, text: str) -> _FileWork | None:
+        key = os.path.normpath(str(path))
+        if key in self._work:
+            return self._work[key]
+        try:
+            module = cst.parse_module(text)
+            names = _bound_names(text)
+        except (cst.ParserSyntaxError, SyntaxError, ValueError):
+            return None
+        bindings = _Bindings()
+        module.visit(bindings)
+        work = _FileWork(path, text, module, bindings.names, names)
+        self._work[key] = work
+        self._order.append(key)
+        return work
+
+    def _module_file(self, origin: Path, qualified: str) -> tuple[Path, str] | None:
+        """The scanned file a module name (absolute, or relative to `origin`) refers to."""
+        level = len(qualified) - len(qualified.lstrip("."))
+        parts = [p for p in qualified.lstrip(".").split(".") if p]
+        if level:
+            base = Path(os.path.normpath(origin.parent.joinpath(*[".."] * (level - 1))))
+            wanted = [os.path.normpath(base.joinpath(*parts).as_posix() + ".py")] if parts else []
+            wanted.append(os.path.normpath(base.joinpath(*parts, "__init__.py")))
+            for path, text in self._files:
+                if os.path.normpath(str(path)) in wanted:
+                    return path, text
+            return None
+        if not parts:
+            return None
+        matches = [
+            (path, text)
+            for path, text in self._files
+            if _path_ends_with(path, [*parts[:-1], parts[-1] + ".py"])
+            or _path_ends_with(path, [*parts, "__init__.py"])
+        ]
+        return matches[0] if len(matches) == 1 else None
+
+    # -- per application ------------------------------------------------------
+
+    def plan(self) -> None:
+        found_app = False
+        for path, text in self._files:
+            if not _MENTIONS_FRAMEWORK.search(text):
+                continue
+            if _path_ends_with(path, _module_parts(self._accessor)):
+                continue
+            work = self._load(path, text)
+            if work is None:
+                continue
+            finder = _AppFinder(work.bindings)
+            work.module.visit(finder)
+            for app in finder.apps:
+                found_app = True
+                self._wire(work, app)
+        if not found_app and self._has_async:
+            self.notes.append(self._no_app_note())
+
+    def _wire(self, work: _FileWork, app: _App) -> None:
+        where = f"`{app.name or app.kind} = {app.kind}(...)`"
+        if any(arg.star == "**" for arg in app.call.args):
+            self._note(work, f"{where} is given `**` arguments that may hold a lifespan. " + self._by_hand())
+            return
+        keywords = {arg.keyword.value: arg for arg in app.call.args if arg.keyword is not None}
+        lifespan_arg = keywords.get(LIFESPAN)
+        if lifespan_arg is not None:
+            self._wire_lifespan(work, app, lifespan_arg.value)
+        elif "on_startup" in keywords or "on_shutdown" in keywords or self._events_in_tree:
+            self._wire_events(work, app, keywords.get("on_shutdown"))
+        else:
+            local = work.local_name(LIFESPAN, ["http_clients_lifespan"])
+            work.add_kwarg[id(app.call)] = (LIFESPAN, local)
+            work.descriptions.append(
+                f"passes the generated `lifespan` to {where} in {work.display()}, which closes the "
+                "shared HTTP clients at shutdown"
+            )
+
+    def _wire_lifespan(self, work: _FileWork, app: _App, value: cst.BaseExpression) -> None:
+        if not isinstance(value, cst.Name):
+            self._note(
+                work, f"The lifespan of {app.kind}(...) is not a plain function name. " + self._by_hand()
+            )
+            return
+        name = value.value
+        located = self._find_function(work, name)
+        if located is None:
+            self._note(
+                work,
+                f"The lifespan `{name}` of {app.kind}(...) is not defined in the scanned files. "
+                + self._by_hand(),
+            )
+            return
+        target, function = located
+        if function.asynchronous is None:
+            self._note(target, f"The lifespan `{name}` is not an `async def`. " + self._by_hand())
+            return
+        yields = _yields(function)
+        if not yields:
+            self._note(
+                target,
+                f"The lifespan `{name}` has no `yield` this tool can place code after. " + self._by_hand(),
+            )
+            return
+        local = target.local_name(ACLOSE, ["aclose_shared_http_clients"])
+        call = f"await {local}()"
+        common = _common_finally(yields)
+        if common is not None and common.finalbody is not None:
+            last = _last_statement(common.finalbody.body)
+            if last is None:
+                self._note(target, f"The `finally:` of lifespan `{name}` is on one line. " + self._by_hand())
+                return
+            self._insert_after(target, last, call)
+            place = "at the end of the `finally:` around the `yield`"
+        elif not _has_return(function) and (last := _last_statement(function.body)) is not None:
+            self._insert_after(target, last, call)
+            place = "at the end, after the shutdown code that follows the `yield`,"
+        else:
+            for item in yields:
+                self._insert_after(target, item.statement, call)
+            place = "right after the `yield`"
+        target.descriptions.append(
+            f"closes the shared HTTP clients {place} of lifespan `{function.name.value}` in "
+            f"{target.display()}"
+        )
+
+    def _wire_events(self, work: _FileWork, app: _App, on_shutdown: cst.Arg | None) -> None:
+        if on_shutdown is not None and isinstance(on_shutdown.value, cst.List | cst.Tuple):
+            local = work.local_name(ACLOSE, ["aclose_shared_http_clients"])
+            work.append_element[id(on_shutdown.value)] = local
+            work.descriptions.append(
+                f"adds `{local}` to the `on_shutdown` handlers of {app.kind}(...) in {work.display()}"
+            )
+            return
+        handler = self._shutdown_handler(work, app) if on_shutdown is None else None
+        if handler is not None and not _has_return(handler):
+            last = _last_statement(handler.body)
+            if last is not None and (handler.asynchronous is not None or not self._has_async):
+                if handler.asynchronous is not None:
+                    code = f"await {work.local_name(ACLOSE, ['aclose_shared_http_clients'])}()"
+                else:
+                    code = f"{work.local_name(CLOSE, ['close_shared_http_clients'])}()"
+                self._insert_after(work, last, code)
+                work.descriptions.append(
+                    f"closes the shared HTTP clients at the end of the shutdown handler "
+                    f"`{handler.name.value}` in {work.display()}"
+                )
+                return
+        if app.statement is None or app.name is None:
+            self._note(
+                work,
+                f"{app.kind}(...) uses startup/shutdown event handlers and is not assigned to a name. "
+                + self._by_hand(),
+            )
+            return
+        local = work.local_name(ACLOSE, ["aclose_shared_http_clients"])
+        anchor = _registration_anchor(work.module, app)
+        self._insert_after(work, anchor, f'{app.name}.add_event_handler("shutdown", {local})')
+        work.descriptions.append(
+            f"registers `{local}` as a shutdown handler of `{app.name}` in {work.display()}"
+        )
+
+    def _shutdown_handler(self, work: _FileWork, app: _App) -> cst.FunctionDef | None:
+        """The first `@<app>.on_event("shutdown")` function of the application's own file."""
+        if app.name is None:
+            return None
+        for function in _functions(work.module):
+            for decorator in function.decorators:
+                call = decorator.decorator
+                if (
+                    isinstance(call, cst.Call)
+                    and _dotted(call.func) == f"{app.name}.on_event"
+                    and call.args
+                    and _string_value(call.args[0].value) == "shutdown"
+                ):
+                    return function
+        return None
+
+    def _find_function(self, work: _FileWork, name: str) -> tuple[_FileWork, cst.FunctionDef] | None:
+        bound = work.bindings.get(name)
+        if bound is None:
+            for statement in work.module.body:
+                if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+                    return work, statement
+            return None
+        dots = len(bound) - len(bound.lstrip("."))
+        module_name, _, function_name = bound[dots:].rpartition(".")
+        module_name = "." * dots + module_name  # `from .. import x` -> module `..`
+        located = self._module_file(work.path, module_name) if module_name else None
+        if located is None:
+            return None
+        other = self._load(*located)
+        if other is None:
+            return None
+        for statement in other.module.body:
+            if isinstance(statement, cst.FunctionDef) and statement.name.value == function_name:
+                return other, statement
+        return None
+
+    # -- notes and edits -----------------------------------------------------
+
+    def _by_hand(self) -> str:
+        return (
+            f"Close the shared HTTP clients at shutdown by hand: `await {ACLOSE}()` from "
+            f"`{self._accessor}` after your lifespan's `yield`, or enter the generated one there "
+            f"(`async with {LIFESPAN}(app): yield`)."
+        )
+
+    def _no_app_note(self) -> WiringNote:
+        streamlit = any(_MENTIONS_STREAMLIT.search(text) for _p, text in self._files)
+        where = _common_folder([path for path, _t in self._files])
+        message = (
+            "No FastAPI or Starlette application was found, so nothing was wired. Async clients are "
+            "closed when their event loop shuts down through `asyncio.run()` or `asyncio.Runner`; "
+            "code that keeps a loop running for the whole process (a worker, `loop.run_forever()`) "
+            f"should call `await {ACLOSE}()` from `{self._accessor}` on that loop at shutdown."
+        )
+        if streamlit:
+            message += (
+                " Streamlit: a script that runs each rerun with `asyncio.run()` needs nothing more; if "
+                "it keeps one loop alive across reruns (for example in `st.cache_resource`), close "
+                f"the clients on that loop when it is stopped (`loop.run_until_complete({ACLOSE}())`)."
+            )
+        return WiringNote(where, message)
+
+    def _note(self, work: _FileWork, message: str) -> None:
+        self.notes.append(WiringNote(work.display(), message))
+
+    @staticmethod
+    def _insert_after(work: _FileWork, statement: cst.BaseStatement, code: str) -> None:
+        lines = work.insert_after.setdefault(id(statement), [])
+        if code not in lines:
+            lines.append(code)
+
+    def edits(self) -> list[WiringEdit]:
+        edits: list[WiringEdit] = []
+        for key in self._order:
+            work = self._work[key]
+            if not (work.insert_after or work.add_kwarg or work.append_element):
+                continue
+            try:
+                new_text = _apply(work, self._accessor)
+                compile(new_text, str(work.path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            except Exception as exc:  # a bug of ours: never hand back code that does not compile
+                self.notes.append(
+                    WiringNote(
+                        work.display(),
+                        f"Wiring was not applied ({type(exc).__name__}: {exc}); please report. "
+                        + self._by_hand(),
+                    )
+                )
+                continue
+            if new_text != work.text:
+                edits.append(WiringEdit(work.path, work.text, new_text, "; ".join(work.descriptions)))
+        return edits
+
+
+def _registration_anchor(module: cst.Module, app: _App) -> cst.BaseStatement:
+    """The statement after which to register the close as a shutdown handler.
+
+    Starlette runs shutdown handlers in the order they were added, and the application's own
+    handlers may still send requests, so the close goes after the last statement of the block that
+    adds handlers or includes routers (`@app.on_event`, `app.add_event_handler`,
+    `app.include_router`, `app.router...`). Not simply at the end of the block: a trailing
+    `if __name__ == "__main__": uvicorn.run(app)` would register it after the server stopped.
+    """
+    assert app.statement is not None and app.block is not None and app.name is not None
+    anchor: cst.BaseStatement = app.statement
+    start = next(i for i, statement in enumerate(app.block) if statement is app.statement)
+    pattern = re.compile(rf"\b{re.escape(app.name)}\.(?:on_event|add_event_handler|include_router|router)\b")
+    for statement in app.block[start + 1 :]:
+        if isinstance(statement, cst.FunctionDef):
+            text = "".join(module.code_for_node(d) for d in statement.decorators)
+        elif isinstance(statement, cst.SimpleStatementLine):
+            text = module.code_for_node(statement)
+        else:
+            continue
+        if pattern.search(text):
+            anchor = statement
+    return anchor
+
+
+def _common_finally(yields: Sequence[_Yield]) -> cst.Try | cst.TryStar | None:
+    """The innermost `try` with a `finally:` that covers every yield, if there is one."""
+    common: cst.Try | cst.TryStar | None = None
+    for candidates in zip(*(item.tries for item in yields), strict=False):
+        first = candidates[0]
+        if all(candidate is first for candidate in candidates):
+            common = first
+        else:
+            break
+    return common
+
+
+def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:
+    class Collector(cst.CSTVisitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[cst.FunctionDef] = []
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            self.found.append(node)
+
+    collector = Collector()
+    module.visit(collector)
+    return iter(collector.found)
+
+
+def _module_parts(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [*parts[:-1], parts[-1] + ".py"]
+
+
+def _path_ends_with(path: Path, parts: Sequence[str]) -> bool:
+    own = Path(os.path.normpath(str(path))).parts
+    return len(own) >= len(parts) and list(own[len(own) - len(parts) :]) == list(parts)
+
+
+def _common_folder(paths: Sequence[Path]) -> str:
+    if not paths:
+        return "."
+    try:
+        common = os.path.commonpath([str(p.parent) for p in paths])
+    except ValueError:  # mixed absolute and relative paths, or drives
+        return paths[0].parent.as_posix()
+    return Path(common).as_posix() if common else "."
+
+
+# ---------------------------------------------------------------------------
+# Applying
+# ---------------------------------------------------------------------------
+
+
+class _Apply(cst.CSTTransformer):
+    """Carry out a file's planned edits, found by identity of the original nodes."""
+
+    def __init__(self, work: _FileWork) -> None:
+        super().__init__()
+        self._work = work
+        self._config = work.module.config_for_parsing
+
+    def on_leave(
+        self, original_node: _NodeT, updated_node: _NodeT
+    ) -> _NodeT | cst.RemovalSentinel | cst.FlattenSentinel[_NodeT]:
+        key = id(original_node)
+        if key in self._work.add_kwarg and isinstance(updated_node, cst.Call):
+            keyword, value = self._work.add_kwarg[key]
+            arg = cst.Arg(
+                keyword=cst.Name(keyword),
+                value=cst.Name(value),
+                equal=cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+                ),
+            )
+            return cast(_NodeT, updated_node.with_changes(args=_append_args(updated_node, [arg])))
+        if key in self._work.append_element and isinstance(updated_node, cst.List | cst.Tuple):
+            return cast(_NodeT, _append_element(updated_node, self._work.append_element[key]))
+        if key in self._work.insert_after and isinstance(updated_node, cst.BaseStatement):
+            added = [cst.parse_statement(code + "\n", self._config) for code in self._work.insert_after[key]]
+            if isinstance(updated_node, cst.FunctionDef | cst.ClassDef) and added:
+                # after a definition, as many blank lines as before it (two at module level)
+                blank = sum(1 for line in updated_node.leading_lines if line.comment is None) or 1
+                lines = [cst.EmptyLine(indent=False)] * blank
+                first = added[0]
+                assert isinstance(first, cst.SimpleStatementLine | cst.BaseCompoundStatement)
+                added[0] = first.with_changes(leading_lines=lines)
+            return cast(cst.FlattenSentinel[_NodeT], cst.FlattenSentinel([updated_node, *added]))
+        return updated_node
+
+
+def _append_element(node: cst.List | cst.Tuple, name: str) -> cst.List | cst.Tuple:
+    """Add a name at the end of a list or tuple display, in its own layout: one element per line
+    stays one per line (with its trailing comma), a one-line display stays on one line."""
+    elements = list(node.elements)
+    new = cst.Element(cst.Name(name))
+    if not elements:
+        return node.with_changes(
+            elements=[new.with_changes(comma=cst.Comma())] if isinstance(node, cst.Tuple) else [new]
+        )
+    if isinstance(node, cst.List):
+        opening: cst.BaseParenthesizableWhitespace | None = node.lbracket.whitespace_after
+    else:
+        opening = node.lpar[0].whitespace_after if node.lpar else None
+    last = elements[-1]
+    if isinstance(last.comma, cst.Comma) and isinstance(opening, cst.ParenthesizedWhitespace):
+        elements[-1] = last.with_changes(comma=last.comma.with_changes(whitespace_after=opening))
+        elements.append(new.with_changes(comma=last.comma))
+    else:
+        elements[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        elements.append(new)
+    return node.with_changes(elements=elements)
+
+
+def _apply(work: _FileWork, accessor_module: str) -> str:
+    module = work.module.visit(_Apply(work))
+    context = CodemodContext(filename=str(work.path))
+    for exported, local in sorted(work.imports.items()):
+        AddImportsVisitor.add_needed_import(
+            context, accessor_module, exported, None if local == exported else local
+        )
+    before = _import_from(module, accessor_module)
+    module = apply_import_changes(module, context)
+    if before is not None and _is_sorted([_alias_name(a) for a in before]):
+        module = module.visit(_SortMembers(accessor_module))
+    return module.code
+
+
+def _import_from(module: cst.Module, dotted: str) -> Sequence[cst.ImportAlias] | None:
+    """The names of the file's first module-level `from <dotted> import ...`, if any."""
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if (
+                    isinstance(small, cst.ImportFrom)
+                    and not small.relative
+                    and small.module is not None
+                    and _dotted(small.module) == dotted
+                    and not isinstance(small.names, cst.ImportStar)
+                ):
+                    return small.names
+    return None
+
+
+def _alias_name(alias: cst.ImportAlias) -> str:
+    return _dotted(alias.name) or ""
+
+
+def _member_key(name: str) -> tuple[int, str]:
+    """isort's and ruff's default member order: CONSTANTS, then Classes, then functions."""
+    if name.isupper() and len(name) > 1:
+        return 0, name
+    return (1 if name[:1].isupper() else 2), name
+
+
+def _is_sorted(names: Sequence[str]) -> bool:
+    return list(names) == sorted(names, key=_member_key)
+
+
+class _SortMembers(cst.CSTTransformer):
+    """Keep an import that was sorted before a name was merged into it sorted (libcst's
+    AddImportsVisitor puts new names first), so the project's import linter stays quiet."""
+
+    def __init__(self, dotted: str) -> None:
+        super().__init__()
+        self._dotted = dotted
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> cst.ImportFrom:
+        names = updated_node.names
+        if (
+            updated_node.relative
+            or updated_node.module is None
+            or _dotted(updated_node.module) != self._dotted
+            or isinstance(names, cst.ImportStar)
+            or _is_sorted([_alias_name(a) for a in names])
+        ):
+            return updated_node
+        ordered = sorted(names, key=lambda alias: _member_key(_alias_name(alias)))
+        commas = [alias.comma for alias in names]  # positions keep their commas (and line breaks)
+        return updated_node.with_changes(
+            names=[alias.with_changes(comma=comma) for alias, comma in zip(ordered, commas, strict=True)]
+        )
