@@ -8,10 +8,11 @@
 Every tool runs as a subprocess on the same tree, in the same run, so the ratios are fair whatever the
 machine: pool-refactor cold (``--no-cache``) and warm (a primed cache), ``ruff check --select E9
 --no-cache`` (it parses every file: the parse floor), ``grep -rlE`` for the client libraries' names
-(reads every byte: the I/O floor) and semgrep with an equivalent rule when it is installed. Each is run
-``--repeat`` times after one untimed warm-up (so the page cache is hot for everyone) and the median is
-kept. pool-refactor runs as ``python -m pool_refactor scan ... --format json -o /dev/null``, which is
-what a user waits for: interpreter start-up and imports included.
+(reads every byte: the I/O floor) and semgrep with an equivalent rule when it is installed. After one
+untimed warm-up round (so the page cache is hot for everyone), ``--repeat`` rounds run every tool in
+turn, interleaved so that a change in the machine's load hits all tools alike, and the median is kept.
+pool-refactor runs as ``python -m pool_refactor scan ... --format json -o /dev/null``, which is what
+a user waits for: interpreter start-up and imports included.
 
 Peak memory is the largest resident set of any pool-refactor process of the run (the parent or a
 worker, from ``wait4``'s rusage); workers are forked, so pages they share with the parent count in both.
@@ -321,6 +322,11 @@ class Measurement:
     times: list[float] = field(default_factory=list)
     peak_rss_mb: float | None = None
     note: str = ""
+    """Why the tool was not run (empty when it was)."""
+    ok: tuple[int, ...] = (0,)
+    """Exit codes that mean the tool did its job."""
+    before: Callable[[], None] | None = None
+    """Run before each timed run (clearing a cache)."""
 
     @property
     def median(self) -> float:
@@ -352,17 +358,23 @@ def _run(command: list[str], cwd: Path, ok_codes: tuple[int, ...]) -> tuple[floa
     return elapsed, usage.ru_maxrss / scale
 
 
-def _measure(
-    m: Measurement, cwd: Path, repeat: int, ok: tuple[int, ...], before: Callable[[], None] | None = None
-) -> None:
+def _measure_all(measurements: list[Measurement], cwd: Path, repeat: int) -> None:
+    """Round-robin: one untimed warm-up round, then ``repeat`` rounds of every tool in turn.
+
+    Interleaving keeps the comparison fair when the machine's load drifts during the run (a tool
+    timed entirely during a busy minute would otherwise look slower than it is).
+    """
     for attempt in range(repeat + 1):
-        if before is not None:
-            before()
-        elapsed, rss = _run(m.command, cwd, ok)
-        if attempt == 0:
-            continue  # warm-up: page cache, bytecode caches
-        m.times.append(elapsed)
-        m.peak_rss_mb = max(m.peak_rss_mb or 0.0, rss)
+        for m in measurements:
+            if m.note:
+                continue
+            if m.before is not None:
+                m.before()
+            elapsed, rss = _run(m.command, cwd, m.ok)
+            if attempt == 0:
+                continue  # warm-up: page cache, bytecode caches
+            m.times.append(elapsed)
+            m.peak_rss_mb = max(m.peak_rss_mb or 0.0, rss)
 
 
 def _count(path: Path) -> tuple[int, int]:
@@ -396,35 +408,32 @@ def run_benchmark(
     # Exit 0 (no --check) or 2 (a file that could not be read or parsed: real trees have a few).
     pr_ok = (0, 2)
 
-    cold = Measurement("pool-refactor (cold, --no-cache)", base + ["--no-cache"])
-    _measure(cold, target, repeat, pr_ok)
+    cold = Measurement("pool-refactor (cold, --no-cache)", base + ["--no-cache"], ok=pr_ok)
     results.append(cold)
-
-    fresh = Measurement("pool-refactor (cold, fresh cache)", base)
-    _measure(fresh, target, repeat, pr_ok, before=lambda: shutil.rmtree(cache_dir, ignore_errors=True))
+    fresh = Measurement(
+        "pool-refactor (cold, fresh cache)",
+        base,
+        ok=pr_ok,
+        before=lambda: shutil.rmtree(cache_dir, ignore_errors=True),
+    )
     results.append(fresh)
-
-    warm = Measurement("pool-refactor (warm cache)", base)
-    _measure(warm, target, repeat, pr_ok)
+    warm = Measurement("pool-refactor (warm cache)", base, ok=pr_ok)  # primed by the row above
     results.append(warm)
 
     ruff = shutil.which("ruff") or str(Path(py).with_name("ruff"))
     ruff_m = Measurement(
         "ruff check --select E9",
         [ruff, "check", "--select", "E9", "--no-cache", "--exit-zero", "-q", "--isolated", *scan_paths],
+        ok=(0, 1, 2),
     )
-    if Path(ruff).exists():
-        _measure(ruff_m, target, repeat, (0, 1, 2))
-    else:
+    if not Path(ruff).exists():
         ruff_m.note = "ruff not installed"
     results.append(ruff_m)
 
     grep_m = Measurement(
-        "grep -rlE (I/O floor)", ["grep", "-rlE", "--include=*.py", GREP_PATTERN, *scan_paths]
+        "grep -rlE (I/O floor)", ["grep", "-rlE", "--include=*.py", GREP_PATTERN, *scan_paths], ok=(0, 1)
     )
-    if shutil.which("grep"):
-        _measure(grep_m, target, repeat, (0, 1))
-    else:
+    if not shutil.which("grep"):
         grep_m.note = "grep not found"
     results.append(grep_m)
 
@@ -446,13 +455,15 @@ def run_benchmark(
             str(jobs or os.cpu_count() or 1),
             *scan_paths,
         ],
+        ok=(0, 1),
     )
-    if semgrep:
-        _measure(semgrep_m, target, repeat, (0, 1))
-    else:
+    if not semgrep:
         semgrep_m.note = "semgrep not installed: skipped"
     results.append(semgrep_m)
-    os.unlink(rule.name)
+    try:
+        _measure_all(results, target, repeat)
+    finally:
+        os.unlink(rule.name)
 
     files, lines = _count(target)
     reference = cold.median

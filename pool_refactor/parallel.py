@@ -26,6 +26,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -145,6 +146,9 @@ _worker_hash = False
 
 def _init_worker(content: ContentTable | None, hash_files: bool) -> None:
     global _worker_content, _worker_hash
+    # Ctrl-C is the parent's to handle: it cancels what is queued and waits for the chunks in
+    # flight, instead of every worker printing its own KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_content = content
     _worker_hash = hash_files
 
@@ -197,15 +201,23 @@ def _scan_pool(
     workers = min(jobs, max(1, len(tasks) // 8))
     chunk = max(1, min(CHUNK_MAX, len(tasks) // (workers * 8)))
     done = 0
+    executor = _executor(workers, content, hash_files)
     try:
-        with ProcessPoolExecutor(
-            workers, mp_context=_context(), initializer=_init_worker, initargs=(content, hash_files)
-        ) as executor:
-            for scanned in executor.map(_scan_task, tasks, chunksize=chunk):
-                yield scanned
-                done += 1
+        for scanned in executor.map(_scan_task, tasks, chunksize=chunk):
+            yield scanned
+            done += 1
     except BrokenProcessPool:
+        executor.shutdown(wait=True, cancel_futures=True)
         yield from _isolate(tasks[done:], content, hash_files)
+    finally:
+        # Also on Ctrl-C or a consumer that stops early: drop what is queued, do not finish it.
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _executor(workers: int, content: ContentTable | None, hash_files: bool) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers, mp_context=_context(), initializer=_init_worker, initargs=(content, hash_files)
+    )
 
 
 def _isolate(
@@ -214,14 +226,14 @@ def _isolate(
     """After a worker died: one file at a time in a single fresh worker, to find the one that kills it."""
     index = 0
     while index < len(tasks):
+        executor = _executor(1, content, hash_files)
         try:
-            with ProcessPoolExecutor(
-                1, mp_context=_context(), initializer=_init_worker, initargs=(content, hash_files)
-            ) as executor:
-                for scanned in executor.map(_scan_task, tasks[index:], chunksize=1):
-                    yield scanned
-                    index += 1
+            for scanned in executor.map(_scan_task, tasks[index:], chunksize=1):
+                yield scanned
+                index += 1
         except BrokenProcessPool:
-            path, display = tasks[index]
+            _, display = tasks[index]
             yield Scanned(FileScan(display, error="the scanner crashed on this file (worker process died)"))
             index += 1
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
