@@ -52,6 +52,42 @@ def _leading(statement: cst.BaseStatement) -> Sequence[cst.EmptyLine]:
     return lines
 
 
+class _CommentCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[cst.Comment] = []
+
+    def visit_Comment(self, node: cst.Comment) -> None:
+        self.found.append(node)
+
+
+def _comment_nodes(node: cst.CSTNode) -> list[cst.Comment]:
+    collector = _CommentCollector()
+    node.visit(collector)
+    return collector.found
+
+
+def _call_comments(call: cst.Call, values_kept: Sequence[cst.Arg]) -> list[cst.EmptyLine]:
+    """Comments written inside a call that is rewritten away (between its arguments, on the lines
+    of options, commented-out options), except those inside argument values that live on."""
+    inside_values = {id(c) for arg in values_kept for c in _comment_nodes(arg.value)}
+    return [cst.EmptyLine(comment=c) for c in _comment_nodes(call) if id(c) not in inside_values]
+
+
+def _arg_comments(args: Sequence[cst.Arg]) -> list[cst.EmptyLine]:
+    """Comments around (not inside) arguments that move to another call."""
+    lines: list[cst.EmptyLine] = []
+    for arg in args:
+        inside = {id(c) for c in _comment_nodes(arg.value)}
+        lines.extend(cst.EmptyLine(comment=c) for c in _comment_nodes(arg) if id(c) not in inside)
+    return lines
+
+
+def _comments(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
+    """Only the comment lines: blank lines around removed code are not worth keeping."""
+    return [line for line in lines if line.comment is not None]
+
+
 def _library(family: str) -> Library:
     for library in LIBRARIES:
         if library.family == family:
@@ -76,6 +112,17 @@ class SharedClientTransformer(ContextAwareTransformer):
         """Updated statements to replace by several, with comment lines to keep after them."""
         self._ctor_calls: dict[int, tuple[Position, FixPlan]] = {}
         self._used_accessors: set[str] = set()
+        self._pending_comments: list[cst.EmptyLine] = []
+        """Comments of rewritten calls, put above the statement that contains them."""
+
+    def on_leave(  # type: ignore[override]
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        result = super().on_leave(original_node, updated_node)
+        if self._pending_comments and isinstance(result, cst.SimpleStatementLine | cst.BaseCompoundStatement):
+            lines, self._pending_comments = self._pending_comments, []
+            result = result.with_changes(leading_lines=[*result.leading_lines, *lines])
+        return result
 
     # -- locating --------------------------------------------------------------------------
     def _position(self, node: cst.CSTNode) -> Position:
@@ -90,16 +137,7 @@ class SharedClientTransformer(ContextAwareTransformer):
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
         body = updated_node.body
         if isinstance(body, cst.IndentedBlock) and any(self._is_close(s) for s in body.body):
-            kept: list[cst.BaseStatement] = []
-            carry: list[cst.EmptyLine] = []
-            for statement in body.body:
-                if self._is_close(statement):
-                    carry.extend(_leading(statement))
-                    continue
-                if carry:
-                    statement = statement.with_changes(leading_lines=[*carry, *_leading(statement)])
-                    carry = []
-                kept.append(statement)
+            kept, carry = self._drop_closes(body.body)
             if not kept:
                 kept = [cst.SimpleStatementLine(body=[cst.Pass()])]
             updated_node = updated_node.with_changes(
@@ -131,6 +169,9 @@ class SharedClientTransformer(ContextAwareTransformer):
                 return self._one_shot(original_node, updated_node, plan)
             if plan.kind == "local":
                 self.applied.add(position)
+                self._pending_comments.extend(
+                    _call_comments(updated_node, self._kept_values(updated_node, plan))
+                )
                 return self._accessor_call(updated_node, plan)
             return updated_node  # `with` items are rewritten in leave_With
         return self._request_call(updated_node)
@@ -153,6 +194,11 @@ class SharedClientTransformer(ContextAwareTransformer):
             ]
         return call.with_changes(args=_append_args(call, extra)) if extra else call
 
+    def _kept_values(self, call: cst.Call, plan: FixPlan) -> list[cst.Arg]:
+        """The constructor arguments whose values appear again (keyed or moved)."""
+        wanted = set(plan.keyed_options) | set(plan.moved_options)
+        return [arg for arg in _named_args(call, plan) if arg.keyword and arg.keyword.value in wanted]
+
     def _accessor_call(self, call: cst.Call, plan: FixPlan) -> cst.Call:
         keyed = [
             arg for arg in _named_args(call, plan) if arg.keyword and arg.keyword.value in plan.keyed_options
@@ -165,6 +211,7 @@ class SharedClientTransformer(ContextAwareTransformer):
         keyed = [a for a in call.args if a.keyword is not None and a.keyword.value in plan.keyed_options]
         rest = [a for a in call.args if not (a.keyword is not None and a.keyword.value in plan.keyed_options)]
         self._need_accessor(plan.accessor)
+        self._pending_comments.extend(_arg_comments(keyed))
         accessor = cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
         if rest and rest[-1] is not call.args[-1]:
             # The old last argument went to the accessor: the new last one takes over its comma, so a
@@ -207,9 +254,10 @@ class SharedClientTransformer(ContextAwareTransformer):
             new_item = updated_node.items[index]
             assert isinstance(new_item.item, cst.Call)
             accessor = self._accessor_call(new_item.item, plan)
+            comments = _call_comments(new_item.item, self._kept_values(new_item.item, plan))
             assign = cst.SimpleStatementLine(
                 body=[cst.Assign(targets=[cst.AssignTarget(cst.Name(plan.variable))], value=accessor)],
-                leading_lines=updated_node.leading_lines,
+                leading_lines=[*updated_node.leading_lines, *comments],
             )
             self.applied.add(position)
             remaining = [it for i, it in enumerate(updated_node.items) if i != index]
@@ -262,23 +310,43 @@ class SharedClientTransformer(ContextAwareTransformer):
         final = updated_node.finalbody
         if final is None or not isinstance(final.body, cst.IndentedBlock):
             return updated_node
-        kept = [s for s in final.body.body if not self._is_close(s)]
-        if len(kept) == len(final.body.body):
+        if not any(self._is_close(s) for s in final.body.body):
             return updated_node
+        kept, orphans = self._drop_closes(final.body.body)
         if kept:
-            return updated_node.with_changes(
-                finalbody=final.with_changes(body=final.body.with_changes(body=kept))
-            )
+            block = final.body.with_changes(body=kept, footer=[*orphans, *final.body.footer])
+            return updated_node.with_changes(finalbody=final.with_changes(body=block))
+        # The `finally:` goes; its comments stay, after what now ends the statement.
+        leftover = _comments([*final.leading_lines, *orphans, *final.body.footer])
         if updated_node.handlers:
-            return updated_node.with_changes(finalbody=None)
+            kept_try = updated_node.with_changes(finalbody=None)
+            self._splices[id(kept_try)] = ([kept_try], leftover)
+            return kept_try
         body = updated_node.body
         if not isinstance(body, cst.IndentedBlock) or not body.body:
             return updated_node.with_changes(finalbody=None)
         first = body.body[0].with_changes(
             leading_lines=[*updated_node.leading_lines, *_leading(body.body[0])]
         )
-        self._splices[id(updated_node)] = ([first, *body.body[1:]], body.footer)
+        self._splices[id(updated_node)] = ([first, *body.body[1:]], [*body.footer, *leftover])
         return updated_node
+
+    def _drop_closes(
+        self, statements: Sequence[cst.BaseStatement]
+    ) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
+        """Statements without the removed closes; comments above a close move to the next statement
+        (or come back as trailing lines when the close was last)."""
+        kept: list[cst.BaseStatement] = []
+        carry: list[cst.EmptyLine] = []
+        for statement in statements:
+            if self._is_close(statement):
+                carry.extend(_comments(_leading(statement)))
+                continue
+            if carry:
+                statement = statement.with_changes(leading_lines=[*carry, *_leading(statement)])
+                carry = []
+            kept.append(statement)
+        return kept, carry
 
     # -- splicing into the parent block ---------------------------------------------------------
     def leave_IndentedBlock(
@@ -310,19 +378,11 @@ class SharedClientTransformer(ContextAwareTransformer):
         return out, [*carry, *footer]
 
 
-def _keep_comment(arg: cst.Arg, comma: cst.Comma) -> cst.Comma:
-    """Carry a comment that followed a moved argument (`timeout=30.0,  # slow API`) to its new line."""
-    old = arg.comma
-    if not (isinstance(old, cst.Comma) and isinstance(old.whitespace_after, cst.ParenthesizedWhitespace)):
-        return comma
-    if old.whitespace_after.first_line.comment is None:
-        return comma
-    after = comma.whitespace_after
-    if isinstance(after, cst.ParenthesizedWhitespace):
-        return comma.with_changes(
-            whitespace_after=after.with_changes(first_line=old.whitespace_after.first_line)
-        )
-    return comma
+def _bare(whitespace: cst.BaseParenthesizableWhitespace) -> cst.BaseParenthesizableWhitespace:
+    """The same line break and indentation, without the comment or blank lines it carried."""
+    if isinstance(whitespace, cst.ParenthesizedWhitespace):
+        return whitespace.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=())
+    return whitespace
 
 
 def _named_args(call: cst.Call, plan: FixPlan) -> list[cst.Arg]:
@@ -346,23 +406,26 @@ def _named_args(call: cst.Call, plan: FixPlan) -> list[cst.Arg]:
     return named
 
 
+_NO_SPACE = cst.SimpleWhitespace("")
+
+
 def _clean_args(args: Sequence[cst.Arg]) -> list[cst.Arg]:
     """Arguments reused in a new call: commas between them, none after the last."""
     cleaned = []
     for index, arg in enumerate(args):
         last = index == len(args) - 1
-        if last:
-            cleaned.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
-        elif isinstance(arg.comma, cst.MaybeSentinel):
-            cleaned.append(arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
-        else:
-            cleaned.append(arg)
+        # Fresh commas and no trailing whitespace: the layout (and comments, which the caller keeps
+        # elsewhere) belonged to the call the arguments came from.
+        comma = cst.MaybeSentinel.DEFAULT if last else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        cleaned.append(arg.with_changes(comma=comma, whitespace_after_arg=_NO_SPACE))
     return cleaned
 
 
 def _append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
     """Add keyword arguments at the end of a call, in the call's own comma style."""
     args = list(call.args)
+    # A moved argument that was last in the constructor carries the line break before its `)`.
+    extra = [arg.with_changes(whitespace_after_arg=_NO_SPACE) for arg in extra]
     if not args:
         return _clean_args(extra)
     last = args[-1]
@@ -371,18 +434,21 @@ def _append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
         # indented like the first argument; the last comma keeps the line break before `)`.
         closing = last.comma
         inner = cst.Comma(
-            whitespace_before=closing.whitespace_before, whitespace_after=call.whitespace_before_args
+            whitespace_before=closing.whitespace_before, whitespace_after=_bare(call.whitespace_before_args)
         )
         new = [*args[:-1], last.with_changes(comma=inner)]
         for index, arg in enumerate(extra):
-            comma = closing if index == len(extra) - 1 else inner
-            new.append(arg.with_changes(comma=_keep_comment(arg, comma)))
+            new.append(arg.with_changes(comma=closing if index == len(extra) - 1 else inner))
         return new
     separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
-    new = [*args[:-1], last.with_changes(comma=separator)]
+    closing_space = last.whitespace_after_arg  # e.g. the line break before `)`: stays before `)`
+    new = [*args[:-1], last.with_changes(comma=separator, whitespace_after_arg=_NO_SPACE)]
     for index, arg in enumerate(extra):
         final = index == len(extra) - 1
-        new.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT if final else separator))
+        if final:
+            new.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=closing_space))
+        else:
+            new.append(arg.with_changes(comma=separator))
     return new
 
 
@@ -539,8 +605,67 @@ def _with_blank_lines(statement: cst.BaseStatement, wanted: int) -> cst.BaseStat
     return statement.with_changes(leading_lines=[*([cst.EmptyLine()] * missing), *_leading(statement)])
 
 
+def _statement_code(statement: cst.BaseStatement) -> str:
+    return cst.Module(body=[]).code_for_node(statement.with_changes(leading_lines=()))
+
+
+class _ImportComments(cst.CSTVisitor):
+    """Comment lines above each import statement, with the code of the statement that follows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[list[cst.EmptyLine], list[str]]] = []
+        self.codes: set[str] = set()
+
+    def _block(self, statements: Sequence[cst.BaseStatement]) -> None:
+        codes = [_statement_code(s) for s in statements]
+        self.codes.update(codes)
+        for index, statement in enumerate(statements):
+            if _is_import(statement) and any(line.comment for line in _leading(statement)):
+                self.found.append((_comments(_leading(statement)), codes[index + 1 :]))
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._block(node.body)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._block(node.body)
+
+
+class _PutComments(cst.CSTTransformer):
+    """Put comment lines back above the first statement whose code matches."""
+
+    def __init__(self, pending: dict[str, list[cst.EmptyLine]]) -> None:
+        super().__init__()
+        self.pending = pending
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
+        if isinstance(updated_node, cst.SimpleStatementLine | cst.BaseCompoundStatement) and self.pending:
+            lines = self.pending.pop(_statement_code(updated_node), None)
+            if lines:
+                return updated_node.with_changes(leading_lines=[*lines, *updated_node.leading_lines])
+        return updated_node
+
+
+def _keep_removed_comments(before: cst.Module, after: cst.Module) -> cst.Module:
+    """Comment lines above an import that libcst removed go to the statement that followed it."""
+    present = after.code
+    finder = _ImportComments()
+    before.visit(finder)
+    survivors = _ImportComments()
+    after.visit(survivors)
+    pending: dict[str, list[cst.EmptyLine]] = {}
+    for lines, following in finder.found:
+        lost = [line for line in lines if line.comment and line.comment.value not in present]
+        target = next((code for code in following if code in survivors.codes), None)
+        if lost and target is not None:
+            pending.setdefault(target, []).extend(lost)
+    return after.visit(_PutComments(pending)) if pending else after
+
+
 def _tidy_import_block(before: cst.Module, after: cst.Module) -> cst.Module:
-    """Keep the blank line after a module docstring and two before the first definition."""
+    """Keep comments above removed imports, the blank line after a module docstring and two blank
+    lines before the first definition."""
+    after = _keep_removed_comments(before, after)
     body: list[cst.BaseStatement] = list(after.body)
     if not body:
         return after

@@ -71,6 +71,16 @@ class Library:
     follows_redirects_by_default: bool = False
     redirect_cookies_kept_per_request: bool = False
     """Whether cookies set during a redirect reach the next hop even when the client keeps none."""
+    none_falls_back: frozenset[str] = frozenset()
+    """Request options whose value None means "use the client's value" (so None must not win)."""
+    none_is_default: frozenset[str] = frozenset()
+    """Constructor options whose value None means the library default, but something else per request."""
+    no_redirect_methods: frozenset[str] = frozenset()
+    """Request methods that do not follow redirects unless asked to (aiohttp's `head`)."""
+    one_shot_request_options: frozenset[str] = frozenset()
+    """Options refused on a constructor that a one-shot function passes per request (aiohttp `auth`)."""
+    one_shot_max_positional: tuple[tuple[str, int], ...] = ()
+    """One-shots whose client method takes fewer positional arguments (requests' `get(url, params)`)."""
     tls_off: tuple[tuple[str, object], ...] = ()
     """Option values that turn TLS certificate verification off; such sites are flagged."""
 
@@ -175,7 +185,11 @@ AIOHTTP = Library(
             "proxy",
         }
     ),
-    one_shot_client_options=frozenset({"version", "connector_owner"}),
+    one_shot_client_options=frozenset({"version"}),
+    none_falls_back=frozenset({"raise_for_status"}),
+    none_is_default=frozenset({"timeout"}),
+    no_redirect_methods=frozenset({"head"}),
+    one_shot_request_options=frozenset({"auth"}),
     client_state_attributes=frozenset({"headers", "cookie_jar", "auth", "connector", "timeout", "closed"}),
     pure_factories=frozenset({"ClientTimeout", "BasicAuth"}),
     refused_options={
@@ -235,6 +249,7 @@ REQUESTS = Library(
     redirect_option="allow_redirects",
     follows_redirects_by_default=True,
     redirect_cookies_kept_per_request=True,
+    one_shot_max_positional=(("get", 1),),
     tls_off=(("verify", False),),
 )
 
@@ -257,6 +272,7 @@ URLLIB3 = Library(
     # A request's `headers` replace the pool's entirely (no merge), so the request's value simply wins.
     per_request_options=frozenset({"headers", "timeout", "retries"}),
     mapping_options=frozenset(),
+    none_falls_back=frozenset({"headers", "retries"}),
     client_options=frozenset(
         {
             "num_pools",

@@ -123,9 +123,15 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
         double_starred = any(kw.arg is None for kw in call.keywords)
         if (starred or double_starred) and library.one_shot_client_options:
             raise _Refused("the call passes `*args`/`**kwargs`; cannot tell which options are client-level")
+        limit = dict(library.one_shot_max_positional).get(site.one_shot or "")
+        if limit is not None and len(call.args) > limit:
+            raise _Refused(
+                f"`{site.one_shot}()` is given {len(call.args)} positional arguments; the session method takes "
+                f"{limit} (pass the rest by keyword)"
+            )
         keyed = []
         for keyword in call.keywords:
-            if keyword.arg is None:
+            if keyword.arg is None or keyword.arg in library.one_shot_request_options:
                 continue
             if keyword.arg in library.refused_options:
                 raise _Refused(library.refused_options[keyword.arg])
@@ -213,7 +219,14 @@ def _constructor_options(site: Site) -> tuple[tuple[str, ...], list[str]]:
             raise _Refused("the constructor is given `**kwargs`; cannot tell which options it sets")
         if name in library.refused_options:
             raise _Refused(library.refused_options[name])
+        if name in library.none_is_default and _is_none(keyword.value):
+            continue  # the library's default, which the shared client has too: nothing to move
         if name in library.per_request_options:
+            if name in library.none_is_default and not _visibly_not_none(keyword.value):
+                raise _Refused(
+                    f"`{name}=` may be None, which means the default on the client but something else on a "
+                    "request"
+                )
             if not _is_movable(keyword.value, library, site):
                 raise _Refused(
                     f"`{name}=` is computed by code that may have side effects (`{_short(keyword.value)}`); "
@@ -350,6 +363,13 @@ def _check_requests(
         if any(kw.arg is None for kw in call.keywords):
             raise _Refused(f"the request at line {line} passes `**kwargs`; cannot tell which options it sets")
         given = {kw.arg for kw in call.keywords}
+        for keyword in call.keywords:
+            if keyword.arg in moved and keyword.arg in library.none_falls_back:
+                if not _visibly_not_none(keyword.value):
+                    raise _Refused(
+                        f"the request at line {line} passes `{keyword.arg}=` that may be None, in which case "
+                        "the library uses the client's value"
+                    )
         for option in moved:
             if option in given and option in library.mapping_options:
                 raise _Refused(
@@ -412,15 +432,17 @@ def _cookie_changes(site: Site, requests: list[tuple[ast.Call, str, bool]], move
     sending = [(c, m, loop) for c, m, loop in requests if m not in library.build_only_methods]
     if len(sending) > 1 or any(loop for _, _, loop in sending):
         return _COOKIE_CHANGE
-    keywords = [kw for kw in site.call.keywords if kw.arg in moved]
-    for call, _, _ in sending:
-        keywords.extend(call.keywords)
-    if _redirect_cookies_lost(library, keywords):
-        return _REDIRECT_CHANGE
+    moved_keywords = [kw for kw in site.call.keywords if kw.arg in moved]
+    for call, method, _ in sending:
+        default = library.follows_redirects_by_default and method not in library.no_redirect_methods
+        if _redirect_cookies_lost(library, [*call.keywords, *moved_keywords], default=default):
+            return _REDIRECT_CHANGE
     return ""
 
 
-def _redirect_cookies_lost(library: Library, keywords: list[ast.keyword]) -> bool:
+def _redirect_cookies_lost(
+    library: Library, keywords: list[ast.keyword], *, default: bool | None = None
+) -> bool:
     """Whether redirects may be followed and the cookies they set would then be dropped."""
     if (
         not library.has_cookie_jar
@@ -434,7 +456,7 @@ def _redirect_cookies_lost(library: Library, keywords: list[ast.keyword]) -> boo
         if keyword.arg == library.redirect_option:
             value = keyword.value
             return not (isinstance(value, ast.Constant) and value.value is False)
-    return library.follows_redirects_by_default
+    return library.follows_redirects_by_default if default is None else default
 
 
 def _inside_generator_expression(site: Site, imports: ImportTable) -> bool:
@@ -450,6 +472,21 @@ def _inside_generator_expression(site: Site, imports: ImportTable) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # Expression checks
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _visibly_not_none(node: ast.expr) -> bool:
+    """Whether an expression can be seen not to evaluate to None (a literal, a display, a call of a
+    value class); a bare name or attribute might be None at run time."""
+    if isinstance(node, ast.Constant):
+        return node.value is not None
+    return isinstance(
+        node,
+        ast.Dict | ast.List | ast.Tuple | ast.Set | ast.JoinedStr | ast.Call | ast.DictComp | ast.ListComp,
+    )
 
 
 def _is_literal(node: ast.expr) -> bool:

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 ScopeNode = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
 
 _SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+"""Comprehensions have a scope of their own: `[requests.get(u) for requests in xs]` is not the module."""
 
 
 class ImportTable:
@@ -35,6 +37,13 @@ class ImportTable:
             self._collect_node(child, scope, in_import_guard)
 
     def _collect_node(self, child: ast.AST, scope: ast.AST, in_import_guard: bool) -> None:
+        if isinstance(child, COMPREHENSIONS):
+            for generator in child.generators:
+                for sub in ast.walk(generator.target):
+                    if isinstance(sub, ast.Name):
+                        self._shadow(child, sub.id)
+            self._collect(child, child, in_import_guard=False)
+            return
         if isinstance(child, _SCOPE_TYPES):
             name = getattr(child, "name", None)
             if name is not None:
@@ -79,6 +88,8 @@ class ImportTable:
             for stmt in child.body + child.orelse + child.finalbody:
                 self._collect_node(stmt, scope, in_import_guard)
             for handler in child.handlers:
+                if handler.name and not (guard and _catches_import_error(handler)):
+                    self._shadow(scope, handler.name)
                 self._collect(handler, scope, in_import_guard or guard)
             return
         if not in_import_guard:

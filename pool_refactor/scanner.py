@@ -16,7 +16,7 @@ from pool_refactor import catalog
 from pool_refactor.catalog import Constructor, Library
 from pool_refactor.findings import Applicability, Finding, FixPlan, Verdict
 from pool_refactor.fixplan import plan_local, plan_one_shot, plan_with
-from pool_refactor.names import ImportTable
+from pool_refactor.names import COMPREHENSIONS, ImportTable
 from pool_refactor.rules import RULES_BY_CODE
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
@@ -118,6 +118,8 @@ class _Collector:
         elif isinstance(child, ast.Lambda):
             self._visit_child(child.args, child, scopes, function, in_loop, names)
             self._visit_child(child.body, child, [child, *scopes], child, False, [*names, "<lambda>"])
+        elif isinstance(child, COMPREHENSIONS):
+            self._visit(child, [child, *scopes], function, in_loop, names)
         elif isinstance(child, ast.ClassDef):
             for outer in [*child.decorator_list, *child.bases, *child.keywords]:
                 self._visit_child(outer, child, scopes, function, in_loop, names)
