@@ -21,7 +21,9 @@ exit code is computed exactly as ``pool_refactor.cli.scan`` does. Then it checks
 * every rewritten file and every generated shared module round-trips through libcst
   (``parse_module(text).code == text``);
 * files that had no fixable finding are byte-for-byte unchanged, and no temporary files are left;
-* a second ``--fix`` changes nothing (no file's bytes change; "Fixed 0 site(s)").
+* a second ``--fix`` changes nothing (no file's bytes change; "Fixed 0 site(s)");
+* comments of rewritten files that are gone afterwards are listed as notes for review (only the
+  trailing comments of lines a fix removes may go; ``tests/test_properties.py`` checks this exactly).
 
 It prints the counts (files, compiled, with findings, rewritten, sites fixed, crashes, broken outputs,
 non-idempotent files, ...) and every failure with its path; ``--json`` prints them as JSON. The exit
@@ -47,8 +49,10 @@ import sys
 import sysconfig
 import tempfile
 import time
+import tokenize
 import traceback
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +99,7 @@ class Stats:
     crashes: int = 0
     broken_outputs: int = 0
     libcst_roundtrip_failures: int = 0
+    files_with_comments_lost: int = 0
     unexpected_changes: int = 0
     stray_temp_files: int = 0
     non_idempotent_files: int = 0
@@ -224,6 +229,20 @@ def libcst_roundtrip(data: bytes) -> str | None:
     if module.code != text:
         return "libcst round trip changes the text"
     return None
+
+
+def comment_changes(old: bytes, new: bytes) -> str:
+    """The comments of ``old`` that ``new`` no longer has (a multiset difference), as text."""
+
+    def comments(data: bytes) -> Counter[str]:
+        try:
+            tokens = tokenize.generate_tokens(io.StringIO(decode_source(data).text).readline)
+            return Counter(t.string.strip() for t in tokens if t.type == tokenize.COMMENT)
+        except (SourceError, tokenize.TokenError, SyntaxError):
+            return Counter()
+
+    lost = comments(old) - comments(new)
+    return "; ".join(f"{c!r}" + (f" x{n}" if n > 1 else "") for c, n in lost.items())
 
 
 def snapshot(tree: Path) -> dict[str, bytes]:
@@ -388,6 +407,10 @@ def sweep(tree: Path, files: list[Path], stats: Stats, *, unsafe: bool, jobs: in
         if problem:
             stats.libcst_roundtrip_failures += 1
             stats.fail("libcst round trip", rel, problem)
+        lost = comment_changes(old, new)
+        if lost:
+            stats.files_with_comments_lost += 1
+            stats.note("comments lost (review: only comments of removed lines may go)", rel, lost)
 
     # 3. fix again: must change nothing
     again = guarded(stats, "fix again", tree, files, fix=True, unsafe=unsafe, jobs=jobs)
@@ -431,6 +454,7 @@ COUNTS = (
     ("crashes", "crashes"),
     ("broken_outputs", "broken outputs"),
     ("libcst_roundtrip_failures", "libcst round-trip failures"),
+    ("files_with_comments_lost", "rewritten files with comments lost (see notes)"),
     ("unexpected_changes", "unexpected changes"),
     ("stray_temp_files", "stray temporary files"),
     ("non_idempotent_files", "non-idempotent files"),
