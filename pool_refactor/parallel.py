@@ -37,7 +37,7 @@ from typing import Any
 from pool_refactor import catalog
 from pool_refactor.cache import ContentTable, StatKey, decode_scan
 from pool_refactor.runner import FileScan, scan_loaded
-from pool_refactor.source import MAX_SOURCE_BYTES, SourceError, _read_bytes, decode_source, mentions_any
+from pool_refactor.source import MAX_SOURCE_BYTES, SourceError, decode_source, mentions_any, read_bytes
 
 __all__ = ["POOL_MIN_FILES", "Scanned", "effective_jobs", "scan_file", "scan_files"]
 
@@ -94,7 +94,7 @@ def scan_file(
         except OSError:
             stat = None
     try:
-        raw = _read_bytes(Path(path), MAX_SOURCE_BYTES)
+        raw = read_bytes(Path(path), MAX_SOURCE_BYTES)
     except SourceError as exc:
         return Scanned(FileScan(display, error=str(exc)))
     except OSError as exc:

@@ -65,7 +65,7 @@ def test_warm_run_reads_nothing_and_gives_the_same_result(
     cold = scan(project)
     assert cold.findings and cold.errors
     assert cold == scan(project, use_cache=False)
-    forbid(monkeypatch, "_read_bytes")  # unchanged stat: not even opened
+    forbid(monkeypatch, "read_bytes")  # unchanged stat: not even opened
     forbid(monkeypatch, "scan_loaded")
     warm = scan(project)
     assert warm == cold
