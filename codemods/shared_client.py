@@ -192,7 +192,7 @@ class SharedClientTransformer(ContextAwareTransformer):
             extra = [
                 arg for arg in extra if arg.keyword and arg.keyword.value in client.library.build_only_options
             ]
-        return call.with_changes(args=_append_args(call, extra)) if extra else call
+        return call.with_changes(args=append_args(call, extra)) if extra else call
 
     def _kept_values(self, call: cst.Call, plan: FixPlan) -> list[cst.Arg]:
         """The constructor arguments whose values appear again (keyed or moved)."""
@@ -421,7 +421,7 @@ def _clean_args(args: Sequence[cst.Arg]) -> list[cst.Arg]:
     return cleaned
 
 
-def _append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
+def append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
     """Add keyword arguments at the end of a call, in the call's own comma style."""
     args = list(call.args)
     # A moved argument that was last in the constructor carries the line break before its `)`.

@@ -145,6 +145,13 @@ def scan(
         bool,
         typer.Option("--add-noqa", help="Add `# noqa: CODE` to every problem found today, then exit."),
     ] = False,
+    no_wire: Annotated[
+        bool,
+        typer.Option(
+            "--no-wire",
+            help="With --fix: do not add the shared clients' close to the FastAPI/Starlette lifespan.",
+        ),
+    ] = False,
 ) -> None:
     """Scan for per-request HTTP clients; report, show a diff, fix, or gate CI.
 
@@ -185,6 +192,7 @@ def scan(
         progress=not quiet and sys.stderr.isatty(),
         baseline=baseline or (config.project_root / config.baseline if config.baseline else None),
         add_noqa=add_noqa,
+        wire=not no_wire,
     )
     try:
         outcome = run(options)

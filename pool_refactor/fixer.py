@@ -21,11 +21,13 @@ from codemods.shared_client import apply_import_changes, rewrite_module
 from pool_refactor import shared_module
 from pool_refactor.files import DiscoveredFile, display_path
 from pool_refactor.findings import Applicability, FileError, Finding, FixPlan, ScanResult
+from pool_refactor.mocks import find_broken_mocks
 from pool_refactor.pipeline import Options, Outcome
-from pool_refactor.placement import ModuleTarget, PlacementError, locate_module
+from pool_refactor.placement import ModuleTarget, PlacementError, locate_module, target_for_path
 from pool_refactor.rules import is_enabled
 from pool_refactor.runner import scan_loaded
 from pool_refactor.source import Source, SourceError, encode_source, read_source
+from pool_refactor.wiring import plan_wiring
 from pool_refactor.writer import WriteError, create_new, write_atomic
 
 _HTTPX2_ONLY = re.compile(rb"^\s*(?:import\s+httpx2\b|from\s+httpx2\b)", re.MULTILINE)
@@ -40,6 +42,7 @@ class _Rewrite:
     applied: int
     sections: set[str]
     uses_httpx2_only: bool
+    families: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -91,6 +94,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
         module_text = _module_update(item, options, errors, module_display)
         if module_text is _FAILED:
             continue
+        others = _wire(item, files, options, outcome) if options.wire else []
         if options.diff:
             if isinstance(module_text, str):
                 old = _read_text(target_path)
@@ -98,6 +102,8 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
             for rewrite in item.rewrites:
                 diffs.append(_unified(rewrite.file.display, rewrite.source.text, rewrite.new_text))
                 fixed_sites += rewrite.applied
+            for file, source, new_text in others:
+                diffs.append(_unified(file.display, source.text, new_text))
             continue
         if isinstance(module_text, str):
             try:
@@ -119,7 +125,13 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
                 continue
             fixed_sites += rewrite.applied
             fixed_files.append(rewrite.file)
+        for file, source, new_text in others:
+            try:
+                write_atomic(file.path, encode_source(new_text, source), expected=source.raw)
+            except (WriteError, SourceError, OSError) as exc:
+                errors.append(FileError(file.display, f"lifecycle wiring not written: {exc}"))
 
+    _report_mocks(work, files, options, outcome)
     if options.diff:
         outcome.diff_text = "".join(diffs)
         files_changed = sum(len(w.rewrites) for w in work.values())
@@ -130,6 +142,89 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     if errors:
         outcome.failed = True
         result.errors = sorted([*result.errors, *errors], key=lambda e: e.path)
+
+
+def _package_files(item: _TargetWork, files: list[DiscoveredFile]) -> list[DiscoveredFile]:
+    """The scanned files of the package the shared module belongs to."""
+    top = item.target.path.parent
+    while (top.parent / "__init__.py").is_file():
+        top = top.parent
+    return [f for f in files if f.path.resolve().is_relative_to(top)]
+
+
+def _wire(
+    item: _TargetWork, files: list[DiscoveredFile], options: Options, outcome: Outcome
+) -> list[tuple[DiscoveredFile, Source, str]]:
+    """Close the shared clients at the application's shutdown (FastAPI/Starlette lifespan or
+    shutdown handler). Edits of files being rewritten anyway are merged into their rewrite; the
+    other edited files come back to be written (or diffed) with the rest."""
+    rewrites = {r.file.path.resolve(): r for r in item.rewrites}
+    texts: list[tuple[Path, str]] = []
+    sources: dict[Path, tuple[DiscoveredFile, Source]] = {}
+    for file in _package_files(item, files):
+        resolved = file.path.resolve()
+        if resolved in rewrites:
+            texts.append((resolved, rewrites[resolved].new_text))
+            continue
+        try:
+            source = read_source(file.path)
+        except (SourceError, OSError):
+            continue
+        sources[resolved] = (file, source)
+        texts.append((resolved, source.text))
+    sections: set[str] = set().union(*(r.sections for r in item.rewrites))
+    edits, notes = plan_wiring(
+        texts,
+        item.target.import_name,
+        sections,
+        has_async=bool(sections & {"httpx-async", "aiohttp"}),
+        has_sync=bool(sections & {"httpx-sync", "requests", "urllib3"}),
+    )
+    others: list[tuple[DiscoveredFile, Source, str]] = []
+    for edit in edits:
+        rewrite = rewrites.get(edit.path)
+        if rewrite is not None:
+            rewrite.new_text = edit.new_text
+        elif edit.path in sources:
+            file, source = sources[edit.path]
+            others.append((file, source, edit.new_text))
+        else:
+            continue
+        outcome.messages.append(f"Lifecycle: {edit.description}")
+    outcome.messages.extend(f"{display_path(Path(note.path))}: {note.message}" for note in notes)
+    return others
+
+
+def _report_mocks(
+    work: dict[Path, _TargetWork], files: list[DiscoveredFile], options: Options, outcome: Outcome
+) -> None:
+    """Tests that patch the old construction stop mocking anything once it is rewritten: say so."""
+    rewritten: dict[str, str] = {}
+    families: set[str] = set()
+    for item in work.values():
+        for rewrite in item.rewrites:
+            try:
+                module = target_for_path(rewrite.file.path).import_name
+            except PlacementError:
+                continue
+            rewritten[module] = item.target.import_name
+            families |= rewrite.families
+    if not rewritten:
+        return
+    tests: list[tuple[Path, str]] = []
+    for file in files:
+        name = file.path.name
+        if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
+            try:
+                tests.append((file.path, read_source(file.path).text))
+            except (SourceError, OSError):
+                continue
+    verb = "would stop mocking" if options.diff else "no longer mocks"
+    for warning in find_broken_mocks(tests, rewritten, families):
+        outcome.messages.append(
+            f"{warning.path}:{warning.line}: patching `{warning.target}` {verb} the rewritten code; "
+            f"{warning.suggestion}"
+        )
 
 
 def _configured_module(options: Options) -> Path | None:
@@ -178,8 +273,9 @@ def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError
         )
         return None
     sections = {plans[p].section for p in applied}
+    families = {plans[p].library for p in applied}
     httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
-    return _Rewrite(file, source, new_text, len(applied), sections, httpx2_only)
+    return _Rewrite(file, source, new_text, len(applied), sections, httpx2_only, families)
 
 
 _FAILED = object()

@@ -32,6 +32,8 @@ class Options:
     progress: bool = False
     baseline: Path | None = None
     add_noqa: bool = False
+    wire: bool = True
+    """Close the shared clients at application shutdown (FastAPI/Starlette) when fixing."""
 
 
 @dataclass

@@ -36,6 +36,11 @@ def locate_module(file: Path, override: Path | None) -> ModuleTarget:
     return _target_for_path(base / MODULE_FILENAME)
 
 
+def target_for_path(path: Path) -> ModuleTarget:
+    """The module a .py file is imported as (walking up through packages)."""
+    return _target_for_path(path)
+
+
 def _target_for_path(path: Path) -> ModuleTarget:
     if path.suffix != ".py":
         raise PlacementError(f"--module must name a .py file, got {path}")

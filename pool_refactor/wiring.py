@@ -56,7 +56,7 @@ import libcst as cst
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
-from codemods.shared_client import _append_args, apply_import_changes
+from codemods.shared_client import append_args, apply_import_changes
 
 __all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
 
@@ -799,7 +799,7 @@ class _Apply(cst.CSTTransformer):
                     whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
                 ),
             )
-            return cast(_NodeT, updated_node.with_changes(args=_append_args(updated_node, [arg])))
+            return cast(_NodeT, updated_node.with_changes(args=append_args(updated_node, [arg])))
         if key in self._work.append_element and isinstance(updated_node, cst.List | cst.Tuple):
             return cast(_NodeT, _append_element(updated_node, self._work.append_element[key]))
         if key in self._work.insert_after and isinstance(updated_node, cst.BaseStatement):

@@ -182,3 +182,30 @@ def test_add_noqa_suppresses_what_exists_today(shop: Path) -> None:
     assert scan("--check", ".")[0] == 0
     assert scan("--add-noqa", ".")[0] == 0
     assert (shop / "shop" / "users.py").read_text() == users  # nothing left to add
+
+
+def test_fix_wires_the_application_lifespan_and_flags_mocks(shop: Path) -> None:
+    (shop / "shop" / "app.py").write_text(
+        "from fastapi import FastAPI\n\nfrom shop.users import get_user\n\napp = FastAPI(title='shop')\n"
+    )
+    (shop / "tests").mkdir()
+    (shop / "tests" / "test_users.py").write_text(
+        "from unittest import mock\n\n\n"
+        "def test_get_user():\n"
+        "    with mock.patch('shop.users.httpx.AsyncClient'):\n"
+        "        pass\n"
+    )
+    result = runner.invoke(app, ["scan", "--fix", "."])
+    assert result.exit_code == 0, result.output
+    wired = (shop / "shop" / "app.py").read_text()
+    assert "app = FastAPI(title='shop', lifespan=lifespan)" in wired
+    assert "from shop.http_client import lifespan" in wired
+    assert "tests/test_users.py:5: patching `shop.users.httpx.AsyncClient`" in result.output
+    assert runner.invoke(app, ["scan", "--fix", "."]).exit_code == 0
+    assert (shop / "shop" / "app.py").read_text() == wired  # never wired twice
+
+
+def test_no_wire(shop: Path) -> None:
+    (shop / "shop" / "app.py").write_text("from fastapi import FastAPI\n\napp = FastAPI()\n")
+    assert runner.invoke(app, ["scan", "--fix", "--no-wire", "."]).exit_code == 0
+    assert (shop / "shop" / "app.py").read_text() == "from fastapi import FastAPI\n\napp = FastAPI()\n"

@@ -87,6 +87,7 @@ overwrites a copy that was edited.
 from __future__ import annotations
 
 import asyncio  # section: httpx-async, aiohttp
+import atexit  # section: httpx-sync, requests, urllib3
 import contextlib
 import http.cookiejar  # section: httpx-async, httpx-sync, requests
 import importlib.util  # section: httpx-async, httpx-sync
@@ -840,6 +841,19 @@ def close_http_clients() -> None:
         _urllib3_managers.clear()
         # end section
     # end section
+
+
+# section: httpx-sync, requests, urllib3
+def _close_at_exit() -> None:
+    """Close the sync clients when the interpreter exits, so their sockets are
+    released cleanly even in scripts that never call `close_http_clients()`; a
+    failure this late is not worth a traceback."""
+    with contextlib.suppress(Exception):
+        close_http_clients()
+
+
+atexit.register(_close_at_exit)
+# end section
 
 
 def reset_http_clients() -> None:
