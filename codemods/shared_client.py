@@ -215,11 +215,25 @@ class SharedClientTransformer(ContextAwareTransformer):
         accessor = cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
         if rest and rest[-1] is not call.args[-1]:
             # The old last argument went to the accessor: the new last one takes over its comma, so a
-            # trailing-comma layout (one argument per line, `)` on its own line) stays as it was.
-            rest = [
-                *_clean_args(rest[:-1] + [rest[-1]])[:-1],
-                rest[-1].with_changes(comma=call.args[-1].comma),
-            ]
+            # trailing-comma layout (one argument per line, `)` on its own line) stays as it was, and
+            # keeps the comment its own comma carried.
+            closing = call.args[-1].comma
+            own = rest[-1].comma
+            if (
+                isinstance(closing, cst.Comma)
+                and isinstance(own, cst.Comma)
+                and isinstance(closing.whitespace_after, cst.ParenthesizedWhitespace)
+                and isinstance(own.whitespace_after, cst.ParenthesizedWhitespace)
+            ):
+                closing = closing.with_changes(
+                    whitespace_after=closing.whitespace_after.with_changes(
+                        first_line=own.whitespace_after.first_line,
+                        empty_lines=own.whitespace_after.empty_lines,
+                    )
+                )
+            elif isinstance(own, cst.Comma):
+                self._pending_comments.extend(cst.EmptyLine(comment=c) for c in _comment_nodes(own))
+            rest = [*rest[:-1], rest[-1].with_changes(comma=closing)]
         new_call = call.with_changes(
             func=cst.Attribute(value=accessor, attr=cst.Name(plan.method)), args=rest
         )

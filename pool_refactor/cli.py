@@ -198,6 +198,14 @@ def scan(
         outcome = run(options)
     except (ConfigError, BaselineError) as exc:  # e.g. an invalid --exclude pattern, a bad baseline
         _fail(str(exc))
+    except KeyboardInterrupt:
+        _stderr.print(
+            "pool-refactor: interrupted. Every file is either fully rewritten or untouched (writes are "
+            "atomic); run the same command again to finish.",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
     if outcome.diff_text:
         sys.stdout.write(outcome.diff_text)
     _emit_report(outcome.result, fmt, output, show_suppressed, quiet and output is None)

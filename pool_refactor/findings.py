@@ -88,6 +88,8 @@ class Finding:
 class FileError:
     path: str
     message: str
+    stage: str = "scan"
+    """`scan` (could not be read or parsed) or `fix` (scanned, but the fix could not be written)."""
 
 
 @dataclass

@@ -79,10 +79,9 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
         if rewrite is None:
             continue
         try:
-            override = options.module or _configured_module(options)
-            target = locate_module(file.path, override)
+            target = locate_module(file.path, _override(options))
         except PlacementError as exc:
-            errors.append(FileError(display, str(exc)))
+            errors.append(FileError(display, f"not fixed: {exc}", stage="fix"))
             continue
         work.setdefault(target.path, _TargetWork(target)).rewrites.append(rewrite)
 
@@ -114,14 +113,16 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
                     create_new(target_path, data)
                 outcome.messages.append(f"Wrote {module_display}")
             except (WriteError, OSError) as exc:
-                errors.append(FileError(module_display, f"cannot write the shared module: {exc}"))
+                errors.append(
+                    FileError(module_display, f"cannot write the shared module: {exc}", stage="fix")
+                )
                 continue
         for rewrite in item.rewrites:
             try:
                 data = encode_source(rewrite.new_text, rewrite.source)
                 write_atomic(rewrite.file.path, data, expected=rewrite.source.raw)
             except (WriteError, UnicodeEncodeError, OSError) as exc:
-                errors.append(FileError(rewrite.file.display, f"not fixed: {exc}"))
+                errors.append(FileError(rewrite.file.display, f"not fixed: {exc}", stage="fix"))
                 continue
             fixed_sites += rewrite.applied
             fixed_files.append(rewrite.file)
@@ -129,7 +130,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
             try:
                 write_atomic(file.path, encode_source(new_text, source), expected=source.raw)
             except (WriteError, SourceError, OSError) as exc:
-                errors.append(FileError(file.display, f"lifecycle wiring not written: {exc}"))
+                errors.append(FileError(file.display, f"lifecycle wiring not written: {exc}", stage="fix"))
 
     _report_mocks(work, files, options, outcome)
     if options.diff:
@@ -227,6 +228,21 @@ def _report_mocks(
         )
 
 
+def _override(options: Options) -> Path | None:
+    """`--module` or `shared-module`, refused when it lies outside the project: code there could
+    not import it by the name the rewrite would write."""
+    override = options.module or _configured_module(options)
+    if override is None:
+        return None
+    root = options.config.project_root.resolve()
+    if not override.resolve().is_relative_to(root):
+        raise PlacementError(
+            f"the shared module {override} is outside the project ({display_path(root)}); "
+            "choose a path inside it"
+        )
+    return override
+
+
 def _configured_module(options: Options) -> Path | None:
     configured = options.config.shared_module
     return options.config.project_root / configured if configured else None
@@ -236,20 +252,20 @@ def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError
     try:
         source = read_source(file.path)
     except (SourceError, OSError) as exc:
-        errors.append(FileError(file.display, f"not fixed: {exc}"))
+        errors.append(FileError(file.display, f"not fixed: {exc}", stage="fix"))
         return None
     scan = scan_loaded(source, file.display)  # re-plan from what is on disk now
     if scan.error is not None:
-        errors.append(FileError(file.display, f"not fixed: {scan.error}"))
+        errors.append(FileError(file.display, f"not fixed: {scan.error}", stage="fix"))
         return None
     plans = selected_plans(list(scan.findings), options)
     if not plans:
         return None
     try:
-        override = options.module or _configured_module(options)
-        target = locate_module(file.path, override)
-    except PlacementError:
-        return None  # reported by the caller
+        target = locate_module(file.path, _override(options))
+    except PlacementError as exc:
+        errors.append(FileError(file.display, f"not fixed: {exc}", stage="fix"))
+        return None
     if target.path == file.path.resolve():
         return None
     try:
@@ -258,9 +274,15 @@ def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError
         new_module, applied = rewrite_module(module, plans, target.import_name, context)
         new_module = apply_import_changes(new_module, context)
         new_text = new_module.code
+        if source.text.endswith("\r") and not new_text.endswith(("\r", "\n")):
+            new_text += "\r"  # libcst drops a final lone CR (Instagram/LibCST#901)
     except Exception as exc:  # libcst could not parse or a bug of ours: never write
         errors.append(
-            FileError(file.display, f"not fixed: libcst could not rewrite it ({type(exc).__name__}: {exc})")
+            FileError(
+                file.display,
+                f"not fixed: libcst could not rewrite it ({type(exc).__name__}: {exc})",
+                stage="fix",
+            )
         )
         return None
     if not applied or new_text == source.text:
@@ -269,7 +291,9 @@ def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError
         compile(new_text, str(file.path), "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
     except (SyntaxError, ValueError) as exc:
         errors.append(
-            FileError(file.display, f"not fixed: the rewrite would not compile ({exc}); please report")
+            FileError(
+                file.display, f"not fixed: the rewrite would not compile ({exc}); please report", stage="fix"
+            )
         )
         return None
     sections = {plans[p].section for p in applied}
@@ -287,16 +311,34 @@ def _module_update(
     """New text for the shared module, None if it already has what is needed, or _FAILED."""
     needed: set[str] = set().union(*(r.sections for r in item.rewrites))
     httpx_module = "httpx2" if all(r.uses_httpx2_only for r in item.rewrites) else "httpx"
+    if item.target.path.is_dir():
+        errors.append(
+            FileError(
+                module_display,
+                "is a directory, so the shared module cannot be written there; pass --module to choose "
+                "another file",
+                stage="fix",
+            )
+        )
+        for rewrite in item.rewrites:
+            errors.append(
+                FileError(rewrite.file.display, "not fixed: no place for the shared module", stage="fix")
+            )
+        return _FAILED
     existing = _read_text(item.target.path) if item.target.path.exists() else None
     try:
         return shared_module.plan_update(
             existing, needed, env_prefix=options.config.env_prefix, httpx_module=httpx_module
         )
     except shared_module.SharedModuleError as exc:
-        errors.append(FileError(module_display, str(exc)))
+        errors.append(FileError(module_display, str(exc), stage="fix"))
         for rewrite in item.rewrites:
             errors.append(
-                FileError(rewrite.file.display, f"not fixed: the shared module {module_display} is unusable")
+                FileError(
+                    rewrite.file.display,
+                    f"not fixed: the shared module {module_display} is unusable",
+                    stage="fix",
+                )
             )
         return _FAILED
 
@@ -331,7 +373,7 @@ def _rescan(files: list[DiscoveredFile], result: ScanResult, options: Options) -
         try:
             scan = scan_loaded(read_source(file.path), file.display)
         except (SourceError, OSError) as exc:
-            result.errors.append(FileError(file.display, str(exc)))
+            result.errors.append(FileError(file.display, str(exc), stage="fix"))
             continue
         result.findings.extend(f for f in scan.findings if is_enabled(f.code, options.select, options.ignore))
     result.findings.sort(key=lambda f: (f.path, f.line, f.column))

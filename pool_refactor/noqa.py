@@ -46,19 +46,19 @@ def add_noqa(findings: list[Finding], paths: dict[str, Path]) -> NoqaOutcome:
         try:
             source = read_source(path)
         except (SourceError, OSError) as exc:
-            outcome.errors.append(FileError(display, f"noqa not added: {exc}"))
+            outcome.errors.append(FileError(display, f"noqa not added: {exc}", stage="fix"))
             continue
         text, added, skipped = _annotate(source.text, lines)
         for line in skipped:
             outcome.errors.append(
-                FileError(display, f"line {line} ends in a backslash; add the noqa by hand")
+                FileError(display, f"line {line} ends in a backslash; add the noqa by hand", stage="fix")
             )
         if not added:
             continue
         try:
             write_atomic(path, encode_source(text, source), expected=source.raw)
         except (WriteError, SourceError, OSError) as exc:
-            outcome.errors.append(FileError(display, f"noqa not added: {exc}"))
+            outcome.errors.append(FileError(display, f"noqa not added: {exc}", stage="fix"))
             continue
         outcome.added += added
         outcome.files += 1

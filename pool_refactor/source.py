@@ -275,7 +275,13 @@ def _mentions_matcher(names: tuple[str, ...]) -> tuple[tuple[bytes, ...], re.Pat
     # An import statement at the start of a line or after `:`/`;` (`try: import httpx`):
     # `from NAME...` or `import a, NAME.sub as x`. `from myapp import requests` is not the library.
     word = rb"(?<![\w.])(?:" + alternatives + rb")(?!\w)"
-    pattern = rb"(?m)(?:^|[:;])[ \t]*(?:from[ \t]+" + word + rb"|import[ \t]+[^\n#]*?" + word + rb")"
+    pattern = (
+        rb"(?m)(?:^|[:;])(?:\xef\xbb\xbf)?[ \t\f]*(?:from[ \t]+"
+        + word
+        + rb"|import[ \t]+[^\n#]*?"
+        + word
+        + rb")"
+    )
     # Searching for the plain names first is memchr-fast; a name inside a longer one (httpx2 holds
     # httpx) need not be searched for separately.
     shortest = tuple(n for n in encoded if not any(o != n and o in n for o in encoded))

@@ -338,3 +338,18 @@ def test_mentions_any_on_a_large_file_without_the_names() -> None:
     names = ("httpx", "httpx2", "aiohttp", "requests", "urllib3")
     assert not mentions_any(blob, names)
     assert mentions_any(blob + b"import requests\n", names)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"\xef\xbb\xbfimport httpx\n", True),  # a BOM before the first import
+        (b"\x0cimport httpx\n", True),  # a form feed is whitespace for Python
+        (b"import os, requests\n", True),
+        (b"try: import httpx\nexcept ImportError: httpx = None\n", True),
+        (b"from myapp import requests\n", False),  # a module of the project called requests
+        (b"requests = []\nrequests.append(1)\n", False),
+    ],
+)
+def test_mentions_any_looks_at_import_statements(raw: bytes, expected: bool) -> None:
+    assert mentions_any(raw, ("httpx", "httpx2", "aiohttp", "requests", "urllib3")) is expected

@@ -6,10 +6,10 @@ tables and the one-line summaries can never disagree about what was found.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pool_refactor.findings import Applicability, Finding, ScanResult, Verdict
+from pool_refactor.findings import Applicability, FileError, Finding, ScanResult, Verdict
 
 FIX_FLAG = "--fix"
 UNSAFE_FIX_FLAG = "--unsafe-fixes"
@@ -195,8 +195,16 @@ def fix_phrase(counts: Counts) -> str:
     return text
 
 
-def errors_phrase(count: int) -> str:
-    return f"{plural(count, 'file')} could not be scanned"
+def errors_phrase(errors: Sequence[FileError]) -> str:
+    """Say what failed: reading a file is not the same as writing its fix."""
+    scanned = len({e.path for e in errors if e.stage == "scan"})
+    fixed = len({e.path for e in errors if e.stage != "scan"} - {e.path for e in errors if e.stage == "scan"})
+    parts = []
+    if scanned:
+        parts.append(f"{plural(scanned, 'file')} could not be scanned")
+    if fixed:
+        parts.append(f"{plural(fixed, 'file')} could not be fixed")
+    return "; ".join(parts)
 
 
 def summary_line(result: ScanResult) -> str:
@@ -234,7 +242,7 @@ def summary_line(result: ScanResult) -> str:
     if counts.suppressed:
         clauses.append(f"{counts.suppressed} suppressed")
     if counts.errors:
-        clauses.append(errors_phrase(counts.errors))
+        clauses.append(errors_phrase(result.errors))
     return "; ".join(clauses)
 
 

@@ -58,7 +58,7 @@ def summary(result: ScanResult) -> str:
     if counts.suppressed:
         extras.append(f"{counts.suppressed} suppressed")
     if counts.errors:
-        extras.append(errors_phrase(counts.errors))
+        extras.append(errors_phrase(result.errors))
 
     if counts.problems:
         fixes: list[str] = []
