@@ -126,8 +126,8 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
         limit = dict(library.one_shot_max_positional).get(site.one_shot or "")
         if limit is not None and len(call.args) > limit:
             raise _Refused(
-                f"`{site.one_shot}()` is given {len(call.args)} positional arguments; the session method takes "
-                f"{limit} (pass the rest by keyword)"
+                f"`{site.one_shot}()` is given {len(call.args)} positional arguments; the session method "
+                f"takes {limit} (pass the rest by keyword)"
             )
         keyed = []
         for keyword in call.keywords:
