@@ -20,6 +20,7 @@ client unless the call passes its own value (the library's precedence: the reque
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -540,8 +541,7 @@ def apply_import_changes(module: cst.Module, context: CodemodContext) -> cst.Mod
     """Run libcst's import visitors for what `rewrite_module` scheduled, then restore the spacing
     around the import block that removing a statement (and its leading blank lines) disturbs."""
     before = module
-    module = AddImportsVisitor(context).transform_module(module)
-    module = RemoveImportsVisitor(context).transform_module(module)
+    module = _imports_keeping_comments(module, context)
     starts = _FunctionStarts()
     before.visit(starts)
     module = module.visit(_FunctionTopTidier(starts.flags))
@@ -623,63 +623,81 @@ def _statement_code(statement: cst.BaseStatement) -> str:
     return cst.Module(body=[]).code_for_node(statement.with_changes(leading_lines=()))
 
 
-class _ImportComments(cst.CSTVisitor):
-    """Comment lines above each import statement, with the code of the statement that follows it."""
+class _ImportStatements(cst.CSTVisitor):
+    """Import statements anywhere in a module (they are small, so their code is cheap to print)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.found: list[tuple[list[cst.EmptyLine], list[str]]] = []
-        self.codes: set[str] = set()
+        self.found: list[cst.SimpleStatementLine] = []
 
-    def _block(self, statements: Sequence[cst.BaseStatement]) -> None:
-        codes = [_statement_code(s) for s in statements]
-        self.codes.update(codes)
-        for index, statement in enumerate(statements):
-            if _is_import(statement) and any(line.comment for line in _leading(statement)):
-                self.found.append((_comments(_leading(statement)), codes[index + 1 :]))
-
-    def visit_Module(self, node: cst.Module) -> None:
-        self._block(node.body)
-
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._block(node.body)
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
+        if _is_import(node):
+            self.found.append(node)
+        return False
 
 
-class _PutComments(cst.CSTTransformer):
-    """Put comment lines back above the first statement whose code matches."""
+def _import_codes(module: cst.Module) -> Counter[str]:
+    finder = _ImportStatements()
+    module.visit(finder)
+    return Counter(_statement_code(s) for s in finder.found)
 
-    def __init__(self, pending: dict[str, list[cst.EmptyLine]]) -> None:
+
+class _MoveComments(cst.CSTTransformer):
+    """Move the comment lines above the given import statements to the next statement that stays."""
+
+    def __init__(self, doomed: set[int]) -> None:
         super().__init__()
-        self.pending = pending
+        self.doomed = doomed
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
-        if isinstance(updated_node, cst.SimpleStatementLine | cst.BaseCompoundStatement) and self.pending:
-            lines = self.pending.pop(_statement_code(updated_node), None)
-            if lines:
-                return updated_node.with_changes(leading_lines=[*lines, *updated_node.leading_lines])
-        return updated_node
+    def _block(
+        self, statements: Sequence[cst.BaseStatement], originals: Sequence[cst.BaseStatement]
+    ) -> list[cst.BaseStatement]:
+        out: list[cst.BaseStatement] = []
+        carry: list[cst.EmptyLine] = []
+        for original, statement in zip(originals, statements, strict=True):
+            if id(original) in self.doomed:
+                carry.extend(_comments(_leading(statement)))
+                kept = [line for line in _leading(statement) if line.comment is None]
+                out.append(statement.with_changes(leading_lines=kept))
+                continue
+            if carry:
+                statement = statement.with_changes(leading_lines=[*carry, *_leading(statement)])
+                carry = []
+            out.append(statement)
+        return out
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        return updated_node.with_changes(body=self._block(updated_node.body, original_node.body))
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.BaseSuite:
+        return updated_node.with_changes(body=self._block(updated_node.body, original_node.body))
 
 
-def _keep_removed_comments(before: cst.Module, after: cst.Module) -> cst.Module:
-    """Comment lines above an import that libcst removed go to the statement that followed it."""
-    present = after.code
-    finder = _ImportComments()
-    before.visit(finder)
-    survivors = _ImportComments()
-    after.visit(survivors)
-    pending: dict[str, list[cst.EmptyLine]] = {}
-    for lines, following in finder.found:
-        lost = [line for line in lines if line.comment and line.comment.value not in present]
-        target = next((code for code in following if code in survivors.codes), None)
-        if lost and target is not None:
-            pending.setdefault(target, []).extend(lost)
-    return after.visit(_PutComments(pending)) if pending else after
+def _imports_keeping_comments(module: cst.Module, context: CodemodContext) -> cst.Module:
+    """Run libcst's import visitors; when they remove an import with comment lines above it, run
+    them again on a tree where those comments already sit on the next statement."""
+    after = RemoveImportsVisitor(context).transform_module(
+        AddImportsVisitor(context).transform_module(module)
+    )
+    remaining = _import_codes(after)
+    finder = _ImportStatements()
+    module.visit(finder)
+    doomed = {
+        id(s)
+        for s in finder.found
+        if any(line.comment for line in s.leading_lines) and remaining[_statement_code(s)] == 0
+    }
+    if not doomed:
+        return after
+    moved = module.visit(_MoveComments(doomed))
+    return RemoveImportsVisitor(context).transform_module(AddImportsVisitor(context).transform_module(moved))
 
 
 def _tidy_import_block(before: cst.Module, after: cst.Module) -> cst.Module:
     """Keep comments above removed imports, the blank line after a module docstring and two blank
     lines before the first definition."""
-    after = _keep_removed_comments(before, after)
     body: list[cst.BaseStatement] = list(after.body)
     if not body:
         return after

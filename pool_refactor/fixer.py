@@ -88,12 +88,17 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     diffs: list[str] = []
     fixed_sites = 0
     fixed_files: list[DiscoveredFile] = []
+    wired_roots: set[Path] = set()
     for target_path, item in sorted(work.items()):
         module_display = display_path(target_path)
         module_text = _module_update(item, options, errors, module_display)
         if module_text is _FAILED:
             continue
-        others = _wire(item, files, options, outcome) if options.wire else []
+        others: list[tuple[DiscoveredFile, Source, str]] = []
+        root = _package_root(item)
+        if options.wire and root not in wired_roots:  # one application per package: wire it once
+            wired_roots.add(root)
+            others = _wire(item, files, options, outcome)
         if options.diff:
             if isinstance(module_text, str):
                 old = _read_text(target_path)
@@ -145,11 +150,17 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
         result.errors = sorted([*result.errors, *errors], key=lambda e: e.path)
 
 
+def _package_root(item: _TargetWork) -> Path:
+    """The top-level package (or script folder) the shared module belongs to."""
+    top = item.target.path.parent
+    while (top / "__init__.py").is_file() and (top.parent / "__init__.py").is_file():
+        top = top.parent
+    return top
+
+
 def _package_files(item: _TargetWork, files: list[DiscoveredFile]) -> list[DiscoveredFile]:
     """The scanned files of the package the shared module belongs to."""
-    top = item.target.path.parent
-    while (top.parent / "__init__.py").is_file():
-        top = top.parent
+    top = _package_root(item)
     return [f for f in files if f.path.resolve().is_relative_to(top)]
 
 

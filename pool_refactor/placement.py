@@ -58,11 +58,17 @@ def _target_for_path(path: Path) -> ModuleTarget:
 
 
 def _top_package(folder: Path) -> Path | None:
+    """The outermost regular package above `folder`. Folders in between may lack `__init__.py`
+    (namespace subpackages of a regular package are importable all the same)."""
     top: Path | None = None
     current = folder
-    while (current / "__init__.py").is_file() and current.name.isidentifier():
-        top = current
-        if current.parent == current:
+    chain_ok = True
+    while True:
+        if not current.name.isidentifier():
+            chain_ok = False
+        if chain_ok and (current / "__init__.py").is_file():
+            top = current
+        if current.parent == current or (current / "pyproject.toml").is_file() or (current / ".git").exists():
             break
         current = current.parent
     return top

@@ -68,6 +68,9 @@ _APP_CLASSES = frozenset(
     {"fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette"}
 )
 _MENTIONS_FRAMEWORK = re.compile(r"\b(?:fastapi|starlette)\b")
+_BUILDS_APP = re.compile(r"\b(?:FastAPI|Starlette)\s*\(|\b(?:FastAPI|Starlette)\s+as\s+\w")
+"""Files that may construct an application: only these are parsed (a large FastAPI service has
+hundreds of route modules that mention fastapi and build nothing)."""
 _MENTIONS_EVENTS = re.compile(r"\b(?:on_event|add_event_handler|on_startup|on_shutdown)\b")
 _MENTIONS_STREAMLIT = re.compile(r"^\s*(?:import|from)\s+streamlit\b", re.MULTILINE)
 _WIRED_NAMES = frozenset({ACLOSE, CLOSE, LIFESPAN})
@@ -489,7 +492,7 @@ class _Planner:
     def plan(self) -> None:
         found_app = False
         for path, text in self._files:
-            if not _MENTIONS_FRAMEWORK.search(text):
+            if not _MENTIONS_FRAMEWORK.search(text) or not _BUILDS_APP.search(text):
                 continue
             if _path_ends_with(path, _module_parts(self._accessor)):
                 continue
