@@ -684,12 +684,8 @@ def _imports_keeping_comments(module: cst.Module, context: CodemodContext) -> cs
     remaining = _import_codes(after)
     finder = _ImportStatements()
     module.visit(finder)
-    doomed = {
-        id(s)
-        for s in finder.found
-        if any(line.comment for line in s.leading_lines) and remaining[_statement_code(s)] == 0
-    }
-    if not doomed:
+    doomed = {id(s) for s in finder.found if remaining[_statement_code(s)] == 0}
+    if not any(id(s) in doomed and any(line.comment for line in s.leading_lines) for s in finder.found):
         return after
     moved = module.visit(_MoveComments(doomed))
     return RemoveImportsVisitor(context).transform_module(AddImportsVisitor(context).transform_module(moved))

@@ -26,8 +26,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import stat
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from pool_refactor.files import display_path
@@ -140,7 +143,29 @@ def _unchanged(target: str, expected: bytes) -> None:
         raise WriteError("changed on disk since it was read; left alone")
 
 
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C until the write is complete: a KeyboardInterrupt between creating the temporary
+    file and renaming it would otherwise leave the temporary file behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
+    with _interrupts_deferred():
+        _write_atomic(path, data, expected=expected)
+
+
+def _write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> None:
     """Replace the file at ``path`` (through symbolic links) with ``data``, all or nothing.
 
     With ``expected``, write only if the file still holds exactly those bytes; the check is made
@@ -183,6 +208,11 @@ def write_atomic(path: Path, data: bytes, *, expected: bytes | None = None) -> N
 
 
 def create_new(path: Path, data: bytes) -> None:
+    with _interrupts_deferred():
+        _create_new(path, data)
+
+
+def _create_new(path: Path, data: bytes) -> None:
     """Create ``path`` with ``data``; fails, writing nothing, if anything already has that name.
 
     The content is written to a temporary file first and then hard-linked into place, which is
