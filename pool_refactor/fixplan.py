@@ -64,20 +64,9 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
         _check_requests(site.library, requests, moved, site.call)
         _check_stable(site, moved, _walk_all(region))
-        unsafe = _cookie_changes(site, requests, moved)
-        plan = FixPlan(
-            kind="with",
-            library=site.library.family,
-            accessor=ctor.accessor,
-            section=ctor.section,
-            is_async=ctor.is_async,
-            variable=variable,
-            keyed_options=keyed,
-            moved_options=tuple(moved),
-        )
+        return _client_plan(site, "with", variable, keyed, moved, _cookie_changes(site, requests, moved))
     except _Refused as refused:
         return str(refused)
-    return (plan, unsafe) if unsafe else plan
 
 
 def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
@@ -98,19 +87,26 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
         _check_requests(site.library, requests, moved, site.call)
         end = statement.end_lineno or statement.lineno
         _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
-        unsafe = _cookie_changes(site, requests, moved)
-        plan = FixPlan(
-            kind="local",
-            library=site.library.family,
-            accessor=ctor.accessor,
-            section=ctor.section,
-            is_async=ctor.is_async,
-            variable=variable,
-            keyed_options=keyed,
-            moved_options=tuple(moved),
-        )
+        return _client_plan(site, "local", variable, keyed, moved, _cookie_changes(site, requests, moved))
     except _Refused as refused:
         return str(refused)
+
+
+def _client_plan(
+    site: Site, kind: str, variable: str, keyed: tuple[str, ...], moved: list[str], unsafe: str
+) -> PlanResult:
+    ctor = site.constructor
+    assert ctor is not None
+    plan = FixPlan(
+        kind=kind,
+        library=site.library.family,
+        accessor=ctor.accessor,
+        section=ctor.section,
+        is_async=ctor.is_async,
+        variable=variable,
+        keyed_options=keyed,
+        moved_options=tuple(moved),
+    )
     return (plan, unsafe) if unsafe else plan
 
 
