@@ -192,7 +192,7 @@ def scan(
         progress=not quiet and sys.stderr.isatty(),
         baseline=baseline or (config.project_root / config.baseline if config.baseline else None),
         add_noqa=add_noqa,
-        wire=not no_wire,
+        wire=config.wire and not no_wire,
     )
     try:
         outcome = run(options)
@@ -208,7 +208,9 @@ def scan(
         raise typer.Exit(130) from None
     if outcome.diff_text:
         sys.stdout.write(outcome.diff_text)
-    _emit_report(outcome.result, fmt, output, show_suppressed, quiet and output is None)
+    _emit_report(
+        outcome.result, fmt, output, show_suppressed or config.show_suppressed, quiet and output is None
+    )
     for line in outcome.messages:
         _stderr.print(line, soft_wrap=True, markup=False)
     code = EXIT_OK

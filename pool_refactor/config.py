@@ -128,6 +128,9 @@ class Config:
     cache_dir: str = ".pool_refactor_cache"
     jobs: int | None = None
     """Worker processes; None lets the CLI choose."""
+    show_suppressed: bool = False
+    wire: bool = True
+    """With --fix, close the shared clients at application shutdown (`--no-wire` turns it off)."""
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -246,6 +249,8 @@ _KEYS: dict[str, tuple[str, Callable[[_Checker, str, object], object]]] = {
     "baseline": ("baseline", _Checker.non_empty_string),
     "cache-dir": ("cache_dir", _Checker.non_empty_string),
     "jobs": ("jobs", _Checker.jobs),
+    "show-suppressed": ("show_suppressed", _Checker.boolean),
+    "wire": ("wire", _Checker.boolean),
 }
 """Setting name in the file -> (``Config`` field, checker). The single list of supported keys."""
 

@@ -209,3 +209,16 @@ def test_no_wire(shop: Path) -> None:
     (shop / "shop" / "app.py").write_text("from fastapi import FastAPI\n\napp = FastAPI()\n")
     assert runner.invoke(app, ["scan", "--fix", "--no-wire", "."]).exit_code == 0
     assert (shop / "shop" / "app.py").read_text() == "from fastapi import FastAPI\n\napp = FastAPI()\n"
+
+
+def test_options_from_configuration_and_the_command_line_wins(shop: Path) -> None:
+    (shop / "pyproject.toml").write_text(
+        '[tool.pool-refactor]\nselect = ["POOL2"]\noutput-format = "json"\nshow-suppressed = true\n'
+    )
+    code, out = scan("--check", ".")
+    report = json.loads(out)
+    assert code == 1
+    assert {f["code"] for f in report["findings"]} == {"POOL201"}
+    code, out = scan("--check", "--select", "POOL103", "--format", "concise", ".")
+    assert code == 1
+    assert "POOL103" in out and "POOL201" not in out
