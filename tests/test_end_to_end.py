@@ -6,15 +6,13 @@ about one per event loop (plus one for the sync client).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import cli, run_app
 from tests.servers import LocalServer
 
 APP = Path(__file__).parent / "fixtures" / "e2e"
@@ -22,30 +20,11 @@ CALLS = 10
 
 
 def _run_app(folder: Path, base: str) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(folder), "PYTHONWARNINGS": "error::DeprecationWarning"}
-    done = subprocess.run(
-        [sys.executable, "run.py", base, str(CALLS)],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    answers: list[str] = json.loads(done.stdout)
-    return answers
+    return run_app(folder, base, CALLS)
 
 
 def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pool_refactor", "scan", *args, "."],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return cli(folder, *args)
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ the async clients and one per thread for requests. No "Unclosed client session" 
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import cli, run_app
 from tests.servers import LocalServer
 
 APP = Path(__file__).parent / "fixtures" / "e2e_mixed"
@@ -31,34 +29,11 @@ CONNECTIONS_AFTER_MAX = LOOPS * 2 + THREADS
 
 
 def _run_app(folder: Path, base: str) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(folder), "PYTHONWARNINGS": "error::DeprecationWarning"}
-    env = {k: v for k, v in env.items() if not k.startswith("HTTP_CLIENT_")}
-    done = subprocess.run(
-        [sys.executable, "-W", "error::ResourceWarning", "run.py", base, str(CALLS)],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    for warning in ("Unclosed client session", "Unclosed connector", "Unclosed", "ResourceWarning"):
-        assert warning not in done.stderr, done.stderr
-    assert "Exception ignored" not in done.stderr, done.stderr
-    answers: list[str] = json.loads(done.stdout)
-    return answers
+    return run_app(folder, base, CALLS)
 
 
 def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pool_refactor", "scan", *args, "."],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return cli(folder, *args)
 
 
 @pytest.fixture
