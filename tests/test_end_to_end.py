@@ -68,7 +68,7 @@ def test_second_fix_changes_nothing(app: Path) -> None:
 
 
 def test_diff_writes_nothing(app: Path) -> None:
-    snapshot = {p: p.read_bytes() for p in app.rglob("*")if p.is_file()}
+    snapshot = {p: p.read_bytes() for p in app.rglob("*") if p.is_file()}
     done = _cli(app, "--diff")
     assert done.returncode == 0
     assert "+++ b/loadapp/http_client.py" in done.stdout
