@@ -7,7 +7,6 @@ about one per event loop (plus one for the sync client).
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ APP = Path(__file__).parent / "fixtures" / "e2e"
 CALLS = 10
 
 
-def _run_app(folder: Path, base: str) -> list[str]:
-    return run_app(folder, base, CALLS)
-
-
-def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return cli(folder, *args)
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     target = tmp_path / "app"
@@ -36,18 +27,18 @@ def app(tmp_path: Path) -> Path:
 
 def test_fix_keeps_answers_and_reuses_connections(app: Path) -> None:
     with LocalServer() as server:
-        before = _run_app(app, server.url)
+        before = run_app(app, server.url, CALLS)
         connections_before = server.connections
 
-        assert _cli(app, "--check").returncode == 1
-        fixed = _cli(app, "--fix")
+        assert cli(app, "--check").returncode == 1
+        fixed = cli(app, "--fix")
         assert fixed.returncode == 0, fixed.stdout + fixed.stderr
         assert (app / "loadapp" / "http_client.py").exists()
         assert "import httpx" not in (app / "loadapp" / "calls.py").read_text()
-        assert _cli(app, "--check").returncode == 0
+        assert cli(app, "--check").returncode == 0
 
         server.reset_counts()
-        after = _run_app(app, server.url)
+        after = run_app(app, server.url, CALLS)
         connections_after = server.connections
 
     assert after == before
@@ -59,9 +50,9 @@ def test_fix_keeps_answers_and_reuses_connections(app: Path) -> None:
 
 
 def test_second_fix_changes_nothing(app: Path) -> None:
-    assert _cli(app, "--fix").returncode == 0
+    assert cli(app, "--fix").returncode == 0
     snapshot = {p: p.read_bytes() for p in app.rglob("*.py")}
-    second = _cli(app, "--fix")
+    second = cli(app, "--fix")
     assert second.returncode == 0
     assert {p: p.read_bytes() for p in app.rglob("*.py")} == snapshot
     assert "Fixed 0 site(s)" in second.stderr
@@ -69,7 +60,7 @@ def test_second_fix_changes_nothing(app: Path) -> None:
 
 def test_diff_writes_nothing(app: Path) -> None:
     snapshot = {p: p.read_bytes() for p in app.rglob("*") if p.is_file()}
-    done = _cli(app, "--diff")
+    done = cli(app, "--diff")
     assert done.returncode == 0
     assert "+++ b/loadapp/http_client.py" in done.stdout
     assert "+    client = get_http_client()" in done.stdout

@@ -9,7 +9,6 @@ the async clients and one per thread for requests. No "Unclosed client session" 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,14 +27,6 @@ CONNECTIONS_BEFORE = LOOPS * CALLS * (1 + 1 + 2) + THREADS * CALLS * (1 + 1)
 CONNECTIONS_AFTER_MAX = LOOPS * 2 + THREADS
 
 
-def _run_app(folder: Path, base: str) -> list[str]:
-    return run_app(folder, base, CALLS)
-
-
-def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return cli(folder, *args)
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
     target = tmp_path / "app"
@@ -46,13 +37,13 @@ def app(tmp_path: Path) -> Path:
 def test_fix_keeps_answers_and_reuses_connections(app: Path) -> None:
     calls_py = app / "mixapp" / "calls.py"
     with LocalServer() as server:
-        before = _run_app(app, server.url)
+        before = run_app(app, server.url, CALLS)
         connections_before = server.connections
 
-        assert _cli(app, "--check").returncode == 1
-        fixed = _cli(app, "--fix")
+        assert cli(app, "--check").returncode == 1
+        fixed = cli(app, "--fix")
         assert fixed.returncode == 0, fixed.stdout + fixed.stderr
-        assert _cli(app, "--check").returncode == 0, "every site of the app is safely fixable"
+        assert cli(app, "--check").returncode == 0, "every site of the app is safely fixable"
 
         source = calls_py.read_text()
         assert "ClientSession(" not in source
@@ -65,7 +56,7 @@ def test_fix_keeps_answers_and_reuses_connections(app: Path) -> None:
         assert "allow_redirects=False" in source
 
         server.reset_counts()
-        after = _run_app(app, server.url)
+        after = run_app(app, server.url, CALLS)
         connections_after = server.connections
 
     print(f"\nconnections: {connections_before} before, {connections_after} after --fix")
@@ -76,7 +67,7 @@ def test_fix_keeps_answers_and_reuses_connections(app: Path) -> None:
 
 
 def test_generated_module_has_the_sections_the_app_needs(app: Path) -> None:
-    assert _cli(app, "--fix").returncode == 0
+    assert cli(app, "--fix").returncode == 0
     module = (app / "mixapp" / "http_client.py").read_text()
     for accessor in ("get_http_client", "get_aiohttp_session", "get_requests_session"):
         assert f"def {accessor}(" in module
@@ -88,9 +79,9 @@ def test_generated_module_has_the_sections_the_app_needs(app: Path) -> None:
 
 
 def test_second_fix_changes_nothing(app: Path) -> None:
-    assert _cli(app, "--fix").returncode == 0
+    assert cli(app, "--fix").returncode == 0
     snapshot = {p: p.read_bytes() for p in app.rglob("*.py")}
-    second = _cli(app, "--fix")
+    second = cli(app, "--fix")
     assert second.returncode == 0, second.stdout + second.stderr
     assert {p: p.read_bytes() for p in app.rglob("*.py")} == snapshot
     assert "Fixed 0 site(s)" in second.stderr
