@@ -16,6 +16,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from pool_refactor.relevance import Everything, Relevance
+
 ScopeNode = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
 
 _SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -26,17 +28,35 @@ COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 class ImportTable:
     """Maps local names to dotted targets (`hx` -> `httpx`, `AC` -> `httpx.AsyncClient`)."""
 
-    def __init__(self, tree: ast.Module, modules: Iterable[str]) -> None:
+    def __init__(self, tree: ast.Module, modules: Iterable[str], text: str | None = None) -> None:
         self._modules = frozenset(modules)
         self._scopes: dict[int, dict[str, str]] = {}
         self._shadowed: dict[int, set[str]] = {}
+        self.relevance: Relevance = Everything()
+        """The statements that mention a name bound here; only they can hold a site."""
+        if text is None:
+            self._collect(tree, tree, in_import_guard=False)
+            return
+        # Every import of a catalogued module spells the module's name; every other binding or
+        # use of a name those imports bind spells that name (pool_refactor.relevance).
+        self.relevance = Relevance(text, self._modules)
+        if self.relevance.empty:
+            return
         self._collect(tree, tree, in_import_guard=False)
+        local_names = {name for scope in self._scopes.values() for name in scope}
+        self._scopes.clear()
+        self._shadowed.clear()
+        self.relevance = Relevance(text, local_names)
+        if not self.relevance.empty:
+            self._collect(tree, tree, in_import_guard=False)
 
     def _collect(self, node: ast.AST, scope: ast.AST, in_import_guard: bool) -> None:
         for child in ast.iter_child_nodes(node):
             self._collect_node(child, scope, in_import_guard)
 
     def _collect_node(self, child: ast.AST, scope: ast.AST, in_import_guard: bool) -> None:
+        if isinstance(child, ast.stmt) and not self.relevance.covers(child):
+            return
         if isinstance(child, COMPREHENSIONS):
             for generator in child.generators:
                 for sub in ast.walk(generator.target):

@@ -108,6 +108,8 @@ class _Collector:
         in_loop: bool,
         names: list[str],
     ) -> None:
+        if isinstance(child, ast.stmt) and not self.imports.relevance.covers(child):
+            return  # spells no name bound to a catalogued import: no site, nothing to resolve
         self.parents[id(child)] = parent
         if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
             for outer in [*child.decorator_list, child.args]:
@@ -130,6 +132,25 @@ class _Collector:
             if isinstance(child, ast.Call):
                 self._check_call(child, scopes, function, in_loop, names)
             self._visit(child, scopes, function, in_loop, names)
+
+    def complete_parents(self) -> None:
+        """Record the parent of every node in the functions that hold a site.
+
+        The walk skipped statements that do not mention a client library's names, but the
+        classifier follows a local client's variable (`client.aclose()`, `return client`)
+        through the whole function, and needs the parents of what it finds there.
+        """
+        done: set[int] = set()
+        for site in self.sites:
+            if site.function is None or id(site.function) in done:
+                continue
+            done.add(id(site.function))
+            stack: list[ast.AST] = [site.function]
+            while stack:
+                node = stack.pop()
+                for child in ast.iter_child_nodes(node):
+                    self.parents[id(child)] = node
+                    stack.append(child)
 
     def _check_call(
         self,
@@ -521,13 +542,14 @@ def scan_tree(
     libraries: tuple[Library, ...] = catalog.LIBRARIES,
 ) -> list[Finding]:
     """Every catalogued construction site of one parsed module, in source order."""
-    imports = ImportTable(tree, (m for lib in libraries for m in lib.modules))
+    imports = ImportTable(tree, (m for lib in libraries for m in lib.modules), text)
     if imports.empty:
         return []
     collector = _Collector(tree, imports, libraries)
     collector.run()
     if not collector.sites:
         return []
+    collector.complete_parents()
     classifier = _Classifier(collector)
     lines = _LINE_SPLIT.split(text)
     findings = []
