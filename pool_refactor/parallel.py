@@ -14,8 +14,9 @@ Decisions, and why (numbers measured on the 1M-line synthetic tree of ``benchmar
 * **Start method**: ``fork`` where the platform has it (start-up in milliseconds, and the content
   table of the cache is inherited for free); ``spawn`` elsewhere. The pool is started before anything
   else in the run starts a thread (the progress bar starts after it).
-* **Small runs stay in one process**: below ``POOL_MIN_FILES`` files the pool's start-up and the
-  round trips cost more than a second core saves (see ``POOL_MIN_FILES``).
+* **Small runs read in one process**: below ``POOL_MIN_FILES`` files the parent reads and prefilters
+  every file itself, and forks workers only to parse the candidates, when they add up to
+  ``PARSE_POOL_MIN_BYTES``: a 128k-line service has few files but can hold a lot of client code.
 * **Order**: results come back through ``Executor.map``, which yields in submission order, so the
   report is identical whatever ``--jobs`` is.
 """
@@ -27,19 +28,35 @@ import multiprocessing
 import os
 import re
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pool_refactor import catalog
 from pool_refactor.cache import ContentTable, StatKey, decode_scan
 from pool_refactor.runner import FileScan, scan_loaded
-from pool_refactor.source import MAX_SOURCE_BYTES, SourceError, decode_source, mentions_any, read_bytes
+from pool_refactor.source import (
+    MAX_SOURCE_BYTES,
+    Source,
+    SourceError,
+    decode_source,
+    mentions_any,
+    read_bytes,
+)
 
 __all__ = ["POOL_MIN_FILES", "Scanned", "effective_jobs", "scan_file", "scan_files"]
+
+PARSE_POOL_MIN_BYTES = 512 * 1024
+"""Below ``POOL_MIN_FILES`` files, the candidates are parsed in workers when they add up to this.
+
+A service of a few hundred files can still hold a few hundred thousand lines of client code to
+parse. The parent reads and prefilters every file (about 0.15 ms each), then forks workers for the
+parse only when there is enough of it: ``ast.parse`` plus the scan costs about 0.35 s per MB here,
+forking two workers, sending them the sources and joining them about 25 ms.
+"""
 
 POOL_MIN_FILES = 400
 """Fewer files than this are scanned in the parent process.
@@ -86,6 +103,25 @@ def scan_file(
     Gives exactly what ``runner.scan_one`` gives for the file (same errors, same wording); the
     bytes are read first so that a digest can be taken before anything is decoded.
     """
+    loaded = _load(path, display, content, hash_files)
+    return loaded.finish() if isinstance(loaded, _Loaded) else loaded
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A file read, decoded and past the prefilter: what is left is the parse and the scan."""
+
+    source: Source
+    display: str
+    digest: str | None
+    stat: StatKey | None
+
+    def finish(self) -> Scanned:
+        return Scanned(scan_loaded(self.source, self.display), self.digest, self.stat)
+
+
+def _load(path: str, display: str, content: ContentTable | None, hash_files: bool) -> Scanned | _Loaded:
+    """Everything of ``scan_file`` before the parse: a final answer, or a file left to parse."""
     stat: StatKey | None = None
     if hash_files:
         try:
@@ -114,7 +150,9 @@ def scan_file(
         source = decode_source(raw)
     except SourceError as exc:
         return Scanned(FileScan(display, error=str(exc)), digest, stat)
-    return Scanned(scan_loaded(source, display), digest, stat)
+    if not mentions_any(source.raw, catalog.all_module_names()):
+        return Scanned(FileScan(display), digest, stat)  # what scan_loaded returns, without the call
+    return _Loaded(source, display, digest, stat)
 
 
 _FIRST_TWO_LINES = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)?[^\r\n]*")
@@ -158,7 +196,14 @@ def _scan_task(task: tuple[str, str]) -> Scanned:
     try:
         return scan_file(path, display, _worker_content, _worker_hash)
     except Exception as exc:  # a bug of ours must not end the run, but it must be seen
-        return Scanned(FileScan(display, error=f"internal error while scanning: {type(exc).__name__}: {exc}"))
+        return Scanned(_internal_error(display, exc))
+
+
+def _parse_task(loaded: _Loaded) -> Scanned:
+    try:
+        return loaded.finish()
+    except Exception as exc:
+        return Scanned(_internal_error(loaded.display, exc), loaded.digest, loaded.stat)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -181,18 +226,61 @@ def scan_files(
     The pool (if any) is started when the generator is first advanced, so a caller that wants
     to start a thread (a progress bar) should take the first result before starting it.
     """
-    if jobs <= 1 or len(tasks) < POOL_MIN_FILES:
+    if jobs <= 1:
         for path, display in tasks:
             yield _scan_serial(path, display, content, hash_files)
-        return
-    yield from _scan_pool(tasks, jobs, content, hash_files)
+    elif len(tasks) < POOL_MIN_FILES:
+        yield from _scan_small(tasks, jobs, content, hash_files)
+    else:
+        yield from _scan_pool(tasks, jobs, content, hash_files)
 
 
 def _scan_serial(path: str, display: str, content: ContentTable | None, hash_files: bool) -> Scanned:
     try:
         return scan_file(path, display, content, hash_files)
     except Exception as exc:
-        return Scanned(FileScan(display, error=f"internal error while scanning: {type(exc).__name__}: {exc}"))
+        return Scanned(_internal_error(display, exc))
+
+
+def _scan_small(
+    tasks: Sequence[tuple[str, str]], jobs: int, content: ContentTable | None, hash_files: bool
+) -> Iterator[Scanned]:
+    """Read and prefilter here; parse the candidates in workers only when they are big enough."""
+    loaded: list[Scanned | _Loaded] = []
+    for path, display in tasks:
+        try:
+            loaded.append(_load(path, display, content, hash_files))
+        except Exception as exc:
+            loaded.append(Scanned(_internal_error(display, exc)))
+    pending = [item for item in loaded if isinstance(item, _Loaded)]
+    size = sum(len(item.source.raw) for item in pending)
+    if len(pending) > 1 and size >= PARSE_POOL_MIN_BYTES:
+        parsed: Generator[Scanned, None, None] = _parse_pool(pending, jobs)
+    else:
+        parsed = (_parse_task(item) for item in pending)
+    try:
+        for item in loaded:
+            yield next(parsed) if isinstance(item, _Loaded) else item
+    finally:
+        parsed.close()
+
+
+def _parse_pool(pending: Sequence[_Loaded], jobs: int) -> Generator[Scanned, None, None]:
+    """Parse in workers, biggest file first (so the longest parse does not start last), in order."""
+    executor = _executor(min(jobs, len(pending)), None, False)
+    try:
+        by_size = sorted(range(len(pending)), key=lambda i: -len(pending[i].source.raw))
+        futures = {index: executor.submit(_parse_task, pending[index]) for index in by_size}
+        for index in range(len(pending)):
+            try:
+                scanned = futures[index].result()
+            except BrokenProcessPool:
+                executor.shutdown(wait=True, cancel_futures=True)
+                yield from _isolate(_parse_task, pending[index:], [item.display for item in pending[index:]])
+                return
+            yield scanned
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _scan_pool(
@@ -208,7 +296,8 @@ def _scan_pool(
             done += 1
     except BrokenProcessPool:
         executor.shutdown(wait=True, cancel_futures=True)
-        yield from _isolate(tasks[done:], content, hash_files)
+        rest = tasks[done:]
+        yield from _isolate(_scan_task, rest, [display for _, display in rest], content, hash_files)
     finally:
         # Also on Ctrl-C or a consumer that stops early: drop what is queued, do not finish it.
         executor.shutdown(wait=True, cancel_futures=True)
@@ -220,20 +309,32 @@ def _executor(workers: int, content: ContentTable | None, hash_files: bool) -> P
     )
 
 
+_Item = TypeVar("_Item")
+
+
 def _isolate(
-    tasks: Sequence[tuple[str, str]], content: ContentTable | None, hash_files: bool
+    task: Callable[[_Item], Scanned],
+    items: Sequence[_Item],
+    displays: Sequence[str],
+    content: ContentTable | None = None,
+    hash_files: bool = False,
 ) -> Iterator[Scanned]:
-    """After a worker died: one file at a time in a single fresh worker, to find the one that kills it."""
+    """After a worker died: one item at a time in a single fresh worker, to find the one that kills it."""
     index = 0
-    while index < len(tasks):
+    while index < len(items):
         executor = _executor(1, content, hash_files)
         try:
-            for scanned in executor.map(_scan_task, tasks[index:], chunksize=1):
+            for scanned in executor.map(task, items[index:], chunksize=1):
                 yield scanned
                 index += 1
         except BrokenProcessPool:
-            _, display = tasks[index]
-            yield Scanned(FileScan(display, error="the scanner crashed on this file (worker process died)"))
+            yield Scanned(
+                FileScan(displays[index], error="the scanner crashed on this file (worker process died)")
+            )
             index += 1
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _internal_error(display: str, exc: Exception) -> FileScan:
+    return FileScan(display, error=f"internal error while scanning: {type(exc).__name__}: {exc}")

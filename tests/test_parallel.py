@@ -76,6 +76,51 @@ def test_jobs_1_and_jobs_2_give_identical_results(tmp_path: Path, monkeypatch: p
     assert plans(pooled) == plans(serial)
 
 
+def test_parsing_in_workers_for_a_small_run_gives_identical_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_tree(tmp_path)
+    monkeypatch.setattr(parallel, "PARSE_POOL_MIN_BYTES", 0)  # a few kB: force the parse pool
+    submitted: list[str] = []
+    real_submit = parallel.ProcessPoolExecutor.submit
+
+    def counting_submit(self: object, fn: object, item: object) -> object:
+        submitted.append(getattr(item, "display", "?"))
+        return real_submit(self, fn, item)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel.ProcessPoolExecutor, "submit", counting_submit)
+    pooled = scan(tmp_path, 2, monkeypatch)
+    serial = scan(tmp_path, 1, monkeypatch)
+    # 16 files with sites and 3 with a syntax error are sent; plain and undecodable ones are answered here.
+    assert len(submitted) == 19
+    assert pooled == serial and plans(pooled) == plans(serial)
+
+
+def test_a_worker_that_dies_while_parsing_costs_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_tree(tmp_path, 30)
+    tasks = [(str(p), p.name) for p in sorted(tmp_path.rglob("*.py"))]
+    victim = [display for path, display in tasks if b"httpx.AsyncClient" in Path(path).read_bytes()][2]
+    real = parallel._Loaded.finish
+
+    def crashing(self: parallel._Loaded) -> Scanned:
+        if self.display == victim:
+            os._exit(70)
+        return real(self)
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the patched worker function reaches the workers only when they are forked")
+    monkeypatch.setattr(parallel, "PARSE_POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel._Loaded, "finish", crashing)
+    got = list(parallel.scan_files(tasks, 2))
+    assert [s.scan.display for s in got] == [display for _, display in tasks]
+    assert [s.scan.display for s in got if s.scan.error and "crashed" in s.scan.error] == [victim]
+    monkeypatch.setattr(parallel._Loaded, "finish", real)
+    expected = [scan_file(path, display).scan for path, display in tasks if display != victim]
+    assert [s.scan for s in got if s.scan.display != victim] == expected
+
+
 def test_results_stream_in_task_order_from_the_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build_tree(tmp_path, 30)
     monkeypatch.setattr(parallel, "CHUNK_MAX", 1)  # many small chunks: the most chances to reorder
