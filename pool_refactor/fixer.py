@@ -1,7 +1,8 @@
 """`--fix` and `--diff`: rewrite files and generate the shared module, or show what would change.
 
-Every rewritten file is read again, re-planned from what is on disk now, rewritten with libcst,
-checked to compile, and written atomically only if it is still byte for byte what was read. The
+Every rewritten file is read again, re-planned from what is on disk now, rewritten with libcst and
+checked to compile (in worker processes when there are enough files: ``fix_parallel``), then
+written atomically, by this process, only if it is still byte for byte what was read. The
 shared module is created (or completed) before any file that imports it is written, so a run that
 stops half-way never leaves imports of a module that does not exist.
 """
@@ -12,6 +13,7 @@ import ast
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import libcst as cst
@@ -21,7 +23,9 @@ from codemods.shared_client import apply_import_changes, rewrite_module
 from pool_refactor import shared_module
 from pool_refactor.files import DiscoveredFile, display_path
 from pool_refactor.findings import Applicability, FileError, Finding, FixPlan, ScanResult
+from pool_refactor.fix_parallel import map_files
 from pool_refactor.mocks import find_broken_mocks
+from pool_refactor.parallel import effective_jobs
 from pool_refactor.pipeline import Options, Outcome
 from pool_refactor.placement import ModuleTarget, PlacementError, locate_module, target_for_path
 from pool_refactor.rules import is_enabled
@@ -34,14 +38,23 @@ _HTTPX2_ONLY = re.compile(rb"^\s*(?:import\s+httpx2\b|from\s+httpx2\b)", re.MULT
 _HTTPX_PLAIN = re.compile(rb"^\s*(?:import\s+httpx\b(?!2)|from\s+httpx\b(?!2))", re.MULTILINE)
 
 
+Span = tuple[int, int, int, int]
+"""A site's position, as in ``Finding.span``."""
+
+
 @dataclass
 class _Rewrite:
+    """What fixing one file would write; computed in a worker process when the fix runs on several
+    cores, so everything in here crosses a process boundary (pickled)."""
+
     file: DiscoveredFile
     source: Source
     new_text: str
     applied: int
     sections: set[str]
     uses_httpx2_only: bool
+    target: ModuleTarget
+    """Where the shared module it imports goes."""
     families: set[str] = field(default_factory=set)
 
 
@@ -51,7 +64,7 @@ class _TargetWork:
     rewrites: list[_Rewrite] = field(default_factory=list)
 
 
-def selected_plans(findings: list[Finding], options: Options) -> dict[tuple[int, int, int, int], FixPlan]:
+def selected_plans(findings: list[Finding], options: Options) -> dict[Span, FixPlan]:
     """The sites this run may rewrite: fixable, enabled, unsuppressed; unsafe ones only on request."""
     allowed = {Applicability.SAFE}
     if options.unsafe_fixes:
@@ -67,23 +80,7 @@ def selected_plans(findings: list[Finding], options: Options) -> dict[tuple[int,
 
 
 def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Options, outcome: Outcome) -> None:
-    by_display = {f.display: f for f in files}
-    candidates = sorted({f.path for f in result.findings if f.plan is not None and not f.suppressed})
-    work: dict[Path, _TargetWork] = {}
-    errors: list[FileError] = []
-    for display in candidates:
-        file = by_display.get(display)
-        if file is None:
-            continue
-        rewrite = _rewrite_file(file, options, errors)
-        if rewrite is None:
-            continue
-        try:
-            target = locate_module(file.path, _override(options))
-        except PlacementError as exc:
-            errors.append(FileError(display, f"not fixed: {exc}", stage="fix"))
-            continue
-        work.setdefault(target.path, _TargetWork(target)).rewrites.append(rewrite)
+    work, errors = _compute_rewrites(files, result, options)
 
     diffs: list[str] = []
     fixed_sites = 0
@@ -148,6 +145,36 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     if errors:
         outcome.failed = True
         result.errors = sorted([*result.errors, *errors], key=lambda e: e.path)
+
+
+def _compute_rewrites(
+    files: list[DiscoveredFile], result: ScanResult, options: Options
+) -> tuple[dict[Path, _TargetWork], list[FileError]]:
+    """The rewrites of the files with fixable sites, grouped by shared module, and the files that
+    cannot be fixed; computed in worker processes when there are enough (``fix_parallel``), in the
+    order of the files' display paths either way."""
+    by_display = {f.display: f for f in files}
+    displays = sorted({f.path for f in result.findings if f.plan is not None and not f.suppressed})
+    candidates = [by_display[display] for display in displays if display in by_display]
+    computed = map_files(
+        partial(rewrite_file, options=options), candidates, effective_jobs(options.jobs), _crashed
+    )
+    work: dict[Path, _TargetWork] = {}
+    errors: list[FileError] = []
+    for item in computed:
+        if isinstance(item, FileError):
+            errors.append(item)
+        elif item is not None:
+            work.setdefault(item.target.path, _TargetWork(item.target)).rewrites.append(item)
+    return work, errors
+
+
+def _crashed(file: DiscoveredFile) -> FileError:
+    return _not_fixed(file, "the fixer crashed on this file (worker process died)")
+
+
+def _not_fixed(file: DiscoveredFile, why: str) -> FileError:
+    return FileError(file.display, f"not fixed: {why}", stage="fix")
 
 
 def _package_root(item: _TargetWork) -> Path:
@@ -259,26 +286,50 @@ def _configured_module(options: Options) -> Path | None:
     return options.config.project_root / configured if configured else None
 
 
-def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError]) -> _Rewrite | None:
+def rewrite_file(file: DiscoveredFile, options: Options) -> _Rewrite | FileError | None:
+    """What fixing ``file`` would write, computed from what is on disk now; writes nothing.
+
+    None when there is nothing to rewrite, a ``not fixed: ...`` error when it cannot be. Pure, so
+    that it can run in a worker process (``fix_parallel``) with the same result as in-process.
+    """
+    try:
+        return _rewrite_file(file, options)
+    except Exception as exc:  # a bug of ours must not end the run, but it must be seen
+        return _not_fixed(file, f"internal error while fixing: {type(exc).__name__}: {exc}")
+
+
+def _rewrite_file(file: DiscoveredFile, options: Options) -> _Rewrite | FileError | None:
     try:
         source = read_source(file.path)
     except (SourceError, OSError) as exc:
-        errors.append(FileError(file.display, f"not fixed: {exc}", stage="fix"))
-        return None
+        return _not_fixed(file, str(exc))
     scan = scan_loaded(source, file.display)  # re-plan from what is on disk now
     if scan.error is not None:
-        errors.append(FileError(file.display, f"not fixed: {scan.error}", stage="fix"))
-        return None
+        return _not_fixed(file, scan.error)
     plans = selected_plans(list(scan.findings), options)
     if not plans:
         return None
     try:
         target = locate_module(file.path, _override(options))
     except PlacementError as exc:
-        errors.append(FileError(file.display, f"not fixed: {exc}", stage="fix"))
-        return None
+        return _not_fixed(file, str(exc))
     if target.path == file.path.resolve():
         return None
+    rewritten = _libcst_rewrite(file, source, plans, target)
+    if not isinstance(rewritten, tuple):
+        return rewritten
+    new_text, applied = rewritten
+    sections = {plans[p].section for p in applied}
+    families = {plans[p].library for p in applied}
+    httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
+    return _Rewrite(file, source, new_text, len(applied), sections, httpx2_only, target, families)
+
+
+def _libcst_rewrite(
+    file: DiscoveredFile, source: Source, plans: dict[Span, FixPlan], target: ModuleTarget
+) -> tuple[str, set[Span]] | FileError | None:
+    """The new text and the sites rewritten; None if nothing changes, an error if it cannot be
+    rewritten or the result would not compile."""
     try:
         module = cst.parse_module(source.text)
         context = CodemodContext(filename=str(file.path))
@@ -288,29 +339,14 @@ def _rewrite_file(file: DiscoveredFile, options: Options, errors: list[FileError
         if source.text.endswith("\r") and not new_text.endswith(("\r", "\n")):
             new_text += "\r"  # libcst drops a final lone CR (Instagram/LibCST#901)
     except Exception as exc:  # libcst could not parse or a bug of ours: never write
-        errors.append(
-            FileError(
-                file.display,
-                f"not fixed: libcst could not rewrite it ({type(exc).__name__}: {exc})",
-                stage="fix",
-            )
-        )
-        return None
+        return _not_fixed(file, f"libcst could not rewrite it ({type(exc).__name__}: {exc})")
     if not applied or new_text == source.text:
         return None
     try:
         compile(new_text, str(file.path), "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
     except (SyntaxError, ValueError) as exc:
-        errors.append(
-            FileError(
-                file.display, f"not fixed: the rewrite would not compile ({exc}); please report", stage="fix"
-            )
-        )
-        return None
-    sections = {plans[p].section for p in applied}
-    families = {plans[p].library for p in applied}
-    httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
-    return _Rewrite(file, source, new_text, len(applied), sections, httpx2_only, families)
+        return _not_fixed(file, f"the rewrite would not compile ({exc}); please report")
+    return new_text, applied
 
 
 _FAILED = object()
