@@ -6,16 +6,11 @@ Decisions, and why (the scan's own pool, ``pool_refactor.parallel``, made the sa
   in-process (the new text with the bytes it was computed from, or an error, or nothing to do);
   the shared module, the rewritten files and the lifecycle wiring are all written afterwards by the
   parent, serially, with the same atomic writes and expected-bytes checks as a ``--jobs 1`` run.
-* **One file per task, largest first.** A file costs tens of milliseconds to seconds (libcst and the
-  import visitors: 40 ms plus about 23 us a byte on real code), so a round trip per file is noise, and
-  starting the largest first keeps one huge file from running alone at the end. Results are put
-  back in the order of the files given, so the output never depends on ``--jobs``.
-* **A worker that dies costs one file.** After ``BrokenProcessPool`` the files without a result are
-  retried one at a time in a fresh single worker; the file that kills it again comes back as
-  whatever ``crashed`` says (the fixer makes it a ``not fixed: ...`` error), the others are fixed.
-* **Start method and Ctrl-C as in the scan**: ``fork`` where available (the parent has libcst
-  imported already), SIGINT ignored in workers, the parent cancels what is queued and waits for
-  what is running. Nothing has been written when the rewrites are being computed, so an
+* **One file per task, largest first, results in file order; a worker that dies costs one file;
+  start method and Ctrl-C as in the scan** (``pool_refactor.workers``). A file costs tens of
+  milliseconds to seconds (libcst and the import visitors: 40 ms plus about 23 us a byte on real
+  code). The file that kills a worker comes back as whatever ``crashed`` says (the fixer makes it a
+  ``not fixed: ...`` error). Nothing has been written while the rewrites are being computed, so an
   interrupted run leaves every file as it was.
 * **The parent's objects are frozen out of the workers' garbage collection** (``gc.freeze`` while
   the pool runs): libcst allocates enough to trigger full collections, which would otherwise walk,
@@ -28,14 +23,11 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from pool_refactor import workers
 from pool_refactor.files import DiscoveredFile
-from pool_refactor.parallel import _context
 
 __all__ = ["FIX_POOL_MIN_BYTES", "FIX_POOL_MIN_FILES", "map_files"]
 
@@ -99,28 +91,19 @@ def _use_pool(sizes: Sequence[int], jobs: int) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Worker side
+# Worker side: ``compute`` is sent once per worker, not once per file.
 
 _worker_compute: Callable[[DiscoveredFile], Any] | None = None
 
 
 def _init_worker(compute: Callable[[DiscoveredFile], Any]) -> None:
     global _worker_compute
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _worker_compute = compute
 
 
 def _task(file: DiscoveredFile) -> Any:
     assert _worker_compute is not None, "the pool's initializer sets it"
     return _worker_compute(file)
-
-
-# --------------------------------------------------------------------------------------------------
-# Parent side
-
-
-def _executor(workers: int, compute: Callable[[DiscoveredFile], T]) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker, initargs=(compute,))
 
 
 def _pooled(
@@ -130,42 +113,5 @@ def _pooled(
     jobs: int,
     crashed: Callable[[DiscoveredFile], T],
 ) -> list[T]:
-    results: dict[int, T] = {}
-    executor = _executor(min(jobs, len(files)), compute)
-    try:
-        largest_first = sorted(range(len(files)), key=lambda index: (-sizes[index], index))
-        futures: dict[int, Future[T]] = {
-            index: executor.submit(_task, files[index]) for index in largest_first
-        }
-        for index, future in futures.items():
-            try:
-                results[index] = future.result()
-            except BrokenProcessPool:
-                continue  # retried below, one file at a time
-    finally:
-        # Also on Ctrl-C: drop what is queued, wait for what is running, then let it propagate.
-        executor.shutdown(wait=True, cancel_futures=True)
-    missing = [index for index in range(len(files)) if index not in results]
-    isolated = _isolate(compute, [files[index] for index in missing], crashed)
-    results.update(zip(missing, isolated, strict=True))
-    return [results[index] for index in range(len(files))]
-
-
-def _isolate(
-    compute: Callable[[DiscoveredFile], T],
-    files: Sequence[DiscoveredFile],
-    crashed: Callable[[DiscoveredFile], T],
-) -> Iterator[T]:
-    """After a worker died: one file at a time in a single fresh worker, to find the one that kills it."""
-    index = 0
-    while index < len(files):
-        executor = _executor(1, compute)
-        try:
-            for result in executor.map(_task, files[index:], chunksize=1):
-                yield result
-                index += 1
-        except BrokenProcessPool:
-            yield crashed(files[index])
-            index += 1
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+    count = min(jobs, len(files))
+    return list(workers.map_in_order(_task, files, sizes, count, crashed, _init_worker, (compute,)))

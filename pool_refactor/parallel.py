@@ -6,14 +6,10 @@ Decisions, and why (numbers measured on the 1M-line synthetic tree of ``benchmar
   ``Scanned`` record per file (findings only, never a syntax tree, so memory stays flat however big
   the tree). Reading and decoding is a sizeable share of a cold run, so doing it in the parent and
   shipping only prefiltered files to the pool left one core idle for that share.
-* **Processes, not threads**: ``ast`` and the scanner hold the GIL. ``concurrent.futures`` rather than
-  ``multiprocessing.Pool`` because a worker that dies (a parser crash on a pathological file) makes
-  ``Pool.imap`` wait forever, while the executor raises ``BrokenProcessPool``; the files of the broken
-  chunks are then retried one at a time in a fresh single worker, and the file that kills it again is
-  reported as an error instead of taking the run down.
-* **Start method**: ``fork`` where the platform has it (start-up in milliseconds, and the content
-  table of the cache is inherited for free); ``spawn`` elsewhere. The pool is started before anything
-  else in the run starts a thread (the progress bar starts after it).
+* **Processes, not threads**: ``ast`` and the scanner hold the GIL. Start method, Ctrl-C and what
+  happens when a worker dies (the file that kills it is reported, the run goes on) are shared with
+  the fix, in ``pool_refactor.workers``. The pool is started before anything else in the run starts
+  a thread (the progress bar starts after it); forked workers inherit the cache's content table.
 * **Small runs read in one process**: below ``POOL_MIN_FILES`` files the parent reads and prefilters
   every file itself, and forks workers only to parse the candidates, when they add up to
   ``PARSE_POOL_MIN_BYTES``: a 128k-line service has few files but can hold a lot of client code.
@@ -24,18 +20,14 @@ Decisions, and why (numbers measured on the 1M-line synthetic tree of ``benchmar
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
-import signal
-from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
-from pool_refactor import catalog
+from pool_refactor import catalog, workers
 from pool_refactor.cache import ContentTable, StatKey, decode_scan
 from pool_refactor.runner import FileScan, scan_loaded
 from pool_refactor.source import (
@@ -67,6 +59,8 @@ and scan when it mentions a client library (~4% of files in a typical service). 
 files the pool saves less than it costs; the threshold is on files still to be read this run (cache
 misses), so a warm run never starts the pool.
 """
+
+CRASHED = "the scanner crashed on this file (worker process died)"
 
 CHUNK_MAX = 64
 """Largest number of files sent to a worker at once; small enough to balance uneven files."""
@@ -184,9 +178,6 @@ _worker_hash = False
 
 def _init_worker(content: ContentTable | None, hash_files: bool) -> None:
     global _worker_content, _worker_hash
-    # Ctrl-C is the parent's to handle: it cancels what is queued and waits for the chunks in
-    # flight, instead of every worker printing its own KeyboardInterrupt traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_content = content
     _worker_hash = hash_files
 
@@ -208,11 +199,6 @@ def _parse_task(loaded: _Loaded) -> Scanned:
 
 # --------------------------------------------------------------------------------------------------
 # Parent side
-
-
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def scan_files(
@@ -266,30 +252,21 @@ def _scan_small(
 
 
 def _parse_pool(pending: Sequence[_Loaded], jobs: int) -> Generator[Scanned, None, None]:
-    """Parse in workers, biggest file first (so the longest parse does not start last), in order."""
-    executor = _executor(min(jobs, len(pending)), None, False)
-    try:
-        by_size = sorted(range(len(pending)), key=lambda i: -len(pending[i].source.raw))
-        futures = {index: executor.submit(_parse_task, pending[index]) for index in by_size}
-        for index in range(len(pending)):
-            try:
-                scanned = futures[index].result()
-            except BrokenProcessPool:
-                executor.shutdown(wait=True, cancel_futures=True)
-                yield from _isolate(_parse_task, pending[index:], [item.display for item in pending[index:]])
-                return
-            yield scanned
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    sizes = [len(item.source.raw) for item in pending]
+    yield from workers.map_in_order(_parse_task, pending, sizes, min(jobs, len(pending)), _parse_crashed)
+
+
+def _parse_crashed(item: _Loaded) -> Scanned:
+    return Scanned(FileScan(item.display, error=CRASHED), item.digest, item.stat)
 
 
 def _scan_pool(
     tasks: Sequence[tuple[str, str]], jobs: int, content: ContentTable | None, hash_files: bool
 ) -> Iterator[Scanned]:
-    workers = min(jobs, max(1, len(tasks) // 8))
-    chunk = max(1, min(CHUNK_MAX, len(tasks) // (workers * 8)))
+    count = min(jobs, max(1, len(tasks) // 8))
+    chunk = max(1, min(CHUNK_MAX, len(tasks) // (count * 8)))
     done = 0
-    executor = _executor(workers, content, hash_files)
+    executor = workers.start(count, _init_worker, (content, hash_files))
     try:
         for scanned in executor.map(_scan_task, tasks, chunksize=chunk):
             yield scanned
@@ -297,43 +274,14 @@ def _scan_pool(
     except BrokenProcessPool:
         executor.shutdown(wait=True, cancel_futures=True)
         rest = tasks[done:]
-        yield from _isolate(_scan_task, rest, [display for _, display in rest], content, hash_files)
+        yield from workers.isolate(_scan_task, rest, _scan_crashed, _init_worker, (content, hash_files))
     finally:
         # Also on Ctrl-C or a consumer that stops early: drop what is queued, do not finish it.
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _executor(workers: int, content: ContentTable | None, hash_files: bool) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        workers, mp_context=_context(), initializer=_init_worker, initargs=(content, hash_files)
-    )
-
-
-_Item = TypeVar("_Item")
-
-
-def _isolate(
-    task: Callable[[_Item], Scanned],
-    items: Sequence[_Item],
-    displays: Sequence[str],
-    content: ContentTable | None = None,
-    hash_files: bool = False,
-) -> Iterator[Scanned]:
-    """After a worker died: one item at a time in a single fresh worker, to find the one that kills it."""
-    index = 0
-    while index < len(items):
-        executor = _executor(1, content, hash_files)
-        try:
-            for scanned in executor.map(task, items[index:], chunksize=1):
-                yield scanned
-                index += 1
-        except BrokenProcessPool:
-            yield Scanned(
-                FileScan(displays[index], error="the scanner crashed on this file (worker process died)")
-            )
-            index += 1
-        finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+def _scan_crashed(task: tuple[str, str]) -> Scanned:
+    return Scanned(FileScan(task[1], error=CRASHED))
 
 
 def _internal_error(display: str, exc: Exception) -> FileScan:

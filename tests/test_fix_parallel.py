@@ -19,7 +19,7 @@ import libcst
 import pytest
 from typer.testing import CliRunner
 
-from pool_refactor import fix_parallel, fixer
+from pool_refactor import fix_parallel, fixer, workers
 from pool_refactor.cli import app
 from pool_refactor.files import DiscoveredFile
 from pool_refactor.findings import FileError
@@ -294,7 +294,7 @@ def test_small_runs_do_not_start_a_pool(tmp_path: Path, monkeypatch: pytest.Monk
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pool was started for a small run")
 
-    monkeypatch.setattr(fix_parallel, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_pool)
     code, out = scan(root, 8, "--diff")
     assert code == 0, out
     assert "Would fix 2 site(s) in 2 file(s)." in out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor import parallel
+from pool_refactor import parallel, workers
 from pool_refactor.config import load_config
 from pool_refactor.findings import ScanResult
 from pool_refactor.parallel import Scanned, scan_file
@@ -82,13 +82,13 @@ def test_parsing_in_workers_for_a_small_run_gives_identical_results(
     build_tree(tmp_path)
     monkeypatch.setattr(parallel, "PARSE_POOL_MIN_BYTES", 0)  # a few kB: force the parse pool
     submitted: list[str] = []
-    real_submit = parallel.ProcessPoolExecutor.submit
+    real_submit = workers.ProcessPoolExecutor.submit
 
     def counting_submit(self: object, fn: object, item: object) -> object:
         submitted.append(getattr(item, "display", "?"))
         return real_submit(self, fn, item)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(parallel.ProcessPoolExecutor, "submit", counting_submit)
+    monkeypatch.setattr(workers.ProcessPoolExecutor, "submit", counting_submit)
     pooled = scan(tmp_path, 2, monkeypatch)
     serial = scan(tmp_path, 1, monkeypatch)
     # 16 files with sites and 3 with a syntax error are sent; plain and undecodable ones are answered here.
@@ -181,7 +181,7 @@ def test_small_runs_do_not_start_a_pool(tmp_path: Path, monkeypatch: pytest.Monk
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pool was started for a small run")
 
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_pool)
     result = scan(tmp_path, 8, monkeypatch)
     assert result.files_scanned == 10
 
