@@ -40,6 +40,16 @@ recognise, and a missing close costs far less than a duplicated or misplaced one
 
 Files that look like tests (`test_*.py`, `*_test.py`, `conftest.py`, anything under a `tests` or
 `test` folder) are skipped: an application built in a test fixture is not the one that ships.
+
+Cost: a large service has a few files that build an application among thousands, and one of them
+may be a module of 20,000 lines. The stdlib `ast` (about ten times cheaper than libcst) reads the
+files that mention an application class, resolves their imports and finds the constructions, with
+the statements that hold them. libcst then parses only the files that build an application or hold
+a lifespan to edit, and walks only the statements the ast pointed at (down to the innermost one
+that holds the construction, the lifespan or the handler). Wherever the two readings might differ
+(a non-ASCII identifier in an import, which the ast normalises; trees that do not line up; libcst
+not finding exactly the calls the ast found), the whole libcst module is walked instead, as it
+always was, so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +84,14 @@ _BUILDS_APP = re.compile(r"\b(?:FastAPI|Starlette)\s*\(|\b(?:FastAPI|Starlette)\
 hundreds of route modules that mention fastapi and build nothing)."""
 _MENTIONS_EVENTS = re.compile(r"\b(?:on_event|add_event_handler|on_startup|on_shutdown)\b")
 _MENTIONS_STREAMLIT = re.compile(r"^\s*(?:import|from)\s+streamlit\b", re.MULTILINE)
+_WORDS: dict[re.Pattern[str], tuple[str, ...]] = {
+    _MENTIONS_FRAMEWORK: ("fastapi", "starlette"),
+    _BUILDS_APP: ("FastAPI", "Starlette"),
+    _MENTIONS_EVENTS: ("on_event", "add_event_handler", "on_startup", "on_shutdown"),
+    _MENTIONS_STREAMLIT: ("streamlit",),
+}
+"""Every match of each pattern contains one of its words: `in` rules most texts out far sooner than
+the regular expression engine (which tries every position of a pattern that starts with `\b`)."""
 _WIRED_NAMES = frozenset({ACLOSE, CLOSE, LIFESPAN})
 _NodeT = TypeVar("_NodeT", bound=cst.CSTNode)
 
@@ -112,9 +131,10 @@ def plan_wiring(
     """
     del sections, has_sync  # the close functions exist in every generated module
     candidates = [(path, text) for path, text in files if not _is_test_file(path)]
-    if _already_wired(candidates, accessor_module):
+    trees = _Trees()
+    if _already_wired(candidates, accessor_module, trees):
         return [], []
-    planner = _Planner(candidates, accessor_module, has_async)
+    planner = _Planner(candidates, accessor_module, has_async, trees)
     planner.plan()
     return planner.edits(), planner.notes
 
@@ -124,6 +144,11 @@ def plan_wiring(
 # ---------------------------------------------------------------------------
 
 
+def _search(pattern: re.Pattern[str], text: str) -> bool:
+    """Does `pattern` match somewhere in `text`? (Asked of every file of the tree.)"""
+    return any(word in text for word in _WORDS[pattern]) and pattern.search(text) is not None
+
+
 def _is_test_file(path: Path) -> bool:
     name = path.name
     if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
@@ -131,16 +156,34 @@ def _is_test_file(path: Path) -> bool:
     return any(part in ("tests", "test") for part in path.parts[:-1])
 
 
-def _already_wired(files: Sequence[tuple[Path, str]], accessor_module: str) -> bool:
+class _Trees:
+    """`ast.parse` of each text at most once (the wired check and the planner read the same files)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[int, tuple[str, ast.Module | None]] = {}
+
+    def parse(self, text: str) -> ast.Module | None:
+        """The text's tree, or None when it does not parse."""
+        cached = self._parsed.get(id(text))
+        if cached is not None and cached[0] is text:
+            return cached[1]
+        try:
+            tree: ast.Module | None = ast.parse(text)
+        except (SyntaxError, ValueError):
+            tree = None
+        self._parsed[id(text)] = (text, tree)  # the text is kept, so its id is not reused
+        return tree
+
+
+def _already_wired(files: Sequence[tuple[Path, str]], accessor_module: str, trees: _Trees) -> bool:
     """Does any file import (or reach through an attribute) the close functions or the lifespan of
     the generated module? Relative imports count when their last component names the module."""
     stem = accessor_module.rsplit(".", 1)[-1]
     for _path, text in files:
         if not any(name in text for name in _WIRED_NAMES) or stem not in text:
             continue
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
+        tree = trees.parse(text)
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module is not None:
@@ -157,10 +200,12 @@ def _already_wired(files: Sequence[tuple[Path, str]], accessor_module: str) -> b
     return False
 
 
-def _bound_names(text: str) -> set[str]:
-    """Every identifier a file binds or reads, so a new import cannot shadow or be shadowed."""
+def _bound_names(tree: ast.Module) -> set[str]:
+    """Every identifier a file binds or reads, so a new import cannot shadow or be shadowed.
+
+    The definition; `_read_syntax` finds the same names in the walk it makes anyway."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(text)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -233,6 +278,258 @@ def _qualify(node: cst.BaseExpression, bindings: dict[str, str]) -> str | None:
     return f"{bound}.{rest}" if rest else bound
 
 
+# The same reading on the stdlib ast, which is about ten times cheaper than libcst: it decides which
+# files build an application (only those, and the files holding a lifespan to edit, are parsed with
+# libcst) and which statements hold what is to be edited (only those are walked).
+
+
+def _ast_dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _ast_dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _ast_qualify(node: ast.expr, bindings: dict[str, str]) -> str | None:
+    dotted = _ast_dotted(node)
+    if dotted is None:
+        return None
+    head, _, rest = dotted.partition(".")
+    bound = bindings.get(head)
+    if bound is None:
+        return None
+    return f"{bound}.{rest}" if rest else bound
+
+
+def _import_bindings(imports: Sequence[ast.Import | ast.ImportFrom]) -> dict[str, str]:
+    """What `_Bindings` finds, from the ast import statements in source order."""
+    names: dict[str, str] = {}
+    for node in imports:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is not None:
+                    names[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    names[top] = top
+            continue
+        if any(alias.name == "*" for alias in node.names):
+            continue
+        base = "." * node.level + (node.module or "")
+        joiner = "" if base.endswith(".") else "."
+        for alias in node.names:
+            names[alias.asname or alias.name] = f"{base}{joiner}{alias.name}"
+    return names
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _ascii_imports(text: str, imports: Sequence[ast.Import | ast.ImportFrom]) -> bool:
+    """Are the lines of these import statements plain ASCII? The ast normalises identifiers (NFKC),
+    libcst keeps them as written: the two readings of an imported name agree for certain only then."""
+    if text.isascii():
+        return True
+    lines = _LINE_BREAK.split(text)  # the ast's lines: a lone `\r` ends one too
+    for node in imports:
+        end = node.end_lineno or node.lineno
+        if end > len(lines) or not all(line.isascii() for line in lines[node.lineno - 1 : end]):
+            return False
+        if not lines[node.lineno - 1][node.col_offset :].startswith(("import", "from")):
+            return False  # not the lines we think they are: say no
+    return True
+
+
+@dataclass
+class _Syntax:
+    """What the stdlib ast says about a file."""
+
+    tree: ast.Module
+    names: set[str]
+    """`_bound_names` of the tree."""
+    bindings: dict[str, str] | None
+    """As `_Bindings` finds them, or None when an import statement is not plain ASCII (then libcst
+    is asked, and the file's applications are searched for in the whole libcst module)."""
+    apps: list[tuple[ast.Call, tuple[ast.stmt, ...]]]
+    """Each application construction, in source order, with the statements that hold it (from the
+    module-level one to the innermost)."""
+
+    def builds_app(self) -> bool:
+        return self.bindings is None or bool(self.apps)
+
+
+def _read_syntax(tree: ast.Module, text: str) -> _Syntax:
+    """One walk over the tree: the imports, the calls with the statements that hold them, and
+    `_bound_names` (a large module has hundreds of thousands of nodes, so the walk is lean)."""
+    imports: list[ast.Import | ast.ImportFrom] = []
+    calls: list[tuple[ast.Call, tuple[ast.stmt, ...]]] = []
+    names: set[str] = set()
+    name_type, call_type, arg_type, attribute_type = ast.Name, ast.Call, ast.arg, ast.Attribute
+
+    def scan(statement: ast.stmt, chain: tuple[ast.stmt, ...]) -> None:
+        chain = (*chain, statement)
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            imports.append(statement)
+            names.update(alias.asname or alias.name.split(".", 1)[0] for alias in statement.names)
+            return
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(statement.name)
+        elif isinstance(statement, ast.Global | ast.Nonlocal):
+            names.update(statement.names)
+        pending: list[ast.AST] = [statement]
+        while pending:
+            for child in ast.iter_child_nodes(pending.pop()):
+                kind = type(child)
+                if kind is name_type:
+                    names.add(cast(ast.Name, child).id)
+                    continue  # nothing inside but its context
+                if isinstance(child, ast.stmt):
+                    scan(child, chain)
+                    continue
+                if kind is call_type:
+                    func = type(cast(ast.Call, child).func)
+                    if func is name_type or func is attribute_type:
+                        calls.append((cast(ast.Call, child), chain))
+                elif kind is arg_type:
+                    names.add(cast(ast.arg, child).arg)
+                pending.append(child)
+
+    for statement in tree.body:
+        scan(statement, ())
+    if not _ascii_imports(text, imports):
+        return _Syntax(tree, names, None, [])
+    imports.sort(key=lambda node: (node.lineno, node.col_offset))
+    bindings = _import_bindings(imports)
+    apps = [(call, chain) for call, chain in calls if _ast_qualify(call.func, bindings) in _APP_CLASSES]
+    apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+    return _Syntax(tree, names, bindings, apps)
+
+
+_CST_KINDS: dict[type[ast.stmt], type[cst.BaseStatement]] = {
+    ast.FunctionDef: cst.FunctionDef,
+    ast.AsyncFunctionDef: cst.FunctionDef,
+    ast.ClassDef: cst.ClassDef,
+    ast.If: cst.If,
+    ast.For: cst.For,
+    ast.AsyncFor: cst.For,
+    ast.While: cst.While,
+    ast.With: cst.With,
+    ast.AsyncWith: cst.With,
+    ast.Try: cst.Try,
+    ast.TryStar: cst.TryStar,
+    ast.Match: cst.Match,
+}
+
+
+def _aligned(
+    statements: Sequence[cst.BaseStatement], nodes: Sequence[ast.stmt]
+) -> list[cst.BaseStatement] | None:
+    """The libcst statement of each ast statement of a block (`a; b` is one line to libcst and two
+    statements to the ast), or None if the two do not line up."""
+    aligned: list[cst.BaseStatement] = []
+    for statement in statements:
+        if isinstance(statement, cst.SimpleStatementLine):
+            aligned.extend([statement] * len(statement.body))
+        else:
+            aligned.append(statement)
+    if len(aligned) != len(nodes):
+        return None
+    for node, line_or_compound in zip(nodes, aligned, strict=True):
+        if not isinstance(line_or_compound, _CST_KINDS.get(type(node), cst.SimpleStatementLine)):
+            return None
+    return aligned
+
+
+_Suite = cst.BaseSuite | cst.If | None
+"""What holds a compound statement's inner statements to libcst (an `elif` is an `If`)."""
+
+
+def _blocks(node: ast.stmt, statement: cst.BaseStatement) -> list[tuple[list[ast.stmt], _Suite]] | None:
+    """The inner statement lists of a compound statement, as the ast and libcst hold them."""
+
+    def body(part: cst.Else | cst.Finally | None) -> cst.BaseSuite | None:
+        return None if part is None else part.body
+
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.With | ast.AsyncWith):
+        if isinstance(statement, cst.FunctionDef | cst.ClassDef | cst.With):
+            return [(node.body, statement.body)]
+    elif isinstance(node, ast.For | ast.AsyncFor | ast.While):
+        if isinstance(statement, cst.For | cst.While):
+            return [(node.body, statement.body), (node.orelse, body(statement.orelse))]
+    elif isinstance(node, ast.If):
+        if isinstance(statement, cst.If):
+            orelse = statement.orelse
+            return [
+                (node.body, statement.body),
+                (node.orelse, orelse if isinstance(orelse, cst.If) else body(orelse)),
+            ]
+    elif isinstance(node, ast.Try | ast.TryStar):
+        if isinstance(statement, cst.Try | cst.TryStar) and len(node.handlers) == len(statement.handlers):
+            suites: list[cst.BaseSuite] = [handler.body for handler in statement.handlers]
+            return [
+                (node.body, statement.body),
+                *((handler.body, suite) for handler, suite in zip(node.handlers, suites, strict=True)),
+                (node.orelse, body(statement.orelse)),
+                (node.finalbody, body(statement.finalbody)),
+            ]
+    elif isinstance(node, ast.Match):
+        if isinstance(statement, cst.Match) and len(node.cases) == len(statement.cases):
+            return [
+                (case.body, cst_case.body) for case, cst_case in zip(node.cases, statement.cases, strict=True)
+            ]
+    return None
+
+
+def _index(nodes: Sequence[ast.stmt], node: ast.stmt) -> int | None:
+    return next((index for index, item in enumerate(nodes) if item is node), None)
+
+
+_Link = tuple[cst.BaseStatement, Sequence[cst.BaseStatement]]
+"""A libcst statement and the statements of the block it is in."""
+
+
+def _cst_chain(module: cst.Module, tree: ast.Module, chain: Sequence[ast.stmt]) -> list[_Link] | None:
+    """The libcst statements of an ast chain of statements (module-level first), with their blocks;
+    shorter when a statement keeps its inner statements on its own line (`if x: a = f()`). None if
+    the two trees do not line up."""
+    nodes: Sequence[ast.stmt] = tree.body
+    statements: Sequence[cst.BaseStatement] = module.body
+    links: list[_Link] = []
+    for depth, node in enumerate(chain):
+        index = _index(nodes, node)
+        aligned = _aligned(statements, nodes) if index is not None else None
+        if index is None or aligned is None:
+            return None
+        statement = aligned[index]
+        links.append((statement, statements))
+        if depth + 1 == len(chain):
+            break
+        blocks = _blocks(node, statement)
+        inner = next(
+            ((part, suite) for part, suite in blocks or () if _index(part, chain[depth + 1]) is not None),
+            None,
+        )
+        if inner is None:
+            return None
+        nodes, suite = inner
+        if isinstance(suite, cst.IndentedBlock):
+            statements = suite.body
+        elif isinstance(suite, cst.If):  # `elif`
+            statements = (suite,)
+        elif isinstance(suite, cst.SimpleStatementSuite):
+            break
+        else:
+            return None
+    return links
+
+
+def _nfkc(name: str) -> str:
+    """A name as the ast spells it."""
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
+
+
 @dataclass
 class _App:
     call: cst.Call
@@ -243,16 +540,20 @@ class _App:
     """`FastAPI` or `Starlette`, for messages."""
     block: Sequence[cst.BaseStatement] | None = None
     """The statements around `statement` (module or function body)."""
+    chain: tuple[cst.BaseStatement, ...] | None = None
+    """The statements that hold the construction, module-level first, when known."""
 
 
 class _AppFinder(cst.CSTVisitor):
     """Every application construction, with the assignment statement that names it."""
 
-    def __init__(self, bindings: dict[str, str]) -> None:
+    def __init__(self, bindings: dict[str, str], block: Sequence[cst.BaseStatement] | None = None) -> None:
+        """`block`: the statements around the statement the visit starts at, when it does not
+        start at the module."""
         super().__init__()
         self._bindings = bindings
         self._statement: cst.SimpleStatementLine | None = None
-        self._blocks: list[Sequence[cst.BaseStatement]] = []
+        self._blocks: list[Sequence[cst.BaseStatement]] = [] if block is None else [block]
         self.apps: list[_App] = []
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -404,8 +705,8 @@ class _FileWork:
     path: Path
     text: str
     module: cst.Module
+    syntax: _Syntax
     bindings: dict[str, str]
-    names: set[str]
     insert_after: dict[int, list[str]] = field(default_factory=dict)
     """id(original statement) -> source lines of statements to add after it."""
     add_kwarg: dict[int, tuple[str, str]] = field(default_factory=dict)
@@ -415,6 +716,32 @@ class _FileWork:
     imports: dict[str, str] = field(default_factory=dict)
     """Name exported by the generated module -> local name it is imported as."""
     descriptions: list[str] = field(default_factory=list)
+    spine: set[int] = field(default_factory=set)
+    """ids of the statements that hold an edited statement: applying walks down through these...."""
+    edited: set[int] = field(default_factory=set)
+    """... to these statements, which hold edits and are walked whole..."""
+    whole_module: bool = False
+    """... unless the statements that hold an edit are not known: then the whole module is walked."""
+    _names: set[str] | None = None
+
+    @property
+    def names(self) -> set[str]:
+        """Every identifier the file uses (`_bound_names`), plus the ones chosen for imports."""
+        if self._names is None:
+            self._names = set(self.syntax.names)
+        return self._names
+
+    def touch(self, chain: Sequence[cst.BaseStatement] | None) -> None:
+        """Record where an edit is: in the last of these statements, each in the one before, the
+        first at module level (None: not known)."""
+        if not chain:
+            self.whole_module = True
+            return
+        self.spine.update(id(statement) for statement in chain[:-1])
+        self.edited.add(id(chain[-1]))
+
+    def planned(self) -> set[int]:
+        return {*self.insert_after, *self.add_kwarg, *self.append_element}
 
     def local_name(self, exported: str, fallbacks: Sequence[str]) -> str:
         """The name `exported` will be imported under here, avoiding every name the file uses."""
@@ -438,31 +765,61 @@ class _FileWork:
 
 
 class _Planner:
-    def __init__(self, files: Sequence[tuple[Path, str]], accessor_module: str, has_async: bool) -> None:
+    """Files are read with the stdlib ast first; libcst parses only the files that construct an
+    application and the files whose lifespan is to be edited, and walks only the statements that
+    hold an application or the code to edit (see "Cost" in the module docstring)."""
+
+    def __init__(
+        self, files: Sequence[tuple[Path, str]], accessor_module: str, has_async: bool, trees: _Trees
+    ) -> None:
         self._files = files
         self._accessor = accessor_module
         self._has_async = has_async
+        self._trees = trees
+        self._syntax: dict[str, _Syntax | None] = {}
         self._work: dict[str, _FileWork] = {}
-        self._order: list[str] = []
+        self._rank: dict[str, tuple[int, int, int]] = {}
+        """When each file was first wanted; the edits come in that order."""
+        self._step = 0
+        self._wanted = 0
         self.notes: list[WiringNote] = []
-        self._events_in_tree = any(_MENTIONS_EVENTS.search(text) for _p, text in files)
+        self._events_in_tree = any(_search(_MENTIONS_EVENTS, text) for _p, text in files)
 
     # -- loading ------------------------------------------------------------
 
+    def _want(self, key: str, in_loop: bool) -> None:
+        """Rank a file by the first time it is wanted: in the loop over the files (its own turn),
+        or else while wiring an earlier file's application (after that file)."""
+        if key not in self._rank:
+            self._wanted += 1
+            self._rank[key] = (self._step, 0, 0) if in_loop else (self._step, 1, self._wanted)
+
+    def _read(self, key: str, text: str) -> _Syntax | None:
+        if key not in self._syntax:
+            tree = self._trees.parse(text)
+            self._syntax[key] = None if tree is None else _read_syntax(tree, text)
+        return self._syntax[key]
+
     def _load(self, path: Path, text: str) -> _FileWork | None:
         key = os.path.normpath(str(path))
+        self._want(key, in_loop=False)
         if key in self._work:
             return self._work[key]
+        syntax = self._read(key, text)
+        if syntax is None:
+            return None
         try:
             module = cst.parse_module(text)
-            names = _bound_names(text)
         except (cst.ParserSyntaxError, SyntaxError, ValueError):
             return None
-        bindings = _Bindings()
-        module.visit(bindings)
-        work = _FileWork(path, text, module, bindings.names, names)
+        if syntax.bindings is None:
+            visitor = _Bindings()
+            module.visit(visitor)
+            bindings = visitor.names
+        else:
+            bindings = syntax.bindings
+        work = _FileWork(path, text, module, syntax, bindings)
         self._work[key] = work
-        self._order.append(key)
         return work
 
     def _module_file(self, origin: Path, qualified: str) -> tuple[Path, str] | None:
@@ -491,21 +848,36 @@ class _Planner:
 
     def plan(self) -> None:
         found_app = False
-        for path, text in self._files:
-            if not _MENTIONS_FRAMEWORK.search(text) or not _BUILDS_APP.search(text):
+        for step, (path, text) in enumerate(self._files):
+            if not _search(_MENTIONS_FRAMEWORK, text) or not _search(_BUILDS_APP, text):
                 continue
             if _path_ends_with(path, _module_parts(self._accessor)):
+                continue
+            self._step = step
+            key = os.path.normpath(str(path))
+            self._want(key, in_loop=True)
+            syntax = self._read(key, text)
+            if syntax is None or not syntax.builds_app():
                 continue
             work = self._load(path, text)
             if work is None:
                 continue
-            finder = _AppFinder(work.bindings)
-            work.module.visit(finder)
-            for app in finder.apps:
+            for app in self._apps(work):
                 found_app = True
                 self._wire(work, app)
         if not found_app and self._has_async:
             self.notes.append(self._no_app_note())
+
+    @staticmethod
+    def _apps(work: _FileWork) -> list[_App]:
+        """`_AppFinder` over the innermost statements the ast found applications in, or over the
+        whole module if the two readings do not agree."""
+        found = _apps_where_the_ast_says(work) if work.syntax.bindings is not None else None
+        if found is not None:
+            return found
+        finder = _AppFinder(work.bindings)
+        work.module.visit(finder)
+        return finder.apps
 
     def _wire(self, work: _FileWork, app: _App) -> None:
         where = f"`{app.name or app.kind} = {app.kind}(...)`"
@@ -521,6 +893,7 @@ class _Planner:
         else:
             local = work.local_name(LIFESPAN, ["http_clients_lifespan"])
             work.add_kwarg[id(app.call)] = (LIFESPAN, local)
+            work.touch(app.chain)
             work.descriptions.append(
                 f"passes the generated `lifespan` to {where} in {work.display()}, which closes the "
                 "shared HTTP clients at shutdown"
@@ -560,14 +933,14 @@ class _Planner:
             if last is None:
                 self._note(target, f"The `finally:` of lifespan `{name}` is on one line. " + self._by_hand())
                 return
-            self._insert_after(target, last, call)
+            self._insert_after(target, last, call, (function,))
             place = "at the end of the `finally:` around the `yield`"
         elif not _has_return(function) and (last := _last_statement(function.body)) is not None:
-            self._insert_after(target, last, call)
+            self._insert_after(target, last, call, (function,))
             place = "at the end, after the shutdown code that follows the `yield`,"
         else:
             for item in yields:
-                self._insert_after(target, item.statement, call)
+                self._insert_after(target, item.statement, call, (function,))
             place = "right after the `yield`"
         target.descriptions.append(
             f"closes the shared HTTP clients {place} of lifespan `{function.name.value}` in "
@@ -578,11 +951,13 @@ class _Planner:
         if on_shutdown is not None and isinstance(on_shutdown.value, cst.List | cst.Tuple):
             local = work.local_name(ACLOSE, ["aclose_shared_http_clients"])
             work.append_element[id(on_shutdown.value)] = local
+            work.touch(app.chain)
             work.descriptions.append(
                 f"adds `{local}` to the `on_shutdown` handlers of {app.kind}(...) in {work.display()}"
             )
             return
-        handler = self._shutdown_handler(work, app) if on_shutdown is None else None
+        found = self._shutdown_handler(work, app) if on_shutdown is None else None
+        handler, handler_top = found if found is not None else (None, None)
         if handler is not None and not _has_return(handler):
             last = _last_statement(handler.body)
             if last is not None and (handler.asynchronous is not None or not self._has_async):
@@ -590,7 +965,7 @@ class _Planner:
                     code = f"await {work.local_name(ACLOSE, ['aclose_shared_http_clients'])}()"
                 else:
                     code = f"{work.local_name(CLOSE, ['close_shared_http_clients'])}()"
-                self._insert_after(work, last, code)
+                self._insert_after(work, last, code, None if handler_top is None else (handler_top,))
                 work.descriptions.append(
                     f"closes the shared HTTP clients at the end of the shutdown handler "
                     f"`{handler.name.value}` in {work.display()}"
@@ -604,17 +979,23 @@ class _Planner:
             )
             return
         local = work.local_name(ACLOSE, ["aclose_shared_http_clients"])
-        anchor = _registration_anchor(work.module, app)
-        self._insert_after(work, anchor, f'{app.name}.add_event_handler("shutdown", {local})')
+        anchor = _registration_anchor(work, app)
+        chain = app.chain
+        if chain is not None and chain[-1] is app.statement:  # the anchor is next to it
+            chain = (*chain[:-1], anchor)
+        self._insert_after(work, anchor, f'{app.name}.add_event_handler("shutdown", {local})', chain)
         work.descriptions.append(
             f"registers `{local}` as a shutdown handler of `{app.name}` in {work.display()}"
         )
 
-    def _shutdown_handler(self, work: _FileWork, app: _App) -> cst.FunctionDef | None:
-        """The first `@<app>.on_event("shutdown")` function of the application's own file."""
+    def _shutdown_handler(
+        self, work: _FileWork, app: _App
+    ) -> tuple[cst.FunctionDef, cst.BaseStatement | None] | None:
+        """The first `@<app>.on_event("shutdown")` function of the application's own file, with the
+        module-level statement that holds it (None: not known)."""
         if app.name is None:
             return None
-        for function in _functions(work.module):
+        for function, top in _decorated_functions(work, f"{app.name}.on_event"):
             for decorator in function.decorators:
                 call = decorator.decorator
                 if (
@@ -623,7 +1004,7 @@ class _Planner:
                     and call.args
                     and _string_value(call.args[0].value) == "shutdown"
                 ):
-                    return function
+                    return function, top
         return None
 
     def _find_function(self, work: _FileWork, name: str) -> tuple[_FileWork, cst.FunctionDef] | None:
@@ -639,6 +1020,11 @@ class _Planner:
         located = self._module_file(work.path, module_name) if module_name else None
         if located is None:
             return None
+        key = os.path.normpath(str(located[0]))
+        self._want(key, in_loop=False)
+        syntax = self._read(key, located[1])
+        if key not in self._work and (syntax is None or not _defines_function(syntax.tree, function_name)):
+            return None  # not there: no need for libcst to say so
         other = self._load(*located)
         if other is None:
             return None
@@ -657,7 +1043,7 @@ class _Planner:
         )
 
     def _no_app_note(self) -> WiringNote:
-        streamlit = any(_MENTIONS_STREAMLIT.search(text) for _p, text in self._files)
+        streamlit = any(_search(_MENTIONS_STREAMLIT, text) for _p, text in self._files)
         where = _common_folder([path for path, _t in self._files])
         message = (
             "No FastAPI or Starlette application was found, so nothing was wired. Async clients are "
@@ -677,14 +1063,18 @@ class _Planner:
         self.notes.append(WiringNote(work.display(), message))
 
     @staticmethod
-    def _insert_after(work: _FileWork, statement: cst.BaseStatement, code: str) -> None:
+    def _insert_after(
+        work: _FileWork, statement: cst.BaseStatement, code: str, chain: Sequence[cst.BaseStatement] | None
+    ) -> None:
+        """Add `code` after `statement`, which is in the last statement of `chain` (`_FileWork.touch`)."""
         lines = work.insert_after.setdefault(id(statement), [])
         if code not in lines:
             lines.append(code)
+        work.touch(chain)
 
     def edits(self) -> list[WiringEdit]:
         edits: list[WiringEdit] = []
-        for key in self._order:
+        for key in sorted(self._work, key=self._rank.__getitem__):
             work = self._work[key]
             if not (work.insert_after or work.add_kwarg or work.append_element):
                 continue
@@ -705,7 +1095,47 @@ class _Planner:
         return edits
 
 
-def _registration_anchor(module: cst.Module, app: _App) -> cst.BaseStatement:
+def _apps_where_the_ast_says(work: _FileWork) -> list[_App] | None:
+    """The applications `_AppFinder` finds in the whole module, found by visiting only the
+    innermost statements that hold the constructions the ast found (the outermost of them when one
+    holds another). None when libcst does not find there exactly the calls the ast found."""
+    units: dict[int, tuple[list[_Link], list[ast.Call]]] = {}
+    chains: list[tuple[ast.Call, list[_Link]]] = []
+    for call, ast_chain in work.syntax.apps:
+        links = _cst_chain(work.module, work.syntax.tree, ast_chain)
+        if links is None:
+            return None
+        chains.append((call, links))
+    innermost = {id(links[-1][0]) for _call, links in chains}
+    for call, links in chains:
+        depth = next(depth for depth, (statement, _b) in enumerate(links) if id(statement) in innermost)
+        units.setdefault(id(links[depth][0]), (links[: depth + 1], []))[1].append(call)
+    apps: list[_App] = []
+    for links, calls in units.values():
+        statement, block = links[-1]
+        finder = _AppFinder(work.bindings, block)
+        statement.visit(finder)
+        if len(finder.apps) != len(calls) or not all(
+            _same_call(app.call, call) for app, call in zip(finder.apps, calls, strict=True)
+        ):
+            return None
+        for app in finder.apps:
+            app.chain = tuple(link[0] for link in links)
+        apps.extend(finder.apps)
+    return apps
+
+
+def _same_call(call: cst.Call, node: ast.Call) -> bool:
+    """Are these the same call, as libcst and the ast see it?"""
+    dotted = _dotted(call.func)
+    return (
+        dotted is not None
+        and _nfkc(dotted) == _ast_dotted(node.func)
+        and len(call.args) == len(node.args) + len(node.keywords)
+    )
+
+
+def _registration_anchor(work: _FileWork, app: _App) -> cst.BaseStatement:
     """The statement after which to register the close as a shutdown handler.
 
     Starlette runs shutdown handlers in the order they were added, and the application's own
@@ -716,8 +1146,11 @@ def _registration_anchor(module: cst.Module, app: _App) -> cst.BaseStatement:
     """
     assert app.statement is not None and app.block is not None and app.name is not None
     anchor: cst.BaseStatement = app.statement
-    start = next(i for i, statement in enumerate(app.block) if statement is app.statement)
     pattern = re.compile(rf"\b{re.escape(app.name)}\.(?:on_event|add_event_handler|include_router|router)\b")
+    if pattern.search(work.text) is None:  # the statements are pieces of the text
+        return anchor
+    module = work.module
+    start = next(i for i, statement in enumerate(app.block) if statement is app.statement)
     for statement in app.block[start + 1 :]:
         if isinstance(statement, cst.FunctionDef):
             text = "".join(module.code_for_node(d) for d in statement.decorators)
@@ -742,7 +1175,44 @@ def _common_finally(yields: Sequence[_Yield]) -> cst.Try | cst.TryStar | None:
     return common
 
 
-def _functions(module: cst.Module) -> Iterator[cst.FunctionDef]:
+def _decorated_functions(
+    work: _FileWork, dotted: str
+) -> Iterator[tuple[cst.FunctionDef, cst.BaseStatement | None]]:
+    """Every function of the file, in source order, with its module-level statement (None: not
+    known); or only those in module-level statements where the ast sees a function decorated with
+    a call of `dotted` (the others cannot be such a function)."""
+    aligned = _aligned(work.module.body, work.syntax.tree.body)
+    if aligned is None:
+        for function in _functions(work.module):
+            yield function, None
+        return
+    wanted = _nfkc(dotted)
+    done: set[int] = set()
+    for index, node in enumerate(work.syntax.tree.body):
+        statement = aligned[index]
+        if id(statement) in done or not any(
+            isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef)
+            and any(
+                isinstance(decorator, ast.Call) and _ast_dotted(decorator.func) == wanted
+                for decorator in inner.decorator_list
+            )
+            for inner in ast.walk(node)
+        ):
+            continue
+        done.add(id(statement))
+        for function in _functions(statement):
+            yield function, statement
+
+
+def _defines_function(tree: ast.Module, name: str) -> bool:
+    """Could libcst find a module-level function `name` here?"""
+    wanted = _nfkc(name)
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == wanted for node in tree.body
+    )
+
+
+def _functions(module: cst.CSTNode) -> Iterator[cst.FunctionDef]:
     class Collector(cst.CSTVisitor):
         def __init__(self) -> None:
             super().__init__()
@@ -784,15 +1254,33 @@ def _common_folder(paths: Sequence[Path]) -> str:
 class _Apply(cst.CSTTransformer):
     """Carry out a file's planned edits, found by identity of the original nodes."""
 
-    def __init__(self, work: _FileWork) -> None:
+    def __init__(self, work: _FileWork, pruned: bool) -> None:
+        """`pruned`: walk only down the statements that hold edits (`_FileWork.touch`); the
+        others are kept as they are."""
         super().__init__()
         self._work = work
         self._config = work.module.config_for_parsing
+        self._pruned = pruned
+        self._inside_edited = 0
+        self.applied: set[int] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if not self._pruned or self._inside_edited:
+            return True
+        key = id(node)
+        if key in self._work.edited:
+            self._inside_edited += 1
+            return True
+        if isinstance(node, cst.BaseStatement):
+            return key in self._work.spine
+        return not isinstance(node, cst.BaseExpression)  # no statement in there
 
     def on_leave(
         self, original_node: _NodeT, updated_node: _NodeT
     ) -> _NodeT | cst.RemovalSentinel | cst.FlattenSentinel[_NodeT]:
         key = id(original_node)
+        if self._pruned and key in self._work.edited:
+            self._inside_edited -= 1
         if key in self._work.add_kwarg and isinstance(updated_node, cst.Call):
             keyword, value = self._work.add_kwarg[key]
             arg = cst.Arg(
@@ -802,10 +1290,13 @@ class _Apply(cst.CSTTransformer):
                     whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
                 ),
             )
+            self.applied.add(key)
             return cast(_NodeT, updated_node.with_changes(args=append_args(updated_node, [arg])))
         if key in self._work.append_element and isinstance(updated_node, cst.List | cst.Tuple):
+            self.applied.add(key)
             return cast(_NodeT, _append_element(updated_node, self._work.append_element[key]))
         if key in self._work.insert_after and isinstance(updated_node, cst.BaseStatement):
+            self.applied.add(key)
             added = [cst.parse_statement(code + "\n", self._config) for code in self._work.insert_after[key]]
             if isinstance(updated_node, cst.FunctionDef | cst.ClassDef) and added:
                 # after a definition, as many blank lines as before it (two at module level)
@@ -842,7 +1333,7 @@ def _append_element(node: cst.List | cst.Tuple, name: str) -> cst.List | cst.Tup
 
 
 def _apply(work: _FileWork, accessor_module: str) -> str:
-    module = work.module.visit(_Apply(work))
+    module = _apply_edits(work)
     context = CodemodContext(filename=str(work.path))
     for exported, local in sorted(work.imports.items()):
         AddImportsVisitor.add_needed_import(
@@ -850,9 +1341,46 @@ def _apply(work: _FileWork, accessor_module: str) -> str:
         )
     before = _import_from(module, accessor_module)
     module = apply_import_changes(module, context)
-    if before is not None and _is_sorted([_alias_name(a) for a in before]):
-        module = module.visit(_SortMembers(accessor_module))
-    return module.code
+    code = module.code
+    if (
+        before is not None
+        and _is_sorted([_alias_name(a) for a in before])
+        and _may_need_sorting(code, accessor_module)
+    ):
+        code = module.visit(_SortMembers(accessor_module)).code
+    return code
+
+
+def _apply_edits(work: _FileWork) -> cst.Module:
+    """`_Apply` down the statements that hold the planned edits, or over the whole module when
+    they are not all known (or, which would be a bug, do not hold them all)."""
+    if not work.whole_module:
+        transformer = _Apply(work, pruned=True)
+        module = work.module.visit(transformer)
+        if transformer.applied == work.planned():
+            return module
+    return work.module.visit(_Apply(work, pruned=False))
+
+
+def _may_need_sorting(code: str, dotted: str) -> bool:
+    """Could `_SortMembers` change this code? Only if a `from <dotted> import` in it is unsorted
+    (or is not plain ASCII: the ast normalises the names that `_SortMembers` compares as written)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return True
+    wanted = _nfkc(dotted)
+    found = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.level == 0
+        and node.module == wanted
+        and not any(alias.name == "*" for alias in node.names)
+    ]
+    return not _ascii_imports(code, found) or any(
+        not _is_sorted([alias.name for alias in node.names]) for node in found
+    )
 
 
 def _import_from(module: cst.Module, dotted: str) -> Sequence[cst.ImportAlias] | None:
