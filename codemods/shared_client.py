@@ -696,26 +696,47 @@ def _statement_code(statement: cst.BaseStatement) -> str:
     return cst.Module(body=[]).code_for_node(statement.with_changes(leading_lines=()))
 
 
+_ImportKey = tuple[tuple[str, ...], str]
+"""An import statement's enclosing functions and classes, by name, and its code: the same
+`import httpx` at module level and inside `fetch` are different statements, and only one of them
+may be removed."""
+
+
 class _ImportStatements(cst.CSTVisitor):
     """Import statements anywhere in a module (they are small, so their code is cheap to print)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.found: list[cst.SimpleStatementLine] = []
+        self.keys: dict[int, _ImportKey] = {}
+        self._scope: list[str] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         return not isinstance(node, cst.BaseExpression) and super().on_visit(node)  # no statements inside
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._scope.append(node.name.value)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._scope.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._scope.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._scope.pop()
+
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> bool:
         if _is_import(node):
             self.found.append(node)
+            self.keys[id(node)] = (tuple(self._scope), _statement_code(node))
         return False
 
 
-def _import_codes(module: cst.Module) -> Counter[str]:
+def _import_codes(module: cst.Module) -> Counter[_ImportKey]:
     finder = _ImportStatements()
     module.visit(finder)
-    return Counter(_statement_code(s) for s in finder.found)
+    return Counter(finder.keys.values())
 
 
 class _MoveComments(cst.CSTTransformer):
@@ -786,22 +807,24 @@ def _doomed_imports(module: cst.Module, after: cst.Module, removing: bool) -> se
         finder = _ImportStatements()
         module.visit(finder)
         candidates = finder.found
+        keys = finder.keys
     else:
         head = _head_length(module.body)
         candidates = [
             s for s in module.body[:head] if isinstance(s, cst.SimpleStatementLine) and _is_import(s)
         ]
+        keys = {id(s): ((), _statement_code(s)) for s in candidates}
     commented = [s for s in candidates if any(line.comment for line in s.leading_lines)]
     if not removing:
         kept_head = after.body[: len(after.body) - (len(module.body) - _head_length(module.body))]
         head_codes = {_statement_code(s) for s in kept_head if _is_import(s)}
-        commented = [s for s in commented if _statement_code(s) not in head_codes]
+        commented = [s for s in commented if keys[id(s)][1] not in head_codes]
     if not commented:
         return set()
     remaining = _import_codes(after)
-    if all(remaining[_statement_code(s)] for s in commented):
+    if all(remaining[keys[id(s)]] for s in commented):
         return set()
-    return {id(s) for s in candidates if remaining[_statement_code(s)] == 0}
+    return {id(s) for s in candidates if remaining[keys[id(s)]] == 0}
 
 
 def _run_import_visitors(module: cst.Module, context: CodemodContext) -> tuple[cst.Module, bool]:
