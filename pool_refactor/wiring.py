@@ -268,7 +268,11 @@ class _Bindings(cst.CSTVisitor):
 
 
 def _qualify(node: cst.BaseExpression, bindings: dict[str, str]) -> str | None:
-    dotted = _dotted(node)
+    return _qualify_dotted(_dotted(node), bindings)
+
+
+def _qualify_dotted(dotted: str | None, bindings: dict[str, str]) -> str | None:
+    """`F.x` -> `fastapi.FastAPI.x` when `F` is bound by an import, else None."""
     if dotted is None:
         return None
     head, _, rest = dotted.partition(".")
@@ -293,14 +297,7 @@ def _ast_dotted(node: ast.expr) -> str | None:
 
 
 def _ast_qualify(node: ast.expr, bindings: dict[str, str]) -> str | None:
-    dotted = _ast_dotted(node)
-    if dotted is None:
-        return None
-    head, _, rest = dotted.partition(".")
-    bound = bindings.get(head)
-    if bound is None:
-        return None
-    return f"{bound}.{rest}" if rest else bound
+    return _qualify_dotted(_ast_dotted(node), bindings)
 
 
 def _import_bindings(imports: Sequence[ast.Import | ast.ImportFrom]) -> dict[str, str]:
