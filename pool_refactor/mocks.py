@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pool_refactor.catalog import LIBRARIES, Library
+from pool_refactor.names import dotted_name
 
 __all__ = ["MockWarning", "find_broken_mocks"]
 
@@ -134,19 +135,10 @@ def _calls(tree: ast.Module) -> Iterator[ast.Call]:
             yield node
 
 
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
 def _resolve(node: ast.expr, bindings: Mapping[str, str], *, imported_only: bool) -> str | None:
     """The dotted name an expression stands for through the file's imports. With
     `imported_only`, a chain that does not start with an imported name is unknown (a local fake)."""
-    dotted = _dotted(node)
+    dotted = dotted_name(node)
     if dotted is None:
         return None
     head, _, rest = dotted.partition(".")

@@ -138,21 +138,28 @@ class ImportTable:
 
     def resolve(self, expr: ast.expr, scopes: list[ast.AST]) -> str | None:
         """The dotted target of `hx.AsyncClient` / `AC` / `httpx.get`, if it is a catalogued one."""
-        parts: list[str] = []
-        node = expr
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        dotted = dotted_name(expr)
+        if dotted is None:
             return None
-        base = self.resolve_name(node.id, scopes)
+        head, _, rest = dotted.partition(".")
+        base = self.resolve_name(head, scopes)
         if base is None:
             return None
-        return ".".join([base, *reversed(parts)])
+        return f"{base}.{rest}" if rest else base
 
     @property
     def empty(self) -> bool:
         return not any(self._scopes.values())
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    """`a.b.c` for a chain of attributes on a name, None for anything else (`f().x`, `a[0].b`)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted_name(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 def _outer_parts(node: ast.AST) -> list[ast.AST]:

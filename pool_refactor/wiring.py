@@ -68,6 +68,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
 from codemods.shared_client import append_args, apply_import_changes
+from pool_refactor.names import dotted_name
 
 __all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
 
@@ -287,17 +288,8 @@ def _qualify_dotted(dotted: str | None, bindings: dict[str, str]) -> str | None:
 # libcst) and which statements hold what is to be edited (only those are walked).
 
 
-def _ast_dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _ast_dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
 def _ast_qualify(node: ast.expr, bindings: dict[str, str]) -> str | None:
-    return _qualify_dotted(_ast_dotted(node), bindings)
+    return _qualify_dotted(dotted_name(node), bindings)
 
 
 def _import_bindings(imports: Sequence[ast.Import | ast.ImportFrom]) -> dict[str, str]:
@@ -1127,7 +1119,7 @@ def _same_call(call: cst.Call, node: ast.Call) -> bool:
     dotted = _dotted(call.func)
     return (
         dotted is not None
-        and _nfkc(dotted) == _ast_dotted(node.func)
+        and _nfkc(dotted) == dotted_name(node.func)
         and len(call.args) == len(node.args) + len(node.keywords)
     )
 
@@ -1190,7 +1182,7 @@ def _decorated_functions(
         if id(statement) in done or not any(
             isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef)
             and any(
-                isinstance(decorator, ast.Call) and _ast_dotted(decorator.func) == wanted
+                isinstance(decorator, ast.Call) and dotted_name(decorator.func) == wanted
                 for decorator in inner.decorator_list
             )
             for inner in ast.walk(node)
