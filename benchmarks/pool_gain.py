@@ -596,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in list(os.environ):
             if name.startswith("HTTP_CLIENT_"):
                 del os.environ[name]
-        from pool_refactor.templates import http_client as hc
+        from pool_refactor.fix.templates import http_client as hc
 
         rows: list[Row] = []
         for library in libraries:

@@ -400,7 +400,7 @@ def run_benchmark(
     base = [py, "-m", "pool_refactor", "scan", *scan_paths, "--format", "json", "-o", os.devnull]
     if jobs is not None:
         base += ["--jobs", str(jobs)]
-    from pool_refactor.config import load_config
+    from pool_refactor.run.config import load_config
 
     config = load_config(target)
     cache_dir = config.project_root / config.cache_dir

@@ -9,7 +9,7 @@ folder (code nobody here wrote) and check that the tool can be trusted on it.
 
 Every ``*.py`` file under ``--path`` is copied (bytes as they are, links followed) into a temporary
 tree with the same relative layout, so packages stay packages and the shared module lands where it
-would in the real package. The run is in-process through ``pool_refactor.pipeline.run`` with every
+would in the real package. The run is in-process through ``pool_refactor.run.pipeline.run`` with every
 file named explicitly (a file named explicitly is always scanned, so the default excludes such as
 ``build/`` or ``tests/`` do not hide any), with the result cache off and the default worker pool. The
 exit code is computed exactly as ``pool_refactor.cli.scan`` does. Then it checks:
@@ -63,9 +63,10 @@ if str(ROOT) not in sys.path:
 
 import libcst as cst  # noqa: E402
 
-from pool_refactor.config import load_config  # noqa: E402
-from pool_refactor.pipeline import Options, Outcome, run  # noqa: E402
-from pool_refactor.source import SourceError, decode_source  # noqa: E402
+from pool_refactor.run.config import load_config  # noqa: E402
+from pool_refactor.run.options import Options, Outcome  # noqa: E402
+from pool_refactor.run.pipeline import run  # noqa: E402
+from pool_refactor.scan.source import SourceError, decode_source  # noqa: E402
 
 TEMP_SUFFIX = ".pool-refactor.tmp"
 MODULE_NAME = "http_client.py"

@@ -12,11 +12,11 @@ from typing import ClassVar
 
 import libcst as cst
 from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from codemods.shared_client import apply_import_changes, remove_unused_library_imports, rewrite_module
-from pool_refactor.findings import Applicability
-from pool_refactor.scanner import scan_source
+from codemods.imports import apply_import_changes, clear_scheduled, remove_unused_library_imports
+from codemods.shared_client import rewrite_module
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan.findings import Applicability
 
 
 class ShareClientsCommand(CodemodCommand):
@@ -45,7 +45,7 @@ class ShareClientsCommand(CodemodCommand):
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
         try:
-            findings = scan_source(tree.code, self.context.filename or "<module>")
+            findings = analyze_source(tree.code, self.context.filename or "<module>")
         except (SyntaxError, ValueError) as exc:
             raise SkipFile(f"not parsed by ast: {exc}") from exc
         allowed = {Applicability.SAFE, Applicability.UNSAFE} if self.unsafe_fixes else {Applicability.SAFE}
@@ -65,8 +65,7 @@ class ShareClientsCommand(CodemodCommand):
         # Apply the import changes here, with the same spacing repairs as `--fix`, and leave nothing
         # for CodemodCommand's own pass to redo.
         new_tree = apply_import_changes(new_tree, self.context)
-        self.context.scratch.pop(AddImportsVisitor.CONTEXT_KEY, None)
-        self.context.scratch.pop(RemoveImportsVisitor.CONTEXT_KEY, None)
+        clear_scheduled(self.context)
         return new_tree
 
 

@@ -16,11 +16,11 @@ import typer
 from rich.console import Console
 
 from pool_refactor import __version__
-from pool_refactor.baseline import BaselineError
-from pool_refactor.config import Config, ConfigError, load_config
-from pool_refactor.findings import ScanResult
 from pool_refactor.report import FORMATS, render
-from pool_refactor.rules import RULES, RULES_BY_CODE
+from pool_refactor.run.baseline import BaselineError
+from pool_refactor.run.config import Config, ConfigError, load_config
+from pool_refactor.scan.findings import ScanResult
+from pool_refactor.scan.rules import RULES, RULES_BY_CODE
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -158,7 +158,8 @@ def scan(
     Exit codes: 0 nothing wrong (or no --check), 1 --check found per-request or leaking clients,
     2 usage/configuration error or a file that could not be read, parsed or written.
     """
-    from pool_refactor.pipeline import Options, run
+    from pool_refactor.run.options import Options
+    from pool_refactor.run.pipeline import run
 
     if fix and diff:
         _fail("--fix and --diff cannot be used together: --diff shows what --fix would write")

@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pool_refactor import fixer, writer
 from pool_refactor.cli import app
+from pool_refactor.fix import writer
+from pool_refactor.run import fixing
 
 runner = CliRunner()
 
@@ -296,7 +297,7 @@ def hook_before_write(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[Pa
                 action(Path(path))
             real(path, data, expected=expected)
 
-        monkeypatch.setattr("pool_refactor.fixer.write_atomic", write_atomic)
+        monkeypatch.setattr("pool_refactor.run.fixing.write_atomic", write_atomic)
 
     return install
 
@@ -332,14 +333,14 @@ def test_file_changed_between_scan_and_fix_is_fixed_from_what_is_on_disk(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fixer re-reads each file: an edit made after the scan is kept, not overwritten."""
-    real = fixer.apply_fixes
+    real = fixing.apply_fixes
     path = project / "app" / "users.py"
 
     def edit_then_fix(*args: Any, **kwargs: Any) -> None:
         path.write_text("# edited after the scan\n" + STANDARD)
         real(*args, **kwargs)
 
-    monkeypatch.setattr(fixer, "apply_fixes", edit_then_fix)
+    monkeypatch.setattr(fixing, "apply_fixes", edit_then_fix)
     code, out = scan("--fix", ".")
     assert code == 0, out
     assert path.read_text() == "# edited after the scan\n" + FIXED

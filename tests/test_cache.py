@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor import cache as cache_module
-from pool_refactor import parallel
-from pool_refactor.cache import CACHE_FILENAME, ScanCache, decode_scan, encode_scan
-from pool_refactor.config import load_config
-from pool_refactor.findings import ScanResult
-from pool_refactor.pipeline import Options, run
-from pool_refactor.runner import scan_one
+from pool_refactor.plan.analyze import scan_one
+from pool_refactor.run import cache as cache_module
+from pool_refactor.run import parallel
+from pool_refactor.run.cache import CACHE_FILENAME, ScanCache, decode_scan, encode_scan
+from pool_refactor.run.config import load_config
+from pool_refactor.run.options import Options
+from pool_refactor.run.pipeline import run
+from pool_refactor.scan.findings import ScanResult
 
 SITE = (
     "import httpx\n\n\n"

@@ -18,11 +18,12 @@ import pytest
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-import codemods.shared_client as sc
-from codemods.shared_client import apply_import_changes, rewrite_module
-from pool_refactor.findings import Applicability, FixPlan
-from pool_refactor.scanner import scan_source
-from pool_refactor.source import decode_source
+import codemods.imports as sc
+from codemods.imports import apply_import_changes
+from codemods.shared_client import SharedClientTransformer, rewrite_module
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan.findings import Applicability, FixPlan
+from pool_refactor.scan.source import decode_source
 
 ACCESSOR_MODULE = "myapp.http_client"
 FIXTURES = Path(__file__).parent / "fixtures" / "fix"
@@ -58,7 +59,7 @@ def plans_for(source: str, unsafe: bool = False) -> Plans:
     allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
     return {
         f.span: f.plan
-        for f in scan_source(source, "module.py")
+        for f in analyze_source(source, "module.py")
         if f.plan is not None and not f.suppressed and f.applicability in allowed
     }
 
@@ -430,7 +431,7 @@ def test_head_length_covers_the_import_block_and_the_next_statement() -> None:
 def full_walk(source: str, plans: Plans) -> tuple[str, set[tuple[int, int, int, int]], object]:
     context = CodemodContext()
     wrapper = cst.MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
-    transformer = sc.SharedClientTransformer(context, plans, ACCESSOR_MODULE)
+    transformer = SharedClientTransformer(context, plans, ACCESSOR_MODULE)
     code = wrapper.visit(transformer).code
     return code, transformer.applied, context.scratch.get(AddImportsVisitor.CONTEXT_KEY)
 
@@ -461,7 +462,7 @@ def test_a_site_missed_by_skipping_falls_back_to_the_full_walk(monkeypatch: pyte
     source = "import httpx\n" + fetch() + "\n\ndef other():\n    return 1\n"
     plans = plans_for(source)
     expected = full_walk(source, plans)
-    monkeypatch.setattr(sc.SharedClientTransformer, "_has_planned_line", lambda self, node: False)
+    monkeypatch.setattr(SharedClientTransformer, "_has_planned_line", lambda self, node: False)
     context = CodemodContext()
     module, applied = rewrite_module(cst.parse_module(source), plans, ACCESSOR_MODULE, context)
     assert (module.code, applied, context.scratch.get(AddImportsVisitor.CONTEXT_KEY)) == expected

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor.config import DEFAULT_EXCLUDES, Config, ConfigError, load_config
+from pool_refactor.run.config import DEFAULT_EXCLUDES, Config, ConfigError, load_config
 
 try:
     from fs_helpers import make_tree

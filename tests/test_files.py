@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor.config import Config, ConfigError, load_config
-from pool_refactor.files import DiscoveredFile, DiscoveryError, discover, display_path
+from pool_refactor.paths import DiscoveredFile, display_path
+from pool_refactor.run.config import Config, ConfigError, load_config
+from pool_refactor.run.files import DiscoveryError, discover
 
 try:
     from fs_helpers import make_tree, public_tmp, run_unprivileged

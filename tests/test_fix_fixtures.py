@@ -17,10 +17,11 @@ import libcst as cst
 import pytest
 from libcst.codemod import CodemodContext
 
-from codemods.shared_client import apply_import_changes, rewrite_module
-from pool_refactor.findings import Applicability
-from pool_refactor.scanner import scan_source
-from pool_refactor.source import decode_source, encode_source
+from codemods.imports import apply_import_changes
+from codemods.shared_client import rewrite_module
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan.findings import Applicability
+from pool_refactor.scan.source import decode_source, encode_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fix"
 CASES = sorted(p for p in FIXTURES.iterdir() if (p / "input.py").exists()) if FIXTURES.exists() else []
@@ -30,7 +31,7 @@ ACCESSOR_MODULE = "myapp.http_client"
 def fix_bytes(data: bytes, unsafe: bool) -> tuple[bytes, list[str]]:
     """The bytes `--fix` would write, and the reasons of the sites it left alone."""
     source = decode_source(data)
-    findings = scan_source(source.text, "input.py")
+    findings = analyze_source(source.text, "input.py")
     allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
     plans = {f.span: f.plan for f in findings if f.plan and not f.suppressed and f.applicability in allowed}
     reasons = [f.reason for f in findings if f.reason]

@@ -19,10 +19,10 @@ import libcst
 import pytest
 from typer.testing import CliRunner
 
-from pool_refactor import fix_parallel, fixer, workers
 from pool_refactor.cli import app
-from pool_refactor.files import DiscoveredFile
-from pool_refactor.findings import FileError
+from pool_refactor.paths import DiscoveredFile
+from pool_refactor.run import fix_parallel, fixing, workers
+from pool_refactor.scan.findings import FileError
 
 runner = CliRunner()
 
@@ -156,7 +156,7 @@ def test_unsafe_fixes_are_the_same_whatever_jobs(twins: tuple[Path, Path], pools
 def break_files_after_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Between the scan and the fix: a candidate removed, one no longer UTF-8, one with a syntax
     error, one replaced by a folder; and libcst fails on one it could parse before."""
-    real = fixer.apply_fixes
+    real = fixing.apply_fixes
 
     def break_then_fix(*args: object, **kwargs: object) -> None:
         app_dir = Path("app")
@@ -174,7 +174,7 @@ def break_files_after_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
             raise ValueError("simulated parser failure")
         return real_parse(source, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fixer, "apply_fixes", break_then_fix)
+    monkeypatch.setattr(fixing, "apply_fixes", break_then_fix)
     monkeypatch.setattr(libcst, "parse_module", parse_module)
 
 
@@ -217,7 +217,7 @@ def test_a_worker_that_dies_costs_one_file_not_the_run(
 ) -> None:
     serial, pooled = twins
     reference = scan(serial, 1, "--fix")
-    real = fixer.rewrite_file
+    real = fixing.rewrite_file
     victim = "app/comments_everywhere.py"
 
     def crashing(file: DiscoveredFile, options: object) -> object:
@@ -225,7 +225,7 @@ def test_a_worker_that_dies_costs_one_file_not_the_run(
             os._exit(70)  # what a segfault in libcst would look like to the pool
         return real(file, options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fixer, "rewrite_file", crashing)
+    monkeypatch.setattr(fixing, "rewrite_file", crashing)
     code, out = scan(pooled, 2, "--fix")
     assert code == 2
     assert f"{victim}: error: {CRASHED}" in out
@@ -265,7 +265,7 @@ def test_ctrl_c_while_computing_writes_nothing(
 ) -> None:
     _, pooled = twins
     before = snapshot(pooled)
-    monkeypatch.setattr(fixer, "rewrite_file", interrupt_the_parent)
+    monkeypatch.setattr(fixing, "rewrite_file", interrupt_the_parent)
     code, out = scan(pooled, 2, "--fix")
     assert pools == [14]
     assert code == 130, out
@@ -317,4 +317,4 @@ def test_pool_threshold(sizes: list[int], jobs: int, pool: bool) -> None:
 
 def test_a_crash_is_a_fix_error(tmp_path: Path) -> None:
     file = DiscoveredFile(tmp_path / "gone.py", "gone.py")
-    assert fixer._crashed(file) == FileError("gone.py", CRASHED, stage="fix")
+    assert fixing._crashed(file) == FileError("gone.py", CRASHED, stage="fix")

@@ -1,4 +1,4 @@
-"""Tests that patch the client construction a fix removed (`pool_refactor.mocks`).
+"""Tests that patch the client construction a fix removed (`pool_refactor.fix.mocks`).
 
 The fixture project `tests/fixtures/mocks/project` is a package (`shop`) and its tests written
 against per-call clients. The first test runs the real scanner and codemod on the package (before ->
@@ -14,10 +14,11 @@ import libcst as cst
 import pytest
 from libcst.codemod import CodemodContext
 
-from codemods.shared_client import apply_import_changes, rewrite_module
-from pool_refactor.findings import Applicability
-from pool_refactor.mocks import MockWarning, find_broken_mocks
-from pool_refactor.scanner import scan_source
+from codemods.imports import apply_import_changes
+from codemods.shared_client import rewrite_module
+from pool_refactor.fix.mocks import MockWarning, find_broken_mocks
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan.findings import Applicability
 
 PROJECT = Path(__file__).parent / "fixtures" / "mocks" / "project"
 TEST_FILE = PROJECT / "tests" / "test_users.py"
@@ -26,7 +27,7 @@ ACCESSOR = "shop.http_client"
 
 def _fixed(text: str) -> str:
     """What `--fix` makes of a module (safe fixes only)."""
-    findings = scan_source(text, "module.py")
+    findings = analyze_source(text, "module.py")
     plans = {f.span: f.plan for f in findings if f.plan and f.applicability is Applicability.SAFE}
     if not plans:
         return text

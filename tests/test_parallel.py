@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor import parallel, workers
-from pool_refactor.config import load_config
-from pool_refactor.findings import ScanResult
-from pool_refactor.parallel import Scanned, scan_file
-from pool_refactor.pipeline import Options, run
-from pool_refactor.runner import FileScan, scan_one
+from pool_refactor.plan.analyze import FileScan, scan_one
+from pool_refactor.run import parallel, workers
+from pool_refactor.run.config import load_config
+from pool_refactor.run.options import Options
+from pool_refactor.run.parallel import Scanned, scan_file
+from pool_refactor.run.pipeline import run
+from pool_refactor.scan.findings import ScanResult
 
 SITES = (
     "async def fetch_{n}(url: str) -> dict:\n"
@@ -187,9 +188,9 @@ def test_small_runs_do_not_start_a_pool(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_effective_jobs_defaults_to_the_usable_cpus() -> None:
-    assert parallel.effective_jobs(3) == 3
-    assert parallel.effective_jobs(0) == 1
-    assert parallel.effective_jobs(None) >= 1
+    assert workers.effective_jobs(3) == 3
+    assert workers.effective_jobs(0) == 1
+    assert workers.effective_jobs(None) >= 1
 
 
 def test_filescan_crosses_process_boundaries() -> None:

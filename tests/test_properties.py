@@ -5,7 +5,7 @@ Two sources of programs:
 * ``hypothesmith_modules()``: arbitrary valid modules (``hypothesmith.from_grammar``) with an HTTP
   client import prepended, so they pass the prefilter. Nothing in them is a client site, but every
   path of the scanner's import resolution and visitor meets odd syntax. Properties: no exception
-  escapes ``scan_source`` or the codemod, the output parses, a second fix changes nothing.
+  escapes ``analyze_source`` or the codemod, the output parses, a second fix changes nothing.
 * ``client_modules()``: small modules assembled from templates of real client patterns (async with,
   with, a local closed in ``finally``, one-shots, loops, nested functions, methods, several requests,
   streams, persistent clients), with random option sets, import forms, comments, CRLF and tabs.
@@ -29,8 +29,8 @@ import hypothesmith  # a test dependency: never skipped
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from pool_refactor.scanner import scan_source
-from pool_refactor.source import decode_source
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan.source import decode_source
 from tests.test_fix_fixtures import fix_bytes
 
 FAST = settings(
@@ -418,7 +418,7 @@ def check_rewrite(original: bytes, unsafe: bool) -> bytes:
 @given(hypothesmith_modules())
 def test_arbitrary_modules_never_crash_the_scanner_or_codemod(data: bytes) -> None:
     text = decode_source(data).text
-    scan_source(text, "generated.py")  # must not raise for valid source
+    analyze_source(text, "generated.py")  # must not raise for valid source
     output, _ = fix_bytes(data, unsafe=True)
     ast.parse(decode_source(output).text)
     again, _ = fix_bytes(output, unsafe=True)
@@ -436,7 +436,7 @@ def test_client_pattern_rewrites_compile_keep_comments_and_converge(data: bytes,
 def test_client_pattern_findings_point_at_real_calls(data: bytes) -> None:
     text = decode_source(data).text
     lines = text.splitlines()
-    for finding in scan_source(text, "generated.py"):
+    for finding in analyze_source(text, "generated.py"):
         line = lines[finding.line - 1]
         assert 1 <= finding.column <= len(line) + 1
         assert finding.end_line >= finding.line

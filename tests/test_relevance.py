@@ -1,4 +1,4 @@
-"""The scanner walks only statements that spell a client library's names (pool_refactor.relevance).
+"""The scanner walks only statements that spell a client library's names (pool_refactor.scan.relevance).
 
 That pruning is a speed-up and nothing else: every test here either pins which lines count as
 mentioning a name, or checks that the findings with pruning are exactly those of a full walk.
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from pool_refactor import names
-from pool_refactor.findings import Finding
-from pool_refactor.relevance import Everything, Relevance
-from pool_refactor.scanner import scan_source
-from pool_refactor.source import decode_source
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan import names
+from pool_refactor.scan.findings import Finding
+from pool_refactor.scan.relevance import Everything, Relevance
+from pool_refactor.scan.source import decode_source
 from tests.test_properties import FAST, client_modules
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -70,7 +70,7 @@ def test_rebinding_in_a_statement_that_never_names_the_library_still_shadows() -
         "    async with AC() as client:\n"
         "        return await client.get(url)\n"
     )
-    assert scan_source(text) == []
+    assert analyze_source(text) == []
 
 
 def test_local_client_closed_in_a_statement_that_does_not_name_the_library() -> None:
@@ -84,7 +84,7 @@ def test_local_client_closed_in_a_statement_that_does_not_name_the_library() -> 
         "    finally:\n"
         "        client.close()\n"
     )
-    [finding] = scan_source(text)
+    [finding] = analyze_source(text)
     assert (finding.code, finding.fixable) == ("POOL102", True)
 
 
@@ -93,10 +93,10 @@ def _full_walk(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _scan_both(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Finding], list[Finding]]:
-    pruned = scan_source(text, "m.py")
+    pruned = analyze_source(text, "m.py")
     with monkeypatch.context() as patch:
         _full_walk(patch)
-        full = scan_source(text, "m.py")
+        full = analyze_source(text, "m.py")
     return pruned, full
 
 
@@ -113,7 +113,7 @@ def test_pruned_scan_equals_full_walk_on_every_fixture(path: Path, monkeypatch: 
 
 
 def test_the_fixtures_compared_do_hold_findings(monkeypatch: pytest.MonkeyPatch) -> None:
-    total = sum(len(scan_source(decode_source(p.read_bytes()).text, "m.py")) for p in SOURCES)
+    total = sum(len(analyze_source(decode_source(p.read_bytes()).text, "m.py")) for p in SOURCES)
     assert len(SOURCES) > 100 and total > 250
 
 

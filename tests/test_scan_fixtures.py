@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor.findings import Applicability, Finding
-from pool_refactor.scanner import scan_source
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan.findings import Applicability, Finding
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scan"
 CASES = sorted(p for p in FIXTURES.glob("*.py"))
@@ -75,7 +75,7 @@ def test_there_are_fixtures() -> None:
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_fixture(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    findings = scan_source(text, path.name)
+    findings = analyze_source(text, path.name)
     inline = _inline_expectations(text)
     got = {f.line: _words(f) for f in findings}
     assert len(got) == len(findings), "two findings on one line: split the fixture line"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pool_refactor.source import (
+from pool_refactor.scan.source import (
     MAX_SOURCE_BYTES,
     Source,
     SourceError,

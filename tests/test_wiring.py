@@ -26,7 +26,7 @@ from typing import Any
 import libcst as cst
 import pytest
 
-from pool_refactor.wiring import WiringEdit, WiringNote, _append_element, plan_wiring
+from pool_refactor.fix.wiring import WiringEdit, WiringNote, _append_element, plan_wiring
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wiring"
 CASES = sorted(p for p in FIXTURES.iterdir() if (p / "input").is_dir()) if FIXTURES.exists() else []
@@ -119,7 +119,7 @@ def test_edits_are_one_per_file_and_in_order() -> None:
 
 
 def test_the_generated_module_is_not_wired_into_itself() -> None:
-    template = (Path(__file__).parents[1] / "pool_refactor" / "templates" / "http_client.py").read_text()
+    template = (Path(__file__).parents[1] / "pool_refactor/fix/templates/http_client.py").read_text()
     files = [(Path("shop/http_client.py"), template), (Path("shop/__init__.py"), "")]
     assert plan_wiring(files, ACCESSOR, {"httpx-async"}, False, True) == ([], [])
 

@@ -1,4 +1,4 @@
-"""The cheap paths of `plan_wiring` (see "Cost" in `pool_refactor.wiring`), pinned by behaviour.
+"""The cheap paths of `plan_wiring` (see "Cost" in `pool_refactor.fix.wiring`), pinned by behaviour.
 
 The stdlib ast decides which files build an application and where; libcst parses only those files
 (and the files holding a lifespan to edit) and walks only the statements the ast pointed at. Each
@@ -15,8 +15,9 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from pool_refactor import wiring
-from pool_refactor.wiring import WiringEdit, WiringNote, plan_wiring
+from codemods.imports import ImportBindings
+from pool_refactor.fix import wiring
+from pool_refactor.fix.wiring import WiringEdit, WiringNote, plan_wiring
 
 ACCESSOR = "shop.http_client"
 ROOT = Path(__file__).parents[1]
@@ -64,7 +65,7 @@ def fast_paths_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return original_functions(node)
 
     monkeypatch.setattr(wiring._AppFinder, "visit_Module", no_module_walk)
-    monkeypatch.setattr(wiring._Bindings, "__init__", no_bindings)
+    monkeypatch.setattr(ImportBindings, "__init__", no_bindings)
     monkeypatch.setattr(wiring._Apply, "__init__", pruned_apply)
     monkeypatch.setattr(wiring, "_functions", functions)
 
@@ -463,7 +464,7 @@ def _project_sources() -> list[Path]:
 
 
 def test_the_ast_reading_agrees_with_libcst_on_real_files() -> None:
-    """`_read_syntax` finds `_bound_names` and, for plain-ASCII imports, the bindings `_Bindings`
+    """`_read_syntax` finds `_bound_names` and, for plain-ASCII imports, the bindings `ImportBindings`
     finds with libcst."""
     checked = 0
     for path in _project_sources():
@@ -471,7 +472,7 @@ def test_the_ast_reading_agrees_with_libcst_on_real_files() -> None:
         tree = ast.parse(text)
         syntax = wiring._read_syntax(tree, text)
         assert syntax.names == wiring._bound_names(tree), path
-        bindings = wiring._Bindings()
+        bindings = ImportBindings()
         cst.parse_module(text).visit(bindings)
         if syntax.bindings is not None:
             assert syntax.bindings == bindings.names, path

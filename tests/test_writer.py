@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pool_refactor import writer
-from pool_refactor.writer import WriteError, create_new, write_atomic
+from pool_refactor.fix import writer
+from pool_refactor.fix.writer import WriteError, create_new, write_atomic
 
 try:
     from fs_helpers import NOBODY, is_root, leftovers, public_tmp, run_unprivileged

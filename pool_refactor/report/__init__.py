@@ -23,8 +23,8 @@ in the summary), and returns text that ends with a newline: write it as it is, w
 
 from __future__ import annotations
 
-from pool_refactor.findings import ScanResult
 from pool_refactor.report import concise, github, json_format, markdown, sarif, table
+from pool_refactor.scan.findings import ScanResult
 
 FORMATS: tuple[str, ...] = ("table", "concise", "markdown", "json", "sarif", "github")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pool_refactor.findings import Applicability, FileError, Finding, ScanResult, Verdict
+from pool_refactor.scan.findings import Applicability, FileError, Finding, ScanResult, Verdict
 
 FIX_FLAG = "--fix"
 UNSAFE_FIX_FLAG = "--unsafe-fixes"

@@ -18,7 +18,6 @@ Found 2 problems (1 fixable with --fix); 1 file could not be scanned.
 
 from __future__ import annotations
 
-from pool_refactor.findings import ScanResult
 from pool_refactor.report._common import (
     FIX_FLAG,
     SUPPRESSED,
@@ -30,6 +29,7 @@ from pool_refactor.report._common import (
     one_line,
     plural,
 )
+from pool_refactor.scan.findings import ScanResult
 
 
 def render(result: ScanResult, *, show_suppressed: bool = False) -> str:

@@ -16,9 +16,9 @@ Escaping follows the runner's rules (actions/toolkit `command.ts`): in the messa
 
 from __future__ import annotations
 
-from pool_refactor.findings import Finding, ScanResult, Verdict
 from pool_refactor.report._common import SUPPRESSED, is_problem, summary_line
-from pool_refactor.rules import RULES_BY_CODE
+from pool_refactor.scan.findings import Finding, ScanResult, Verdict
+from pool_refactor.scan.rules import RULES_BY_CODE
 
 ERROR_TITLE = "pool-refactor could not scan this file"
 

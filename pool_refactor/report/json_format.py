@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from pool_refactor import __version__
-from pool_refactor.findings import FileError, Finding, ScanResult
+from pool_refactor.scan.findings import FileError, Finding, ScanResult
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "pool-refactor"

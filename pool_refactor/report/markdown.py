@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from pool_refactor.findings import ScanResult, Verdict
 from pool_refactor.report._common import (
     IN_LOOP,
     error_text,
@@ -38,6 +37,7 @@ from pool_refactor.report._common import (
     why_text,
     with_verdicts,
 )
+from pool_refactor.scan.findings import ScanResult, Verdict
 
 PROBLEMS_HEADING = "## Problem Areas (New Client Per Request)"
 LEAKS_HEADING = "## Leaks and Unclear Sites"

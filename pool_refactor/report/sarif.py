@@ -1,6 +1,6 @@
 """SARIF 2.1.0 for code scanning (GitHub, Azure DevOps, IDE viewers).
 
-One run; `tool.driver` lists every rule of `pool_refactor.rules.RULES` with a link to its page
+One run; `tool.driver` lists every rule of `pool_refactor.scan.rules.RULES` with a link to its page
 under `pool_refactor/docs/rules/`. Decisions, documented in `docs/json-format.md`:
 
 - **Persistent clients are left out of `results`.** They are not problems, and code scanning turns
@@ -26,9 +26,9 @@ from typing import Any
 from urllib.parse import quote
 
 from pool_refactor import __version__
-from pool_refactor.findings import Finding, ScanResult, Verdict
 from pool_refactor.report._common import is_problem, one_line
-from pool_refactor.rules import RULES, Rule
+from pool_refactor.scan.findings import Finding, ScanResult, Verdict
+from pool_refactor.scan.rules import RULES, Rule
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

@@ -24,7 +24,6 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from pool_refactor.findings import ScanResult, Verdict
 from pool_refactor.report._common import (
     IN_LOOP,
     error_text,
@@ -36,6 +35,7 @@ from pool_refactor.report._common import (
     why_text,
     with_verdicts,
 )
+from pool_refactor.scan.findings import ScanResult, Verdict
 
 DEFAULT_WIDTH = 100
 """Width used when none is given and the terminal's cannot be told."""

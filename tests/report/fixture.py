@@ -7,7 +7,7 @@ could not be scanned.
 
 from __future__ import annotations
 
-from pool_refactor.findings import Applicability, FileError, Finding, ScanResult, Verdict
+from pool_refactor.scan.findings import Applicability, FileError, Finding, ScanResult, Verdict
 
 
 def finding(

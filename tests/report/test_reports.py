@@ -30,12 +30,12 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from pool_refactor import __version__
-from pool_refactor.findings import Applicability, FileError, ScanResult, Verdict
 from pool_refactor.report import FORMATS, render
 from pool_refactor.report._common import shorten_snippet, summary_line
 from pool_refactor.report.github import escape_data, escape_property
 from pool_refactor.report.markdown import code as md_code
-from pool_refactor.rules import RULES, Rule
+from pool_refactor.scan.findings import Applicability, FileError, ScanResult, Verdict
+from pool_refactor.scan.rules import RULES, Rule
 
 from .fixture import finding, realistic_result
 

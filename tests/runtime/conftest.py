@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from pool_refactor.templates import http_client
+from pool_refactor.fix.templates import http_client
 from tests.servers import LocalServer
 
 

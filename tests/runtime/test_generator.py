@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from pool_refactor import shared_module
-from pool_refactor.shared_module import (
+from pool_refactor.fix import shared_module
+from pool_refactor.fix.shared_module import (
     SECTIONS,
     SharedModuleError,
     plan_update,

@@ -1,6 +1,6 @@
 """Render the shared HTTP client module into a user's package.
 
-The source of the generated module is `pool_refactor/templates/http_client.py`, a real
+The source of the generated module is `pool_refactor/fix/templates/http_client.py`, a real
 Python module that the test suite imports and runs against local servers. It holds
 every section; a rendered module holds only the sections its package needs, so that
 it imports only the client libraries the package already uses.
@@ -66,7 +66,8 @@ class SharedModuleError(Exception):
 
 def template_text() -> str:
     """The template's source (the full module, every section)."""
-    return resources.files("pool_refactor.templates").joinpath("http_client.py").read_text(encoding="utf-8")
+    template = resources.files("pool_refactor.fix.templates").joinpath("http_client.py")
+    return template.read_text(encoding="utf-8")
 
 
 def _check_sections(sections: Iterable[str]) -> frozenset[str]:

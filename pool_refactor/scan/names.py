@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from pool_refactor.relevance import Everything, Relevance
+from pool_refactor.scan.relevance import Everything, Relevance
 
 ScopeNode = ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
 
@@ -38,7 +38,7 @@ class ImportTable:
             self._collect(tree, tree, in_import_guard=False)
             return
         # Every import of a catalogued module spells the module's name; every other binding or
-        # use of a name those imports bind spells that name (pool_refactor.relevance).
+        # use of a name those imports bind spells that name (pool_refactor.scan.relevance).
         self.relevance = Relevance(text, self._modules)
         if self.relevance.empty:
             return

@@ -33,7 +33,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from pool_refactor.files import display_path
+from pool_refactor.paths import display_path
 
 __all__ = ["WriteError", "create_new", "write_atomic"]
 

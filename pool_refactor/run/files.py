@@ -32,7 +32,7 @@ Decisions, and why:
   folder is visited once, which also makes link loops harmless. Links are followed after the real
   entries of the folder given, so a file reachable both directly and through a link is reported
   under its real name. A link found while walking that points outside, or loops, is skipped
-  (``on_skip`` and the ``pool_refactor.files`` debug log say so); a broken link whose name ends in
+  (``on_skip`` and the ``pool_refactor.run.files`` debug log say so); a broken link whose name ends in
   ``.py`` is an error, since it is most likely a source file that went missing.
 * **Speed**: ``os.scandir`` once per folder, names sorted so the output order never changes, no
   ``stat`` for ordinary entries, and plain names such as ``node_modules`` matched with a set lookup
@@ -52,9 +52,10 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from pool_refactor.config import DEFAULT_EXCLUDES, Config, ConfigError
+from pool_refactor.paths import DiscoveredFile, display_relative
+from pool_refactor.run.config import DEFAULT_EXCLUDES, Config, ConfigError
 
-__all__ = ["DiscoveredFile", "DiscoveryError", "SkipHandler", "discover", "display_path"]
+__all__ = ["DiscoveryError", "SkipHandler", "discover"]
 
 log = logging.getLogger(__name__)
 
@@ -66,34 +67,12 @@ VENV_MARKERS: frozenset[str] = frozenset({"pyvenv.cfg", "conda-meta"})
 
 
 @dataclass(frozen=True)
-class DiscoveredFile:
-    path: Path
-    """As it is on disk, joined from what the user gave (``src/app/x.py`` for ``src``)."""
-    display: str
-    """Relative to the current working directory with ``/`` separators; absolute posix if outside it."""
-
-
-@dataclass(frozen=True)
 class DiscoveryError:
     """A path that was meant to be scanned but cannot be; the run goes on and exits with 2."""
 
     path: str
     """Display form, as in ``DiscoveredFile.display``."""
     message: str
-
-
-def display_path(path: Path | str) -> str:
-    """How a path is shown in every report: relative to the working directory when it is inside it
-    (stable across machines and CI checkouts), else absolute; always with ``/`` separators."""
-    return _display(os.path.abspath(path), os.getcwd())
-
-
-def _display(absolute: str, cwd: str) -> str:
-    if absolute == cwd:
-        return "."
-    prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
-    shown = absolute[len(prefix) :] if absolute.startswith(prefix) else absolute
-    return shown if os.sep == "/" else shown.replace(os.sep, "/")
 
 
 def _prefix(folder: str) -> str:
@@ -312,13 +291,13 @@ class _Walker:
 
     def skip(self, absolute: str, reason: str) -> None:
         if self.on_skip is not None or log.isEnabledFor(logging.DEBUG):
-            shown = _display(absolute, self.cwd)
+            shown = display_relative(absolute, self.cwd)
             log.debug("skipped %s: %s", shown, reason)
             if self.on_skip is not None:
                 self.on_skip(shown, reason)
 
     def error(self, absolute: str, message: str) -> DiscoveryError:
-        return DiscoveryError(_display(absolute, self.cwd), message)
+        return DiscoveryError(display_relative(absolute, self.cwd), message)
 
     # -- entry points --
 
@@ -341,7 +320,7 @@ class _Walker:
                 real = os.path.realpath(absolute)
                 if real not in self.seen_files:
                     self.seen_files.add(real)
-                    yield DiscoveredFile(Path(given), _display(absolute, self.cwd))
+                    yield DiscoveredFile(Path(given), display_relative(absolute, self.cwd))
             else:
                 yield self.error(absolute, "is not a regular file")
 
@@ -355,7 +334,7 @@ class _Walker:
         settings = [layer.for_root(absolute) for layer in self.settings]
         gitignores = self.ancestor_gitignores(absolute) if self.respect_gitignore else ()
         gitignores = tuple(layer.for_root(absolute) for layer in gitignores)
-        shown_root = _display(absolute, self.cwd)
+        shown_root = display_relative(absolute, self.cwd)
         display_prefix = "" if shown_root == "." else shown_root.rstrip("/") + "/"
 
         def file_found(folder: _Folder, name: str, real: str) -> DiscoveredFile | None:
@@ -516,7 +495,7 @@ class _Walker:
         except OSError as error:
             self.skip(path, f"cannot read: {error.strerror or error}")
         else:
-            label = _display(path, self.cwd)
+            label = display_relative(path, self.cwd)
             matcher = _Matcher(text.splitlines(), label)
             if matcher.lines:
                 layer = _Layer(folder, matcher, label, float_outside=False)

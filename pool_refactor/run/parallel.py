@@ -8,7 +8,7 @@ Decisions, and why (numbers measured on the 1M-line synthetic tree of ``benchmar
   shipping only prefiltered files to the pool left one core idle for that share.
 * **Processes, not threads**: ``ast`` and the scanner hold the GIL. Start method, Ctrl-C and what
   happens when a worker dies (the file that kills it is reported, the run goes on) are shared with
-  the fix, in ``pool_refactor.workers``. The pool is started before anything else in the run starts
+  the fix, in ``pool_refactor.run.workers``. The pool is started before anything else in the run starts
   a thread (the progress bar starts after it); forked workers inherit the cache's content table.
 * **Small runs read in one process**: below ``POOL_MIN_FILES`` files the parent reads and prefilters
   every file itself, and forks workers only to parse the candidates, when they add up to
@@ -27,10 +27,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from pool_refactor import catalog, workers
-from pool_refactor.cache import ContentTable, StatKey, decode_scan
-from pool_refactor.runner import FileScan, scan_loaded
-from pool_refactor.source import (
+from pool_refactor.plan.analyze import FileScan, scan_loaded
+from pool_refactor.run import workers
+from pool_refactor.run.cache import ContentTable, StatKey, decode_scan
+from pool_refactor.scan import catalog
+from pool_refactor.scan.source import (
     MAX_SOURCE_BYTES,
     Source,
     SourceError,
@@ -39,7 +40,7 @@ from pool_refactor.source import (
     read_bytes,
 )
 
-__all__ = ["POOL_MIN_FILES", "Scanned", "effective_jobs", "scan_file", "scan_files"]
+__all__ = ["POOL_MIN_FILES", "Scanned", "scan_file", "scan_files"]
 
 PARSE_POOL_MIN_BYTES = 512 * 1024
 """Below ``POOL_MIN_FILES`` files, the candidates are parsed in workers when they add up to this.
@@ -79,22 +80,12 @@ class Scanned:
     """The bytes were hashed and found in the cache's content table: nothing was parsed."""
 
 
-def effective_jobs(jobs: int | None) -> int:
-    """``--jobs``, defaulting to the CPUs this process may run on."""
-    if jobs is not None:
-        return max(1, jobs)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def scan_file(
     path: str, display: str, content: ContentTable | None = None, hash_files: bool = False
 ) -> Scanned:
     """Read, hash (when caching), look the content up, else decode, prefilter and scan.
 
-    Gives exactly what ``runner.scan_one`` gives for the file (same errors, same wording); the
+    Gives exactly what ``analyze.scan_one`` gives for the file (same errors, same wording); the
     bytes are read first so that a digest can be taken before anything is decoded.
     """
     loaded = _load(path, display, content, hash_files)

@@ -57,7 +57,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,10 +64,21 @@ from typing import TypeVar, cast
 
 import libcst as cst
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 
-from codemods.shared_client import append_args, apply_import_changes
-from pool_refactor.names import dotted_name
+from codemods.imports import (
+    ImportBindings,
+    add_import,
+    apply_import_changes,
+    ascii_imports,
+    ast_qualify,
+    code_keeping_order,
+    cst_dotted,
+    import_bindings,
+    nfkc,
+    qualify,
+)
+from codemods.shared_client import append_args
+from pool_refactor.scan.names import dotted_name
 
 __all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
 
@@ -126,7 +136,7 @@ def plan_wiring(
     """Plan the edits that close the shared clients at shutdown (see the module docstring).
 
     `files` are the package's Python files as `(path, text)`, texts as decoded by
-    `pool_refactor.source` (line endings kept). `accessor_module` is the generated module's import
+    `pool_refactor.scan.source` (line endings kept). `accessor_module` is the generated module's import
     name. `sections` is accepted for the record (every section's module has the close functions
     and `lifespan`); `has_async`/`has_sync` say which kinds of client the package uses.
     """
@@ -220,115 +230,11 @@ def _bound_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
-
-
 def _string_value(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.SimpleString):
         value = node.evaluated_value
         return value if isinstance(value, str) else None
     return None
-
-
-class _Bindings(cst.CSTVisitor):
-    """Local name -> what it was imported as (`F` -> `fastapi.FastAPI`; relative ones keep their
-    dots, `.events.lifespan`). Function-local imports count too: names are rarely reused."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: dict[str, str] = {}
-
-    def visit_Import(self, node: cst.Import) -> None:
-        for alias in node.names:
-            full = _dotted(alias.name) or ""
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.names[alias.asname.name.value] = full
-            else:
-                top = full.split(".", 1)[0]
-                self.names[top] = top
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        base = "." * len(node.relative) + (_dotted(node.module) or "" if node.module else "")
-        for alias in node.names:
-            name = _dotted(alias.name) or ""
-            local = (
-                alias.asname.name.value
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
-                else name
-            )
-            joiner = "" if base.endswith(".") else "."
-            self.names[local] = f"{base}{joiner}{name}"
-
-
-def _qualify(node: cst.BaseExpression, bindings: dict[str, str]) -> str | None:
-    return _qualify_dotted(_dotted(node), bindings)
-
-
-def _qualify_dotted(dotted: str | None, bindings: dict[str, str]) -> str | None:
-    """`F.x` -> `fastapi.FastAPI.x` when `F` is bound by an import, else None."""
-    if dotted is None:
-        return None
-    head, _, rest = dotted.partition(".")
-    bound = bindings.get(head)
-    if bound is None:
-        return None
-    return f"{bound}.{rest}" if rest else bound
-
-
-# The same reading on the stdlib ast, which is about ten times cheaper than libcst: it decides which
-# files build an application (only those, and the files holding a lifespan to edit, are parsed with
-# libcst) and which statements hold what is to be edited (only those are walked).
-
-
-def _ast_qualify(node: ast.expr, bindings: dict[str, str]) -> str | None:
-    return _qualify_dotted(dotted_name(node), bindings)
-
-
-def _import_bindings(imports: Sequence[ast.Import | ast.ImportFrom]) -> dict[str, str]:
-    """What `_Bindings` finds, from the ast import statements in source order."""
-    names: dict[str, str] = {}
-    for node in imports:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname is not None:
-                    names[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".", 1)[0]
-                    names[top] = top
-            continue
-        if any(alias.name == "*" for alias in node.names):
-            continue
-        base = "." * node.level + (node.module or "")
-        joiner = "" if base.endswith(".") else "."
-        for alias in node.names:
-            names[alias.asname or alias.name] = f"{base}{joiner}{alias.name}"
-    return names
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def _ascii_imports(text: str, imports: Sequence[ast.Import | ast.ImportFrom]) -> bool:
-    """Are the lines of these import statements plain ASCII? The ast normalises identifiers (NFKC),
-    libcst keeps them as written: the two readings of an imported name agree for certain only then."""
-    if text.isascii():
-        return True
-    lines = _LINE_BREAK.split(text)  # the ast's lines: a lone `\r` ends one too
-    for node in imports:
-        end = node.end_lineno or node.lineno
-        if end > len(lines) or not all(line.isascii() for line in lines[node.lineno - 1 : end]):
-            return False
-        if not lines[node.lineno - 1][node.col_offset :].startswith(("import", "from")):
-            return False  # not the lines we think they are: say no
-    return True
 
 
 @dataclass
@@ -339,7 +245,7 @@ class _Syntax:
     names: set[str]
     """`_bound_names` of the tree."""
     bindings: dict[str, str] | None
-    """As `_Bindings` finds them, or None when an import statement is not plain ASCII (then libcst
+    """As `ImportBindings` finds them, or None when an import statement is not plain ASCII (then libcst
     is asked, and the file's applications are searched for in the whole libcst module)."""
     apps: list[tuple[ast.Call, tuple[ast.stmt, ...]]]
     """Each application construction, in source order, with the statements that hold it (from the
@@ -387,11 +293,11 @@ def _read_syntax(tree: ast.Module, text: str) -> _Syntax:
 
     for statement in tree.body:
         scan(statement, ())
-    if not _ascii_imports(text, imports):
+    if not ascii_imports(text, imports):
         return _Syntax(tree, names, None, [])
     imports.sort(key=lambda node: (node.lineno, node.col_offset))
-    bindings = _import_bindings(imports)
-    apps = [(call, chain) for call, chain in calls if _ast_qualify(call.func, bindings) in _APP_CLASSES]
+    bindings = import_bindings(imports)
+    apps = [(call, chain) for call, chain in calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
     apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
     return _Syntax(tree, names, bindings, apps)
 
@@ -514,11 +420,6 @@ def _cst_chain(module: cst.Module, tree: ast.Module, chain: Sequence[ast.stmt]) 
     return links
 
 
-def _nfkc(name: str) -> str:
-    """A name as the ast spells it."""
-    return name if name.isascii() else unicodedata.normalize("NFKC", name)
-
-
 @dataclass
 class _App:
     call: cst.Call
@@ -561,7 +462,7 @@ class _AppFinder(cst.CSTVisitor):
         self._statement = None
 
     def visit_Call(self, node: cst.Call) -> None:
-        qualified = _qualify(node.func, self._bindings)
+        qualified = qualify(node.func, self._bindings)
         if qualified not in _APP_CLASSES:
             return
         statement, name, block = None, None, None
@@ -802,7 +703,7 @@ class _Planner:
         except (cst.ParserSyntaxError, SyntaxError, ValueError):
             return None
         if syntax.bindings is None:
-            visitor = _Bindings()
+            visitor = ImportBindings()
             module.visit(visitor)
             bindings = visitor.names
         else:
@@ -989,7 +890,7 @@ class _Planner:
                 call = decorator.decorator
                 if (
                     isinstance(call, cst.Call)
-                    and _dotted(call.func) == f"{app.name}.on_event"
+                    and cst_dotted(call.func) == f"{app.name}.on_event"
                     and call.args
                     and _string_value(call.args[0].value) == "shutdown"
                 ):
@@ -1116,10 +1017,10 @@ def _apps_where_the_ast_says(work: _FileWork) -> list[_App] | None:
 
 def _same_call(call: cst.Call, node: ast.Call) -> bool:
     """Are these the same call, as libcst and the ast see it?"""
-    dotted = _dotted(call.func)
+    dotted = cst_dotted(call.func)
     return (
         dotted is not None
-        and _nfkc(dotted) == dotted_name(node.func)
+        and nfkc(dotted) == dotted_name(node.func)
         and len(call.args) == len(node.args) + len(node.keywords)
     )
 
@@ -1175,7 +1076,7 @@ def _decorated_functions(
         for function in _functions(work.module):
             yield function, None
         return
-    wanted = _nfkc(dotted)
+    wanted = nfkc(dotted)
     done: set[int] = set()
     for index, node in enumerate(work.syntax.tree.body):
         statement = aligned[index]
@@ -1195,7 +1096,7 @@ def _decorated_functions(
 
 def _defines_function(tree: ast.Module, name: str) -> bool:
     """Could libcst find a module-level function `name` here?"""
-    wanted = _nfkc(name)
+    wanted = nfkc(name)
     return any(
         isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == wanted for node in tree.body
     )
@@ -1325,19 +1226,8 @@ def _apply(work: _FileWork, accessor_module: str) -> str:
     module = _apply_edits(work)
     context = CodemodContext(filename=str(work.path))
     for exported, local in sorted(work.imports.items()):
-        AddImportsVisitor.add_needed_import(
-            context, accessor_module, exported, None if local == exported else local
-        )
-    before = _import_from(module, accessor_module)
-    module = apply_import_changes(module, context)
-    code = module.code
-    if (
-        before is not None
-        and _is_sorted([_alias_name(a) for a in before])
-        and _may_need_sorting(code, accessor_module)
-    ):
-        code = module.visit(_SortMembers(accessor_module)).code
-    return code
+        add_import(context, accessor_module, exported, None if local == exported else local)
+    return code_keeping_order(module, apply_import_changes(module, context), accessor_module)
 
 
 def _apply_edits(work: _FileWork) -> cst.Module:
@@ -1351,78 +1241,3 @@ def _apply_edits(work: _FileWork) -> cst.Module:
     return work.module.visit(_Apply(work, pruned=False))
 
 
-def _may_need_sorting(code: str, dotted: str) -> bool:
-    """Could `_SortMembers` change this code? Only if a `from <dotted> import` in it is unsorted
-    (or is not plain ASCII: the ast normalises the names that `_SortMembers` compares as written)."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return True
-    wanted = _nfkc(dotted)
-    found = [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom)
-        and node.level == 0
-        and node.module == wanted
-        and not any(alias.name == "*" for alias in node.names)
-    ]
-    return not _ascii_imports(code, found) or any(
-        not _is_sorted([alias.name for alias in node.names]) for node in found
-    )
-
-
-def _import_from(module: cst.Module, dotted: str) -> Sequence[cst.ImportAlias] | None:
-    """The names of the file's first module-level `from <dotted> import ...`, if any."""
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if (
-                    isinstance(small, cst.ImportFrom)
-                    and not small.relative
-                    and small.module is not None
-                    and _dotted(small.module) == dotted
-                    and not isinstance(small.names, cst.ImportStar)
-                ):
-                    return small.names
-    return None
-
-
-def _alias_name(alias: cst.ImportAlias) -> str:
-    return _dotted(alias.name) or ""
-
-
-def _member_key(name: str) -> tuple[int, str]:
-    """isort's and ruff's default member order: CONSTANTS, then Classes, then functions."""
-    if name.isupper() and len(name) > 1:
-        return 0, name
-    return (1 if name[:1].isupper() else 2), name
-
-
-def _is_sorted(names: Sequence[str]) -> bool:
-    return list(names) == sorted(names, key=_member_key)
-
-
-class _SortMembers(cst.CSTTransformer):
-    """Keep an import that was sorted before a name was merged into it sorted (libcst's
-    AddImportsVisitor puts new names first), so the project's import linter stays quiet."""
-
-    def __init__(self, dotted: str) -> None:
-        super().__init__()
-        self._dotted = dotted
-
-    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom) -> cst.ImportFrom:
-        names = updated_node.names
-        if (
-            updated_node.relative
-            or updated_node.module is None
-            or _dotted(updated_node.module) != self._dotted
-            or isinstance(names, cst.ImportStar)
-            or _is_sorted([_alias_name(a) for a in names])
-        ):
-            return updated_node
-        ordered = sorted(names, key=lambda alias: _member_key(_alias_name(alias)))
-        commas = [alias.comma for alias in names]  # positions keep their commas (and line breaks)
-        return updated_node.with_changes(
-            names=[alias.with_changes(comma=comma) for alias, comma in zip(ordered, commas, strict=True)]
-        )

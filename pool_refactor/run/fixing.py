@@ -9,74 +9,31 @@ stops half-way never leaves imports of a module that does not exist.
 
 from __future__ import annotations
 
-import ast
 import difflib
-import re
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import libcst as cst
-from libcst.codemod import CodemodContext
-
-from codemods.shared_client import apply_import_changes, rewrite_module
-from pool_refactor import shared_module
-from pool_refactor.files import DiscoveredFile, display_path
-from pool_refactor.findings import Applicability, FileError, Finding, FixPlan, ScanResult
-from pool_refactor.fix_parallel import map_files
-from pool_refactor.mocks import find_broken_mocks
-from pool_refactor.parallel import effective_jobs
-from pool_refactor.pipeline import Options, Outcome
-from pool_refactor.placement import ModuleTarget, PlacementError, locate_module, target_for_path
-from pool_refactor.rules import is_enabled
-from pool_refactor.runner import scan_loaded
-from pool_refactor.source import Source, SourceError, encode_source, read_source
-from pool_refactor.wiring import plan_wiring
-from pool_refactor.writer import WriteError, create_new, write_atomic
-
-_HTTPX2_ONLY = re.compile(rb"^\s*(?:import\s+httpx2\b|from\s+httpx2\b)", re.MULTILINE)
-_HTTPX_PLAIN = re.compile(rb"^\s*(?:import\s+httpx\b(?!2)|from\s+httpx\b(?!2))", re.MULTILINE)
-
-
-Span = tuple[int, int, int, int]
-"""A site's position, as in ``Finding.span``."""
-
-
-@dataclass
-class _Rewrite:
-    """What fixing one file would write; computed in a worker process when the fix runs on several
-    cores, so everything in here crosses a process boundary (pickled)."""
-
-    file: DiscoveredFile
-    source: Source
-    new_text: str
-    applied: int
-    sections: set[str]
-    uses_httpx2_only: bool
-    target: ModuleTarget
-    """Where the shared module it imports goes."""
-    families: set[str] = field(default_factory=set)
+from pool_refactor.fix import shared_module
+from pool_refactor.fix.mocks import find_broken_mocks
+from pool_refactor.fix.placement import ModuleTarget, PlacementError, target_for_path
+from pool_refactor.fix.rewrite import Rewrite, RewriteOptions, not_fixed, rewrite_file
+from pool_refactor.fix.wiring import plan_wiring
+from pool_refactor.fix.writer import WriteError, create_new, write_atomic
+from pool_refactor.paths import DiscoveredFile, display_path
+from pool_refactor.plan.analyze import scan_loaded
+from pool_refactor.run.fix_parallel import map_files
+from pool_refactor.run.options import Options, Outcome
+from pool_refactor.run.workers import effective_jobs
+from pool_refactor.scan.findings import FileError, ScanResult
+from pool_refactor.scan.rules import is_enabled
+from pool_refactor.scan.source import Source, SourceError, encode_source, read_source
 
 
 @dataclass
 class _TargetWork:
     target: ModuleTarget
-    rewrites: list[_Rewrite] = field(default_factory=list)
-
-
-def selected_plans(findings: list[Finding], options: Options) -> dict[Span, FixPlan]:
-    """The sites this run may rewrite: fixable, enabled, unsuppressed; unsafe ones only on request."""
-    allowed = {Applicability.SAFE}
-    if options.unsafe_fixes:
-        allowed.add(Applicability.UNSAFE)
-    return {
-        f.span: f.plan
-        for f in findings
-        if f.plan is not None
-        and not f.suppressed
-        and f.applicability in allowed
-        and is_enabled(f.code, options.select, options.ignore)
-    }
+    rewrites: list[Rewrite] = field(default_factory=list)
 
 
 def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Options, outcome: Outcome) -> None:
@@ -157,7 +114,10 @@ def _compute_rewrites(
     displays = sorted({f.path for f in result.findings if f.plan is not None and not f.suppressed})
     candidates = [by_display[display] for display in displays if display in by_display]
     computed = map_files(
-        partial(rewrite_file, options=options), candidates, effective_jobs(options.jobs), _crashed
+        partial(rewrite_file, options=rewrite_options(options)),
+        candidates,
+        effective_jobs(options.jobs),
+        _crashed,
     )
     work: dict[Path, _TargetWork] = {}
     errors: list[FileError] = []
@@ -169,12 +129,21 @@ def _compute_rewrites(
     return work, errors
 
 
+def rewrite_options(options: Options) -> RewriteOptions:
+    """What a file's rewrite depends on; small, since it is sent to every worker process."""
+    configured = options.config.shared_module
+    module = options.module or (options.config.project_root / configured if configured else None)
+    return RewriteOptions(
+        project_root=options.config.project_root,
+        unsafe_fixes=options.unsafe_fixes,
+        select=options.select,
+        ignore=options.ignore,
+        module=module,
+    )
+
+
 def _crashed(file: DiscoveredFile) -> FileError:
-    return _not_fixed(file, "the fixer crashed on this file (worker process died)")
-
-
-def _not_fixed(file: DiscoveredFile, why: str) -> FileError:
-    return FileError(file.display, f"not fixed: {why}", stage="fix")
+    return not_fixed(file, "the fixer crashed on this file (worker process died)")
 
 
 def _package_root(item: _TargetWork) -> Path:
@@ -264,89 +233,6 @@ def _report_mocks(
             f"{warning.path}:{warning.line}: patching `{warning.target}` {verb} the rewritten code; "
             f"{warning.suggestion}"
         )
-
-
-def _override(options: Options) -> Path | None:
-    """`--module` or `shared-module`, refused when it lies outside the project: code there could
-    not import it by the name the rewrite would write."""
-    override = options.module or _configured_module(options)
-    if override is None:
-        return None
-    root = options.config.project_root.resolve()
-    if not override.resolve().is_relative_to(root):
-        raise PlacementError(
-            f"the shared module {override} is outside the project ({display_path(root)}); "
-            "choose a path inside it"
-        )
-    return override
-
-
-def _configured_module(options: Options) -> Path | None:
-    configured = options.config.shared_module
-    return options.config.project_root / configured if configured else None
-
-
-def rewrite_file(file: DiscoveredFile, options: Options) -> _Rewrite | FileError | None:
-    """What fixing ``file`` would write, computed from what is on disk now; writes nothing.
-
-    None when there is nothing to rewrite, a ``not fixed: ...`` error when it cannot be. Pure, so
-    that it can run in a worker process (``fix_parallel``) with the same result as in-process.
-    """
-    try:
-        return _rewrite_file(file, options)
-    except Exception as exc:  # a bug of ours must not end the run, but it must be seen
-        return _not_fixed(file, f"internal error while fixing: {type(exc).__name__}: {exc}")
-
-
-def _rewrite_file(file: DiscoveredFile, options: Options) -> _Rewrite | FileError | None:
-    try:
-        source = read_source(file.path)
-    except (SourceError, OSError) as exc:
-        return _not_fixed(file, str(exc))
-    scan = scan_loaded(source, file.display)  # re-plan from what is on disk now
-    if scan.error is not None:
-        return _not_fixed(file, scan.error)
-    plans = selected_plans(list(scan.findings), options)
-    if not plans:
-        return None
-    try:
-        target = locate_module(file.path, _override(options))
-    except PlacementError as exc:
-        return _not_fixed(file, str(exc))
-    if target.path == file.path.resolve():
-        return None
-    rewritten = _libcst_rewrite(file, source, plans, target)
-    if not isinstance(rewritten, tuple):
-        return rewritten
-    new_text, applied = rewritten
-    sections = {plans[p].section for p in applied}
-    families = {plans[p].library for p in applied}
-    httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
-    return _Rewrite(file, source, new_text, len(applied), sections, httpx2_only, target, families)
-
-
-def _libcst_rewrite(
-    file: DiscoveredFile, source: Source, plans: dict[Span, FixPlan], target: ModuleTarget
-) -> tuple[str, set[Span]] | FileError | None:
-    """The new text and the sites rewritten; None if nothing changes, an error if it cannot be
-    rewritten or the result would not compile."""
-    try:
-        module = cst.parse_module(source.text)
-        context = CodemodContext(filename=str(file.path))
-        new_module, applied = rewrite_module(module, plans, target.import_name, context)
-        new_module = apply_import_changes(new_module, context)
-        new_text = new_module.code
-        if source.text.endswith("\r") and not new_text.endswith(("\r", "\n")):
-            new_text += "\r"  # libcst drops a final lone CR (Instagram/LibCST#901)
-    except Exception as exc:  # libcst could not parse or a bug of ours: never write
-        return _not_fixed(file, f"libcst could not rewrite it ({type(exc).__name__}: {exc})")
-    if not applied or new_text == source.text:
-        return None
-    try:
-        compile(new_text, str(file.path), "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
-    except (SyntaxError, ValueError) as exc:
-        return _not_fixed(file, f"the rewrite would not compile ({exc}); please report")
-    return new_text, applied
 
 
 _FAILED = object()

@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pool_refactor.findings import FileError, Finding
-from pool_refactor.source import SourceError, encode_source, read_source
-from pool_refactor.writer import WriteError, write_atomic
+from pool_refactor.fix.writer import WriteError, write_atomic
+from pool_refactor.scan.findings import FileError, Finding
+from pool_refactor.scan.source import SourceError, encode_source, read_source
 
 _NOQA = re.compile(r"#\s*noqa:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)", re.IGNORECASE)
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")

@@ -39,8 +39,8 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pool_refactor.catalog import LIBRARIES, Library
-from pool_refactor.names import dotted_name
+from pool_refactor.scan.catalog import LIBRARIES, Library
+from pool_refactor.scan.names import dotted_name
 
 __all__ = ["MockWarning", "find_broken_mocks"]
 

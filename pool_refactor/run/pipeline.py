@@ -4,46 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 
-from pool_refactor.cache import ScanCache
-from pool_refactor.config import Config
-from pool_refactor.files import DiscoveredFile, DiscoveryError, discover
-from pool_refactor.findings import FileError, ScanResult
-from pool_refactor.parallel import effective_jobs, scan_files
-from pool_refactor.runner import FileScan, collect
-
-
-@dataclass(frozen=True)
-class Options:
-    paths: list[Path]
-    config: Config
-    exclude: tuple[str, ...] = ()
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    fix: bool = False
-    diff: bool = False
-    unsafe_fixes: bool = False
-    module: Path | None = None
-    jobs: int | None = None
-    use_cache: bool = True
-    progress: bool = False
-    baseline: Path | None = None
-    add_noqa: bool = False
-    wire: bool = True
-    """Close the shared clients at application shutdown (FastAPI/Starlette) when fixing."""
-
-
-@dataclass
-class Outcome:
-    result: ScanResult
-    diff_text: str = ""
-    messages: list[str] = field(default_factory=list)
-    failed: bool = False
-    """Something the user asked for could not be done (a write failed, a module clashed)."""
-
+from pool_refactor.paths import DiscoveredFile
+from pool_refactor.plan.analyze import FileScan
+from pool_refactor.run.cache import ScanCache
+from pool_refactor.run.files import DiscoveryError, discover
+from pool_refactor.run.options import Options, Outcome
+from pool_refactor.run.parallel import scan_files
+from pool_refactor.run.workers import effective_jobs
+from pool_refactor.scan.findings import FileError, ScanResult
+from pool_refactor.scan.rules import is_enabled
 
 PROGRESS_THRESHOLD = 300
 """Below this many files a progress bar only flickers."""
@@ -63,12 +35,12 @@ def run(options: Options) -> Outcome:
     result.errors = sorted(discovery_errors + result.errors, key=lambda e: e.path)
     outcome = Outcome(result)
     if options.baseline is not None:
-        from pool_refactor.baseline import apply_baseline, load_baseline
+        from pool_refactor.run.baseline import apply_baseline, load_baseline
 
         accepted = apply_baseline(result, load_baseline(options.baseline))
         outcome.messages.append(f"{accepted} finding(s) accepted by the baseline {options.baseline}.")
     if options.add_noqa:
-        from pool_refactor.noqa import add_noqa
+        from pool_refactor.fix.noqa import add_noqa
 
         noqa = add_noqa(result.failing(), {f.display: f.path for f in files})
         outcome.messages.append(f"Added {noqa.added} noqa comment(s) in {noqa.files} file(s).")
@@ -79,17 +51,42 @@ def run(options: Options) -> Outcome:
         result.findings = [replace(f, suppressed=True) if id(f) in annotated else f for f in result.findings]
         return outcome
     if options.fix or options.diff:
-        from pool_refactor.fixer import apply_fixes
+        from pool_refactor.run.fixing import apply_fixes
 
         apply_fixes(files, result, options, outcome)
     return outcome
+
+
+def collect(
+    scans: Iterable[FileScan],
+    *,
+    select: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
+    on_file: Callable[[], None] | None = None,
+) -> ScanResult:
+    """Gather per-file outcomes into one result, keeping only the selected rule codes."""
+    result = ScanResult()
+    for scan in scans:
+        result.files_scanned += 1
+        if scan.parsed:
+            result.files_parsed += 1
+        if scan.error is not None:
+            result.errors.append(FileError(scan.display, scan.error))
+        for finding in scan.findings:
+            if is_enabled(finding.code, select, ignore):
+                result.findings.append(finding)
+        if on_file is not None:
+            on_file()
+    result.findings.sort(key=lambda f: (f.path, f.line, f.column))
+    result.errors.sort(key=lambda e: e.path)
+    return result
 
 
 def _scan_files(files: list[DiscoveredFile], options: Options) -> list[FileScan]:
     """Per-file results in the order of ``files``, the same whatever ``jobs`` and the cache hold.
 
     Files whose stat matches the cache are answered without being opened; the rest are read,
-    hashed, looked up by content and scanned only when new (``pool_refactor.parallel``), in worker
+    hashed, looked up by content and scanned only when new (``pool_refactor.run.parallel``), in worker
     processes when there are enough of them. The cache is written once, at the end.
     """
     cache: ScanCache | None = None

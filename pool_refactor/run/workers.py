@@ -1,7 +1,8 @@
 """The worker processes shared by the scan (``parallel``) and the fix (``fix_parallel``).
 
-Both need the same three things, so they live here once:
+Both need the same four things, so they live here once:
 
+* **How many**: ``--jobs``, else the CPUs this process may run on (``effective_jobs``).
 * **Start method**: ``fork`` where the platform has it (start-up in milliseconds, and what the
   parent has imported or loaded is inherited for free); ``spawn`` elsewhere.
 * **Ctrl-C is the parent's**: workers ignore SIGINT; the parent cancels what is queued and waits for
@@ -15,6 +16,7 @@ Both need the same three things, so they live here once:
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -117,3 +119,13 @@ def isolate(
             index += 1
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def effective_jobs(jobs: int | None) -> int:
+    """``--jobs``, defaulting to the CPUs this process may run on."""
+    if jobs is not None:
+        return max(1, jobs)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

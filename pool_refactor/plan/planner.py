@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
 
-from pool_refactor.catalog import Library
-from pool_refactor.findings import FixPlan
-from pool_refactor.names import ImportTable
-
-if TYPE_CHECKING:
-    from pool_refactor.scanner import Site
+from pool_refactor.scan.catalog import Library
+from pool_refactor.scan.findings import FixPlan
+from pool_refactor.scan.names import ImportTable
+from pool_refactor.scan.scanner import PlanRequest, Site
 
 PlanResult = FixPlan | str | tuple[FixPlan, str]
 """A safe plan, the reason there is none, or an unsafe plan with what it changes."""
@@ -40,6 +37,17 @@ class _Refused(Exception):
 
 # --------------------------------------------------------------------------------------------
 # Public entry points
+
+
+def plan_site(site: Site, request: PlanRequest) -> PlanResult:
+    """The plan for a per-request site, in the rewrite shape the scanner found it in."""
+    if request.kind == "with":
+        assert isinstance(request.statement, ast.With | ast.AsyncWith) and request.item is not None
+        return plan_with(site, request.statement, request.item)
+    if request.kind == "local":
+        assert request.statement is not None
+        return plan_local(site, request.statement, request.variable)
+    return plan_one_shot(site, site.imports, request.parent)
 
 
 def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withitem) -> PlanResult:

@@ -1,8 +1,11 @@
 """Finds client construction sites in one module and says how long each client lives.
 
 The scanner works on the stdlib `ast` (a tenth of libcst's parse time, positions included);
-libcst is only used by the codemod, where formatting must survive. Everything a rewrite needs to
-know is decided here and handed over as a `FixPlan`, so the codemod never second-guesses it.
+libcst is only used by the codemod, where formatting must survive. The scanner decides the
+verdict of each site; for a per-request site it also says which shape of rewrite would apply
+(`PlanRequest`), and the planner (`pool_refactor.plan`) decides whether that rewrite keeps
+behaviour. `scan_module` gives both halves what they need while the tree is alive; findings come
+out of `ScannedModule.finding`.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pool_refactor import catalog
-from pool_refactor.catalog import Constructor, Library
-from pool_refactor.findings import Applicability, Finding, FixPlan, Verdict
-from pool_refactor.fixplan import plan_local, plan_one_shot, plan_with
-from pool_refactor.names import COMPREHENSIONS, ImportTable
-from pool_refactor.rules import RULES_BY_CODE
+from pool_refactor.scan import catalog
+from pool_refactor.scan.catalog import Constructor, Library
+from pool_refactor.scan.findings import Applicability, Finding, FixPlan, Verdict
+from pool_refactor.scan.names import COMPREHENSIONS, ImportTable
+from pool_refactor.scan.rules import RULES_BY_CODE
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
@@ -195,13 +197,24 @@ def _is_loop_part(parent: ast.AST, field: str, child: ast.AST) -> bool:
 
 
 @dataclass(frozen=True)
+class PlanRequest:
+    """The rewrite shape a per-request site would take, with the nodes the planner checks."""
+
+    kind: str
+    """`with` (`with X() as c:`), `local` (`c = X()` closed later) or `one_shot` (`httpx.get()`)."""
+    statement: ast.stmt | None = None
+    item: ast.withitem | None = None
+    variable: str = ""
+    parent: ast.AST | None = None
+
+
+@dataclass(frozen=True)
 class _Verdict:
     code: str
     verdict: Verdict
     message: str
-    plan: FixPlan | None = None
     reason: str = ""
-    applicability: Applicability = Applicability.NONE
+    request: PlanRequest | None = None
 
 
 class _Classifier:
@@ -232,8 +245,8 @@ class _Classifier:
         message = f"`{name}()` builds and closes a client for this one request ({where})"
         if isinstance(site.function, ast.AsyncFunctionDef) and site.library.one_shot_form == "call":
             message += "; it also blocks the event loop"
-        result = plan_one_shot(site, self.imports, self.parent(site.call))
-        return _with_plan("POOL103", Verdict.PER_REQUEST, message, result)
+        request = PlanRequest("one_shot", parent=self.parent(site.call))
+        return _Verdict("POOL103", Verdict.PER_REQUEST, message, request=request)
 
     # constructors -------------------------------------------------------------------------
     def _constructor(self, site: Site) -> _Verdict:
@@ -260,7 +273,8 @@ class _Classifier:
                 )
             where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
             message = f"{kind} opened and closed around one call ({where})"
-            return _with_plan("POOL101", Verdict.PER_REQUEST, message, plan_with(site, statement, parent))
+            request = PlanRequest("with", statement=statement, item=parent)
+            return _Verdict("POOL101", Verdict.PER_REQUEST, message, request=request)
 
         if isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is call:
             targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
@@ -342,7 +356,8 @@ class _Classifier:
         if uses.closed:
             where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
             message = f"{kind} created and closed within `{site.qualname}` ({where})"
-            return _with_plan("POOL102", Verdict.PER_REQUEST, message, plan_local(site, statement, variable))
+            request = PlanRequest("local", statement=statement, variable=variable)
+            return _Verdict("POOL102", Verdict.PER_REQUEST, message, request=request)
         if uses.handed_to:
             return _Verdict(
                 "POOL302",
@@ -370,17 +385,6 @@ class _Classifier:
                 "or return the shared client"
             ),
         )
-
-
-def _with_plan(
-    code: str, verdict: Verdict, message: str, result: FixPlan | str | tuple[FixPlan, str]
-) -> _Verdict:
-    if isinstance(result, FixPlan):
-        return _Verdict(code, verdict, message, plan=result, applicability=Applicability.SAFE)
-    if isinstance(result, tuple):
-        plan, why = result
-        return _Verdict(code, verdict, message, plan=plan, reason=why, applicability=Applicability.UNSAFE)
-    return _Verdict(code, verdict, message, reason=result)
 
 
 def _module_level_status(site: Site, target: ast.expr | None = None) -> str:
@@ -535,39 +539,69 @@ def _is_guarded(statement: ast.stmt, target_text: str, parents: dict[int, ast.AS
 # Entry point
 
 
-def scan_tree(
+@dataclass(frozen=True)
+class Classified:
+    """One site with its verdict: what the planner needs, before it becomes a `Finding`."""
+
+    site: Site
+    verdict: _Verdict
+
+    @property
+    def request(self) -> PlanRequest | None:
+        return self.verdict.request
+
+
+@dataclass
+class ScannedModule:
+    """The classified sites of one module, and what turning them into findings needs."""
+
+    path: str
+    sites: list[Classified]
+    lines: list[str]
+    parents: dict[int, ast.AST]
+
+    def finding(
+        self,
+        item: Classified,
+        plan: FixPlan | None = None,
+        reason: str = "",
+        applicability: Applicability = Applicability.NONE,
+    ) -> Finding:
+        """The finding for `item`, given what the planner decided (nothing, for no plan)."""
+        site, verdict = item.site, item.verdict
+        return _finding(site, verdict, self.lines, self.path, self.parents, plan, reason, applicability)
+
+
+def scan_module(
     tree: ast.Module,
     text: str,
     path: str,
     libraries: tuple[Library, ...] = catalog.LIBRARIES,
-) -> list[Finding]:
-    """Every catalogued construction site of one parsed module, in source order."""
+) -> ScannedModule | None:
+    """Every catalogued construction site of one parsed module, classified, in walk order; None
+    when the module holds none."""
     imports = ImportTable(tree, (m for lib in libraries for m in lib.modules), text)
     if imports.empty:
-        return []
+        return None
     collector = _Collector(tree, imports, libraries)
     collector.run()
     if not collector.sites:
-        return []
+        return None
     collector.complete_parents()
     classifier = _Classifier(collector)
-    lines = _LINE_SPLIT.split(text)
-    findings = []
-    for site in collector.sites:
-        verdict = classifier.classify(site)
-        findings.append(_finding(site, verdict, lines, path, collector.parents))
-    findings.sort(key=lambda f: (f.line, f.column))
-    return findings
-
-
-def scan_source(text: str, path: str = "<string>") -> list[Finding]:
-    """Parse and scan; raises SyntaxError/ValueError for source that does not parse."""
-    tree = ast.parse(text, filename=path)
-    return scan_tree(tree, text, path)
+    classified = [Classified(site, classifier.classify(site)) for site in collector.sites]
+    return ScannedModule(path, classified, _LINE_SPLIT.split(text), collector.parents)
 
 
 def _finding(
-    site: Site, verdict: _Verdict, lines: list[str], path: str, parents: dict[int, ast.AST]
+    site: Site,
+    verdict: _Verdict,
+    lines: list[str],
+    path: str,
+    parents: dict[int, ast.AST],
+    plan: FixPlan | None,
+    plan_reason: str,
+    applicability: Applicability,
 ) -> Finding:
     call = site.call
     line_text = lines[call.lineno - 1] if call.lineno - 1 < len(lines) else ""
@@ -577,8 +611,8 @@ def _finding(
     statement = _statement_of(call, parents)
     suppressed = _is_suppressed(verdict.code, lines, {call.lineno, getattr(statement, "lineno", call.lineno)})
     snippet = _snippet(lines, statement or call)
-    fixable = verdict.applicability is Applicability.SAFE
-    reason = verdict.reason
+    fixable = applicability is Applicability.SAFE
+    reason = plan_reason or verdict.reason
     if verdict.verdict in (Verdict.PER_REQUEST, Verdict.LEAK, Verdict.UNCLEAR) and not fixable and not reason:
         reason = "no automatic fix for this kind of site"
     if verdict.verdict is Verdict.PERSISTENT:
@@ -602,9 +636,9 @@ def _finding(
         fixable=fixable,
         reason=reason,
         message=message,
-        applicability=verdict.applicability,
+        applicability=applicability,
         suppressed=suppressed,
-        plan=verdict.plan,
+        plan=plan,
         end_column=_char_column(end_text, call.end_col_offset or 0) + 1,
     )
 

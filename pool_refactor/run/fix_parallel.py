@@ -1,13 +1,13 @@
 """Computing the rewrites of ``--fix`` / ``--diff`` on several cores, with results in file order.
 
-Decisions, and why (the scan's own pool, ``pool_refactor.parallel``, made the same ones first):
+Decisions, and why (the scan's own pool, ``pool_refactor.run.parallel``, made the same ones first):
 
 * **Workers only compute.** A worker gets one file and returns what the fixer would have computed
   in-process (the new text with the bytes it was computed from, or an error, or nothing to do);
   the shared module, the rewritten files and the lifecycle wiring are all written afterwards by the
   parent, serially, with the same atomic writes and expected-bytes checks as a ``--jobs 1`` run.
 * **One file per task, largest first, results in file order; a worker that dies costs one file;
-  start method and Ctrl-C as in the scan** (``pool_refactor.workers``). A file costs tens of
+  start method and Ctrl-C as in the scan** (``pool_refactor.run.workers``). A file costs tens of
   milliseconds to seconds (libcst and the import visitors: 40 ms plus about 23 us a byte on real
   code). The file that kills a worker comes back as whatever ``crashed`` says (the fixer makes it a
   ``not fixed: ...`` error). Nothing has been written while the rewrites are being computed, so an
@@ -26,8 +26,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from pool_refactor import workers
-from pool_refactor.files import DiscoveredFile
+from pool_refactor.paths import DiscoveredFile
+from pool_refactor.run import workers
 
 __all__ = ["FIX_POOL_MIN_BYTES", "FIX_POOL_MIN_FILES", "map_files"]
 

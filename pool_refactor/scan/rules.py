@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pool_refactor.findings import Verdict
+from pool_refactor.scan.findings import Verdict
 
 
 @dataclass(frozen=True)

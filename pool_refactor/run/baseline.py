@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from pool_refactor.findings import Finding, ScanResult
+from pool_refactor.scan.findings import Finding, ScanResult
 
 Key = tuple[str, str, str, str]
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from pathspec import GitIgnoreSpec
 
+from pool_refactor.paths import display_path
+
 __all__ = [
     "CONFIG_FILENAMES",
     "DEFAULT_EXCLUDES",
@@ -285,10 +287,6 @@ def _parse_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _display(path: Path) -> str:
-    # Imported here: files.py imports this module for its types, and the message format must match
-    # the paths shown everywhere else in the report.
-    from pool_refactor.files import display_path
-
     return display_path(path)
 
 

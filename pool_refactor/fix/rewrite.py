@@ -1,0 +1,155 @@
+"""What fixing one file would write: re-planned from what is on disk now, rewritten with libcst
+(``codemods/``), checked to compile. Writes nothing, so that it can run in a worker process and
+give the same result as in-process; ``pool_refactor.run.fixing`` writes what comes back.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+
+from codemods.imports import apply_import_changes
+from codemods.shared_client import rewrite_module
+from pool_refactor.fix.placement import ModuleTarget, PlacementError, locate_module
+from pool_refactor.paths import DiscoveredFile, display_path
+from pool_refactor.plan.analyze import scan_loaded
+from pool_refactor.scan.findings import Applicability, FileError, Finding, FixPlan
+from pool_refactor.scan.rules import is_enabled
+from pool_refactor.scan.source import Source, SourceError, read_source
+
+_HTTPX2_ONLY = re.compile(rb"^\s*(?:import\s+httpx2\b|from\s+httpx2\b)", re.MULTILINE)
+_HTTPX_PLAIN = re.compile(rb"^\s*(?:import\s+httpx\b(?!2)|from\s+httpx\b(?!2))", re.MULTILINE)
+
+
+Span = tuple[int, int, int, int]
+"""A site's position, as in ``Finding.span``."""
+
+
+@dataclass(frozen=True)
+class RewriteOptions:
+    """The part of a run's options that decides what a file's rewrite looks like."""
+
+    project_root: Path
+    unsafe_fixes: bool = False
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    module: Path | None = None
+    """Where the shared module goes (``--module``, else the ``shared-module`` setting), if chosen."""
+
+
+@dataclass
+class Rewrite:
+    """What fixing one file would write; computed in a worker process when the fix runs on several
+    cores, so everything in here crosses a process boundary (pickled)."""
+
+    file: DiscoveredFile
+    source: Source
+    new_text: str
+    applied: int
+    sections: set[str]
+    uses_httpx2_only: bool
+    target: ModuleTarget
+    """Where the shared module it imports goes."""
+    families: set[str] = field(default_factory=set)
+
+
+def selected_plans(findings: list[Finding], options: RewriteOptions) -> dict[Span, FixPlan]:
+    """The sites this run may rewrite: fixable, enabled, unsuppressed; unsafe ones only on request."""
+    allowed = {Applicability.SAFE}
+    if options.unsafe_fixes:
+        allowed.add(Applicability.UNSAFE)
+    return {
+        f.span: f.plan
+        for f in findings
+        if f.plan is not None
+        and not f.suppressed
+        and f.applicability in allowed
+        and is_enabled(f.code, options.select, options.ignore)
+    }
+
+
+def not_fixed(file: DiscoveredFile, why: str) -> FileError:
+    return FileError(file.display, f"not fixed: {why}", stage="fix")
+
+
+def _override(options: RewriteOptions) -> Path | None:
+    """`--module` or `shared-module`, refused when it lies outside the project: code there could
+    not import it by the name the rewrite would write."""
+    override = options.module
+    if override is None:
+        return None
+    root = options.project_root.resolve()
+    if not override.resolve().is_relative_to(root):
+        raise PlacementError(
+            f"the shared module {override} is outside the project ({display_path(root)}); "
+            "choose a path inside it"
+        )
+    return override
+
+
+def rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | FileError | None:
+    """What fixing ``file`` would write, computed from what is on disk now; writes nothing.
+
+    None when there is nothing to rewrite, a ``not fixed: ...`` error when it cannot be. Pure, so
+    that it can run in a worker process (``fix_parallel``) with the same result as in-process.
+    """
+    try:
+        return _rewrite_file(file, options)
+    except Exception as exc:  # a bug of ours must not end the run, but it must be seen
+        return not_fixed(file, f"internal error while fixing: {type(exc).__name__}: {exc}")
+
+
+def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | FileError | None:
+    try:
+        source = read_source(file.path)
+    except (SourceError, OSError) as exc:
+        return not_fixed(file, str(exc))
+    scan = scan_loaded(source, file.display)  # re-plan from what is on disk now
+    if scan.error is not None:
+        return not_fixed(file, scan.error)
+    plans = selected_plans(list(scan.findings), options)
+    if not plans:
+        return None
+    try:
+        target = locate_module(file.path, _override(options))
+    except PlacementError as exc:
+        return not_fixed(file, str(exc))
+    if target.path == file.path.resolve():
+        return None
+    rewritten = _libcst_rewrite(file, source, plans, target)
+    if not isinstance(rewritten, tuple):
+        return rewritten
+    new_text, applied = rewritten
+    sections = {plans[p].section for p in applied}
+    families = {plans[p].library for p in applied}
+    httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
+    return Rewrite(file, source, new_text, len(applied), sections, httpx2_only, target, families)
+
+
+def _libcst_rewrite(
+    file: DiscoveredFile, source: Source, plans: dict[Span, FixPlan], target: ModuleTarget
+) -> tuple[str, set[Span]] | FileError | None:
+    """The new text and the sites rewritten; None if nothing changes, an error if it cannot be
+    rewritten or the result would not compile."""
+    try:
+        module = cst.parse_module(source.text)
+        context = CodemodContext(filename=str(file.path))
+        new_module, applied = rewrite_module(module, plans, target.import_name, context)
+        new_module = apply_import_changes(new_module, context)
+        new_text = new_module.code
+        if source.text.endswith("\r") and not new_text.endswith(("\r", "\n")):
+            new_text += "\r"  # libcst drops a final lone CR (Instagram/LibCST#901)
+    except Exception as exc:  # libcst could not parse or a bug of ours: never write
+        return not_fixed(file, f"libcst could not rewrite it ({type(exc).__name__}: {exc})")
+    if not applied or new_text == source.text:
+        return None
+    try:
+        compile(new_text, str(file.path), "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except (SyntaxError, ValueError) as exc:
+        return not_fixed(file, f"the rewrite would not compile ({exc}); please report")
+    return new_text, applied

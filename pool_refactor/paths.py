@@ -1,0 +1,30 @@
+"""How the files a run works on are named: where they are, and how every report shows them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DiscoveredFile:
+    path: Path
+    """As it is on disk, joined from what the user gave (``src/app/x.py`` for ``src``)."""
+    display: str
+    """Relative to the current working directory with ``/`` separators; absolute posix if outside it."""
+
+
+def display_path(path: Path | str) -> str:
+    """How a path is shown in every report: relative to the working directory when it is inside it
+    (stable across machines and CI checkouts), else absolute; always with ``/`` separators."""
+    return display_relative(os.path.abspath(path), os.getcwd())
+
+
+def display_relative(absolute: str, cwd: str) -> str:
+    """`display_path` for a walk that already knows both absolute paths (no syscall per file)."""
+    if absolute == cwd:
+        return "."
+    prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
+    shown = absolute[len(prefix) :] if absolute.startswith(prefix) else absolute
+    return shown if os.sep == "/" else shown.replace(os.sep, "/")

@@ -1,0 +1,38 @@
+"""What one run is asked to do, and what it hands back to the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pool_refactor.run.config import Config
+from pool_refactor.scan.findings import ScanResult
+
+
+@dataclass(frozen=True)
+class Options:
+    paths: list[Path]
+    config: Config
+    exclude: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fix: bool = False
+    diff: bool = False
+    unsafe_fixes: bool = False
+    module: Path | None = None
+    jobs: int | None = None
+    use_cache: bool = True
+    progress: bool = False
+    baseline: Path | None = None
+    add_noqa: bool = False
+    wire: bool = True
+    """Close the shared clients at application shutdown (FastAPI/Starlette) when fixing."""
+
+
+@dataclass
+class Outcome:
+    result: ScanResult
+    diff_text: str = ""
+    messages: list[str] = field(default_factory=list)
+    failed: bool = False
+    """Something the user asked for could not be done (a write failed, a module clashed)."""
