@@ -393,7 +393,12 @@ def _count(path: Path) -> tuple[int, int]:
 
 
 def run_benchmark(
-    target: Path, repeat: int, jobs: int | None, scan_paths: list[str], semgrep: str | None = None
+    target: Path,
+    repeat: int,
+    jobs: int | None,
+    scan_paths: list[str],
+    semgrep: str | None = None,
+    with_diff: bool = True,
 ) -> dict[str, object]:
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     py = sys.executable
@@ -419,6 +424,17 @@ def run_benchmark(
     results.append(fresh)
     warm = Measurement("pool-refactor (warm cache)", base, ok=pr_ok)  # primed by the row above
     results.append(warm)
+    version = Measurement("pool-refactor --version (start-up)", [py, "-m", "pool_refactor", "--version"])
+    results.append(version)
+    diff = Measurement(
+        "pool-refactor --diff (--no-cache)",
+        [py, "-m", "pool_refactor", "scan", *scan_paths, "--diff", "--no-cache", "-q"]
+        + (["--jobs", str(jobs)] if jobs is not None else []),
+        ok=pr_ok,
+    )
+    if not with_diff:
+        diff.note = "--no-diff: skipped"
+    results.append(diff)
 
     ruff = shutil.which("ruff") or str(Path(py).with_name("ruff"))
     ruff_m = Measurement(
@@ -483,8 +499,16 @@ def run_benchmark(
                 "note": m.note,
             }
         )
+    targets = {
+        # Issue 16's targets, as ratios within this run (the machine may be shared).
+        "diff_over_cold": _ratio(diff, cold),
+        "warm_over_ruff_e9": _ratio(warm, ruff_m),
+        "version_s": None if not version.times else round(version.median, 4),
+        "diff_peak_rss_mb": None if diff.peak_rss_mb is None else round(diff.peak_rss_mb, 1),
+    }
     return {
         "target": str(target),
+        "targets": targets,
         "files": files,
         "lines": lines,
         "repeat": repeat,
@@ -494,6 +518,10 @@ def run_benchmark(
         "load_average_at_start": None if load_before is None else round(load_before, 2),
         "results": rows,
     }
+
+
+def _ratio(a: Measurement, b: Measurement) -> float | None:
+    return round(a.median / b.median, 2) if a.times and b.times else None
 
 
 def print_table(report: dict[str, object]) -> None:
@@ -529,7 +557,17 @@ def print_table(report: dict[str, object]) -> None:
             "-" if row["peak_rss_mb"] is None else f"{row['peak_rss_mb']:.0f}",
             row["note"],
         )
-    Console(width=max(140, shutil.get_terminal_size().columns)).print(table)
+    console = Console(width=max(140, shutil.get_terminal_size().columns))
+    console.print(table)
+    targets = report["targets"]
+    assert isinstance(targets, dict)
+    console.print(
+        f"--diff ÷ cold scan: {targets['diff_over_cold']} (target ≤ 2)   "
+        f"warm ÷ ruff E9: {targets['warm_over_ruff_e9']} (target ≤ 1.5)   "
+        f"--version: {targets['version_s']} s (target ≤ 0.12)   "
+        f"--diff peak RSS: {targets['diff_peak_rss_mb']} MB (target ≤ 100)",
+        highlight=False,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -546,6 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="build the synthetic tree here and keep it")
     parser.add_argument("--semgrep", help="semgrep executable to compare with (default: the one on PATH)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--no-diff", action="store_true", help="skip the `--diff --no-cache` row")
     args = parser.parse_args(argv)
     if args.quick:
         args.files, args.lines = 250, 50_000
@@ -569,7 +608,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_tree(target, args.files, args.lines, args.seed)
         scan_paths = ["src"]
     try:
-        report = run_benchmark(target, args.repeat, args.jobs, scan_paths, args.semgrep)
+        report = run_benchmark(
+            target, args.repeat, args.jobs, scan_paths, args.semgrep, with_diff=not args.no_diff
+        )
     finally:
         if scratch is not None:
             scratch.cleanup()

@@ -15,6 +15,7 @@ from libcst.codemod import CodemodCommand, CodemodContext, SkipFile
 
 from codemods.imports import apply_import_changes, clear_scheduled, remove_unused_library_imports
 from codemods.shared_client import rewrite_module
+from codemods.toplevel import read_top_level
 from pool_refactor.plan.analyze import analyze_source
 from pool_refactor.scan.findings import Applicability
 
@@ -44,8 +45,9 @@ class ShareClientsCommand(CodemodCommand):
         )
 
     def transform_module_impl(self, tree: cst.Module) -> cst.Module:
+        source = tree.code
         try:
-            findings = analyze_source(tree.code, self.context.filename or "<module>")
+            findings = analyze_source(source, self.context.filename or "<module>")
         except (SyntaxError, ValueError) as exc:
             raise SkipFile(f"not parsed by ast: {exc}") from exc
         allowed = {Applicability.SAFE, Applicability.UNSAFE} if self.unsafe_fixes else {Applicability.SAFE}
@@ -59,12 +61,13 @@ class ShareClientsCommand(CodemodCommand):
         }
         if not plans:
             raise SkipFile("no fixable per-request clients")
-        new_tree, applied = rewrite_module(tree, plans, self.accessor_module, self.context)
+        top = read_top_level(tree, source)
+        new_tree, applied = rewrite_module(tree, plans, self.accessor_module, self.context, top)
         if not applied:
             raise SkipFile("no site could be located")
         # Apply the import changes here, with the same spacing repairs as `--fix`, and leave nothing
         # for CodemodCommand's own pass to redo.
-        new_tree = apply_import_changes(new_tree, self.context)
+        new_tree = apply_import_changes(new_tree, self.context, top)
         clear_scheduled(self.context)
         return new_tree
 

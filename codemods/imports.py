@@ -32,6 +32,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.helpers import get_absolute_module_from_package
 
+from codemods.toplevel import Excerpt, TopLevel
 from pool_refactor.scan.catalog import LIBRARIES
 from pool_refactor.scan.names import dotted_name
 
@@ -243,7 +244,9 @@ class _ImportCollector(cst.CSTVisitor):
         return False
 
 
-def apply_import_changes(module: cst.Module, context: CodemodContext) -> cst.Module:
+def apply_import_changes(
+    module: cst.Module, context: CodemodContext, top: TopLevel | None = None
+) -> cst.Module:
     """Run libcst's import visitors for what `rewrite_module` scheduled, then restore the spacing
     around the import block that removing a statement (and its leading blank lines) disturbs.
 
@@ -251,7 +254,17 @@ def apply_import_changes(module: cst.Module, context: CodemodContext) -> cst.Mod
     over the whole module gives; only work that cannot change it is skipped (see
     `_run_import_visitors`). When no import is removed, the function-body tidying has nothing to
     do and is skipped too.
+
+    With `top` (`read_top_level` of the module), libcst is handed only the statements an import
+    edit can read or change (`_import_excerpt`): the head, every statement that holds an import,
+    and the statement after each of those (where the comments of a removed import go). The
+    whole module is still generated once for the stdlib `ast` reading that decides removals.
     """
+    if top is not None and len(top) == len(module.body):
+        try:
+            return _apply_in_excerpt(module, context, _import_excerpt(module, top))
+        except _WholeModule:
+            pass
     before = module
     module, removed = _imports_keeping_comments(module, context)
     if removed:
@@ -259,6 +272,32 @@ def apply_import_changes(module: cst.Module, context: CodemodContext) -> cst.Mod
         before.visit(starts)
         module = module.visit(_FunctionTopTidier(starts.flags))
     return _tidy_import_block(before, module)
+
+
+class _WholeModule(Exception):
+    """The import step needs the whole module after all (see `_apply_in_excerpt`)."""
+
+
+def _import_excerpt(module: cst.Module, top: TopLevel) -> Excerpt:
+    head = _head_length(module.body)
+    keep = set(range(head))
+    for index, has_import in enumerate(top.has_import):
+        if has_import:
+            keep.update(i for i in (index, index + 1) if i < len(module.body))
+    return Excerpt(module, tuple(sorted(keep)), head)
+
+
+def _apply_in_excerpt(module: cst.Module, context: CodemodContext, excerpt: Excerpt) -> cst.Module:
+    """`apply_import_changes` on the excerpt; raises `_WholeModule` when the removal needs libcst's
+    own scope analysis (which must see the whole module) or would drop a statement after the head
+    (which `Excerpt.reassemble` cannot place)."""
+    part = excerpt.module()
+    after, removed = _imports_keeping_comments(part, context, excerpt)
+    if removed:
+        starts = _FunctionStarts()
+        part.visit(starts)
+        after = after.visit(_FunctionTopTidier(starts.flags))
+    return _tidy_import_block(module, excerpt.reassemble(after))
 
 
 class _FunctionStarts(cst.CSTVisitor):
@@ -421,11 +460,13 @@ class _MoveComments(cst.CSTTransformer):
         return updated_node.with_changes(body=self._block(updated_node.body, original_node.body))
 
 
-def _imports_keeping_comments(module: cst.Module, context: CodemodContext) -> tuple[cst.Module, bool]:
+def _imports_keeping_comments(
+    module: cst.Module, context: CodemodContext, excerpt: Excerpt | None = None
+) -> tuple[cst.Module, bool]:
     """Run libcst's import visitors; when they remove an import with comment lines above it, run
     them again on a tree where those comments already sit on the next statement. Also says whether
     `RemoveImportsVisitor` ran (only then can an import have gone away)."""
-    after, removing = _run_import_visitors(module, context)
+    after, removing = _run_import_visitors(module, context, excerpt)
     doomed = _doomed_imports(module, after, removing)
     if not doomed:
         return after, removing
@@ -435,7 +476,7 @@ def _imports_keeping_comments(module: cst.Module, context: CodemodContext) -> tu
         # Only a top-level import that AddImportsVisitor extended can be missing from `after`.
         mover = _MoveComments(doomed)
         moved = module.with_changes(body=mover._block(module.body, module.body))
-    again, removing_again = _run_import_visitors(moved, context)
+    again, removing_again = _run_import_visitors(moved, context, excerpt)
     return again, removing or removing_again
 
 
@@ -473,7 +514,9 @@ def _doomed_imports(module: cst.Module, after: cst.Module, removing: bool) -> se
     return {id(s) for s in candidates if remaining[keys[id(s)]] == 0}
 
 
-def _run_import_visitors(module: cst.Module, context: CodemodContext) -> tuple[cst.Module, bool]:
+def _run_import_visitors(
+    module: cst.Module, context: CodemodContext, excerpt: Excerpt | None = None
+) -> tuple[cst.Module, bool]:
     """`AddImportsVisitor` then `RemoveImportsVisitor`, as libcst's codemod runner applies them,
     without the work that cannot change the result; also says whether an import may have been
     removed.
@@ -505,12 +548,18 @@ def _run_import_visitors(module: cst.Module, context: CodemodContext) -> tuple[c
     if not scheduled:
         return module, False
     aliases = _module_aliases(module)
-    decisions = _removal_decisions(module.code, scheduled, context.full_package_name, aliases)
+    # An excerpt holds every import of the module, so its aliases are the module's; names are
+    # read in the whole module.
+    code = module.code if excerpt is None else excerpt.reassemble(module).code
+    decisions = _removal_decisions(code, scheduled, context.full_package_name, aliases)
     if decisions is None or (any(decisions) and not _KNOWN_UNUSED_SUPPORTED):
+        if excerpt is not None:
+            raise _WholeModule  # libcst's scope analysis must see every statement
         return RemoveImportsVisitor(context).transform_module(module), True
     if not any(decisions):
         return module, False
-    return _remove_known(module, context, aliases, decisions), True
+    tail_from = None if excerpt is None else len(module.body) - excerpt.tail
+    return _remove_known(module, context, aliases, decisions, tail_from), True
 
 
 @dataclass(frozen=True)
@@ -575,17 +624,26 @@ libcst release drop it, the visitor runs with its own analysis again."""
 
 
 def _remove_known(
-    module: cst.Module, context: CodemodContext, aliases: Sequence[_AliasSite], decisions: Sequence[bool]
+    module: cst.Module,
+    context: CodemodContext,
+    aliases: Sequence[_AliasSite],
+    decisions: Sequence[bool],
+    tail_from: int | None = None,
 ) -> cst.Module:
     """Run `_KnownUnusedImports` on each top-level statement that holds an import to remove, each
-    in a module of its own, so libcst drops what it empties exactly as in the whole module."""
+    in a module of its own, so libcst drops what it empties exactly as in the whole module.
+
+    In an excerpt, a statement from `tail_from` on that would be dropped raises `_WholeModule`."""
     unused = [site for site, remove in zip(aliases, decisions, strict=True) if remove]
     remover = _KnownUnusedImports(context, unused)
     touched = {site.top_index for site in unused}
     body: list[cst.BaseStatement] = []
     for index, statement in enumerate(module.body):
         if index in touched:
-            body.extend(module.with_changes(body=[statement]).visit(remover).body)
+            kept = module.with_changes(body=[statement]).visit(remover).body
+            if tail_from is not None and index >= tail_from and len(kept) != 1:
+                raise _WholeModule
+            body.extend(kept)
         else:
             body.append(statement)
     return module.with_changes(body=body)

@@ -37,6 +37,7 @@ from codemods.imports import (
     restore_additions,
     scheduled_additions,
 )
+from codemods.toplevel import TopLevel, statement_positions
 from pool_refactor.scan.catalog import LIBRARIES, Library
 from pool_refactor.scan.findings import FixPlan
 
@@ -505,25 +506,81 @@ def append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:
 
 
 def rewrite_module(
-    module: cst.Module, plans: Mapping[Position, FixPlan], accessor_module: str, context: CodemodContext
+    module: cst.Module,
+    plans: Mapping[Position, FixPlan],
+    accessor_module: str,
+    context: CodemodContext,
+    top: TopLevel | None = None,
 ) -> tuple[cst.Module, set[Position]]:
     """Apply `plans` to `module`; returns the new module and the positions actually rewritten.
 
     Import additions and removals are scheduled on `context`; `apply_import_changes` (or a
     CodemodCommand around this) carries them out.
 
-    Functions without a planned site are not walked (`SharedClientTransformer`'s
-    `skip_unplanned`); if a site is then missing, the whole module is walked again, as before.
+    With `top` (`read_top_level` of the module's source), only the top-level statements that hold
+    a planned site are walked, each with positions computed for it alone (`statement_positions`):
+    libcst's PositionProvider over a whole 2,000-line module costs more than the rewrite. Without
+    it, or when that does not find every site, the whole module gets positions, and functions
+    without a planned site are still not walked (`SharedClientTransformer`'s `skip_unplanned`);
+    if a site is then missing, the whole module is walked again, as before.
     """
-    wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
     saved = scheduled_additions(context)
-    transformer = SharedClientTransformer(context, plans, accessor_module, skip_unplanned=True)
-    new_module = wrapper.visit(transformer)
-    if transformer.applied != set(plans):
-        restore_additions(context, saved)
-        transformer = SharedClientTransformer(context, plans, accessor_module)
+    new_module: cst.Module | None = None
+    if top is not None:
+        new_module, applied = _rewrite_statements(module, plans, accessor_module, context, top)
+        if new_module is None:
+            restore_additions(context, saved)
+    if new_module is None:
+        wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        transformer = SharedClientTransformer(context, plans, accessor_module, skip_unplanned=True)
         new_module = wrapper.visit(transformer)
-    if transformer.applied:
-        families = {plans[p].library for p in transformer.applied}
-        remove_unused_library_imports(context, new_module, families)
-    return new_module, transformer.applied
+        if transformer.applied != set(plans):
+            restore_additions(context, saved)
+            transformer = SharedClientTransformer(context, plans, accessor_module)
+            new_module = wrapper.visit(transformer)
+        applied = transformer.applied
+        top = None
+    if applied:
+        families = {plans[p].library for p in applied}
+        importing = (
+            module.with_changes(body=[s for s, i in zip(new_module.body, top.has_import, strict=True) if i])
+            if top is not None
+            else new_module
+        )
+        remove_unused_library_imports(context, importing, families)
+    return new_module, applied
+
+
+def _rewrite_statements(
+    module: cst.Module,
+    plans: Mapping[Position, FixPlan],
+    accessor_module: str,
+    context: CodemodContext,
+    top: TopLevel,
+) -> tuple[cst.Module | None, set[Position]]:
+    """The rewrite walking only the top-level statements that hold a planned site; (None, ...) when
+    that cannot be done exactly (the caller then walks the whole module)."""
+    if len(top) != len(module.body):
+        return None, set()
+    holding = top.holding([position[0] for position in plans])
+    if holding is None:
+        return None, set()
+    transformer = SharedClientTransformer(context, plans, accessor_module, skip_unplanned=True)
+    body = list(module.body)
+    for index in holding:
+        statement = body[index]
+        positions = statement_positions(module, statement, top.first_lines[index])
+        if positions is None:
+            return None, set()
+        alone = module.with_changes(body=[statement], header=(), footer=())
+        transformer.metadata = {PositionProvider: positions}
+        try:
+            result = alone.visit(transformer)
+        finally:
+            transformer.metadata = {}
+        if len(result.body) != 1 or result.footer:
+            return None, set()  # the statement was split or left lines behind: not one for one
+        body[index] = result.body[0]
+    if transformer.applied != set(plans):
+        return None, set()
+    return module.with_changes(body=body), transformer.applied

@@ -7,13 +7,16 @@ any file could not be read, parsed or written (CI must never pass on code the to
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from pool_refactor import __version__
 from pool_refactor.report import FORMATS, render
@@ -39,7 +42,14 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-_stderr = Console(stderr=True, highlight=False)
+
+
+@functools.cache
+def _stderr() -> Console:
+    """The console for messages and errors; made on first use, so a quiet run never imports rich."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def _version(value: bool) -> None:
@@ -200,7 +210,7 @@ def scan(
     except (ConfigError, BaselineError) as exc:  # e.g. an invalid --exclude pattern, a bad baseline
         _fail(str(exc))
     except KeyboardInterrupt:
-        _stderr.print(
+        _stderr().print(
             "pool-refactor: interrupted. Every file is either fully rewritten or untouched (writes are "
             "atomic); run the same command again to finish.",
             soft_wrap=True,
@@ -213,7 +223,7 @@ def scan(
         outcome.result, fmt, output, show_suppressed or config.show_suppressed, quiet and output is None
     )
     for line in outcome.messages:
-        _stderr.print(line, soft_wrap=True, markup=False)
+        _stderr().print(line, soft_wrap=True, markup=False)
     code = EXIT_OK
     if check and outcome.result.failing():
         code = EXIT_FINDINGS
@@ -247,7 +257,7 @@ def _common_folder(paths: list[Path]) -> Path:
 
 
 def _fail(message: str) -> typer.Exit:
-    _stderr.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    _stderr().print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(EXIT_ERROR)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pool_refactor.plan import analyze
 from pool_refactor.plan.analyze import scan_one
 from pool_refactor.run import cache as cache_module
 from pool_refactor.run import parallel
@@ -53,7 +54,8 @@ def forbid(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"{name} was called on a warm run")
 
-    monkeypatch.setattr(parallel, name, refuse)
+    # The scanner is imported where it is first needed (a warm run never loads it).
+    monkeypatch.setattr(analyze if name == "scan_loaded" else parallel, name, refuse)
 
 
 def cache_file(root: Path) -> Path:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor.plan.analyze import FileScan, scan_one
+from pool_refactor.plan.analyze import scan_one
 from pool_refactor.run import parallel, workers
 from pool_refactor.run.config import load_config
 from pool_refactor.run.options import Options
 from pool_refactor.run.parallel import Scanned, scan_file
 from pool_refactor.run.pipeline import run
-from pool_refactor.scan.findings import ScanResult
+from pool_refactor.scan.findings import FileScan, ScanResult
 
 SITES = (
     "async def fetch_{n}(url: str) -> dict:\n"

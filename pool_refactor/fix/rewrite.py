@@ -15,6 +15,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
+from codemods.toplevel import read_top_level
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, locate_module
 from pool_refactor.paths import DiscoveredFile, display_path
 from pool_refactor.plan.analyze import scan_loaded
@@ -138,9 +139,10 @@ def _libcst_rewrite(
     rewritten or the result would not compile."""
     try:
         module = cst.parse_module(source.text)
+        top = read_top_level(module, source.text)  # libcst then reads only what the edit touches
         context = CodemodContext(filename=str(file.path))
-        new_module, applied = rewrite_module(module, plans, target.import_name, context)
-        new_module = apply_import_changes(new_module, context)
+        new_module, applied = rewrite_module(module, plans, target.import_name, context, top)
+        new_module = apply_import_changes(new_module, context, top)
         new_text = new_module.code
         if source.text.endswith("\r") and not new_text.endswith(("\r", "\n")):
             new_text += "\r"  # libcst drops a final lone CR (Instagram/LibCST#901)

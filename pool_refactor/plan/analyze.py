@@ -10,24 +10,13 @@ from __future__ import annotations
 
 import ast
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 from pool_refactor.plan.planner import plan_site
 from pool_refactor.scan import catalog
-from pool_refactor.scan.findings import Applicability, Finding, FixPlan
+from pool_refactor.scan.findings import Applicability, FileScan, Finding, FixPlan
 from pool_refactor.scan.scanner import scan_module
 from pool_refactor.scan.source import Source, SourceError, mentions_any, read_source
-
-
-@dataclass(frozen=True)
-class FileScan:
-    """The outcome for one file; plain data so it can cross process boundaries."""
-
-    display: str
-    findings: tuple[Finding, ...] = ()
-    error: str | None = None
-    parsed: bool = False
 
 
 def scan_one(path: Path, display: str) -> FileScan:

@@ -18,13 +18,16 @@ text = render(result, "markdown")
 Every format shows the findings in the order they come (the scanner sorts them by path, line and
 column), leaves suppressed findings out unless `show_suppressed` is true (they are always counted
 in the summary), and returns text that ends with a newline: write it as it is, without adding one.
-`width` and `color` are used by `table` only.
+`width` and `color` are used by `table` only. A format's module is imported when it is first
+rendered, so a run that prints JSON never imports `rich` (start-up time is most of a warm scan).
 """
 
 from __future__ import annotations
 
-from pool_refactor.report import concise, github, json_format, markdown, sarif, table
-from pool_refactor.scan.findings import ScanResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pool_refactor.scan.findings import ScanResult
 
 FORMATS: tuple[str, ...] = ("table", "concise", "markdown", "json", "sarif", "github")
 
@@ -41,15 +44,27 @@ def render(
 ) -> str:
     """`result` as text in format `fmt` (one of `FORMATS`); raises `ValueError` for another name."""
     if fmt == "table":
+        from pool_refactor.report import table
+
         return table.render(result, show_suppressed=show_suppressed, width=width, color=color)
     if fmt == "concise":
+        from pool_refactor.report import concise
+
         return concise.render(result, show_suppressed=show_suppressed)
     if fmt == "markdown":
+        from pool_refactor.report import markdown
+
         return markdown.render(result, show_suppressed=show_suppressed)
     if fmt == "json":
+        from pool_refactor.report import json_format
+
         return json_format.render(result, show_suppressed=show_suppressed)
     if fmt == "sarif":
+        from pool_refactor.report import sarif
+
         return sarif.render(result, show_suppressed=show_suppressed)
     if fmt == "github":
+        from pool_refactor.report import github
+
         return github.render(result, show_suppressed=show_suppressed)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")

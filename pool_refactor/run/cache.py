@@ -49,8 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import pool_refactor
-from pool_refactor.plan.analyze import FileScan
-from pool_refactor.scan.findings import Finding, FixPlan
+from pool_refactor.scan.findings import FileScan, Finding, FixPlan
 
 __all__ = [
     "CACHE_FILENAME",

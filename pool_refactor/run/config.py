@@ -28,8 +28,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pathspec import GitIgnoreSpec
-
 from pool_refactor.paths import display_path
 
 __all__ = [
@@ -178,6 +176,8 @@ class _Checker:
 
     def patterns(self, key: str, value: object) -> tuple[str, ...]:
         """A list of gitignore-style patterns; each compiled now so a typo fails at start-up."""
+        from pathspec import GitIgnoreSpec  # imported when a project configures patterns
+
         patterns = self.strings(key, value)
         for pattern in patterns:
             try:

@@ -49,11 +49,13 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
 from pool_refactor.paths import DiscoveredFile, display_relative
 from pool_refactor.run.config import DEFAULT_EXCLUDES, Config, ConfigError
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 __all__ = ["DiscoveryError", "SkipHandler", "discover"]
 
@@ -102,6 +104,8 @@ def _is_floating(line: str) -> bool:
 
 def _compile(lines: Iterable[str], source: str) -> tuple[tuple[str, ...], GitIgnoreSpec]:
     """Compile pattern lines, dropping (like git) any line that is not a valid pattern."""
+    from pathspec import GitIgnoreSpec
+
     kept = tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
     try:
         return kept, GitIgnoreSpec.from_lines(kept)
@@ -117,6 +121,11 @@ def _compile(lines: Iterable[str], source: str) -> tuple[tuple[str, ...], GitIgn
         return tuple(valid), GitIgnoreSpec.from_lines(valid)
 
 
+def _is_simple(line: str) -> bool:
+    """A pattern that `_Matcher` answers with a set lookup (always a valid pattern)."""
+    return bool(_LITERAL_RE.match(line) or _SUFFIX_RE.match(line) or _ANCHORED_LITERAL_RE.match(line))
+
+
 class _Matcher:
     """One ordered list of gitignore-style lines, answering: ignored, re-included, or no opinion.
 
@@ -127,18 +136,25 @@ class _Matcher:
     """
 
     __slots__ = (
-        "lines", "spec", "names", "dir_names", "suffixes", "dir_suffixes", "paths", "dir_paths", "residual"
+        "lines", "_spec", "names", "dir_names", "suffixes", "dir_suffixes", "paths", "dir_paths", "residual"
     )
 
     def __init__(self, lines: Iterable[str], source: str) -> None:
-        self.lines, self.spec = _compile(lines, source)
+        kept = tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        self._spec: GitIgnoreSpec | None = None
+        if all(_is_simple(line) for line in kept):
+            # Compiled only if `without_matches_of` needs it: pathspec's import is a good part of a
+            # warm scan's start-up, and plain names are answered without it.
+            self.lines = kept
+        else:
+            self.lines, self._spec = _compile(kept, source)
         self.names: frozenset[str] = frozenset()
         self.dir_names: frozenset[str] = frozenset()
         self.suffixes: tuple[str, ...] = ()
         self.dir_suffixes: tuple[str, ...] = ()
         self.paths: frozenset[str] = frozenset()
         self.dir_paths: frozenset[str] = frozenset()
-        self.residual: GitIgnoreSpec | None = self.spec
+        self.residual: GitIgnoreSpec | None = self._spec
         if any(line.lstrip().startswith("!") for line in self.lines):
             return
         names: set[str] = set()
@@ -160,7 +176,13 @@ class _Matcher:
         self.names, self.dir_names = frozenset(names), frozenset(dir_names)
         self.suffixes, self.dir_suffixes = tuple(suffixes), tuple(dir_suffixes)
         self.paths, self.dir_paths = frozenset(paths), frozenset(dir_paths)
-        self.residual = GitIgnoreSpec.from_lines(residual) if residual else None
+        self.residual = _compile(residual, source)[1] if residual else None
+
+    @property
+    def spec(self) -> GitIgnoreSpec:
+        if self._spec is None:
+            self._spec = _compile(self.lines, "")[1]
+        return self._spec
 
     def check(self, rel: str, name: str, is_dir: bool) -> bool | None:
         """True: ignored; False: re-included by a ``!`` line; None: no line matches ``rel``."""
@@ -275,6 +297,8 @@ class _Walker:
         if exclude:
             for pattern in exclude:
                 try:
+                    from pathspec import GitIgnoreSpec
+
                     GitIgnoreSpec.from_lines([pattern])
                 except Exception as error:
                     raise ConfigError(

@@ -27,10 +27,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from pool_refactor.plan.analyze import FileScan, scan_loaded
 from pool_refactor.run import workers
 from pool_refactor.run.cache import ContentTable, StatKey, decode_scan
 from pool_refactor.scan import catalog
+from pool_refactor.scan.findings import FileScan
 from pool_refactor.scan.source import (
     MAX_SOURCE_BYTES,
     Source,
@@ -102,6 +102,8 @@ class _Loaded:
     stat: StatKey | None
 
     def finish(self) -> Scanned:
+        from pool_refactor.plan.analyze import scan_loaded  # only a file to scan needs the scanner
+
         return Scanned(scan_loaded(self.source, self.display), self.digest, self.stat)
 
 
@@ -203,6 +205,10 @@ def scan_files(
     The pool (if any) is started when the generator is first advanced, so a caller that wants
     to start a thread (a progress bar) should take the first result before starting it.
     """
+    if tasks and jobs > 1:
+        # The scanner is imported on first use, so that a warm run (every file answered by the
+        # cache) never loads it; import it before the workers fork, so they inherit it.
+        import pool_refactor.plan.analyze  # noqa: F401
     if jobs <= 1:
         for path, display in tasks:
             yield _scan_serial(path, display, content, hash_files)

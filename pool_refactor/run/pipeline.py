@@ -8,13 +8,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from pool_refactor.paths import DiscoveredFile
-from pool_refactor.plan.analyze import FileScan
 from pool_refactor.run.cache import ScanCache
 from pool_refactor.run.files import DiscoveryError, discover
 from pool_refactor.run.options import Options, Outcome
 from pool_refactor.run.parallel import scan_files
 from pool_refactor.run.workers import effective_jobs
-from pool_refactor.scan.findings import FileError, ScanResult
+from pool_refactor.scan.findings import FileError, FileScan, ScanResult
 from pool_refactor.scan.rules import is_enabled
 
 PROGRESS_THRESHOLD = 300

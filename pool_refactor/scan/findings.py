@@ -125,3 +125,13 @@ class ScanResult:
             "suppressed": sum(1 for f in self.findings if f.suppressed),
             "errors": len(self.errors),
         }
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """The outcome for one file; plain data so it can cross process boundaries."""
+
+    display: str
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    parsed: bool = False

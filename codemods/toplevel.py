@@ -1,0 +1,136 @@
+"""The top-level statements of a module, as libcst and the stdlib `ast` both see them.
+
+A rewrite touches a few functions and the import block of a file that may be thousands of lines
+long; libcst's passes over a whole module (positions, visitors that rebuild every node) cost far
+more than the edit. Knowing, for each top-level libcst statement, its lines in the file and whether
+it holds an import lets the codemod hand libcst only the statements it must read or change, and
+put the result back in place (`Excerpt`). The stdlib `ast` gives those facts for a tenth of a
+libcst parse; `read_top_level` returns None whenever the two readings do not line up, and the
+caller then works on the whole module as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+
+@dataclass(frozen=True)
+class TopLevel:
+    """Per top-level libcst statement, in order: its first and last line, and whether it imports."""
+
+    first_lines: tuple[int, ...]
+    """The line of the statement's first token (its first decorator for a decorated definition)."""
+    last_lines: tuple[int, ...]
+    has_import: tuple[bool, ...]
+    """Whether an `import` or `from ... import` stands anywhere inside (nested ones included)."""
+
+    def __len__(self) -> int:
+        return len(self.first_lines)
+
+    def holding(self, lines: Sequence[int]) -> list[int] | None:
+        """The statements that hold these lines, in order; None if a line is outside every one."""
+        found: set[int] = set()
+        for line in lines:
+            index = bisect.bisect_right(self.first_lines, line) - 1
+            if index < 0 or self.last_lines[index] < line:
+                return None
+            found.add(index)
+        return sorted(found)
+
+
+def read_top_level(module: cst.Module, source: str) -> TopLevel | None:
+    """The top-level facts of `module`, parsed by libcst from `source`; None if the stdlib `ast`
+    cannot read `source` or its statements do not pair up with libcst's (a line of `a; b` is one
+    libcst statement and two ast ones)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    statements = tree.body
+    first: list[int] = []
+    last: list[int] = []
+    imports: list[bool] = []
+    index = 0
+    for statement in module.body:
+        count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+        group = statements[index : index + count]
+        if len(group) != count:
+            return None
+        index += count
+        head = group[0]
+        decorators = getattr(head, "decorator_list", None) or []
+        first.append(min([head.lineno, *(d.lineno for d in decorators)]))
+        last.append(max(node.end_lineno or node.lineno for node in group))
+        imports.append(
+            any(isinstance(n, ast.Import | ast.ImportFrom) for node in group for n in ast.walk(node))
+        )
+    if index != len(statements):
+        return None
+    return TopLevel(tuple(first), tuple(last), tuple(imports))
+
+
+def statement_positions(
+    module: cst.Module, statement: cst.BaseStatement, first_line: int
+) -> dict[cst.CSTNode, CodeRange] | None:
+    """libcst's positions of every node of one top-level statement, as in the whole module, without
+    computing them for the rest of it: the statement alone in a module, its lines shifted to where
+    its first token stands in the file. None if that anchor does not check out."""
+    alone = module.with_changes(body=[statement], header=(), footer=())
+    positions = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+    above: Sequence[cst.EmptyLine] = getattr(statement, "leading_lines", ())  # every statement has them
+    offset = first_line - (1 + len(above))
+    anchor = _first_token(statement)
+    if anchor is None or positions[anchor].start.line + offset != first_line:
+        return None
+    if offset == 0:
+        return dict(positions)
+    shifted: dict[cst.CSTNode, CodeRange] = {}
+    for node, span in positions.items():
+        start, end = span.start, span.end
+        shifted[node] = CodeRange((start.line + offset, start.column), (end.line + offset, end.column))
+    return shifted
+
+
+def _first_token(statement: cst.BaseStatement) -> cst.CSTNode | None:
+    """A node that starts on the statement's first line, as the ast dates it."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        return statement.body[0] if statement.body else None
+    if isinstance(statement, cst.FunctionDef | cst.ClassDef):
+        return statement.decorators[0].decorator if statement.decorators else statement.name
+    return statement
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """Some top-level statements of a module, always including its first `head` ones, handed to
+    libcst as a module of their own; `reassemble` puts what became of them back in place.
+
+    Only the head may change its number of statements (imports added or removed there); every
+    other statement must come back as exactly one statement, which the caller ensures.
+    """
+
+    full: cst.Module
+    indices: tuple[int, ...]
+    head: int
+
+    def module(self) -> cst.Module:
+        return self.full.with_changes(body=[self.full.body[i] for i in self.indices])
+
+    @property
+    def tail(self) -> int:
+        """How many statements follow the head."""
+        return len(self.indices) - self.head
+
+    def reassemble(self, excerpt: cst.Module) -> cst.Module:
+        cut = len(excerpt.body) - self.tail
+        assert cut >= 0, "the statements after the head come back one for one"
+        body = list(self.full.body)
+        for index, statement in zip(self.indices[self.head :], excerpt.body[cut:], strict=True):
+            body[index] = statement
+        return self.full.with_changes(body=[*excerpt.body[:cut], *body[self.head :]])

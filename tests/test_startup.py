@@ -1,0 +1,81 @@
+"""What each command imports (issue 16): start-up is most of a warm scan, so a command loads only
+what it uses. Checked in a fresh interpreter, through the same entry point as the console script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, sys
+sys.argv = ["pool-refactor", *json.loads(sys.argv[1])]
+from pool_refactor.__main__ import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.stdout.flush()
+print("\\nMODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def imported(args: list[str], cwd: Path) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    line = next(line for line in done.stderr.splitlines() if line.startswith("MODULES="))
+    return set(json.loads(line.removeprefix("MODULES=")))
+
+
+def loaded(modules: set[str], prefix: str) -> bool:
+    return any(m == prefix or m.startswith(prefix + ".") for m in modules)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "calls.py").write_text(
+        "import httpx\n\n\ndef f(url):\n    with httpx.Client() as c:\n        return c.get(url)\n"
+    )
+    (tmp_path / "app" / "plain.py").write_text("x = 1\n")
+    hour_ago = time.time() - 3600  # old enough for the cache to trust the stat of each file
+    for path in (tmp_path / "app").iterdir():
+        os.utime(path, (hour_ago, hour_ago))
+    return tmp_path
+
+
+def test_version_loads_no_cli_framework(project: Path) -> None:
+    modules = imported(["--version"], project)
+    assert not loaded(modules, "typer")
+    assert not loaded(modules, "click")
+    assert not loaded(modules, "rich")
+
+
+def test_a_json_scan_loads_neither_rich_nor_libcst(project: Path) -> None:
+    modules = imported(["scan", "app", "--format", "json", "--no-cache"], project)
+    assert loaded(modules, "pool_refactor.scan.scanner")  # it did scan
+    assert not loaded(modules, "rich")
+    assert not loaded(modules, "libcst")
+
+
+def test_a_warm_scan_loads_no_scanner(project: Path) -> None:
+    imported(["scan", "app", "--format", "concise"], project)  # fills the cache
+    modules = imported(["scan", "app", "--format", "concise"], project)
+    assert loaded(modules, "pool_refactor.run.cache")
+    assert not loaded(modules, "pool_refactor.scan.scanner")
+    assert not loaded(modules, "pool_refactor.plan")
+    assert not loaded(modules, "pathspec")  # the default excludes are plain names
+    assert not loaded(modules, "rich")
+
+
+def test_the_table_and_the_diff_load_what_they_need(project: Path) -> None:
+    assert loaded(imported(["scan", "app", "--format", "table", "--no-cache"], project), "rich")
+    assert loaded(imported(["scan", "app", "--diff", "--no-cache"], project), "libcst")

@@ -1,0 +1,184 @@
+"""The codemod's excerpts (issue 16): libcst is handed only the top-level statements an edit reads or
+changes, and the result must be byte for byte what the whole-module path gives.
+
+Every comparison runs both paths on the same input: `rewrite_module`/`apply_import_changes` with
+the module's `TopLevel` (the excerpt path) and without it (the whole module, as before).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+from hypothesis import given, settings
+from libcst.codemod import CodemodContext
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+import codemods.imports as imports_module
+import codemods.shared_client as shared_client_module
+from codemods.imports import apply_import_changes
+from codemods.shared_client import rewrite_module
+from codemods.toplevel import Excerpt, read_top_level, statement_positions
+from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.scan.findings import Applicability
+from pool_refactor.scan.source import decode_source
+from tests.test_fix_fixtures import ACCESSOR_MODULE, CASES
+from tests.test_properties import FAST, client_modules
+
+
+def both_paths(text: str, unsafe: bool = True) -> tuple[str, str] | None:
+    """(whole-module output, excerpt output), or None when nothing is planned."""
+    findings = analyze_source(text, "input.py")
+    allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
+    plans = {f.span: f.plan for f in findings if f.plan and not f.suppressed and f.applicability in allowed}
+    if not plans:
+        return None
+    outputs = []
+    for use_top in (False, True):
+        module = cst.parse_module(text)
+        top = read_top_level(module, text) if use_top else None
+        context = CodemodContext()
+        new, applied = rewrite_module(module, plans, ACCESSOR_MODULE, context, top)
+        assert applied == set(plans)
+        outputs.append(apply_import_changes(new, context, top).code)
+    return outputs[0], outputs[1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_every_fix_fixture_gives_the_same_bytes_through_the_excerpt(case: object) -> None:
+    text = decode_source((case / "input.py").read_bytes()).text  # type: ignore[operator]
+    result = both_paths(text)
+    if result is not None:
+        assert result[1] == result[0]
+
+
+@settings(FAST, max_examples=40)
+@given(client_modules())
+def test_generated_client_modules_give_the_same_bytes_through_the_excerpt(data: bytes) -> None:
+    result = both_paths(decode_source(data).text)
+    if result is not None:
+        assert result[1] == result[0]
+
+
+EDGE_CASES = {
+    "import_after_code_is_removed": (
+        "import logging\nlog = logging.getLogger()\nimport httpx\n\n\n"
+        "async def f(url):\n    async with httpx.AsyncClient() as c:\n        return await c.get(url)\n"
+    ),
+    "comment_above_a_removed_import_moves_on": (
+        '"""Doc."""\n\n# the client library\nimport httpx\n# the next one\nimport os\n\n\n'
+        "def f(url):\n    with httpx.Client() as c:\n        return c.get(url, headers={'a': os.sep})\n"
+    ),
+    "decorated_method_in_a_class": (
+        "import functools\n\nimport httpx\n\n\nclass A:\n    # comment\n\n    @functools.wraps(print)\n"
+        "    @staticmethod\n    def f(url):\n        with httpx.Client(timeout=3) as c:\n"
+        "            return c.get(url)\n\n\nx = 1; y = 2\n"
+    ),
+    "several_statements_on_a_line": (
+        "import httpx; import os\nA = 1; B = 2\n\n\ndef f(url):\n    r = httpx.get(url); return r\n"
+    ),
+    "header_comments_and_carriage_returns": (
+        "#!/usr/bin/env python\r\n# header\r\n\r\nimport httpx\r\n\r\n\r\n"
+        "def f(url):\r\n    with httpx.Client() as c:\r\n        return c.get(url)\r\n"
+    ),
+    "function_local_import_and_blank_line": (
+        "def f(url):\n    import httpx\n\n    with httpx.Client() as c:\n        return c.get(url)\n\n\n"
+        "def g():\n    import httpx\n    return httpx\n"
+    ),
+    "import_in_try_at_module_level": (
+        "try:\n    import httpx\nexcept ImportError:\n    httpx = None\n\n\n"
+        "def f(url):\n    with httpx.Client() as c:\n        return c.get(url)\n"
+    ),
+    "trailing_comment_indented_after_the_last_function": (
+        "import httpx\n\n\ndef f(url):\n    c = httpx.Client()\n    try:\n        return c.get(url)\n"
+        "    finally:\n        c.close()\n        # closed\n# end\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_edge_cases_give_the_same_bytes_through_the_excerpt(name: str) -> None:
+    result = both_paths(EDGE_CASES[name])
+    assert result is not None, "each edge case has a site to fix"
+    assert result[1] == result[0]
+    assert result[1] != EDGE_CASES[name]
+
+
+def test_the_excerpt_path_is_the_one_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comparisons above would pass trivially if the excerpt path always fell back."""
+    calls = {"statements": 0, "imports": 0}
+    rewrite, imports = shared_client_module._rewrite_statements, imports_module._apply_in_excerpt
+
+    def counting_rewrite(*args: object) -> object:
+        result = rewrite(*args)  # type: ignore[arg-type]
+        calls["statements"] += result[0] is not None
+        return result
+
+    def counting_imports(*args: object) -> object:
+        result = imports(*args)  # type: ignore[arg-type]
+        calls["imports"] += 1
+        return result
+
+    monkeypatch.setattr(shared_client_module, "_rewrite_statements", counting_rewrite)
+    monkeypatch.setattr(imports_module, "_apply_in_excerpt", counting_imports)
+    both_paths(EDGE_CASES["comment_above_a_removed_import_moves_on"])
+    assert calls == {"statements": 1, "imports": 1}
+
+
+def test_a_removed_import_after_the_head_falls_back_to_the_whole_module(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fallbacks = []
+    real = imports_module._apply_in_excerpt
+
+    def spy(*args: object) -> object:
+        try:
+            return real(*args)  # type: ignore[arg-type]
+        except imports_module._WholeModule:
+            fallbacks.append(True)
+            raise
+
+    monkeypatch.setattr(imports_module, "_apply_in_excerpt", spy)
+    result = both_paths(EDGE_CASES["import_after_code_is_removed"])
+    assert result is not None and result[0] == result[1]
+    assert "import httpx" not in result[1]
+    assert fallbacks == [True]
+
+
+@pytest.mark.parametrize("case", CASES[:40], ids=[c.name for c in CASES[:40]])
+def test_statement_positions_are_the_whole_module_positions(case: object) -> None:
+    text = decode_source((case / "input.py").read_bytes()).text  # type: ignore[operator]
+    module = cst.parse_module(text)
+    top = read_top_level(module, text)
+    assert top is not None
+    whole = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    for index, statement in enumerate(module.body):
+        local = statement_positions(module, statement, top.first_lines[index])
+        assert local is not None
+        for node, span in local.items():
+            if node is statement or isinstance(node, cst.Module):
+                continue  # the statement's own span starts after its leading lines either way
+            assert whole[node] == span
+
+
+def test_read_top_level_pairs_statements() -> None:
+    text = "import a; import b\n\n@dec\nclass C:\n    x = 1\n\nif x:\n    y = 2\n"
+    module = cst.parse_module(text)
+    top = read_top_level(module, text)
+    assert top is not None
+    assert top.first_lines == (1, 3, 7)
+    assert top.last_lines == (1, 5, 8)
+    assert top.has_import == (True, False, False)
+    assert top.holding([4, 8]) == [1, 2]
+    assert top.holding([2]) is None  # a blank line belongs to no statement
+    assert read_top_level(module, "x = (") is None
+
+
+def test_excerpt_reassembles_around_a_grown_head() -> None:
+    module = cst.parse_module("import a\nx = 1\ny = 2\nz = 3\n")
+    excerpt = Excerpt(module, (0, 1, 3), 2)
+    part = excerpt.module()
+    assert part.code == "import a\nx = 1\nz = 3\n"
+    grown = part.with_changes(
+        body=[cst.parse_statement("import b\n"), *part.body[:-1], cst.parse_statement("z = 4\n")]
+    )
+    assert excerpt.reassemble(grown).code == "import b\nimport a\nx = 1\ny = 2\nz = 4\n"
