@@ -147,9 +147,15 @@ def _crashed(file: DiscoveredFile) -> FileError:
 
 
 def _package_root(item: _TargetWork) -> Path:
-    """The top-level package (or script folder) the shared module belongs to."""
+    """The top-level package (or script folder) the shared module belongs to: the folder of the first
+    part of its absolute name (`shop` of `shop.utils.http_client`, `plugins` of a namespace package's
+    `plugins._utils.http_client`; a top-level module's or a script's own folder)."""
+    if item.target.import_name != item.target.module_name:
+        # The group's target is its first file's, whose import may be relative (`..http_client`);
+        # the wiring and the mock report, which read `target.import_name`, need the absolute name.
+        item.target = ModuleTarget(item.target.path, item.target.module_name)
     top = item.target.path.parent
-    while (top / "__init__.py").is_file() and (top.parent / "__init__.py").is_file():
+    for _ in range(item.target.module_name.count(".") - 1):
         top = top.parent
     return top
 
