@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -633,19 +634,29 @@ def _remove_known(
     """Run `_KnownUnusedImports` on each top-level statement that holds an import to remove, each
     in a module of its own, so libcst drops what it empties exactly as in the whole module.
 
-    In an excerpt, a statement from `tail_from` on that would be dropped raises `_WholeModule`."""
+    In an excerpt, a statement from `tail_from` on that would be dropped raises `_WholeModule`.
+
+    A dropped statement's blank lines go to the statement that follows it (when it has fewer): the
+    first import of a group carries the blank line that separates it from the group before, and
+    isort and ruff (I001) want the two groups kept apart when it goes."""
     unused = [site for site, remove in zip(aliases, decisions, strict=True) if remove]
     remover = _KnownUnusedImports(context, unused)
     touched = {site.top_index for site in unused}
     body: list[cst.BaseStatement] = []
+    blank = 0
     for index, statement in enumerate(module.body):
+        kept: list[cst.BaseStatement] = [statement]
         if index in touched:
-            kept = module.with_changes(body=[statement]).visit(remover).body
+            kept = list(module.with_changes(body=[statement]).visit(remover).body)
             if tail_from is not None and index >= tail_from and len(kept) != 1:
                 raise _WholeModule
-            body.extend(kept)
-        else:
-            body.append(statement)
+            if not kept:
+                blank = max(blank, _blank_lines(statement))
+                continue
+        if blank and _blank_lines(kept[0]) < blank:
+            kept[0] = _with_blank_lines(kept[0], blank)
+        blank = 0
+        body.extend(kept)
     return module.with_changes(body=body)
 
 
@@ -712,6 +723,9 @@ def _add_imports(module: cst.Module, context: CodemodContext) -> cst.Module:
             if spare and _is_stand_in(new)
             else new
         )
+    style = context.scratch.get(_STYLE_KEY)
+    if isinstance(style, ImportStyle):
+        body = _place_added(module.body[:head], body, style)
     return module.with_changes(body=[*body, *module.body[head:]])
 
 
@@ -1034,6 +1048,17 @@ def _tidy_import_block(before: cst.Module, after: cst.Module) -> cst.Module:
     body: list[cst.BaseStatement] = list(after.body)
     if not body:
         return after
+    if (
+        not after.header
+        and before.body
+        and _is_import(body[0])
+        and _blank_lines(body[0]) > _blank_lines(before.body[0])
+    ):
+        # A new group's blank line, left at the top of the file once the imports above it went away.
+        above = list(leading_lines(body[0]))
+        body[0] = body[0].with_changes(
+            leading_lines=above[_blank_lines(body[0]) - _blank_lines(before.body[0]) :]
+        )
     if len(body) > 1 and _is_docstring(body[0]) and _is_import(body[1]):
         had_gap = len(before.body) > 1 and _is_docstring(before.body[0]) and _blank_lines(before.body[1]) > 0
         if had_gap:
@@ -1044,6 +1069,151 @@ def _tidy_import_block(before: cst.Module, after: cst.Module) -> cst.Module:
         if isinstance(following, cst.FunctionDef | cst.ClassDef):
             body[last_import + 1] = _with_blank_lines(following, 2)
     return after.with_changes(body=body)
+
+
+# --------------------------------------------------------------------------------------------------
+# Where a new import goes: isort's and ruff's place for it
+
+
+@dataclass(frozen=True)
+class ImportStyle:
+    """How the project sorts its imports (isort, ruff's `lint.isort`), as far as a new import needs.
+
+    The defaults are isort's and ruff's: sections future, standard library, third party, first
+    party, local folder, one blank line between them; in a section, `import x` lines before
+    `from x import y` lines, each sorted by module name ignoring case."""
+
+    first_party: frozenset[str] = frozenset()
+    """Top-level names of the project's own packages (`known-first-party` and its packages)."""
+    force_single_line: bool = False
+    force_sort_within_sections: bool = False
+
+
+_STYLE_KEY = "pool_refactor.import_style"
+
+_FUTURE, _STDLIB, _THIRD_PARTY, _FIRST_PARTY, _LOCAL = range(5)
+
+
+def set_import_style(context: CodemodContext, style: ImportStyle) -> None:
+    """Place the imports this context adds where `style` puts them (else where libcst does: after
+    the last import of the block)."""
+    context.scratch[_STYLE_KEY] = style
+
+
+def _place_added(
+    before: Sequence[cst.BaseStatement], after: list[cst.BaseStatement], style: ImportStyle
+) -> list[cst.BaseStatement]:
+    """`after` (the head of a module once `AddImportsVisitor` added imports to `before`) with each
+    new `from x import ...` line moved to its place in the project's import order.
+
+    A line counts as new when no line of `before` imports from the same module (a name merged into
+    an existing line stays where that line is). Groups are runs of import lines that start after a
+    blank line; a new line joins the group of its section, in sorted position, or starts a group of
+    its own before the first group of a later section (after the last group when there is none).
+    Sorting is only as good as the block it joins: an unsorted group gets a line in the place the
+    sorted order would give."""
+    old_modules = {_from_module(s) for s in before if _single_import(s)} - {None}
+    added = [
+        s
+        for s in after
+        if _single_import(s) and not leading_lines(s) and (m := _from_module(s)) and m not in old_modules
+    ]
+    if not added:
+        return after
+    body = [s for s in after if not any(s is a for a in added)]
+    if not any(_single_import(s) for s in body):
+        return after  # no block to join: where libcst put it
+    for statement in added:
+        lines = _single_lines(statement) if style.force_single_line else [statement]
+        for line in lines:
+            body = _insert_sorted(body, line, style)
+    return body
+
+
+def _from_module(statement: cst.BaseStatement) -> str | None:
+    small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and statement.body else None
+    if not isinstance(small, cst.ImportFrom):
+        return None
+    return "." * len(small.relative) + (cst_dotted(small.module) or "" if small.module else "")
+
+
+def _single_lines(statement: cst.BaseStatement) -> list[cst.BaseStatement]:
+    """`from x import a, b` as `from x import a` and `from x import b` (isort's force_single_line)."""
+    assert isinstance(statement, cst.SimpleStatementLine)
+    small = statement.body[0]
+    assert isinstance(small, cst.ImportFrom)
+    if isinstance(small.names, cst.ImportStar) or len(small.names) < 2:
+        return [statement]
+    names = sorted(small.names, key=lambda alias: _member_key(_alias_name(alias)))
+    return [
+        statement.with_changes(
+            body=[small.with_changes(names=[alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)])]
+        )
+        for alias in names
+    ]
+
+
+def _section(statement: cst.BaseStatement, style: ImportStyle) -> int:
+    assert isinstance(statement, cst.SimpleStatementLine)
+    small = statement.body[0]
+    if isinstance(small, cst.ImportFrom):
+        if small.relative:
+            return _LOCAL
+        name = cst_dotted(small.module) or "" if small.module else ""
+    else:
+        assert isinstance(small, cst.Import)
+        name = cst_dotted(small.names[0].name) or ""
+    top = name.split(".", 1)[0]
+    if name == "__future__":
+        return _FUTURE
+    if top in style.first_party:
+        return _FIRST_PARTY
+    if top in sys.stdlib_module_names:
+        return _STDLIB
+    return _THIRD_PARTY
+
+
+def _order_key(statement: cst.BaseStatement, style: ImportStyle) -> tuple[int, str]:
+    module = _from_module(statement)
+    if module is None:  # `import x`
+        assert isinstance(statement, cst.SimpleStatementLine)
+        small = statement.body[0]
+        assert isinstance(small, cst.Import)
+        return 0, (cst_dotted(small.names[0].name) or "").lower()
+    return (0 if style.force_sort_within_sections else 1), module.lower()
+
+
+def _insert_sorted(
+    body: list[cst.BaseStatement], new: cst.BaseStatement, style: ImportStyle
+) -> list[cst.BaseStatement]:
+    groups: list[list[int]] = []
+    for index, statement in enumerate(body):
+        if not _single_import(statement):
+            continue
+        if groups and groups[-1][-1] == index - 1 and _blank_lines(statement) == 0:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    section = _section(new, style)
+    same = [g for g in groups if _section(body[g[0]], style) == section]
+    if same:
+        group = same[-1]
+        key = _order_key(new, style)
+        position = next((i for i in group if _order_key(body[i], style) > key), group[-1] + 1)
+        if position == group[0]:  # the new line opens the group: it takes the blank lines above
+            first = body[position]
+            above = list(leading_lines(first))
+            blank = _blank_lines(first)
+            new = new.with_changes(leading_lines=above[:blank])
+            body[position] = first.with_changes(leading_lines=above[blank:])
+        return [*body[:position], new, *body[position:]]
+    later = [g for g in groups if _section(body[g[0]], style) > section]
+    new = new.with_changes(leading_lines=[cst.EmptyLine()])
+    if later:
+        position = later[0][0]
+        return [*body[:position], new, *body[position:]]
+    position = groups[-1][-1] + 1
+    return [*body[:position], new, *body[position:]]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from codemods.imports import (
     scheduled_additions,
 )
 from codemods.toplevel import TopLevel, statement_positions
+from codemods.wrapping import line_length, wrap_long_lines
 from pool_refactor.scan.catalog import LIBRARIES, Library
 from pool_refactor.scan.findings import FixPlan
 
@@ -540,6 +541,9 @@ def rewrite_module(
             new_module = wrapper.visit(transformer)
         applied = transformer.applied
         top = None
+    limit = line_length(context)
+    if limit is not None and applied:
+        new_module = _wrap_rewritten(module, new_module, plans, applied, limit, top)
     if applied:
         families = {plans[p].library for p in applied}
         importing = (
@@ -549,6 +553,28 @@ def rewrite_module(
         )
         remove_unused_library_imports(context, importing, families)
     return new_module, applied
+
+
+def _wrap_rewritten(
+    module: cst.Module,
+    new_module: cst.Module,
+    plans: Mapping[Position, FixPlan],
+    applied: set[Position],
+    limit: int,
+    top: TopLevel | None,
+) -> cst.Module:
+    """`new_module` with the lines the rewrite made too long wrapped (`codemods.wrapping`), in the
+    top-level statements that hold a rewritten site (all of them when `top` is not known)."""
+    if top is not None:
+        indices = top.holding([position[0] for position in applied]) or []
+        original = top.source
+    else:
+        indices = list(range(len(new_module.body)))
+        original = module.code
+    body: list[cst.BaseStatement] = list(new_module.body)
+    for index in indices:
+        body[index] = wrap_long_lines(body[index], new_module, limit, original)
+    return new_module.with_changes(body=body)
 
 
 def _rewrite_statements(

@@ -29,6 +29,8 @@ class TopLevel:
     last_lines: tuple[int, ...]
     has_import: tuple[bool, ...]
     """Whether an `import` or `from ... import` stands anywhere inside (nested ones included)."""
+    source: str = ""
+    """The module's source, which these facts were read from."""
 
     def __len__(self) -> int:
         return len(self.first_lines)
@@ -72,7 +74,7 @@ def read_top_level(module: cst.Module, source: str) -> TopLevel | None:
         )
     if index != len(statements):
         return None
-    return TopLevel(tuple(first), tuple(last), tuple(imports))
+    return TopLevel(tuple(first), tuple(last), tuple(imports), source)
 
 
 def statement_positions(

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from codemods.imports import apply_import_changes
+from codemods.imports import apply_import_changes, set_import_style
 from codemods.shared_client import rewrite_module
 from codemods.toplevel import read_top_level
+from codemods.wrapping import set_line_length
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, locate_module
+from pool_refactor.fix.style import ProjectStyle
 from pool_refactor.paths import DiscoveredFile, display_path
 from pool_refactor.plan.analyze import scan_loaded
 from pool_refactor.scan.findings import Applicability, FileError, Finding, FixPlan
@@ -41,6 +43,8 @@ class RewriteOptions:
     ignore: tuple[str, ...] = ()
     module: Path | None = None
     """Where the shared module goes (``--module``, else the ``shared-module`` setting), if chosen."""
+    style: ProjectStyle = ProjectStyle()
+    """The project's line length and import order (``fix.style``), which the edits follow."""
 
 
 @dataclass
@@ -122,7 +126,7 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
         return not_fixed(file, str(exc))
     if target.path == file.path.resolve():
         return None
-    rewritten = _libcst_rewrite(file, source, plans, target)
+    rewritten = _libcst_rewrite(file, source, plans, target, options.style)
     if not isinstance(rewritten, tuple):
         return rewritten
     new_text, applied = rewritten
@@ -133,7 +137,11 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
 
 
 def _libcst_rewrite(
-    file: DiscoveredFile, source: Source, plans: dict[Span, FixPlan], target: ModuleTarget
+    file: DiscoveredFile,
+    source: Source,
+    plans: dict[Span, FixPlan],
+    target: ModuleTarget,
+    style: ProjectStyle,
 ) -> tuple[str, set[Span]] | FileError | None:
     """The new text and the sites rewritten; None if nothing changes, an error if it cannot be
     rewritten or the result would not compile."""
@@ -141,6 +149,10 @@ def _libcst_rewrite(
         module = cst.parse_module(source.text)
         top = read_top_level(module, source.text)  # libcst then reads only what the edit touches
         context = CodemodContext(filename=str(file.path))
+        own = target.import_name.lstrip(".").split(".", 1)[0]  # the project's package is first party
+        imports = style.imports
+        set_import_style(context, replace(imports, first_party=imports.first_party | {own}))
+        set_line_length(context, style.line_length)
         new_module, applied = rewrite_module(module, plans, target.import_name, context, top)
         new_module = apply_import_changes(new_module, context, top)
         new_text = new_module.code

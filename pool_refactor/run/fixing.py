@@ -18,6 +18,7 @@ from pool_refactor.fix import shared_module
 from pool_refactor.fix.mocks import find_broken_mocks
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, target_for_path
 from pool_refactor.fix.rewrite import Rewrite, RewriteOptions, not_fixed, rewrite_file
+from pool_refactor.fix.style import read_style
 from pool_refactor.fix.wiring import plan_wiring
 from pool_refactor.fix.writer import WriteError, create_new, write_atomic
 from pool_refactor.paths import DiscoveredFile, display_path
@@ -139,6 +140,7 @@ def rewrite_options(options: Options) -> RewriteOptions:
         select=options.select,
         ignore=options.ignore,
         module=module,
+        style=read_style(options.config.project_root),
     )
 
 

@@ -1,0 +1,144 @@
+"""The project's own code style, as far as the edits of `--fix` need it: where a new import goes
+(isort / ruff's `lint.isort` settings) and how long a line may be.
+
+A rewrite that the project's linter or formatter then rejects does not land (issue 11), so the
+settings are read from where those tools read them, in their order of precedence: ruff's
+(`ruff.toml`, `.ruff.toml`, `[tool.ruff]`), then black's and isort's `pyproject.toml` tables,
+then `setup.cfg`, `tox.ini` and `.flake8` for `max-line-length`. Anything unreadable falls back
+to the tools' defaults (88 columns, isort's sections); this never fails a run.
+"""
+
+from __future__ import annotations
+
+import configparser
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codemods.imports import ImportStyle
+
+DEFAULT_LINE_LENGTH = 88
+"""black's and ruff's default."""
+
+_ISORT_PROFILES_SINGLE_LINE = {"google", "open_stack", "plone"}
+"""isort profiles that set force_single_line (and, except plone, force_sort_within_sections)."""
+
+
+@dataclass(frozen=True)
+class ProjectStyle:
+    line_length: int = DEFAULT_LINE_LENGTH
+    imports: ImportStyle = ImportStyle()
+
+
+def read_style(project_root: Path) -> ProjectStyle:
+    """The style of the project whose configuration lives in `project_root`."""
+    ruff = _ruff_settings(project_root)
+    pyproject = _toml(project_root / "pyproject.toml")
+    tool = pyproject.get("tool", {}) if isinstance(pyproject.get("tool"), dict) else {}
+    line_length = _first_int(
+        ruff.get("line-length"),
+        _get(tool, "black", "line-length"),
+        _ini_int(project_root, "max-line-length", ("flake8", "pycodestyle")),
+    )
+    lint = _dict(ruff.get("lint"))
+    ruff_isort = _dict(lint.get("isort")) or _dict(ruff.get("isort"))
+    isort = _dict(tool.get("isort")) or _ini_section(project_root, "isort")
+    profile = str(isort.get("profile", ""))
+    first_party = _names(ruff_isort.get("known-first-party")) | _names(isort.get("known_first_party"))
+    single = _flag(ruff_isort.get("force-single-line"), isort.get("force_single_line"))
+    within = _flag(ruff_isort.get("force-sort-within-sections"), isort.get("force_sort_within_sections"))
+    if single is None and profile in _ISORT_PROFILES_SINGLE_LINE:
+        single = True
+    if within is None and profile in _ISORT_PROFILES_SINGLE_LINE - {"plone"}:
+        within = True
+    return ProjectStyle(
+        line_length=line_length or DEFAULT_LINE_LENGTH,
+        imports=ImportStyle(frozenset(first_party), bool(single), bool(within)),
+    )
+
+
+def _ruff_settings(root: Path) -> dict[str, Any]:
+    for name in ("ruff.toml", ".ruff.toml"):
+        settings = _toml(root / name)
+        if settings:
+            return settings
+    tool = _toml(root / "pyproject.toml").get("tool", {})
+    return _dict(tool.get("ruff")) if isinstance(tool, dict) else {}
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def _ini(root: Path) -> list[configparser.ConfigParser]:
+    parsers = []
+    for name in ("setup.cfg", "tox.ini", ".flake8", ".isort.cfg"):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(root / name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        parsers.append(parser)
+    return parsers
+
+
+def _ini_int(root: Path, key: str, sections: tuple[str, ...]) -> int | None:
+    for parser in _ini(root):
+        for section in sections:
+            if parser.has_option(section, key):
+                try:
+                    return int(parser.get(section, key))
+                except ValueError:
+                    return None
+    return None
+
+
+def _ini_section(root: Path, section: str) -> dict[str, Any]:
+    for parser in _ini(root):
+        if parser.has_section(section):
+            return dict(parser.items(section))
+        if parser.has_section("settings") and section == "isort":  # .isort.cfg
+            return dict(parser.items("settings"))
+    return {}
+
+
+def _get(table: dict[str, Any], *keys: str) -> object:
+    value: object = table
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _first_int(*values: object) -> int | None:
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _names(value: object) -> set[str]:
+    if isinstance(value, str):  # an ini file: comma- or newline-separated
+        return {part.strip() for part in value.replace("\n", ",").split(",") if part.strip()}
+    if isinstance(value, list):
+        return {item for item in value if isinstance(item, str)}
+    return set()
+
+
+def _flag(*values: object) -> bool | None:
+    for value in values:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "yes", "no"}:
+            return value.strip().lower() in {"true", "1", "yes"}
+    return None
