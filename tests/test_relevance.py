@@ -88,6 +88,33 @@ def test_local_client_closed_in_a_statement_that_does_not_name_the_library() -> 
     assert (finding.code, finding.fixable) == ("POOL102", True)
 
 
+SUBCLASSES = (
+    "import httpx\n"
+    "\n"
+    "def users():\n"
+    "    with Admin() as client:\n"  # spells only `Admin`, defined below through `APIClient`
+    "        return client.get('/users')\n"
+    "\n"
+    "def shadowed():\n"
+    "    APIClient = dict\n"  # spells only `APIClient`: a local, not the class
+    "    with APIClient() as client:\n"
+    "        return client.get('/')\n"
+    "\n"
+    "class APIClient(httpx.Client):\n"
+    "    pass\n"
+    "\n"
+    "class Admin(APIClient):\n"  # spells no import at all
+    "    pass\n"
+)
+
+
+def test_a_subclass_is_found_where_only_its_name_is_spelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    pruned, full = _scan_both(SUBCLASSES, monkeypatch)
+    assert pruned == full
+    assert [(f.line, f.code, f.context) for f in pruned] == [(4, "POOL101", "users")]
+    assert "`Admin` subclasses `httpx.Client` (through `APIClient`)" in pruned[0].reason
+
+
 def _full_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(names, "Relevance", lambda text, words: Everything())
 

@@ -83,6 +83,15 @@ class Library:
     """One-shots whose client method takes fewer positional arguments (requests' `get(url, params)`)."""
     tls_off: tuple[tuple[str, object], ...] = ()
     """Option values that turn TLS certificate verification off; such sites are flagged."""
+    websocket_methods: frozenset[str] = frozenset()
+    """Client methods that open a websocket (aiohttp `ws_connect`): a client holding one is
+    connection-scoped, not per request."""
+    websocket_functions: frozenset[str] = frozenset()
+    """Functions of companion packages that open a websocket on a client given as an argument
+    (httpx-ws: `aconnect_ws(url, client)`)."""
+    event_stream_functions: frozenset[str] = frozenset()
+    """Functions of companion packages that open a server-sent-events stream on a client given as
+    an argument (httpx-sse: `aconnect_sse(client, "GET", url)`)."""
 
     def constructor(self, name: str) -> Constructor | None:
         for ctor in self.constructors:
@@ -152,6 +161,8 @@ HTTPX = Library(
         ),
         "app": "the client is built around an in-process app (`app=`), which is test wiring",
     },
+    websocket_functions=frozenset({"aconnect_ws", "connect_ws"}),
+    event_stream_functions=frozenset({"aconnect_sse", "connect_sse"}),
 )
 
 AIOHTTP = Library(
@@ -206,6 +217,7 @@ AIOHTTP = Library(
     tls_off=(("ssl", False), ("verify_ssl", False)),
     redirect_option="allow_redirects",
     follows_redirects_by_default=True,
+    websocket_methods=frozenset({"ws_connect"}),
 )
 
 _REQUESTS_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})

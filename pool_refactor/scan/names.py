@@ -9,6 +9,10 @@ that is also bound by anything other than an import in the same scope (`class Cl
 `Client = make()`) is dropped, so a look-alike is never taken for the library. Assignments
 inside `except ImportError:` handlers (`httpx = None`) are the optional-import idiom and do not
 count as rebinding.
+
+The table also remembers every class statement with bases that it walked (`classes`), so the
+scanner can tell which classes of the module derive from a catalogued client; `widen` then keeps
+the statements that spell those classes' names too, since a call `APIClient()` spells no import.
 """
 
 from __future__ import annotations
@@ -30,8 +34,13 @@ class ImportTable:
 
     def __init__(self, tree: ast.Module, modules: Iterable[str], text: str | None = None) -> None:
         self._modules = frozenset(modules)
+        self._tree = tree
         self._scopes: dict[int, dict[str, str]] = {}
         self._shadowed: dict[int, set[str]] = {}
+        self._outer: dict[int, ast.AST] = {}
+        self._words: frozenset[str] = frozenset()
+        self.classes: list[tuple[ast.ClassDef, list[ast.AST]]] = []
+        """Every class statement with bases that was walked, with its scope chain (innermost first)."""
         self.relevance: Relevance = Everything()
         """The statements that mention a name bound here; only they can hold a site."""
         if text is None:
@@ -43,12 +52,36 @@ class ImportTable:
         if self.relevance.empty:
             return
         self._collect(tree, tree, in_import_guard=False)
-        local_names = {name for scope in self._scopes.values() for name in scope}
+        self._words = frozenset(name for scope in self._scopes.values() for name in scope)
+        self._recollect(text, self._words)
+
+    def _recollect(self, text: str, words: frozenset[str]) -> None:
         self._scopes.clear()
         self._shadowed.clear()
-        self.relevance = Relevance(text, local_names)
+        self._outer.clear()
+        self.classes.clear()
+        self.relevance = Relevance(text, words)
         if not self.relevance.empty:
-            self._collect(tree, tree, in_import_guard=False)
+            self._collect(self._tree, self._tree, in_import_guard=False)
+
+    def widen(self, text: str, words: Iterable[str]) -> None:
+        """Also walk the statements that spell `words` (classes derived from a client), and
+        collect again: those statements may shadow the new words, or define more such classes."""
+        if isinstance(self.relevance, Everything):
+            return  # every statement is walked already
+        self._words = self._words | frozenset(words)
+        self._recollect(text, self._words)
+
+    def binds(self, name: str, scope: ast.AST) -> bool:
+        """Whether `scope` binds `name` in any way (import, assignment, def, parameter...)."""
+        return name in self._scopes.get(id(scope), {}) or name in self._shadowed.get(id(scope), set())
+
+    def chain(self, scope: ast.AST) -> list[ast.AST]:
+        """`scope` and the scopes around it, innermost first, ending with the module."""
+        chain = [scope]
+        while (outer := self._outer.get(id(chain[-1]))) is not None:
+            chain.append(outer)
+        return chain
 
     def _collect(self, node: ast.AST, scope: ast.AST, in_import_guard: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -58,6 +91,7 @@ class ImportTable:
         if isinstance(child, ast.stmt) and not self.relevance.covers(child):
             return
         if isinstance(child, COMPREHENSIONS):
+            self._outer[id(child)] = scope
             for generator in child.generators:
                 for sub in ast.walk(generator.target):
                     if isinstance(sub, ast.Name):
@@ -65,9 +99,12 @@ class ImportTable:
             self._collect(child, child, in_import_guard=False)
             return
         if isinstance(child, _SCOPE_TYPES):
+            self._outer[id(child)] = scope
             name = getattr(child, "name", None)
             if name is not None:
                 self._shadow(scope, name)
+            if isinstance(child, ast.ClassDef) and child.bases:
+                self.classes.append((child, self.chain(scope)))
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                 arguments = child.args
                 for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:

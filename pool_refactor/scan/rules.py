@@ -1,7 +1,9 @@
 """The rule codes: stable identifiers used in reports, `# noqa:` comments and `--select`.
 
 Codes never change meaning once published; a new situation gets a new code. Each code has a page
-under `pool_refactor/docs/rules/<CODE>.md` with what it flags, why it matters and the fix.
+under `pool_refactor/docs/rules/<CODE>.md` with what it flags, why it matters and the fix. The
+hundreds follow the verdict (0xx persistent, 1xx per request, 2xx leak, 3xx unclear), so a prefix
+such as `--select POOL1` keeps meaning one verdict.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ RULES: tuple[Rule, ...] = (
         "persistent-client",
         Verdict.PERSISTENT,
         "Client kept for the life of an object, module or application (already right).",
+    ),
+    Rule(
+        "POOL002",
+        "connection-scoped-client",
+        Verdict.PERSISTENT,
+        "Client held for the life of one long-lived connection (websocket, endless stream): not per request.",
     ),
     Rule(
         "POOL101",

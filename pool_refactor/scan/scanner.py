@@ -16,10 +16,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pool_refactor.scan import catalog
+from pool_refactor.scan.caches import (
+    cache_wrapped_functions,
+    is_cache_guarded,
+    is_cache_wrapper,
+    is_persistent,
+    store_key,
+)
 from pool_refactor.scan.catalog import Constructor, Library
+from pool_refactor.scan.connections import connection_scope
 from pool_refactor.scan.findings import Applicability, Finding, FixPlan, Verdict
 from pool_refactor.scan.names import COMPREHENSIONS, ImportTable
 from pool_refactor.scan.rules import RULES_BY_CODE
+from pool_refactor.scan.source import is_generated
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
@@ -71,15 +80,110 @@ class Site:
     imports: ImportTable
     module: str
     """The module name as imported (`httpx2` for the fork), for messages."""
+    subclass: Subclass | None = None
+    """The module's own class derived from the catalogued constructor, when that is what is called."""
+
+
+@dataclass(frozen=True)
+class Subclass:
+    """A class of the module that derives from a catalogued client class (`class Api(httpx.Client)`)."""
+
+    name: str
+    library: Library
+    constructor: Constructor
+    module: str
+    through: str = ""
+    """The module's own class it derives from when not directly (`class B(A)`, `A(httpx.Client)`)."""
+
+    @property
+    def base(self) -> str:
+        return f"{self.module}.{self.constructor.name}"
+
+
+Subclasses = dict[tuple[int, str], Subclass]
+"""Keyed by (id of the scope that defines the class, class name)."""
+
+
+def find_subclasses(imports: ImportTable, libraries: tuple[Library, ...]) -> Subclasses:
+    """The classes among `imports.classes` that derive from a catalogued constructor, directly or
+    through another such class of the module (in any order of definition)."""
+    found: Subclasses = {}
+    pending = list(imports.classes)
+    progress = True
+    while pending and progress:
+        progress = False
+        for entry in list(pending):
+            node, chain = entry
+            for base in node.bases:
+                subclass = _derived(base, node.name, chain, imports, libraries, found)
+                if subclass is not None:
+                    found[(id(chain[0]), node.name)] = subclass
+                    pending.remove(entry)
+                    progress = True
+                    break
+    return found
+
+
+def _derived(
+    base: ast.expr,
+    name: str,
+    chain: list[ast.AST],
+    imports: ImportTable,
+    libraries: tuple[Library, ...],
+    found: Subclasses,
+) -> Subclass | None:
+    target = imports.resolve(base, chain)
+    if target is not None:
+        library, ctor, module = _constructor_of(target, libraries)
+        if library is not None and ctor is not None:
+            return Subclass(name, library, ctor, module)
+        return None
+    if isinstance(base, ast.Name):
+        parent = resolve_subclass(base.id, chain, imports, found)
+        if parent is not None:
+            return Subclass(name, parent.library, parent.constructor, parent.module, parent.name)
+    return None
+
+
+def resolve_subclass(
+    name: str, scopes: list[ast.AST], imports: ImportTable, found: Subclasses
+) -> Subclass | None:
+    """The subclass that `name` stands for seen from `scopes` (innermost first), if any."""
+    for scope in scopes:
+        if isinstance(scope, ast.ClassDef):
+            continue  # class bodies are not visible from methods (as in ImportTable.resolve_name)
+        subclass = found.get((id(scope), name))
+        if subclass is not None:
+            return subclass
+        if imports.binds(name, scope):
+            return None
+    return None
+
+
+def _constructor_of(
+    target: str, libraries: tuple[Library, ...]
+) -> tuple[Library | None, Constructor | None, str]:
+    module, _, member = target.rpartition(".")
+    library = catalog.library_for_module(module) if module and "." not in module else None
+    if library is None or library not in libraries:
+        return None, None, module
+    return library, library.constructor(member), module
 
 
 class _Collector:
     """Walks the module once, keeping the scope chain and whether we are inside a loop."""
 
-    def __init__(self, tree: ast.Module, imports: ImportTable, libraries: tuple[Library, ...]) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        imports: ImportTable,
+        libraries: tuple[Library, ...],
+        subclasses: Subclasses | None = None,
+    ) -> None:
         self.tree = tree
         self.imports = imports
         self.libraries = libraries
+        self.subclasses = subclasses or {}
         self.sites: list[Site] = []
         self.parents: dict[int, ast.AST] = {}
 
@@ -164,12 +268,30 @@ class _Collector:
     ) -> None:
         target = self.imports.resolve(call.func, scopes)
         if target is None:
+            if self.subclasses and isinstance(call.func, ast.Name):
+                sub = resolve_subclass(call.func.id, scopes, self.imports, self.subclasses)
+                if sub is not None:
+                    qualname = ".".join(names) if names else "<module>"
+                    self.sites.append(
+                        Site(
+                            call,
+                            sub.library,
+                            sub.constructor,
+                            None,
+                            scopes,
+                            function,
+                            in_loop,
+                            qualname,
+                            self.imports,
+                            sub.module,
+                            sub,
+                        )
+                    )
             return
-        module, _, member = target.rpartition(".")
-        library = catalog.library_for_module(module) if module and "." not in module else None
-        if library is None or library not in self.libraries:
+        library, ctor, module = _constructor_of(target, self.libraries)
+        if library is None:
             return
-        ctor = library.constructor(member)
+        member = target.rpartition(".")[2]
         one_shot = member if member in library.one_shots else None
         if ctor is None and one_shot is None:
             return
@@ -221,6 +343,8 @@ class _Classifier:
     def __init__(self, collector: _Collector) -> None:
         self.parents = collector.parents
         self.imports = collector.imports
+        self.tree = collector.tree
+        self._wrapped: frozenset[str] | None = None
 
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self.parents.get(id(node))
@@ -253,7 +377,7 @@ class _Classifier:
         assert site.constructor is not None
         call = site.call
         parent = self.parent(call)
-        kind = f"`{site.module}.{site.constructor.name}`"
+        kind = _kind(site)
         function = site.function
 
         if isinstance(parent, ast.withitem) and parent.context_expr is call:
@@ -265,6 +389,12 @@ class _Classifier:
                 )
             if function is None and not site.in_loop:
                 return _Verdict("POOL001", Verdict.PERSISTENT, "opened once at module level")
+            if function is not None and isinstance(parent.optional_vars, ast.Name):
+                index = next(i for i, item in enumerate(statement.items) if item is parent)
+                region: list[ast.AST] = [it.context_expr for it in statement.items[index + 1 :]]
+                connection = self._connection(site, region + list(statement.body), parent.optional_vars.id)
+                if connection is not None:
+                    return connection
             if function is not None and _is_entry_point(function, self.parents):
                 return _Verdict(
                     "POOL302",
@@ -274,7 +404,7 @@ class _Classifier:
             where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
             message = f"{kind} opened and closed around one call ({where})"
             request = PlanRequest("with", statement=statement, item=parent)
-            return _Verdict("POOL101", Verdict.PER_REQUEST, message, request=request)
+            return self._per_request("POOL101", site, message, request)
 
         if isinstance(parent, ast.Assign | ast.AnnAssign) and parent.value is call:
             targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
@@ -295,6 +425,10 @@ class _Classifier:
                 return _Verdict(
                     "POOL001", Verdict.PERSISTENT, f"handed to `{callee}` in `{site.qualname}` at set-up"
                 )
+            if isinstance(outer, ast.Call):
+                registry = self._setdefault(site, outer, kind)
+                if registry is not None:
+                    return registry
             return _Verdict(
                 "POOL302",
                 Verdict.UNCLEAR,
@@ -302,6 +436,10 @@ class _Classifier:
                 reason=f"the client is handed to `{callee}`",
             )
 
+        if isinstance(parent, ast.BoolOp):
+            lazy = self._lazy_or(site, parent)
+            if lazy is not None:
+                return lazy
         if isinstance(parent, ast.Expr):
             return _Verdict("POOL201", Verdict.LEAK, f"{kind} created and dropped without being closed")
         if isinstance(parent, ast.Attribute) and parent.value is call:
@@ -312,52 +450,82 @@ class _Classifier:
             )
         return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} used in an expression the scanner cannot follow")
 
+    def _per_request(self, code: str, site: Site, message: str, request: PlanRequest) -> _Verdict:
+        """A per-request verdict; a subclass of the module's own gets no plan, with the reason."""
+        if site.subclass is not None:
+            return _Verdict(code, Verdict.PER_REQUEST, message, reason=_subclass_reason(site.subclass))
+        return _Verdict(code, Verdict.PER_REQUEST, message, request=request)
+
+    def _connection(self, site: Site, region: list[ast.AST], variable: str) -> _Verdict | None:
+        scope = connection_scope(region, variable, site.library)
+        if scope is None:
+            return None
+        return _Verdict(
+            "POOL002", Verdict.PERSISTENT, f"{_kind(site)} {scope}: connection-scoped, not per request"
+        )
+
     def _assigned(self, site: Site, statement: ast.Assign | ast.AnnAssign, target: ast.expr) -> _Verdict:
         assert site.constructor is not None
-        kind = f"`{site.module}.{site.constructor.name}`"
+        kind = _kind(site)
         function = site.function
         if function is None:
             return _Verdict("POOL001", Verdict.PERSISTENT, _module_level_status(site, target))
-        target_text = ast.unparse(target)
         if isinstance(target, ast.Name):
             if _declared_global(function, target.id):
-                return self._stored(site, target_text, statement)
+                return self._stored(site, target, statement)
             if isinstance(function, ast.Lambda):
                 return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} bound inside a lambda")
             return self._local(site, statement, target.id, kind)
         if isinstance(target, ast.Attribute | ast.Subscript):
-            return self._stored(site, target_text, statement)
-        return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} unpacked into `{target_text}`")
+            return self._stored(site, target, statement)
+        return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} unpacked into `{ast.unparse(target)}`")
 
-    def _stored(self, site: Site, target_text: str, statement: ast.stmt) -> _Verdict:
+    def _stored(self, site: Site, target: ast.expr, statement: ast.stmt) -> _Verdict:
         function = site.function
         assert function is not None and site.constructor is not None
-        kind = f"`{site.module}.{site.constructor.name}`"
+        target_text = ast.unparse(target)
         name = getattr(function, "name", "<lambda>")
         if _is_init_like(function, self.imports):
             return _Verdict("POOL001", Verdict.PERSISTENT, f"stored on `{target_text}` in `{name}`")
-        if _is_guarded(statement, target_text, self.parents):
+        if self._cached_into(target, statement, function):
             return _Verdict("POOL001", Verdict.PERSISTENT, f"created once, lazily, into `{target_text}`")
         return _Verdict(
             "POOL302",
             Verdict.UNCLEAR,
-            f"{kind} stored on `{target_text}` in `{site.qualname}`, which may run more than once",
+            f"{_kind(site)} stored on `{target_text}` in `{site.qualname}`, which may run more than once",
             reason=f"stored on `{target_text}`",
+        )
+
+    def _cached_into(self, target: ast.expr, start: ast.AST, function: FunctionNode) -> bool:
+        """Whether `start` runs only when the persistent store that `target` writes into is empty."""
+        key = store_key(target)
+        return (
+            key is not None
+            and is_persistent(key, function)
+            and is_cache_guarded(start, key, function, self.parents)
         )
 
     def _local(self, site: Site, statement: ast.stmt, variable: str, kind: str) -> _Verdict:
         function = site.function
         assert function is not None and site.constructor is not None
         uses = _classify_uses(function, variable, site.constructor, self.parents)
+        if uses.stored is not None and self._cached_into(uses.stored, statement, function):
+            # `client = S.get(k)`, `if client is None: client = X(); S[k] = client`, `return client`
+            return _Verdict(
+                "POOL001", Verdict.PERSISTENT, f"created once, lazily, into `{ast.unparse(uses.stored)}`"
+            )
         if uses.returned:
             return self._factory(site, kind)
-        if uses.stored_in:
-            return self._stored(site, uses.stored_in, statement)
+        if uses.stored is not None:
+            return self._stored(site, uses.stored, statement)
         if uses.closed:
+            connection = self._connection(site, list(_function_body(function)), variable)
+            if connection is not None:
+                return connection
             where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
             message = f"{kind} created and closed within `{site.qualname}` ({where})"
             request = PlanRequest("local", statement=statement, variable=variable)
-            return _Verdict("POOL102", Verdict.PER_REQUEST, message, request=request)
+            return self._per_request("POOL102", site, message, request)
         if uses.handed_to:
             return _Verdict(
                 "POOL302",
@@ -372,9 +540,58 @@ class _Classifier:
             f"{kind} created{where} in `{site.qualname}` and never closed on any path",
         )
 
+    def _setdefault(self, site: Site, outer: ast.Call, kind: str) -> _Verdict | None:
+        """`S.setdefault(key, X())` on a persistent store: the default is built on every call."""
+        func = outer.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr == "setdefault"
+            and len(outer.args) == 2
+            and outer.args[1] is site.call
+        ):
+            return None
+        function = site.function
+        key = store_key(func.value)
+        if function is None or key is None or not is_persistent(key, function):
+            return None
+        if is_cache_guarded(site.call, key, function, self.parents):
+            entry = f"{ast.unparse(func.value)}[{ast.unparse(outer.args[0])}]"
+            return _Verdict("POOL001", Verdict.PERSISTENT, f"created once, lazily, into `{entry}`")
+        return _Verdict(
+            "POOL201",
+            Verdict.LEAK,
+            f"{kind} built on every call of `{site.qualname}` and dropped unclosed whenever `{key}` already "
+            "holds the key (`setdefault` evaluates its default first)",
+            reason=f"build the client only when the key is missing (`if key not in {key}:`)",
+        )
+
+    def _lazy_or(self, site: Site, operation: ast.BoolOp) -> _Verdict | None:
+        """`self._c = self._c or X()`: built only while the store is empty."""
+        statement = self.parent(operation)
+        function = site.function
+        if not (
+            function is not None
+            and isinstance(statement, ast.Assign | ast.AnnAssign)
+            and statement.value is operation
+        ):
+            return None
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        if len(targets) != 1:
+            return None
+        target = targets[0]
+        if isinstance(target, ast.Name) and not _declared_global(function, target.id):
+            return None
+        if not isinstance(target, ast.Name | ast.Attribute | ast.Subscript):
+            return None
+        if self._cached_into(target, site.call, function):
+            return _Verdict(
+                "POOL001", Verdict.PERSISTENT, f"created once, lazily, into `{ast.unparse(target)}`"
+            )
+        return None
+
     def _factory(self, site: Site, kind: str) -> _Verdict:
         function = site.function
-        if function is not None and _is_cached(function, self.imports):
+        if function is not None and self._is_cached(function):
             return _Verdict("POOL001", Verdict.PERSISTENT, f"returned by cached factory `{site.qualname}`")
         return _Verdict(
             "POOL301",
@@ -385,6 +602,43 @@ class _Classifier:
                 "or return the shared client"
             ),
         )
+
+    def _is_cached(self, function: FunctionNode) -> bool:
+        """Decorated with a cache, or memoised where it stands: `functools.cache(lambda: X())`, or
+        `get = functools.cache(_make)` at module level for a module-level `def _make`."""
+        if _is_cached(function, self.imports):
+            return True
+        parent = self.parent(function)
+        if isinstance(function, ast.Lambda):
+            return isinstance(parent, ast.Call) and function in parent.args and is_cache_wrapper(parent)
+        if not isinstance(parent, ast.Module):
+            return False
+        if self._wrapped is None:
+            self._wrapped = cache_wrapped_functions(self.tree)
+        return function.name in self._wrapped
+
+
+def _kind(site: Site) -> str:
+    """How messages name the client: `` `httpx.Client` ``, or for a class of the module derived from
+    it, `` `APIClient` (an `httpx.Client`) ``."""
+    assert site.constructor is not None
+    name = f"`{site.module}.{site.constructor.name}`"
+    if site.subclass is None:
+        return name
+    article = "an" if site.module[:1] in "aeioh" else "a"  # an httpx..., an aiohttp..., a requests...
+    return f"`{site.subclass.name}` ({article} {name})"
+
+
+def _subclass_reason(subclass: Subclass) -> str:
+    through = f" (through `{subclass.through}`)" if subclass.through else ""
+    return (
+        f"`{subclass.name}` subclasses `{subclass.base}`{through}; its overrides would be lost on the "
+        "shared client"
+    )
+
+
+def _function_body(function: FunctionNode) -> list[ast.AST]:
+    return [function.body] if isinstance(function, ast.Lambda) else list(function.body)
 
 
 def _module_level_status(site: Site, target: ast.expr | None = None) -> str:
@@ -400,7 +654,8 @@ def _module_level_status(site: Site, target: ast.expr | None = None) -> str:
 class _Uses:
     closed: bool = False
     returned: bool = False
-    stored_in: str = ""
+    stored: ast.expr | None = None
+    """The first place outside the function it is stored (`self._c`, `S[k]`, a declared global)."""
     handed_to: str = ""
 
 
@@ -421,8 +676,21 @@ def _classify_uses(
             uses.returned = True
         elif isinstance(parent, ast.Assign) and node is parent.value:
             for target in parent.targets:
-                if isinstance(target, ast.Attribute | ast.Subscript) and not uses.stored_in:
-                    uses.stored_in = ast.unparse(target)
+                if uses.stored is not None:
+                    break
+                if isinstance(target, ast.Attribute | ast.Subscript) or (
+                    isinstance(target, ast.Name) and _declared_global(function, target.id)
+                ):
+                    uses.stored = target
+        elif (
+            isinstance(parent, ast.Call)
+            and isinstance(parent.func, ast.Attribute)
+            and parent.func.attr == "setdefault"
+            and len(parent.args) == 2
+            and parent.args[1] is node
+        ):
+            if uses.stored is None:  # `S.setdefault(key, client)` stores it in `S[key]`
+                uses.stored = ast.Subscript(value=parent.func.value, slice=parent.args[0], ctx=ast.Load())
         elif isinstance(parent, ast.Call) and node in parent.args or isinstance(parent, ast.keyword):
             call = parent if isinstance(parent, ast.Call) else parents.get(id(parent))
             if isinstance(call, ast.Call) and not uses.handed_to:
@@ -519,22 +787,6 @@ def _declared_global(function: FunctionNode, name: str) -> bool:
     return False
 
 
-def _is_guarded(statement: ast.stmt, target_text: str, parents: dict[int, ast.AST]) -> bool:
-    """Whether an assignment sits under `if x is None:` / `if not x:` / `if k not in x:` for its target."""
-    node: ast.AST | None = statement
-    while node is not None:
-        parent = parents.get(id(node))
-        if isinstance(parent, ast.If) and node in parent.body:
-            test = ast.unparse(parent.test)
-            base = target_text.split("[", 1)[0]
-            if base in test and any(word in test for word in ("None", "not ", "hasattr", "getattr")):
-                return True
-        if isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.Module):
-            return False
-        node = parent
-    return False
-
-
 # --------------------------------------------------------------------------------------------
 # Entry point
 
@@ -580,10 +832,21 @@ def scan_module(
 ) -> ScannedModule | None:
     """Every catalogued construction site of one parsed module, classified, in walk order; None
     when the module holds none."""
+    if is_generated(text):
+        return None
     imports = ImportTable(tree, (m for lib in libraries for m in lib.modules), text)
     if imports.empty:
         return None
-    collector = _Collector(tree, imports, libraries)
+    subclasses = find_subclasses(imports, libraries)
+    while subclasses:
+        # `APIClient()` spells no import: walk the statements that spell the classes' names too,
+        # which may define more such classes (`class Admin(APIClient)`) or shadow a name.
+        imports.widen(text, {name for _, name in subclasses})
+        wider = find_subclasses(imports, libraries)
+        if wider.keys() <= subclasses.keys():
+            break  # the names walked are all known: nothing new can turn up
+        subclasses = wider
+    collector = _Collector(tree, imports, libraries, subclasses)
     collector.run()
     if not collector.sites:
         return None
