@@ -287,6 +287,7 @@ def test_workers_leave_ctrl_c_to_the_parent() -> None:
 def test_small_runs_do_not_start_a_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "proj"
     (root / "app").mkdir(parents=True)
+    (root / "app" / "__init__.py").write_text("")
     (root / "pyproject.toml").write_text('[project]\nname = "proj"\nversion = "0"\n')
     for case in CASES["app"][:2]:
         shutil.copyfile(FIXTURES / case / "input.py", root / "app" / f"{case}.py")

@@ -121,7 +121,9 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
     if not plans:
         return None
     try:
-        target = locate_module(file.path, _override(options))
+        target = locate_module(
+            file.path, _override(options), project_root=options.project_root, text=source.text
+        )
     except PlacementError as exc:
         return not_fixed(file, str(exc))
     if target.path == file.path.resolve():

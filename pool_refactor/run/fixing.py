@@ -126,7 +126,9 @@ def _compute_rewrites(
         if isinstance(item, FileError):
             errors.append(item)
         elif item is not None:
-            work.setdefault(item.target.path, _TargetWork(item.target)).rewrites.append(item)
+            # The group's target by its absolute name: the first file's import may be relative.
+            target = ModuleTarget(item.target.path, item.target.module_name)
+            work.setdefault(item.target.path, _TargetWork(target)).rewrites.append(item)
     return work, errors
 
 
@@ -152,10 +154,6 @@ def _package_root(item: _TargetWork) -> Path:
     """The top-level package (or script folder) the shared module belongs to: the folder of the first
     part of its absolute name (`shop` of `shop.utils.http_client`, `plugins` of a namespace package's
     `plugins._utils.http_client`; a top-level module's or a script's own folder)."""
-    if item.target.import_name != item.target.module_name:
-        # The group's target is its first file's, whose import may be relative (`..http_client`);
-        # the wiring and the mock report, which read `target.import_name`, need the absolute name.
-        item.target = ModuleTarget(item.target.path, item.target.module_name)
     top = item.target.path.parent
     for _ in range(item.target.module_name.count(".") - 1):
         top = top.parent
@@ -220,7 +218,9 @@ def _report_mocks(
     for item in work.values():
         for rewrite in item.rewrites:
             try:
-                module = target_for_path(rewrite.file.path).import_name
+                module = target_for_path(
+                    rewrite.file.path, project_root=options.config.project_root
+                ).import_name
             except PlacementError:
                 continue
             rewritten[module] = item.target.import_name
