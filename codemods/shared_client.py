@@ -38,7 +38,7 @@ from codemods.imports import (
     scheduled_additions,
 )
 from codemods.toplevel import TopLevel, statement_positions
-from codemods.wrapping import line_length, wrap_long_lines
+from codemods.wrapping import line_length, original_lines, wrap_long_lines
 from pool_refactor.scan.catalog import LIBRARIES, Library
 from pool_refactor.scan.findings import FixPlan
 
@@ -572,8 +572,9 @@ def _wrap_rewritten(
         indices = list(range(len(new_module.body)))
         original = module.code
     body: list[cst.BaseStatement] = list(new_module.body)
+    lines = original_lines(original)
     for index in indices:
-        body[index] = wrap_long_lines(body[index], new_module, limit, original)
+        body[index] = wrap_long_lines(body[index], new_module, limit, lines)
     return new_module.with_changes(body=body)
 
 

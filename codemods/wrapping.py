@@ -37,18 +37,24 @@ def line_length(context: CodemodContext) -> int | None:
 
 
 def wrap_long_lines(
-    statement: cst.BaseStatement, module: cst.Module, limit: int, original: str
+    statement: cst.BaseStatement, module: cst.Module, limit: int, original: str | frozenset[str]
 ) -> cst.BaseStatement:
     """`statement` (top level, in `module`) with each line the rewrite made longer than `limit`
-    wrapped; `original` is the file's source before the rewrite."""
-    wrapper = _Wrapper(module.default_indent, limit, {line.strip() for line in original.splitlines()})
+    wrapped; `original` is the file's source before the rewrite (or `original_lines` of it)."""
+    lines = original_lines(original) if isinstance(original, str) else original
+    wrapper = _Wrapper(module.default_indent, limit, lines)
     result = statement.visit(wrapper)
     assert isinstance(result, cst.BaseStatement)
     return result
 
 
+def original_lines(source: str) -> frozenset[str]:
+    """The stripped lines of the source: a line found there is the project's own."""
+    return frozenset(line.strip() for line in source.splitlines())
+
+
 class _Wrapper(cst.CSTTransformer):
-    def __init__(self, default_indent: str, limit: int, original_lines: set[str]) -> None:
+    def __init__(self, default_indent: str, limit: int, original_lines: frozenset[str]) -> None:
         super().__init__()
         self._default_indent = default_indent
         self._limit = limit
