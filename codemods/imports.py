@@ -1048,17 +1048,15 @@ def _tidy_import_block(before: cst.Module, after: cst.Module) -> cst.Module:
     body: list[cst.BaseStatement] = list(after.body)
     if not body:
         return after
-    if (
-        not after.header
-        and before.body
-        and _is_import(body[0])
-        and _blank_lines(body[0]) > _blank_lines(before.body[0])
-    ):
-        # A new group's blank line, left at the top of the file once the imports above it went away.
-        above = list(leading_lines(body[0]))
-        body[0] = body[0].with_changes(
-            leading_lines=above[_blank_lines(body[0]) - _blank_lines(before.body[0]) :]
-        )
+    if before.body and _is_import(body[0]) and _blank_lines(body[0]) > _blank_lines(before.body[0]):
+        # A new import that opened a group of its own, now first once the imports above it went
+        # away: the blank line that separated it from them goes too.
+        head = {_statement_code(s) for s in before.body[: _head_length(before.body)]}
+        if _statement_code(body[0]) not in head:
+            above = list(leading_lines(body[0]))
+            body[0] = body[0].with_changes(
+                leading_lines=above[_blank_lines(body[0]) - _blank_lines(before.body[0]) :]
+            )
     if len(body) > 1 and _is_docstring(body[0]) and _is_import(body[1]):
         had_gap = len(before.body) > 1 and _is_docstring(before.body[0]) and _blank_lines(before.body[1]) > 0
         if had_gap:

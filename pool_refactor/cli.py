@@ -43,7 +43,6 @@ app = typer.Typer(
 )
 
 
-
 @functools.cache
 def _stderr() -> Console:
     """The console for messages and errors; made on first use, so a quiet run never imports rich."""
@@ -219,17 +218,26 @@ def scan(
         raise typer.Exit(130) from None
     if outcome.diff_text:
         sys.stdout.write(outcome.diff_text)
+    if fix:  # what was fixed first, then what is left: a combined log reads in that order
+        _print_messages(outcome.messages)
     _emit_report(
         outcome.result, fmt, output, show_suppressed or config.show_suppressed, quiet and output is None
     )
-    for line in outcome.messages:
-        _stderr().print(line, soft_wrap=True, markup=False)
+    if not fix:
+        _print_messages(outcome.messages)
     code = EXIT_OK
     if check and outcome.result.failing():
         code = EXIT_FINDINGS
     if outcome.result.errors or outcome.failed:
         code = EXIT_ERROR
     raise typer.Exit(code)
+
+
+def _print_messages(messages: list[str]) -> None:
+    for line in messages:
+        _stderr().print(line, soft_wrap=True, markup=False)
+    if messages:
+        sys.stderr.flush()
 
 
 def _emit_report(

@@ -166,7 +166,9 @@ def test_baseline_gates_only_new_findings(shop: Path) -> None:
     assert scan("--format", "json", "--output", "baseline.json", ".")[0] == 0
     assert scan("--check", "--baseline", "baseline.json", ".")[0] == 0
     users = shop / "shop" / "users.py"
-    users.write_text("\n\n" + users.read_text() + "\n\ndef again():\n    return httpx.get('https://x').text\n")
+    users.write_text(
+        "\n\n" + users.read_text() + "\n\ndef again():\n    return httpx.get('https://x').text\n"
+    )
     code, out = scan("--check", "--baseline", "baseline.json", ".")
     assert code == 1
     assert "POOL103" in out and out.count(": POOL1") == 1, out  # only the new site; moved ones still match
@@ -222,3 +224,46 @@ def test_options_from_configuration_and_the_command_line_wins(shop: Path) -> Non
     code, out = scan("--check", "--select", "POOL103", "--format", "concise", ".")
     assert code == 1
     assert "POOL103" in out and "POOL201" not in out
+
+
+def _small_project(root: Path) -> Path:
+    (root / "app").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "calls.py").write_text(
+        "import httpx\n\n\ndef f(url):\n    with httpx.Client() as c:\n        return c.get(url)\n"
+    )
+    return root
+
+
+def test_fix_says_what_it_fixed_before_what_is_left(tmp_path: Path) -> None:
+    """A combined log (`2>&1`) reads "Fixed ..." first, and never "All clear" after a fix; the same
+    notes are in the JSON report."""
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "pool_refactor", "scan", "--fix", "app"]
+    done = subprocess.run(
+        [*command, "--format", "concise"],
+        cwd=_small_project(tmp_path / "a"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout
+    assert lines.index("Fixed 1 site(s) in 1 file(s).") < len(lines) - 1
+    assert lines[-1] == "Fixed 1 site; no per-request HTTP clients are left."
+    assert not any("All clear" in line for line in lines)
+    report = subprocess.run(
+        [*command, "--format", "json"],
+        cwd=_small_project(tmp_path / "b"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    notes = json.loads(report.stdout)["notes"]
+    assert [note["kind"] for note in notes] == ["module"], notes
+    assert notes[0]["path"] == "app/http_client.py"

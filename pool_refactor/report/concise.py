@@ -71,6 +71,8 @@ def summary(result: ScanResult) -> str:
             head += f" ({', '.join(fixes)})"
     elif counts.errors:
         head = "No problems found in the files that could be read"
+    elif result.fixed:
+        head = f"Fixed {plural(result.fixed, 'site')}; no per-request HTTP clients are left"
     else:
         head = "All clear: no per-request HTTP clients found"
     return "; ".join([head, *extras]) + "."

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from pool_refactor import __version__
-from pool_refactor.scan.findings import FileError, Finding, ScanResult
+from pool_refactor.scan.findings import FileError, Finding, Note, ScanResult
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "pool-refactor"
@@ -42,12 +42,17 @@ def error_dict(error: FileError) -> dict[str, Any]:
     return {"path": error.path, "message": error.message}
 
 
+def note_dict(note: Note) -> dict[str, Any]:
+    return {"kind": note.kind, "path": note.path, "line": note.line, "message": note.message}
+
+
 def report_dict(result: ScanResult, *, show_suppressed: bool = False) -> dict[str, Any]:
     return {
         "version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "findings": [finding_dict(f) for f in result.visible(show_suppressed)],
         "errors": [error_dict(e) for e in result.errors],
+        "notes": [note_dict(n) for n in result.notes],
         "summary": result.summary(),
     }
 

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from pool_refactor import __version__
 from pool_refactor.report._common import is_problem, one_line
-from pool_refactor.scan.findings import Finding, ScanResult, Verdict
+from pool_refactor.scan.findings import Finding, Note, ScanResult, Verdict
 from pool_refactor.scan.rules import RULES, Rule
 
 SARIF_VERSION = "2.1.0"
@@ -111,6 +111,22 @@ def result_dict(finding: Finding, occurrence: int = 0) -> dict[str, Any]:
     return result
 
 
+def _note_notification(note: Note) -> dict[str, Any]:
+    notification: dict[str, Any] = {
+        "level": "note",
+        "message": {"text": one_line(note.message)},
+        "descriptor": {"id": f"pool-refactor/{note.kind}"},
+    }
+    if note.path is not None:
+        location: dict[str, Any] = {
+            "artifactLocation": {"uri": artifact_uri(note.path), "uriBaseId": SRCROOT}
+        }
+        if note.line is not None:
+            location["region"] = {"startLine": note.line, "startColumn": 1, "endLine": note.line}
+        notification["locations"] = [{"physicalLocation": location}]
+    return notification
+
+
 def sarif_dict(result: ScanResult, *, show_suppressed: bool = False) -> dict[str, Any]:
     seen: Counter[tuple[str, str, str, str]] = Counter()
     results: list[dict[str, Any]] = []
@@ -137,6 +153,10 @@ def sarif_dict(result: ScanResult, *, show_suppressed: bool = False) -> dict[str
             }
             for error in result.errors
         ]
+    if result.notes:
+        invocation.setdefault("toolExecutionNotifications", []).extend(
+            _note_notification(note) for note in result.notes
+        )
 
     return {
         "$schema": SARIF_SCHEMA,

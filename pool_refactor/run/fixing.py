@@ -26,7 +26,7 @@ from pool_refactor.plan.analyze import scan_loaded
 from pool_refactor.run.fix_parallel import map_files
 from pool_refactor.run.options import Options, Outcome
 from pool_refactor.run.workers import effective_jobs
-from pool_refactor.scan.findings import FileError, ScanResult
+from pool_refactor.scan.findings import FileError, Note, ScanResult
 from pool_refactor.scan.rules import is_enabled
 from pool_refactor.scan.source import Source, SourceError, encode_source, read_source
 
@@ -72,6 +72,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
                 else:
                     create_new(target_path, data)
                 outcome.messages.append(f"Wrote {module_display}")
+                result.notes.append(Note("module", "shared client module written", module_display))
             except (WriteError, OSError) as exc:
                 errors.append(
                     FileError(module_display, f"cannot write the shared module: {exc}", stage="fix")
@@ -100,6 +101,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     else:
         _rescan(fixed_files, result, options)
         outcome.messages.append(f"Fixed {fixed_sites} site(s) in {len(fixed_files)} file(s).")
+        result.fixed = fixed_sites
     if errors:
         outcome.failed = True
         result.errors = sorted([*result.errors, *errors], key=lambda e: e.path)
@@ -205,7 +207,11 @@ def _wire(
         else:
             continue
         outcome.messages.append(f"Lifecycle: {edit.description}")
-    outcome.messages.extend(f"{display_path(Path(note.path))}: {note.message}" for note in notes)
+        outcome.result.notes.append(Note("lifecycle", edit.description, display_path(edit.path)))
+    for note in notes:
+        shown = display_path(Path(note.path))
+        outcome.messages.append(f"{shown}: {note.message}")
+        outcome.result.notes.append(Note("wiring", note.message, shown))
     return others
 
 
@@ -237,10 +243,9 @@ def _report_mocks(
                 continue
     verb = "would stop mocking" if options.diff else "no longer mocks"
     for warning in find_broken_mocks(tests, rewritten, families):
-        outcome.messages.append(
-            f"{warning.path}:{warning.line}: patching `{warning.target}` {verb} the rewritten code; "
-            f"{warning.suggestion}"
-        )
+        text = f"patching `{warning.target}` {verb} the rewritten code; {warning.suggestion}"
+        outcome.messages.append(f"{warning.path}:{warning.line}: {text}")
+        outcome.result.notes.append(Note("mock", text, display_path(Path(warning.path)), warning.line))
 
 
 _FAILED = object()

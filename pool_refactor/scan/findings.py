@@ -92,6 +92,18 @@ class FileError:
     """`scan` (could not be read or parsed) or `fix` (scanned, but the fix could not be written)."""
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something `--fix`/`--diff` did or could not do besides rewriting sites, for the user to act on:
+    a lifecycle edit (`lifecycle`), wiring left to do by hand (`wiring`), a test that patches the old
+    construction (`mock`), the shared module written (`module`)."""
+
+    kind: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+
+
 @dataclass
 class ScanResult:
     """Everything one run found, in path order."""
@@ -100,6 +112,9 @@ class ScanResult:
     errors: list[FileError] = field(default_factory=list)
     files_scanned: int = 0
     files_parsed: int = 0
+    notes: list[Note] = field(default_factory=list)
+    fixed: int = 0
+    """Sites `--fix` rewrote in this run (the findings are what is left)."""
 
     def visible(self, show_suppressed: bool = False) -> list[Finding]:
         return [f for f in self.findings if show_suppressed or not f.suppressed]

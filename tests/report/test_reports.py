@@ -34,7 +34,7 @@ from pool_refactor.report import FORMATS, render
 from pool_refactor.report._common import shorten_snippet, summary_line
 from pool_refactor.report.github import escape_data, escape_property
 from pool_refactor.report.markdown import code as md_code
-from pool_refactor.scan.findings import Applicability, FileError, ScanResult, Verdict
+from pool_refactor.scan.findings import Applicability, FileError, Note, ScanResult, Verdict
 from pool_refactor.scan.rules import RULES, Rule
 
 from .fixture import finding, realistic_result
@@ -307,7 +307,8 @@ FINDING_KEYS = [
 def test_json_shape_and_key_order() -> None:
     result = realistic_result()
     data = json.loads(_render("json", result))
-    assert list(data) == ["version", "tool", "findings", "errors", "summary"]
+    assert list(data) == ["version", "tool", "findings", "errors", "notes", "summary"]
+    assert data["notes"] == []
     assert data["version"] == 1
     assert data["tool"] == {"name": "pool-refactor", "version": __version__}
     assert all(list(item) == FINDING_KEYS for item in data["findings"])
@@ -580,3 +581,62 @@ def test_every_rule_has_a_page(rule: Rule) -> None:
 def test_async212_advice_is_answered(code: str) -> None:
     page = (REPO / "pool_refactor" / "docs" / "rules" / f"{code}.md").read_text(encoding="utf-8")
     assert "ASYNC212" in page and "get_http_client()" in page
+
+
+# --- notes of --fix / --diff ------------------------------------------------------------------
+
+
+def _with_notes() -> ScanResult:
+    result = realistic_result()
+    result.notes = [
+        Note("module", "shared client module written", "app/http_client.py"),
+        Note(
+            "mock",
+            "patching `httpx.AsyncClient` no longer mocks the rewritten code; patch ...",
+            "tests/t.py",
+            7,
+        ),
+        Note("wiring", "No FastAPI or Starlette application was found, so nothing was wired."),
+    ]
+    return result
+
+
+def test_notes_are_in_the_json_report_in_order() -> None:
+    data = json.loads(_render("json", _with_notes()))
+    assert data["notes"] == [
+        {
+            "kind": "module",
+            "path": "app/http_client.py",
+            "line": None,
+            "message": "shared client module written",
+        },
+        {
+            "kind": "mock",
+            "path": "tests/t.py",
+            "line": 7,
+            "message": "patching `httpx.AsyncClient` no longer mocks the rewritten code; patch ...",
+        },
+        {
+            "kind": "wiring",
+            "path": None,
+            "line": None,
+            "message": "No FastAPI or Starlette application was found, so nothing was wired.",
+        },
+    ]
+
+
+def test_notes_are_sarif_notifications_after_the_errors() -> None:
+    log = json.loads(_render("sarif", _with_notes()))
+    _validate_sarif(log)
+    notifications = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert [n["level"] for n in notifications] == ["error", "note", "note", "note"]
+    assert notifications[2]["descriptor"] == {"id": "pool-refactor/mock"}
+    assert notifications[2]["locations"][0]["physicalLocation"]["region"]["startLine"] == 7
+    assert "locations" not in notifications[3]
+
+
+def test_concise_summary_after_a_fix_says_what_was_fixed() -> None:
+    result = ScanResult(files_scanned=3, fixed=2)
+    assert (
+        _render("concise", result).splitlines()[-1] == "Fixed 2 sites; no per-request HTTP clients are left."
+    )
