@@ -484,3 +484,34 @@ def test_module_target_and_package_root(tmp_path: Path) -> None:
     for path, name, top in cases:
         work = fixing._TargetWork(ModuleTarget(tmp_path / path, ".http_client", name))
         assert fixing._package_root(work) == tmp_path / top
+
+
+def test_setup_py_project_scanned_by_its_package_folder(tmp_path: Path) -> None:
+    """No pyproject.toml, and the package folder named on the command line (the configuration root
+    is then that folder): the imports still name the package (a regression found on opsdroid)."""
+    project = tmp_path / "bot"
+    for folder in ("bot", "bot/parsers", "bot/connector", "bot/connector/tg"):
+        (project / folder).mkdir(parents=True)
+        (project / folder / "__init__.py").write_text("")
+    (project / "setup.py").write_text('from setuptools import setup\nsetup(name="bot", packages=["bot"])\n')
+    (project / "setup.cfg").write_text("[metadata]\nname = bot\n")
+    site = (
+        "import httpx\n\n\ndef fetch(url):\n    with httpx.Client() as c:\n        return c.get(url).text\n"
+    )
+    (project / "bot" / "parsers" / "witai.py").write_text(site)
+    (project / "bot" / "connector" / "tg" / "conn.py").write_text(site)
+    done = subprocess.run(
+        [sys.executable, "-m", "pool_refactor", "scan", "--no-cache", "--no-wire", "--fix", "bot"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for module in ("parsers/witai.py", "connector/tg/conn.py"):
+        text = (project / "bot" / module).read_text()
+        assert "from bot.http_client import get_sync_http_client\n" in text, text
+    modules = ["bot.parsers.witai", "bot.connector.tg.conn"]
+    import_all([project], modules, tmp_path)
+    assert generated(project) == ["bot/http_client.py"]

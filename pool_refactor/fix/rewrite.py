@@ -121,9 +121,9 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
     if not plans:
         return None
     try:
-        target = locate_module(
-            file.path, _override(options), project_root=options.project_root, text=source.text
-        )
+        # Not bounded by the configuration's root: without a pyproject.toml that is the scanned
+        # folder, which may be the package itself (a setup.py project scanned as `pkg/`).
+        target = locate_module(file.path, _override(options), text=source.text)
     except PlacementError as exc:
         return not_fixed(file, str(exc))
     if target.path == file.path.resolve():

@@ -224,9 +224,7 @@ def _report_mocks(
     for item in work.values():
         for rewrite in item.rewrites:
             try:
-                module = target_for_path(
-                    rewrite.file.path, project_root=options.config.project_root
-                ).import_name
+                module = target_for_path(rewrite.file.path).import_name
             except PlacementError:
                 continue
             rewritten[module] = item.target.import_name
