@@ -593,21 +593,72 @@ def _rewrite_statements(
     if holding is None:
         return None, set()
     transformer = SharedClientTransformer(context, plans, accessor_module, skip_unplanned=True)
-    body = list(module.body)
+    lines = [position[0] for position in plans]
+    body: list[cst.BaseStatement] = list(module.body)
     for index in holding:
         statement = body[index]
-        positions = statement_positions(module, statement, top.first_lines[index])
-        if positions is None:
+        methods = _planned_methods(statement, top.members[index] if top.members else None, lines)
+        if methods is not None:  # a class: only the methods that hold a site, each on its own
+            assert isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock)
+            block = statement.body
+            indent = block.indent if block.indent is not None else module.default_indent
+            inner: list[cst.BaseStatement] = list(block.body)
+            for member, first in methods:
+                new = _rewrite_one(module, inner[member], first, indent, transformer)
+                if new is None:
+                    return None, set()
+                inner[member] = new
+            body[index] = statement.with_changes(body=block.with_changes(body=inner))
+            continue
+        new = _rewrite_one(module, statement, top.first_lines[index], "", transformer)
+        if new is None:
             return None, set()
-        alone = module.with_changes(body=[statement], header=(), footer=())
-        transformer.metadata = {PositionProvider: positions}
-        try:
-            result = alone.visit(transformer)
-        finally:
-            transformer.metadata = {}
-        if len(result.body) != 1 or result.footer:
-            return None, set()  # the statement was split or left lines behind: not one for one
-        body[index] = result.body[0]
+        body[index] = new
     if transformer.applied != set(plans):
         return None, set()
     return module.with_changes(body=body), transformer.applied
+
+
+def _planned_methods(
+    statement: cst.BaseStatement, members: Sequence[tuple[int, int]] | None, lines: Sequence[int]
+) -> list[tuple[int, int]] | None:
+    """For a class whose planned sites all stand in its methods: (index, first line) of each such
+    method; None otherwise (the statement is then walked whole)."""
+    if members is None or not isinstance(statement, cst.ClassDef):
+        return None
+    block = statement.body
+    if not isinstance(block, cst.IndentedBlock) or len(block.body) != len(members):
+        return None
+    start, end = members[0][0], members[-1][1]
+    inside = [line for line in lines if start <= line <= end]
+    chosen: dict[int, int] = {}
+    for line in inside:
+        found = next((i for i, (a, b) in enumerate(members) if a <= line <= b), None)
+        if found is None or not isinstance(block.body[found], cst.FunctionDef):
+            return None
+        chosen[found] = members[found][0]
+    if not chosen:
+        return None
+    return sorted(chosen.items())
+
+
+def _rewrite_one(
+    module: cst.Module,
+    statement: cst.BaseStatement,
+    first_line: int,
+    indent: str,
+    transformer: SharedClientTransformer,
+) -> cst.BaseStatement | None:
+    """`statement` rewritten alone (with positions for it alone); None when that is not exact."""
+    positions = statement_positions(module, statement, first_line, indent)
+    if positions is None:
+        return None
+    alone = module.with_changes(body=[statement], header=(), footer=())
+    transformer.metadata = {PositionProvider: positions}
+    try:
+        result = alone.visit(transformer)
+    finally:
+        transformer.metadata = {}
+    if len(result.body) != 1 or result.footer:
+        return None  # the statement was split or left lines behind: not one for one
+    return result.body[0]

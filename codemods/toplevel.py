@@ -31,6 +31,8 @@ class TopLevel:
     """Whether an `import` or `from ... import` stands anywhere inside (nested ones included)."""
     source: str = ""
     """The module's source, which these facts were read from."""
+    members: tuple[tuple[tuple[int, int], ...] | None, ...] = ()
+    """For a class, the first and last line of each statement of its body (else None)."""
 
     def __len__(self) -> int:
         return len(self.first_lines)
@@ -54,35 +56,57 @@ def read_top_level(module: cst.Module, source: str) -> TopLevel | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    statements = tree.body
-    first: list[int] = []
-    last: list[int] = []
-    imports: list[bool] = []
+    pairs = _pair(module.body, tree.body)
+    if pairs is None:
+        return None
+    members: list[tuple[tuple[int, int], ...] | None] = []
+    for statement, (_, _, group) in zip(module.body, pairs, strict=True):
+        inner = None
+        node = group[0]
+        if isinstance(statement, cst.ClassDef) and isinstance(node, ast.ClassDef):
+            if isinstance(statement.body, cst.IndentedBlock):
+                paired = _pair(statement.body.body, node.body)
+                inner = None if paired is None else tuple((a, b) for a, b, _ in paired)
+        members.append(inner)
+    return TopLevel(
+        tuple(a for a, _, _ in pairs),
+        tuple(b for _, b, _ in pairs),
+        tuple(
+            any(isinstance(n, ast.Import | ast.ImportFrom) for s in group for n in ast.walk(s))
+            for _, _, group in pairs
+        ),
+        source,
+        tuple(members),
+    )
+
+
+def _pair(
+    statements: Sequence[cst.BaseStatement], nodes: Sequence[ast.stmt]
+) -> list[tuple[int, int, list[ast.stmt]]] | None:
+    """For each libcst statement: its first line (first decorator included), last line and ast
+    statements; None when the two do not pair up."""
+    pairs = []
     index = 0
-    for statement in module.body:
+    for statement in statements:
         count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
-        group = statements[index : index + count]
+        group = list(nodes[index : index + count])
         if len(group) != count:
             return None
         index += count
         head = group[0]
         decorators = getattr(head, "decorator_list", None) or []
-        first.append(min([head.lineno, *(d.lineno for d in decorators)]))
-        last.append(max(node.end_lineno or node.lineno for node in group))
-        imports.append(
-            any(isinstance(n, ast.Import | ast.ImportFrom) for node in group for n in ast.walk(node))
-        )
-    if index != len(statements):
-        return None
-    return TopLevel(tuple(first), tuple(last), tuple(imports), source)
+        first = min([head.lineno, *(d.lineno for d in decorators)])
+        pairs.append((first, max(node.end_lineno or node.lineno for node in group), group))
+    return pairs if index == len(nodes) else None
 
 
 def statement_positions(
-    module: cst.Module, statement: cst.BaseStatement, first_line: int
+    module: cst.Module, statement: cst.BaseStatement, first_line: int, indent: str = ""
 ) -> dict[cst.CSTNode, CodeRange] | None:
-    """libcst's positions of every node of one top-level statement, as in the whole module, without
+    """libcst's positions of every node of one statement, as in the whole module, without
     computing them for the rest of it: the statement alone in a module, its lines shifted to where
-    its first token stands in the file. None if that anchor does not check out."""
+    its first token stands in the file and, for a statement in a class body, its columns by the
+    class body's `indent`. None if that anchor does not check out."""
     alone = module.with_changes(body=[statement], header=(), footer=())
     positions = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
     above: Sequence[cst.EmptyLine] = getattr(statement, "leading_lines", ())  # every statement has them
@@ -90,12 +114,15 @@ def statement_positions(
     anchor = _first_token(statement)
     if anchor is None or positions[anchor].start.line + offset != first_line:
         return None
-    if offset == 0:
+    shift = len(indent)
+    if offset == 0 and shift == 0:
         return dict(positions)
     shifted: dict[cst.CSTNode, CodeRange] = {}
     for node, span in positions.items():
         start, end = span.start, span.end
-        shifted[node] = CodeRange((start.line + offset, start.column), (end.line + offset, end.column))
+        shifted[node] = CodeRange(
+            (start.line + offset, start.column + shift), (end.line + offset, end.column + shift)
+        )
     return shifted
 
 

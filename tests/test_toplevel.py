@@ -182,3 +182,45 @@ def test_excerpt_reassembles_around_a_grown_head() -> None:
         body=[cst.parse_statement("import b\n"), *part.body[:-1], cst.parse_statement("z = 4\n")]
     )
     assert excerpt.reassemble(grown).code == "import b\nimport a\nx = 1\ny = 2\nz = 4\n"
+
+
+def test_method_positions_are_the_whole_module_positions() -> None:
+    """A method rewritten alone (its class holds other methods): lines and columns as in the file."""
+    text = (
+        "import httpx\n\n\nclass Notify:\n    '''Doc.'''\n\n    x = 1; y = 2\n\n    @staticmethod\n"
+        "    def send(url, body):\n        with httpx.Client(timeout=3) as c:\n"
+        "            return c.post(url, json={'a': [1, 2],\n                                    'b': 3})\n\n"
+        "    async def other(self):\n        return 1\n"
+    )
+    module = cst.parse_module(text)
+    top = read_top_level(module, text)
+    assert top is not None and top.members[1] is not None
+    whole = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    klass = module.body[1]
+    assert isinstance(klass, cst.ClassDef) and isinstance(klass.body, cst.IndentedBlock)
+    total = 0
+    for member, (first, _) in zip(klass.body.body, top.members[1], strict=True):
+        local = statement_positions(module, member, first, "    ")
+        assert local is not None
+        # What the rewrite locates by position: calls, and names inside them. (A node that ends
+        # with its line's newline ends at column 0 of the next line in both readings; the column
+        # shift is only exact for nodes inside the indented lines.)
+        checked = [n for n in local if isinstance(n, cst.Call | cst.Name | cst.Attribute | cst.Decorator)]
+        total += len(checked)
+        for node in checked:
+            assert whole[node] == local[node], node
+    assert total > 10
+
+
+def test_a_class_is_rewritten_one_method_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    real = shared_client_module._rewrite_one
+
+    def spy(module: cst.Module, statement: cst.BaseStatement, *args: object) -> object:
+        seen.append(type(statement).__name__)
+        return real(module, statement, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shared_client_module, "_rewrite_one", spy)
+    result = both_paths(EDGE_CASES["decorated_method_in_a_class"])
+    assert result is not None and result[0] == result[1]
+    assert seen == ["FunctionDef"]
