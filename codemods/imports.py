@@ -1064,7 +1064,10 @@ def _tidy_import_block(before: cst.Module, after: cst.Module) -> cst.Module:
     last_import = max((i for i, s in enumerate(body) if _is_import(s)), default=-1)
     if 0 <= last_import < len(body) - 1:
         following = body[last_import + 1]
-        if isinstance(following, cst.FunctionDef | cst.ClassDef):
+        # Two blank lines before a definition right after the imports; a comment between them
+        # makes isort and ruff count one (the comment is code of its own to them).
+        commented = any(line.comment is not None for line in leading_lines(following))
+        if isinstance(following, cst.FunctionDef | cst.ClassDef) and not commented:
             body[last_import + 1] = _with_blank_lines(following, 2)
     return after.with_changes(body=body)
 

@@ -225,3 +225,12 @@ def test_the_projects_own_checks_find_nothing_new_after_the_fix(tmp_path: Path, 
     assert "Fixed 2 site(s) in 1 file(s)" in fixed.stderr, fixed.stdout + fixed.stderr
     after = _checks(project, ["shop/users.py"])
     assert after == before, (project / "shop" / "users.py").read_text()
+
+
+def test_a_comment_between_the_imports_and_a_class_keeps_one_blank_line() -> None:
+    """isort and ruff count a comment after the imports as code: one blank line, not two."""
+    source = "import os\n\nfrom shop.a import b\n\n# Syntax:\n#  x://\n\nclass A:\n    pass\n"
+    assert add(source) == (
+        "import os\n\nfrom shop.a import b\nfrom shop.http_client import get_http_client\n\n"
+        "# Syntax:\n#  x://\n\nclass A:\n    pass\n"
+    )
