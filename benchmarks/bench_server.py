@@ -16,6 +16,22 @@ accepted (for TLS, the ones that completed a handshake) and the requests
 answered. TLS uses a throwaway trustme CA, whose PEM file is `ca_file`.
 `snapshot()` adds the CPU time (user + system, every thread) the server
 processes have used so far, so the benchmark can show the server's share.
+
+For benchmarks/keepalive.py and benchmarks/faults.py, `FastServer` also has:
+
+* `GET /delay/<seconds>`: the answer comes after that many seconds (a slow or
+  stalled host); `GET /hold/<seconds>` likewise, and not before `release()`;
+  `pending()` counts the requests held so at this moment;
+* `idle_close=(low, high)`: after each response the server closes the
+  connection once it has stayed idle for a random time between `low` and `high`
+  seconds (load balancers and servers closing kept-alive connections at random).
+  A request that is already on its way when the server closes meets a closed
+  connection, as it would on a real network;
+* `close_rate=p`: after each response the server closes the connection with
+  probability p, without a `Connection: close` header (a recycled worker, a proxy
+  dropping connections);
+* `restart()`: every connection is dropped and the listener closed, then the
+  server listens again on the same port (a restart).
 """
 
 from __future__ import annotations
@@ -23,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import random
 import socket
 import ssl
 import sys
@@ -41,30 +58,67 @@ _MAX_HEAD = 65536
 
 
 class _Counts:
-    __slots__ = ("connections", "requests")
+    __slots__ = ("connections", "requests", "pending", "idle_closes")
 
     def __init__(self) -> None:
         self.connections = 0
         self.requests = 0
+        self.pending = 0
+        self.idle_closes = 0
+
+
+_DELAY = b"/delay/"
+_HOLD = b"/hold/"
+_released = [False]
+"""Whether `release()` was called: /hold/ requests then answer once due."""
+_waiting: list[Any] = []
+"""Replies to /hold/ requests that are due but wait for `release()`."""
+_live: set[Any] = set()
+"""Every open connection's protocol, for `restart()`."""
 
 
 class _HttpProtocol(asyncio.Protocol):
     """HTTP/1.1 with keep-alive and pipelining; request bodies (Content-Length or
-    chunked) are read and ignored."""
+    chunked) are read and ignored. `/delay/<seconds>` answers late, `/hold/<seconds>`
+    too and not before `release()`; with `idle_close`, an idle connection is closed
+    after a random time, with `close_rate` after some responses."""
 
-    def __init__(self, counts: _Counts) -> None:
+    def __init__(
+        self, counts: _Counts, idle_close: tuple[float, float] | None = None, close_rate: float = 0.0
+    ) -> None:
         self.counts = counts
+        self.close_rate = close_rate
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.idle_close = idle_close
+        self.timer: asyncio.TimerHandle | None = None
+        self.delayed: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         self.counts.connections += 1
+        _live.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        _live.discard(self)
+        for handle in (self.timer, self.delayed):
+            if handle is not None:
+                handle.cancel()
+        if self.delayed is not None:
+            self.delayed = None
+            self.counts.pending -= 1
+        self.transport = None
 
     def data_received(self, data: bytes) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.buffer += data
+        self._process()
+
+    def _process(self) -> None:
         buffer = self.buffer
-        buffer += data
-        while True:
+        while self.delayed is None and self.transport is not None:
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(buffer) > _MAX_HEAD:
@@ -99,15 +153,58 @@ class _HttpProtocol(asyncio.Protocol):
                 start += length
             del buffer[:start]
             self.counts.requests += 1
+            target = lines[0].split(b" ")[1] if lines[0].count(b" ") >= 2 else b"/"
+            hold = target.startswith(_HOLD)
+            if hold or target.startswith(_DELAY):
+                try:
+                    seconds = float(target[len(_HOLD if hold else _DELAY) :])
+                except ValueError:
+                    seconds = 0.0
+                if seconds > 0 or hold:
+                    self.counts.pending += 1
+                    due = self._hold_due if hold else self._delayed_reply
+                    self.delayed = asyncio.get_running_loop().call_later(seconds, due, close)
+                    return
             self._reply(_CLOSE if close else _KEEP, close=close)
             if close:
                 return
 
+    def _hold_due(self, close: bool) -> None:
+        if _released[0]:
+            self._delayed_reply(close)
+        else:
+            _waiting.append(lambda: self._delayed_reply(close))
+
+    def _delayed_reply(self, close: bool) -> None:
+        if self.delayed is None:  # the connection was lost meanwhile
+            return
+        self.delayed = None
+        self.counts.pending -= 1
+        if self.transport is None:
+            return
+        self._reply(_CLOSE if close else _KEEP, close=close)
+        if not close:
+            self._process()
+
     def _reply(self, response: bytes, *, close: bool) -> None:
         assert self.transport is not None
         self.transport.write(response)
+        if self.close_rate and not close and random.random() < self.close_rate:
+            self.counts.idle_closes += 1
+            close = True
         if close:
             self.buffer.clear()
+            self.transport.close()
+        elif self.idle_close is not None and not self.buffer:
+            if self.timer is not None:
+                self.timer.cancel()
+            delay = random.uniform(*self.idle_close)
+            self.timer = asyncio.get_running_loop().call_later(delay, self._close_idle)
+
+    def _close_idle(self) -> None:
+        self.timer = None
+        if self.transport is not None and self.delayed is None:
+            self.counts.idle_closes += 1
             self.transport.close()
 
 
@@ -128,7 +225,14 @@ def _chunked_length(buffer: bytearray, start: int) -> int | None:
             return None
 
 
-def _fast_main(channel: Any, port: int, certfile: str | None, keyfile: str | None) -> None:
+def _fast_main(
+    channel: Any,
+    port: int,
+    certfile: str | None,
+    keyfile: str | None,
+    idle_close: tuple[float, float] | None = None,
+    close_rate: float = 0.0,
+) -> None:
     """One server process: serve until told to stop on `channel`."""
     loop: asyncio.AbstractEventLoop
     try:
@@ -143,15 +247,27 @@ def _fast_main(channel: Any, port: int, certfile: str | None, keyfile: str | Non
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(certfile, keyfile)
     counts = _Counts()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if hasattr(socket, "SO_REUSEPORT"):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((HOST, port))
-    sock.listen(1024)
-    server = loop.run_until_complete(
-        loop.create_server(lambda: _HttpProtocol(counts), sock=sock, ssl=context, backlog=1024)
-    )
+
+    async def listen(port: int) -> asyncio.AbstractServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((HOST, port))
+        sock.listen(1024)
+        protocol = lambda: _HttpProtocol(counts, idle_close, close_rate)  # noqa: E731
+        return await loop.create_server(protocol, sock=sock, ssl=context, backlog=1024)
+
+    servers = [loop.run_until_complete(listen(port))]
+    port = servers[0].sockets[0].getsockname()[1]
+
+    async def restart() -> None:
+        servers[0].close()
+        for live in list(_live):
+            if live.transport is not None:
+                live.transport.abort()
+        servers[0] = await listen(port)
+        channel.send(None)
 
     def on_command() -> None:
         try:
@@ -159,19 +275,30 @@ def _fast_main(channel: Any, port: int, certfile: str | None, keyfile: str | Non
         except EOFError:
             command = "stop"
         if command == "reset":
-            counts.connections = counts.requests = 0
+            counts.connections = counts.requests = counts.idle_closes = 0
             channel.send(None)
         elif command == "counts":
             channel.send((counts.connections, counts.requests, time.process_time()))
+        elif command == "stats":
+            stats = {name: getattr(counts, name) for name in _Counts.__slots__}
+            channel.send({**stats, "open": len(_live)})
+        elif command == "restart":
+            asyncio.ensure_future(restart())
+        elif command == "release":
+            _released[0] = True
+            for reply in _waiting:
+                reply()
+            _waiting.clear()
+            channel.send(None)
         else:
             loop.stop()
 
     loop.add_reader(channel.fileno(), on_command)
-    channel.send((sock.getsockname()[1], os.getpid(), type(loop).__module__.split(".")[0]))
+    channel.send((port, os.getpid(), type(loop).__module__.split(".")[0]))
     try:
         loop.run_forever()
     finally:
-        server.close()
+        servers[0].close()
         loop.close()
 
 
@@ -271,13 +398,22 @@ class FastServer(_ServerProcesses):
 
     kind = "fast"
 
-    def __init__(self, tls: bool, processes: int = 1) -> None:
+    def __init__(
+        self,
+        tls: bool,
+        processes: int = 1,
+        *,
+        idle_close: tuple[float, float] | None = None,
+        close_rate: float = 0.0,
+    ) -> None:
         super().__init__(tls)
         self.processes = max(1, processes)
+        self.idle_close = idle_close
+        self.close_rate = close_rate
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._certs: tuple[str | None, str | None] = (None, None)
 
     def __enter__(self) -> FastServer:
-        certfile = keyfile = None
         if self.tls:
             import trustme
 
@@ -292,18 +428,54 @@ class FastServer(_ServerProcesses):
             for pem in cert.cert_chain_pems[1:]:
                 pem.write_to_path(certfile, append=True)
             cert.private_key_pem.write_to_path(keyfile)
+            self._certs = (certfile, keyfile)
         try:
-            for index in range(self.processes):
-                channel, _ = self._start(_fast_main, self.port, certfile, keyfile)
-                port, pid, loop_name = channel.recv()
-                self.port = self.port or port
-                self._pids.append(pid)
-                if index == 0:
-                    self.detail = f"{loop_name}, {self.processes} process{'es' if self.processes > 1 else ''}"
+            self._start_processes()
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def _start_processes(self) -> None:
+        for index in range(self.processes):
+            channel, _ = self._start(_fast_main, self.port, *self._certs, self.idle_close, self.close_rate)
+            port, pid, loop_name = channel.recv()
+            self.port = self.port or port
+            self._pids.append(pid)
+            if index == 0:
+                self.detail = f"{loop_name}, {self.processes} process{'es' if self.processes > 1 else ''}"
+
+    def stats(self) -> dict[str, int]:
+        """Connections accepted, requests read and connections closed by
+        `idle_close` or `close_rate` (`idle_closes`) since the last reset;
+        requests held by `/delay/` or `/hold/` (`pending`) and connections open
+        (`open`) right now."""
+        total: dict[str, int] = {}
+        for channel, _ in self._children:
+            channel.send("stats")
+        for channel, _ in self._children:
+            for name, value in channel.recv().items():
+                total[name] = total.get(name, 0) + value
+        return total
+
+    def pending(self) -> int:
+        return self.stats().get("pending", 0)
+
+    def release(self) -> None:
+        """Answer the /hold/ requests that are due, and later ones once due."""
+        for channel, _ in self._children:
+            channel.send("release")
+        for channel, _ in self._children:
+            channel.recv()
+
+    def restart(self) -> None:
+        """A server restart: each process closes its listener and drops every
+        connection it holds (unanswered requests included), then listens again on
+        the same port; counters are kept."""
+        for channel, _ in self._children:
+            channel.send("restart")
+        for channel, _ in self._children:
+            channel.recv()
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__()

@@ -388,8 +388,6 @@ def _cell(
 ) -> list[Row]:
     """Every variant of one library, scheme and caller count, in interleaved rounds."""
     variants = ["per-request", "shared"]
-    if callers > 20 and library.startswith("httpx"):
-        variants.append("shared +keepalive")
     samples: dict[str, list[Sample]] = {variant: [] for variant in variants}
     per_round = max(total // rounds, callers)
     hc.close_http_clients()
@@ -402,22 +400,11 @@ def _cell(
         # Per request and shared alternate, so that a change in the machine's load
         # hits both alike. The shared client is kept from one round to the next.
         for index in range(rounds):
-            for name in variants[:2] if index % 2 == 0 else variants[1::-1]:
+            for name in variants if index % 2 == 0 else variants[::-1]:
                 samples[name].append(
                     _sample(library, name, server, callers, per_round, limit / rounds, hc, run_in)
                 )
-        if len(variants) > 2:
-            # +keepalive needs a client of its own, built with the variable set.
-            _close_shared(hc, run_in)
-            # httpx keeps at most 20 idle connections by default; with more
-            # concurrent callers than that, most are closed as soon as idle.
-            os.environ["HTTP_CLIENT_MAX_KEEPALIVE"] = str(callers)
-            for _ in range(rounds):
-                samples[variants[2]].append(
-                    _sample(library, variants[2], server, callers, per_round, limit / rounds, hc, run_in)
-                )
     finally:
-        os.environ.pop("HTTP_CLIENT_MAX_KEEPALIVE", None)
         _close_shared(hc, run_in)
         run_in.close()
     scheme = "https" if server.tls else "http"
@@ -541,7 +528,7 @@ def _notes(rows: list[Row], construction: dict[str, float], load: float | None) 
                 f"{row.library} {row.scheme} x{row.callers}: the shared client opened {row.connections} "
                 f"connections for {row.requests} requests: its pool keeps fewer idle connections than "
                 "there are callers, so a connection released beyond that limit is closed and another "
-                "opened (see +keepalive)."
+                "opened (HTTP_CLIENT_MAX_KEEPALIVE; benchmarks/keepalive.py)."
             )
     for row in rows:
         if row.variant == "shared" and row.warmup_seconds > 0.25:
@@ -638,9 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         caption="Client µs, Server µs: CPU time per request of the client process and of the server. "
         "Gain: shared req/s ÷ per-request req/s; target 10x over HTTPS, 3x over HTTP (✗: under it, "
         "see the notes). CPU gain: the same ratio of client + server CPU per request. Conns: TCP "
-        "connections the server accepted, including each shared caller's untimed first request. "
-        "+keepalive: HTTP_CLIENT_MAX_KEEPALIVE set to the number of callers (httpx keeps 20 idle "
-        "connections by default).",
+        "connections the server accepted, including each shared caller's untimed first request.",
     )
     for column in (
         "Library",

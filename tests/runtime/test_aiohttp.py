@@ -82,8 +82,9 @@ async def test_options_environment_and_stats(
     default = hc.get_aiohttp_session()
     connector = default.connector
     assert isinstance(connector, aiohttp.TCPConnector)
-    # aiohttp's own defaults when the environment says nothing.
-    assert (connector.limit, connector.limit_per_host) == (100, 0)
+    # No cap on connections (aiohttp's own is 100 per session), so that no request
+    # waits for one that a session of its own would have opened.
+    assert (connector.limit, connector.limit_per_host) == (0, 0)
     assert connector._keepalive_timeout == 15.0
     assert default.timeout == aiohttp.ClientTimeout(total=300, sock_connect=30)
     monkeypatch.setenv("HTTP_CLIENT_MAX_CONNECTIONS", "5")
@@ -115,5 +116,5 @@ async def test_aclose_closes_sessions(hc: ModuleType, server: LocalServer) -> No
 
 
 def test_no_running_loop(hc: ModuleType) -> None:
-    with pytest.raises(RuntimeError, match="running asyncio event loop"):
+    with pytest.raises(RuntimeError, match=r"get_aiohttp_session\(\) needs a running asyncio event loop"):
         hc.get_aiohttp_session()

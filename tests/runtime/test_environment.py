@@ -13,14 +13,17 @@ def _pool(client: httpx.Client) -> Any:
     return client._transport._pool
 
 
-def test_defaults_are_httpx_defaults(hc: ModuleType) -> None:
+def test_defaults_are_httpx_defaults_but_the_limits(hc: ModuleType) -> None:
     """With no variable set, the shared client behaves like `httpx.Client()`, except
-    for the pool timeout (60 s, see the module docstring)."""
+    for the limits (no cap on connections, 100 idle kept) and the pool timeout (60 s,
+    which applies only under a cap): see the module docstring."""
     shared = hc.get_sync_http_client()
     plain = httpx.Client()
     try:
-        for attribute in ("_max_connections", "_max_keepalive_connections", "_keepalive_expiry"):
-            assert getattr(_pool(shared), attribute) == getattr(_pool(plain), attribute)
+        assert _pool(shared)._keepalive_expiry == _pool(plain)._keepalive_expiry
+        assert _pool(plain)._max_connections == 100
+        assert _pool(shared)._max_connections > 10**9  # httpcore's "no limit"
+        assert _pool(shared)._max_keepalive_connections == 100
         assert _pool(shared)._http2 is False
         assert _pool(shared)._retries == 0
         assert shared.timeout == httpx.Timeout(5.0, pool=60.0)
@@ -29,6 +32,12 @@ def test_defaults_are_httpx_defaults(hc: ModuleType) -> None:
         assert shared.trust_env is plain.trust_env
     finally:
         plain.close()
+
+
+@pytest.mark.parametrize("value", ["0", "none", " None "])
+def test_no_cap_spelled_out(hc: ModuleType, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("HTTP_CLIENT_MAX_CONNECTIONS", value)
+    assert _pool(hc.get_sync_http_client())._max_connections > 10**9
 
 
 def test_every_variable_is_applied(hc: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,8 +75,8 @@ def test_read_when_a_client_is_built(hc: ModuleType, monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("MAX_CONNECTIONS", "abc", "HTTP_CLIENT_MAX_CONNECTIONS='abc' is not a positive integer"),
-        ("MAX_CONNECTIONS", "0", "HTTP_CLIENT_MAX_CONNECTIONS='0' is not a positive integer"),
+        ("MAX_CONNECTIONS", "abc", "HTTP_CLIENT_MAX_CONNECTIONS='abc' is not a non-negative integer"),
+        ("MAX_CONNECTIONS", "-1", "HTTP_CLIENT_MAX_CONNECTIONS='-1' is not a non-negative integer"),
         ("MAX_KEEPALIVE", "-1", "HTTP_CLIENT_MAX_KEEPALIVE='-1' is not a non-negative integer"),
         ("RETRIES", "two", "HTTP_CLIENT_RETRIES='two' is not a non-negative integer"),
         ("TIMEOUT", "fast", "HTTP_CLIENT_TIMEOUT='fast' is not a positive number of seconds"),
@@ -111,6 +120,7 @@ def test_blank_values_mean_unset(hc: ModuleType, monkeypatch: pytest.MonkeyPatch
 
 def test_library_specific_defaults(hc: ModuleType) -> None:
     manager = hc.get_urllib3_pool_manager()
-    assert manager.pools._maxsize == 10
+    assert manager.pools._maxsize == 10  # num_pools
+    assert manager.connection_pool_kw["maxsize"] == 64
     adapter = hc.get_requests_session().get_adapter("http://x")
     assert (adapter._pool_connections, adapter._pool_maxsize) == (10, 10)

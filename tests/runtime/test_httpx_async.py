@@ -109,7 +109,7 @@ def test_threads_with_their_own_loops(hc: ModuleType, server: LocalServer) -> No
 
 
 def test_no_running_loop_is_a_clear_error(hc: ModuleType) -> None:
-    with pytest.raises(RuntimeError, match=r"get_http_client\(\) needs a running asyncio event loop"):
+    with pytest.raises(RuntimeError, match=r"get_http_client\(\) needs a running asyncio or trio event loop"):
         hc.get_http_client()
 
 

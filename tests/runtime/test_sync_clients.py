@@ -202,7 +202,7 @@ def test_urllib3_environment_and_fork(
     hc: ModuleType, server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     default = hc.get_urllib3_pool_manager()
-    assert default.connection_pool_kw["maxsize"] == 10
+    assert default.connection_pool_kw["maxsize"] == 64
     assert "retries" not in default.connection_pool_kw  # urllib3's own policy
     hc.close_http_clients()
     monkeypatch.setenv("HTTP_CLIENT_RETRIES", "5")
