@@ -37,7 +37,8 @@ def test_report_exits_0_and_lists_sites(shop: Path) -> None:
     assert "shop/users.py:9:16: POOL101 [*]" in out
     assert "shop/users.py:18:20: POOL101 [*]" in out
     assert "shop/billing.py:27:14: POOL201" in out
-    assert "Found 5 problems (4 fixable with --fix)" in out
+    summary = "Found 5 problems; 4 of 4 per-request sites fixable with --fix; 1 persistent client not listed."
+    assert summary in out
 
 
 def test_check_exits_1_while_sites_remain(shop: Path) -> None:
@@ -114,7 +115,7 @@ def test_output_file(shop: Path) -> None:
     assert code == 0
     text = (shop / "report.md").read_text()
     assert "## Problem Areas (New Client Per Request)" in text
-    assert "| `shop/users.py` | 9, 18, 25 |" in text
+    assert "| `shop/users.py` | 9 [*], 18 [*], 25 [*] |" in text
 
 
 def test_suppression_and_show_suppressed(shop: Path) -> None:

@@ -19,6 +19,8 @@ SNIPPET_LIMIT = 60
 """Characters of a shortened snippet in the table and Markdown reports (JSON/SARIF keep it whole)."""
 
 IN_LOOP = "(in loop)"
+FIXABLE_MARK = "[*]"
+"""After a site (or line) that a plain `--fix` fixes, as ruff marks its fixable diagnostics."""
 SUPPRESSED = "(suppressed)"
 
 
@@ -33,14 +35,35 @@ def is_problem(finding: Finding) -> bool:
     return finding.verdict is not Verdict.PERSISTENT
 
 
+def is_fixable(finding: Finding) -> bool:
+    """`--fix` can rewrite the site, with `--unsafe-fixes` when the fix is unsafe: the documented
+    meaning of `fixable` (docs/json-format.md). Read from the applicability, which the planner
+    always sets, so that an unsafe fix is fixable whatever the finding's own flag says."""
+    return finding.applicability is not Applicability.NONE
+
+
 def is_safe_fix(finding: Finding) -> bool:
-    """Fixed by a plain `--fix` (ruff's `[*]`): fixable and not marked unsafe."""
-    return finding.fixable and finding.applicability is not Applicability.UNSAFE
+    """Fixed by a plain `--fix` (ruff's `[*]`)."""
+    return finding.applicability is Applicability.SAFE
 
 
 def is_unsafe_fix(finding: Finding) -> bool:
     """Fixable only when unsafe fixes are asked for."""
-    return finding.fixable and finding.applicability is Applicability.UNSAFE
+    return finding.applicability is Applicability.UNSAFE
+
+
+def refusal_text(finding: Finding) -> str:
+    """Why a plain `--fix` leaves the site alone, for the human formats; empty when it fixes it.
+
+    `not fixed: <reason>`, or for an unsafe fix `fixed only with --unsafe-fixes: <what changes>`,
+    so that every refusal can be acted on without reading the JSON."""
+    if is_safe_fix(finding) or not is_problem(finding):
+        return ""
+    reason = one_line(finding.reason)
+    if is_unsafe_fix(finding):
+        head = f"fixed only with {UNSAFE_FIX_FLAG}"
+        return f"{head}: {reason}" if reason else head
+    return f"not fixed: {reason}" if reason else ""  # the scanner gives every refusal a reason
 
 
 def one_line(text: str) -> str:
@@ -120,11 +143,15 @@ class FileRow:
     path: str
     lines: list[tuple[int, bool]] = field(default_factory=list)
     """(line, suppressed) in the order the findings came."""
+    unfixed: set[int] = field(default_factory=set)
+    """Lines with a site that a plain `--fix` leaves alone (the others get ruff's `[*]`)."""
     contexts: list[tuple[str, bool]] = field(default_factory=list)
     """Distinct enclosing names in order of first appearance, with whether any site there is in a loop."""
 
     def add(self, finding: Finding) -> None:
         self.lines.append((finding.line, finding.suppressed))
+        if finding.suppressed or not is_safe_fix(finding):  # --fix leaves suppressed sites alone
+            self.unfixed.add(finding.line)
         for index, (name, in_loop) in enumerate(self.contexts):
             if name == finding.context:
                 self.contexts[index] = (name, in_loop or finding.in_loop)
@@ -157,6 +184,10 @@ class Counts:
     persistent: int
     safe_fixes: int
     unsafe_fixes: int
+    per_request_safe: int
+    """Per-request sites a plain `--fix` rewrites."""
+    per_request_unsafe: int
+    """Per-request sites rewritten only with `--unsafe-fixes`."""
     suppressed: int
     errors: int
     files_scanned: int
@@ -179,6 +210,8 @@ class Counts:
             persistent=sum(1 for f in active if f.verdict is Verdict.PERSISTENT),
             safe_fixes=sum(1 for f in problems if is_safe_fix(f)),
             unsafe_fixes=sum(1 for f in problems if is_unsafe_fix(f)),
+            per_request_safe=sum(1 for f in per_request if is_safe_fix(f)),
+            per_request_unsafe=sum(1 for f in per_request if is_unsafe_fix(f)),
             suppressed=len(result.findings) - len(active),
             errors=len(result.errors),
             files_scanned=result.files_scanned,
@@ -186,13 +219,27 @@ class Counts:
 
 
 def fix_phrase(counts: Counts) -> str:
-    """`5 fixable with --fix (2 more with --unsafe-fixes)`, or empty when nothing can be fixed."""
-    if counts.safe_fixes == 0 and counts.unsafe_fixes == 0:
-        return ""
-    text = f"{counts.safe_fixes} fixable with {FIX_FLAG}"
-    if counts.unsafe_fixes:
-        text += f" ({counts.unsafe_fixes} more with {UNSAFE_FIX_FLAG})"
-    return text
+    """What `--fix` would gain (issue 12, item 8), or empty when there is nothing to fix.
+
+    `3 of 5 per-request sites fixable with --fix (1 more with --unsafe-fixes)`: the coverage of
+    the per-request sites is always said when there are any, even `0 of 5`, since the sites left
+    are the ones to look at; fixable leaks and unclear sites follow
+    (`; 2 other problems fixable with --fix`)."""
+    parts: list[str] = []
+    if counts.per_request:
+        of = "site" if counts.per_request == 1 else "sites"
+        text = f"{counts.per_request_safe} of {counts.per_request} per-request {of} fixable with {FIX_FLAG}"
+        if counts.per_request_unsafe:
+            text += f" ({counts.per_request_unsafe} more with {UNSAFE_FIX_FLAG})"
+        parts.append(text)
+    other_safe = counts.safe_fixes - counts.per_request_safe
+    other_unsafe = counts.unsafe_fixes - counts.per_request_unsafe
+    if other_safe or other_unsafe:
+        text = f"{plural(other_safe, 'other problem')} fixable with {FIX_FLAG}"
+        if other_unsafe:
+            text += f" ({other_unsafe} more with {UNSAFE_FIX_FLAG})"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def errors_phrase(errors: Sequence[FileError]) -> str:
@@ -247,13 +294,28 @@ def summary_line(result: ScanResult) -> str:
 
 
 def lines_text(row: FileRow) -> str:
-    """`45, 103, 161`; a suppressed site (shown only on request) is marked."""
-    return ", ".join(f"{line} {SUPPRESSED}" if suppressed else str(line) for line, suppressed in row.lines)
+    """`45 [*], 103 [*], 161`: ruff's `[*]` after each line whose sites a plain `--fix` fixes; a
+    suppressed site (shown only on request) is marked."""
+    return ", ".join(
+        str(line)
+        + ("" if line in row.unfixed else f" {FIXABLE_MARK}")
+        + (f" {SUPPRESSED}" if suppressed else "")
+        for line, suppressed in row.lines
+    )
+
+
+def refused(findings: Iterable[Finding]) -> list[Finding]:
+    """The per-request sites a plain `--fix` leaves alone, each with its reason (`refusal_text`)."""
+    return [f for f in findings if f.verdict is Verdict.PER_REQUEST and refusal_text(f)]
 
 
 def why_text(finding: Finding) -> str:
-    """The "Why" cell of the leaks-and-unclear table: the message, then the rule code."""
+    """The "Why" cell of the leaks-and-unclear table: the message, the rule code, then why a plain
+    `--fix` leaves it alone."""
     text = f"{one_line(finding.message)} ({finding.code})"
+    refusal = refusal_text(finding)
+    if refusal:
+        text += f"; {refusal}"
     if finding.suppressed:
         text += f" {SUPPRESSED}"
     return text

@@ -6,9 +6,10 @@
 ::error file=src/broken.py,title=pool-refactor could not scan this file::invalid syntax (line 3)
 ```
 
-Per-request sites and leaks are `::warning`, unclear sites `::notice`; persistent clients print
-nothing. With `--show-suppressed`, suppressed findings are `::notice` with `(suppressed)` in the
-title. The last line is the plain summary, which the log shows as it is.
+Per-request sites and leaks are `::warning`, unclear sites `::notice`; the message ends with why a
+plain `--fix` leaves the site alone (`(not fixed: ...)`, `(fixed only with --unsafe-fixes: ...)`);
+persistent clients print nothing. With `--show-suppressed`, suppressed findings are `::notice` with
+`(suppressed)` in the title. The last line is the plain summary, which the log shows as it is.
 
 Escaping follows the runner's rules (actions/toolkit `command.ts`): in the message `%`, `\\r` and
 `\\n` become `%25`, `%0D` and `%0A`; in property values `:` and `,` become `%3A` and `%2C` as well.
@@ -16,7 +17,7 @@ Escaping follows the runner's rules (actions/toolkit `command.ts`): in the messa
 
 from __future__ import annotations
 
-from pool_refactor.report._common import SUPPRESSED, is_problem, summary_line
+from pool_refactor.report._common import SUPPRESSED, is_problem, refusal_text, summary_line
 from pool_refactor.scan.findings import Finding, ScanResult, Verdict
 from pool_refactor.scan.rules import RULES_BY_CODE
 
@@ -51,7 +52,11 @@ def annotation(finding: Finding) -> str:
         "endLine": str(max(finding.line, finding.end_line)),
         "title": title,
     }
-    return command(name, properties, finding.message)
+    message = finding.message
+    refusal = refusal_text(finding)
+    if refusal:
+        message = f"{message.rstrip()} ({refusal})"
+    return command(name, properties, message)
 
 
 def render(result: ScanResult, *, show_suppressed: bool = False) -> str:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from pool_refactor import __version__
+from pool_refactor.report._common import is_fixable, is_unsafe_fix
 from pool_refactor.scan.findings import FileError, Finding, Note, ScanResult
 
 SCHEMA_VERSION = 1
@@ -30,7 +31,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "in_loop": finding.in_loop,
         "context": finding.context,
         "snippet": finding.snippet,
-        "fixable": finding.fixable,
+        "fixable": is_fixable(finding),
         "reason": finding.reason,
         "suppressed": finding.suppressed,
         "message": finding.message,
@@ -53,8 +54,22 @@ def report_dict(result: ScanResult, *, show_suppressed: bool = False) -> dict[st
         "findings": [finding_dict(f) for f in result.visible(show_suppressed)],
         "errors": [error_dict(e) for e in result.errors],
         "notes": [note_dict(n) for n in result.notes],
-        "summary": result.summary(),
+        "summary": summary_dict(result),
     }
+
+
+def summary_dict(result: ScanResult) -> dict[str, int]:
+    """The run's counts; `fixable` counts what `fixable` marks (safe and unsafe fixes alike, as
+    documented), `unsafe_fixable` those of them applied only with `--unsafe-fixes`."""
+    summary = result.summary()
+    active = [f for f in result.findings if not f.suppressed]
+    summary["fixable"] = sum(1 for f in active if is_fixable(f))
+    ordered: dict[str, int] = {}
+    for key, value in summary.items():
+        ordered[key] = value
+        if key == "fixable":
+            ordered["unsafe_fixable"] = sum(1 for f in active if is_unsafe_fix(f))
+    return ordered
 
 
 def render(result: ScanResult, *, show_suppressed: bool = False) -> str:

@@ -10,7 +10,9 @@ The tables are the ones people write by hand in performance issues:
 | `src/api.py` | 45, 103, 161 | `get_user`, `Api.fetch` (in loop) |
 ```
 
-followed, when they have rows, by `## Leaks and Unclear Sites`, `## Already Optimized (Persistent
+with ruff's `[*]` after each line that a plain `--fix` fixes, followed, when they have rows, by
+`## Not Fixed by --fix` (`Location | Line | Reason`: each per-request site left alone and why),
+`## Leaks and Unclear Sites`, `## Already Optimized (Persistent
 Clients)` and `## Files Not Scanned`, and a bold summary line. An empty table is left out; a run
 that found nothing at all prints one line.
 
@@ -31,6 +33,8 @@ from pool_refactor.report._common import (
     lines_text,
     one_line,
     per_request_rows,
+    refusal_text,
+    refused,
     shorten_snippet,
     status_text,
     summary_line,
@@ -40,6 +44,7 @@ from pool_refactor.report._common import (
 from pool_refactor.scan.findings import ScanResult, Verdict
 
 PROBLEMS_HEADING = "## Problem Areas (New Client Per Request)"
+NOT_FIXED_HEADING = "## Not Fixed by --fix"
 LEAKS_HEADING = "## Leaks and Unclear Sites"
 PERSISTENT_HEADING = "## Already Optimized (Persistent Clients)"
 ERRORS_HEADING = "## Files Not Scanned"
@@ -100,6 +105,11 @@ def render(result: ScanResult, *, show_suppressed: bool = False) -> str:
             for row in per_request
         ]
         sections.append([PROBLEMS_HEADING, "", *table(["Location", "Line", "Context"], rows)])
+
+    not_fixed = refused(findings)
+    if not_fixed:
+        rows = [[code(f.path), str(f.line), prose(refusal_text(f))] for f in not_fixed]
+        sections.append([NOT_FIXED_HEADING, "", *table(["Location", "Line", "Reason"], rows)])
 
     others = with_verdicts(findings, Verdict.LEAK, Verdict.UNCLEAR)
     if others:

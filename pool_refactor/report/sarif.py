@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pool_refactor import __version__
-from pool_refactor.report._common import is_problem, one_line
+from pool_refactor.report._common import is_fixable, is_problem, one_line
 from pool_refactor.scan.findings import Finding, Note, ScanResult, Verdict
 from pool_refactor.scan.rules import RULES, Rule
 
@@ -101,7 +101,7 @@ def result_dict(finding: Finding, occurrence: int = 0) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "verdict": finding.verdict.value,
         "in_loop": finding.in_loop,
-        "fixable": finding.fixable,
+        "fixable": is_fixable(finding),
         "applicability": finding.applicability.value,
         "library": finding.library,
     }

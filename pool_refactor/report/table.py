@@ -1,12 +1,14 @@
 """The terminal report: `rich` tables, rendered into a string.
 
 1. "Problem areas (new client per request)", `Location | Line | Context`: one row per file with
-   all its per-request lines, and the distinct enclosing names, `(in loop)` after those where a
-   site runs once per iteration.
-2. "Leaks and unclear sites", `Location | Line | Code | Why`.
-3. "Already optimized (persistent clients)", `Location | Code | Status`.
-4. "Files not scanned", `Location | Error`.
-5. The one-line summary.
+   all its per-request lines (ruff's `[*]` after those a plain `--fix` fixes), and the distinct
+   enclosing names, `(in loop)` after those where a site runs once per iteration.
+2. "Not fixed by --fix", `Location | Line | Reason`: each per-request site a plain `--fix` leaves
+   alone and why (`not fixed: ...`, or `fixed only with --unsafe-fixes: <what changes>`).
+3. "Leaks and unclear sites", `Location | Line | Code | Why` (the why ends with the refusal).
+4. "Already optimized (persistent clients)", `Location | Code | Status`.
+5. "Files not scanned", `Location | Error`.
+6. The one-line summary.
 
 A table without rows is not printed; a run that found nothing at all prints one line. All cell
 text goes in as `rich.text.Text`, never as markup, so `[` in code is shown as it is. Without
@@ -29,6 +31,8 @@ from pool_refactor.report._common import (
     error_text,
     lines_text,
     per_request_rows,
+    refusal_text,
+    refused,
     shorten_snippet,
     status_text,
     summary_line,
@@ -106,6 +110,11 @@ def _renderables(result: ScanResult, show_suppressed: bool, width: int) -> list[
         out.append(
             _table("Problem areas (new client per request)", ["Location", "Line", "Context"], rows, width)
         )
+
+    not_fixed = refused(findings)
+    if not_fixed:
+        rows = [[Text(f.path), Text(str(f.line)), Text(refusal_text(f))] for f in not_fixed]
+        out.append(_table("Not fixed by --fix", ["Location", "Line", "Reason"], rows, width))
 
     others = with_verdicts(findings, Verdict.LEAK, Verdict.UNCLEAR)
     if others:

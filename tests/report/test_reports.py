@@ -167,13 +167,45 @@ def test_errors_only(fmt: str) -> None:
 def test_summary_line_of_the_fixture() -> None:
     assert summary_line(realistic_result()) == (
         "5 per-request sites in 3 files (2 in loops), 1 leak, 1 unclear, 2 persistent; "
-        "3 fixable with --fix (1 more with --unsafe-fixes); 1 suppressed; 1 file could not be scanned"
+        "3 of 5 per-request sites fixable with --fix (1 more with --unsafe-fixes); 1 suppressed; "
+        "1 file could not be scanned"
     )
 
 
 def test_summary_line_singulars() -> None:
     result = _one(in_loop=True, fixable=True, applicability=Applicability.SAFE)
-    assert summary_line(result) == "1 per-request site in 1 file (1 in a loop); 1 fixable with --fix"
+    assert summary_line(result) == (
+        "1 per-request site in 1 file (1 in a loop); 1 of 1 per-request site fixable with --fix"
+    )
+
+
+def test_summary_line_says_the_coverage_even_when_nothing_is_fixable() -> None:
+    result = _one(reason="the client is returned")
+    assert summary_line(result) == "1 per-request site in 1 file; 0 of 1 per-request site fixable with --fix"
+
+
+def test_summary_line_counts_unsafe_fixes_whatever_the_fixable_flag() -> None:
+    """The scanner marks unsafe fixes `fixable=False`; the applicability decides (json-format.md)."""
+    result = _one(applicability=Applicability.UNSAFE, fixable=False, reason="cookies are not kept")
+    assert summary_line(result) == (
+        "1 per-request site in 1 file; "
+        "0 of 1 per-request site fixable with --fix (1 more with --unsafe-fixes)"
+    )
+    data = json.loads(_render("json", result))
+    assert data["findings"][0]["fixable"] is True
+    assert (data["summary"]["fixable"], data["summary"]["unsafe_fixable"]) == (1, 1)
+
+
+def test_summary_line_fixable_leaks_are_their_own_clause() -> None:
+    result = _one(verdict=Verdict.LEAK, code="POOL201", applicability=Applicability.SAFE)
+    assert summary_line(result) == "No per-request sites, 1 leak; 1 other problem fixable with --fix"
+
+
+@pytest.mark.parametrize("fmt", ["table", "concise", "markdown", "github"])
+def test_every_human_format_says_why_a_site_is_not_fixed(fmt: str) -> None:
+    text = _render(fmt)
+    assert "not fixed: the client option `verify` has a value that is not a literal" in text
+    assert "fixed only with --unsafe-fixes: the shared client keeps no cookies" in text
 
 
 def test_summary_line_only_persistent() -> None:
@@ -194,7 +226,13 @@ def test_concise_lines() -> None:
     assert "app/legacy/broken.py: error: invalid syntax (line 3, column 9)" in lines
     unsafe = next(line for line in lines if "POOL102" in line)
     assert "[*]" not in unsafe, "unsafe fixes are not marked, as in ruff"
-    assert lines[-1].startswith("Found 7 problems (3 fixable with --fix, 1 more with --unsafe-fixes)")
+    assert unsafe.endswith(
+        "(fixed only with --unsafe-fixes: the shared client keeps no cookies: a cookie set by one response "
+        "is not sent back)"
+    )
+    assert lines[-1].startswith(
+        "Found 7 problems; 3 of 5 per-request sites fixable with --fix (1 more with --unsafe-fixes); "
+    )
 
 
 def test_concise_all_clear_counts_persistent() -> None:
@@ -219,10 +257,15 @@ def test_markdown_sections_and_rows() -> None:
     text = _render("markdown")
     assert text.startswith("## Problem Areas (New Client Per Request)\n\n| Location | Line | Context |\n")
     assert (
-        "| `app/api/users.py` | 45, 103, 161 | `get_user`, `UserApi.fetch_all` (in loop), "
+        "| `app/api/users.py` | 45 [*], 103 [*], 161 | `get_user`, `UserApi.fetch_all` (in loop), "
         "`UserApi.refresh_token` |"
     ) in text
+    assert (
+        "| `app/api/users.py` | 161 | not fixed: the client option `verify` has a value that is not a "
+        "literal (self.ssl_context) |"
+    ) in text
     for heading in (
+        "## Not Fixed by --fix",
         "## Leaks and Unclear Sites",
         "## Already Optimized (Persistent Clients)",
         "## Files Not Scanned",
@@ -280,7 +323,7 @@ def test_markdown_module_context_stays_in_code_span() -> None:
 
 def test_markdown_suppressed_lines_marked() -> None:
     text = _render("markdown", show_suppressed=True)
-    assert "| `app/webhooks.py` | 22, 30 (suppressed) | `send_webhooks` (in loop), `notify_ops` |" in text
+    assert "| `app/webhooks.py` | 22 [*], 30 (suppressed) | `send_webhooks` (in loop), `notify_ops` |" in text
 
 
 # --- json -------------------------------------------------------------------------------------
@@ -315,7 +358,8 @@ def test_json_shape_and_key_order() -> None:
     assert data["errors"] == [
         {"path": "app/legacy/broken.py", "message": "invalid syntax (line 3, column 9)"}
     ]
-    assert data["summary"] == result.summary()
+    assert data["summary"] == {**result.summary(), "fixable": 4, "unsafe_fixable": 1}
+    assert list(data["summary"]).index("unsafe_fixable") == list(data["summary"]).index("fixable") + 1
     assert len(data["findings"]) == 9 and not any(item["suppressed"] for item in data["findings"])
     assert {item["verdict"] for item in data["findings"]} == {v.value for v in Verdict}
 
@@ -529,10 +573,11 @@ def test_table_fits_the_width(width: int) -> None:
 def test_table_rows() -> None:
     text = _render("table")
     row = (
-        "│ app/api/users.py      │ 45, 103, 161 │ "
+        "│ app/api/users.py      │ 45 [*], 103 [*], 161 │ "
         "get_user, UserApi.fetch_all (in loop), UserApi.refresh_token │"
     )
     assert row in text
+    assert "\nNot fixed by --fix\n" in text
     assert "could not scan: invalid syntax (line 3, column 9)" in text
     assert text.splitlines()[-1] == summary_line(realistic_result())
 
