@@ -49,7 +49,11 @@ a lifespan to edit, and walks only the statements the ast pointed at (down to th
 that holds the construction, the lifespan or the handler). Wherever the two readings might differ
 (a non-ASCII identifier in an import, which the ast normalises; trees that do not line up; libcst
 not finding exactly the calls the ast found), the whole libcst module is walked instead, as it
-always was, so the result is the same either way.
+always was, so the result is the same either way. libcst does not even parse the whole file: it is
+handed an excerpt of the text (the head, the statements that build an application, the possible
+lifespans and shutdown handlers, the statements that register handlers, each with the statement
+after it; `excerpt.py`), and the left-out text is put back around the edited excerpt. On litellm's
+`proxy_server.py` (22,264 lines) that is 820 lines.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ from codemods.imports import (
     qualify,
 )
 from codemods.shared_client import append_args
+from pool_refactor.fix.wiring.excerpt import TextExcerpt, cut, statements_matching, top_level_index
 from pool_refactor.scan.names import dotted_name
 
 __all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
@@ -104,6 +109,10 @@ _WORDS: dict[re.Pattern[str], tuple[str, ...]] = {
 """Every match of each pattern contains one of its words: `in` rules most texts out far sooner than
 the regular expression engine (which tries every position of a pattern that starts with `\b`)."""
 _WIRED_NAMES = frozenset({ACLOSE, CLOSE, LIFESPAN})
+_LIFESPAN_KWARG = re.compile(r"lifespan\s*=\s*(\w+)")
+_REGISTRATIONS = "on_event|add_event_handler|include_router|router"
+"""What `_registration_anchor` looks for after an application's name."""
+_ON_EVENT = re.compile(r"\.\s*on_event\b")
 _NodeT = TypeVar("_NodeT", bound=cst.CSTNode)
 
 
@@ -255,9 +264,11 @@ class _Syntax:
         return self.bindings is None or bool(self.apps)
 
 
-def _read_syntax(tree: ast.Module, text: str) -> _Syntax:
+def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = None) -> _Syntax:
     """One walk over the tree: the imports, the calls with the statements that hold them, and
-    `_bound_names` (a large module has hundreds of thousands of nodes, so the walk is lean)."""
+    `_bound_names` (a large module has hundreds of thousands of nodes, so the walk is lean).
+
+    `bindings`: the imports of the whole file, when the tree is an excerpt of it (`excerpt.cut`)."""
     imports: list[ast.Import | ast.ImportFrom] = []
     calls: list[tuple[ast.Call, tuple[ast.stmt, ...]]] = []
     names: set[str] = set()
@@ -293,10 +304,11 @@ def _read_syntax(tree: ast.Module, text: str) -> _Syntax:
 
     for statement in tree.body:
         scan(statement, ())
-    if not ascii_imports(text, imports):
-        return _Syntax(tree, names, None, [])
-    imports.sort(key=lambda node: (node.lineno, node.col_offset))
-    bindings = import_bindings(imports)
+    if bindings is None:
+        if not ascii_imports(text, imports):
+            return _Syntax(tree, names, None, [])
+        imports.sort(key=lambda node: (node.lineno, node.col_offset))
+        bindings = import_bindings(imports)
     apps = [(call, chain) for call, chain in calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
     apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
     return _Syntax(tree, names, bindings, apps)
@@ -612,6 +624,8 @@ class _FileWork:
     """... to these statements, which hold edits and are walked whole..."""
     whole_module: bool = False
     """... unless the statements that hold an edit are not known: then the whole module is walked."""
+    excerpt: TextExcerpt | None = None
+    """When `module` and `syntax.tree` are of an excerpt of `text` (`excerpt.cut`), not the whole."""
     _names: set[str] | None = None
 
     @property
@@ -674,6 +688,7 @@ class _Planner:
         self._wanted = 0
         self.notes: list[WiringNote] = []
         self._events_in_tree = any(_search(_MENTIONS_EVENTS, text) for _p, text in files)
+        self._lifespans: set[str] | None = None
 
     # -- loading ------------------------------------------------------------
 
@@ -698,6 +713,12 @@ class _Planner:
         syntax = self._read(key, text)
         if syntax is None:
             return None
+        excerpted = self._excerpt(text, syntax)
+        if excerpted is not None:
+            part, part_syntax, module = excerpted
+            work = _FileWork(path, text, module, part_syntax, part_syntax.bindings or {}, excerpt=part)
+            self._work[key] = work
+            return work
         try:
             module = cst.parse_module(text)
         except (cst.ParserSyntaxError, SyntaxError, ValueError):
@@ -711,6 +732,76 @@ class _Planner:
         work = _FileWork(path, text, module, syntax, bindings)
         self._work[key] = work
         return work
+
+    def _excerpt(self, text: str, syntax: _Syntax) -> tuple[TextExcerpt, _Syntax, cst.Module] | None:
+        """The excerpt of a file that libcst parses instead of the whole (see `excerpt`), with its
+        ast reading and its libcst module; None when the whole file must be parsed.
+
+        Kept: the statements that build an application, the module-level functions that may be a
+        lifespan (named by some `lifespan=` of the tree) or a shutdown handler (`@x.on_event`),
+        and the module-level statements that add handlers to or include routers in an application
+        of the file (`_registration_anchor` reads them)."""
+        if syntax.bindings is None:
+            return None
+        tree = syntax.tree
+        wanted: set[int] = set()
+        for _call, chain in syntax.apps:
+            index = top_level_index(tree, chain[0])
+            if index is None:
+                return None
+            wanted.add(index)
+        lifespans = self._lifespan_names()
+        for index, node in enumerate(tree.body):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in lifespans:
+                wanted.add(index)
+        if "on_event" in text:
+            wanted.update(statements_matching(text, tree, _ON_EVENT))
+        names = sorted(
+            {name for name in (_assigned_name(chain[-1], call) for call, chain in syntax.apps) if name}
+        )
+        if names:
+            alternatives = "|".join(map(re.escape, names))
+            pattern = re.compile(rf"\b(?:{alternatives})\.(?:{_REGISTRATIONS})\b")
+            wanted.update(statements_matching(text, tree, pattern))
+        part = cut(text, tree, wanted)
+        if part is None:
+            return None
+        try:
+            part_tree = ast.parse(part.text)
+            module = cst.parse_module(part.text)
+        except (SyntaxError, ValueError, cst.ParserSyntaxError):
+            return None
+        if _aligned(module.body, part_tree.body) is None:
+            return None
+        part_syntax = _read_syntax(part_tree, part.text, syntax.bindings)
+        if len(part_syntax.apps) != len(syntax.apps):
+            return None
+        part_syntax.names = syntax.names
+        return part, part_syntax, module
+
+    def _lifespan_names(self) -> set[str]:
+        """Every name given as `lifespan=` in the tree, and the names those are imported from in
+        the files read so far (a lifespan's file is loaded after the file that imports it)."""
+        if self._lifespans is None:
+            given: set[str] = set()
+            for _path, text in self._files:
+                if "lifespan" in text:
+                    given.update(
+                        match.group(1)
+                        for match in _LIFESPAN_KWARG.finditer(text)
+                        if match.start() == 0
+                        or not (text[match.start() - 1].isalnum() or text[match.start() - 1] in "_.")
+                    )
+            self._lifespans = given
+        names = set(self._lifespans)
+        for syntax in self._syntax.values():
+            if syntax is not None and syntax.bindings:
+                names.update(
+                    bound.rsplit(".", 1)[-1]
+                    for name in self._lifespans
+                    if (bound := syntax.bindings.get(name))
+                )
+        return names
 
     def _module_file(self, origin: Path, qualified: str) -> tuple[Path, str] | None:
         """The scanned file a module name (absolute, or relative to `origin`) refers to."""
@@ -969,8 +1060,8 @@ class _Planner:
             if not (work.insert_after or work.add_kwarg or work.append_element):
                 continue
             try:
-                new_text = _apply(work, self._accessor)
-                compile(new_text, str(work.path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+                new_text, checked = _apply(work, self._accessor)
+                compile(checked, str(work.path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
             except Exception as exc:  # a bug of ours: never hand back code that does not compile
                 self.notes.append(
                     WiringNote(
@@ -1036,7 +1127,7 @@ def _registration_anchor(work: _FileWork, app: _App) -> cst.BaseStatement:
     """
     assert app.statement is not None and app.block is not None and app.name is not None
     anchor: cst.BaseStatement = app.statement
-    pattern = re.compile(rf"\b{re.escape(app.name)}\.(?:on_event|add_event_handler|include_router|router)\b")
+    pattern = re.compile(rf"\b{re.escape(app.name)}\.(?:{_REGISTRATIONS})\b")
     if pattern.search(work.text) is None:  # the statements are pieces of the text
         return anchor
     module = work.module
@@ -1222,12 +1313,35 @@ def _append_element(node: cst.List | cst.Tuple, name: str) -> cst.List | cst.Tup
     return node.with_changes(elements=elements)
 
 
-def _apply(work: _FileWork, accessor_module: str) -> str:
+def _apply(work: _FileWork, accessor_module: str) -> tuple[str, str]:
+    """The new text of the file, and the code to compile to check it: the edited excerpt when
+    there is one (the left-out statements are whole top-level statements that compiled before and
+    come back unchanged in place of single statements, so the whole compiles when that does)."""
     module = _apply_edits(work)
     context = CodemodContext(filename=str(work.path))
     for exported, local in sorted(work.imports.items()):
         add_import(context, accessor_module, exported, None if local == exported else local)
-    return code_keeping_order(module, apply_import_changes(module, context), accessor_module)
+    code = code_keeping_order(module, apply_import_changes(module, context), accessor_module)
+    if work.excerpt is None:
+        return code, code
+    whole = work.excerpt.splice(code)
+    if whole is None:
+        raise AssertionError("an edit reached text outside the excerpt")
+    return whole, code
+
+
+def _assigned_name(statement: ast.stmt, call: ast.Call) -> str | None:
+    """The name a statement `name = <call>` (or `name: T = <call>`) binds."""
+    if isinstance(statement, ast.Assign) and statement.value is call and len(statement.targets) == 1:
+        target = statement.targets[0]
+        return target.id if isinstance(target, ast.Name) else None
+    if (
+        isinstance(statement, ast.AnnAssign)
+        and statement.value is call
+        and isinstance(statement.target, ast.Name)
+    ):
+        return statement.target.id
+    return None
 
 
 def _apply_edits(work: _FileWork) -> cst.Module:
@@ -1239,5 +1353,3 @@ def _apply_edits(work: _FileWork) -> cst.Module:
         if transformer.applied == work.planned():
             return module
     return work.module.visit(_Apply(work, pruned=False))
-
-
