@@ -15,7 +15,9 @@ Edits, by plan kind:
              async accessor).
 
 For `with` and `local`, the options in `moved_options` are added to every request call on the
-client unless the call passes its own value (the library's precedence: the request wins).
+client unless the call passes its own value (the library's precedence: the request wins). For the
+mappings in `merged_options`, a request's own literal gets the client's entries in front of its
+own (`merge_dicts`): the library's merge, written out.
 """
 
 from __future__ import annotations
@@ -227,12 +229,25 @@ class SharedClientTransformer(ContextAwareTransformer):
         if method not in client.library.request_methods:
             return call
         given = {arg.keyword.value for arg in call.args if arg.keyword is not None}
+        if given & set(client.plan.merged_options):
+            call = call.with_changes(args=[self._merged(arg, client) for arg in call.args])
         extra = [client.values[name] for name in client.plan.moved_options if name not in given]
         if method in client.library.build_only_methods:
             extra = [
                 arg for arg in extra if arg.keyword and arg.keyword.value in client.library.build_only_options
             ]
         return call.with_changes(args=append_args(call, extra)) if extra else call
+
+    def _merged(self, arg: cst.Arg, client: _Client) -> cst.Arg:
+        """A request's mapping argument with the client's entries written in front of its own (the
+        planner checked that both are literals with no key in common)."""
+        if arg.keyword is None or arg.keyword.value not in client.plan.merged_options:
+            return arg
+        own = client.values[arg.keyword.value].value
+        assert isinstance(own, cst.Dict) and isinstance(arg.value, cst.Dict)
+        merged, comments = merge_dicts(own, arg.value)
+        self._pending_comments.extend(comments)
+        return arg.with_changes(value=merged)
 
     def _kept_values(self, call: cst.Call, plan: FixPlan) -> list[cst.Arg]:
         """The constructor arguments whose values appear again (keyed or moved)."""
@@ -473,6 +488,36 @@ def _clean_args(args: Sequence[cst.Arg]) -> list[cst.Arg]:
         comma = cst.MaybeSentinel.DEFAULT if last else cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
         cleaned.append(arg.with_changes(comma=comma, whitespace_after_arg=_NO_SPACE))
     return cleaned
+
+
+def merge_dicts(first: cst.Dict, second: cst.Dict) -> tuple[cst.Dict, list[cst.EmptyLine]]:
+    """`second` with the elements of `first` in front of its own, in `second`'s layout (one per
+    line when `second` is written so); comments between `first`'s elements (not those inside a key
+    or value, which travel with it) come back as lines to put above the statement."""
+    inner = {id(c) for el in first.elements for c in _element_comments(el)}
+    comments = [cst.EmptyLine(comment=c) for c in _comment_nodes(first) if id(c) not in inner]
+    if not second.elements:
+        elements = [
+            el.with_changes(comma=cst.MaybeSentinel.DEFAULT if index == len(first.elements) - 1 else _SPACED)
+            for index, el in enumerate(first.elements)
+        ]
+        return second.with_changes(elements=elements), comments
+    opening = second.lbrace.whitespace_after
+    multiline = isinstance(opening, cst.ParenthesizedWhitespace)
+    separator = cst.Comma(whitespace_after=_bare(opening)) if multiline else _SPACED
+    elements = [el.with_changes(comma=separator) for el in first.elements]
+    return second.with_changes(elements=[*elements, *second.elements]), comments
+
+
+_SPACED = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+
+
+def _element_comments(element: cst.BaseDictElement) -> list[cst.Comment]:
+    if isinstance(element, cst.DictElement):
+        return [*_comment_nodes(element.key), *_comment_nodes(element.value)]
+    if isinstance(element, cst.StarredDictElement):
+        return _comment_nodes(element.value)
+    return []
 
 
 def append_args(call: cst.Call, extra: Sequence[cst.Arg]) -> list[cst.Arg]:

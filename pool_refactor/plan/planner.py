@@ -70,9 +70,10 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         else:
             scope_nodes = list(_function_body(function))
         requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
-        _check_requests(site.library, requests, moved, site.call)
+        merged = _check_requests(site, requests, moved)
         _check_stable(site, moved, _walk_all(region))
-        return _client_plan(site, "with", variable, keyed, moved, _cookie_changes(site, requests, moved))
+        unsafe = _cookie_changes(site, requests, moved)
+        return _client_plan(site, "with", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
 
@@ -92,16 +93,23 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
         keyed, moved = _constructor_options(site)
         body = list(_function_body(function))
         requests = _check_uses(site, variable, body, None, binding=statement.targets[0], local=True)
-        _check_requests(site.library, requests, moved, site.call)
+        merged = _check_requests(site, requests, moved)
         end = statement.end_lineno or statement.lineno
         _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
-        return _client_plan(site, "local", variable, keyed, moved, _cookie_changes(site, requests, moved))
+        unsafe = _cookie_changes(site, requests, moved)
+        return _client_plan(site, "local", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
 
 
 def _client_plan(
-    site: Site, kind: str, variable: str, keyed: tuple[str, ...], moved: list[str], unsafe: str
+    site: Site,
+    kind: str,
+    variable: str,
+    keyed: tuple[str, ...],
+    moved: list[str],
+    unsafe: str,
+    merged: tuple[str, ...] = (),
 ) -> PlanResult:
     ctor = site.constructor
     assert ctor is not None
@@ -114,6 +122,7 @@ def _client_plan(
         variable=variable,
         keyed_options=keyed,
         moved_options=tuple(moved),
+        merged_options=merged,
     )
     return (plan, unsafe) if unsafe else plan
 
@@ -349,10 +358,15 @@ def _check_close(parents: list[ast.AST], variable: str, line: object) -> None:
 
 
 def _check_requests(
-    library: Library, requests: list[tuple[ast.Call, str, bool]], moved: list[str], ctor_call: ast.Call
-) -> None:
+    site: Site, requests: list[tuple[ast.Call, str, bool]], moved: list[str]
+) -> tuple[str, ...]:
+    """Refuses requests that the moved options cannot reach exactly; returns the mapping options
+    that some request passes too and that are merged into its literal (`_check_merge`)."""
     if not moved:
-        return
+        return ()
+    library = site.library
+    client_values = {kw.arg: kw.value for kw in _named_keywords(site)}
+    merged: set[str] = set()
     for call, method, _ in requests:
         line = call.lineno
         if method in library.send_methods:
@@ -366,7 +380,6 @@ def _check_requests(
                 raise _Refused(f"`{method}()` at line {line} does not accept `{missing[0]}=`")
         if any(kw.arg is None for kw in call.keywords):
             raise _Refused(f"the request at line {line} passes `**kwargs`; cannot tell which options it sets")
-        given = {kw.arg for kw in call.keywords}
         for keyword in call.keywords:
             if keyword.arg in moved and keyword.arg in library.none_falls_back:
                 if not _visibly_not_none(keyword.value):
@@ -374,12 +387,66 @@ def _check_requests(
                         f"the request at line {line} passes `{keyword.arg}=` that may be None, in which case "
                         "the library uses the client's value"
                     )
-        for option in moved:
-            if option in given and option in library.mapping_options:
-                raise _Refused(
-                    f"both the client and the request at line {line} pass `{option}=`; the library merges "
-                    "them and the merge cannot be written exactly"
-                )
+        for keyword in call.keywords:
+            option = keyword.arg
+            if option in moved and option in library.mapping_options:
+                assert option is not None
+                _check_merge(library, option, client_values[option], keyword.value, line)
+                merged.add(option)
+    return tuple(sorted(merged))
+
+
+def _named_keywords(site: Site) -> list[ast.keyword]:
+    """The constructor's keywords, positional arguments given the name they stand for."""
+    assert site.constructor is not None
+    call = site.call
+    positional = site.constructor.positional
+    named = [ast.keyword(arg=name, value=value) for name, value in zip(positional, call.args, strict=False)]
+    return [*named, *call.keywords]
+
+
+def _check_merge(library: Library, option: str, client: ast.expr, request: ast.expr, line: int) -> None:
+    """Both the client and a request pass the mapping `option`: the library merges the two. The
+    merge is written out exactly (the client's entries, then the request's, in one literal) when
+    both are dict displays whose keys are string literals and no key occurs twice, compared
+    without case for headers.
+
+    Why no collision may be resolved: where a key occurs on both sides the libraries keep it at the
+    client's position with the request's value (aiohttp's `CIMultiDict.__setitem__`, httpx's
+    `QueryParams.merge`), which a literal could only write by moving the request's expression
+    before other expressions of the request, changing the order they run in. And a key given
+    twice in different case on one side is two headers for httpx but one for aiohttp's merge.
+    """
+    both = f"both the client and the request at line {line} pass `{option}=`"
+    for side, value in (("client's", client), ("request's", request)):
+        if not isinstance(value, ast.Dict):
+            raise _Refused(
+                f"{both}, and the {side} value (`{_short(value)}`) is not a literal mapping, so the "
+                "library's merge of the two cannot be written exactly"
+            )
+    assert isinstance(client, ast.Dict) and isinstance(request, ast.Dict)
+    fold = option in library.case_insensitive_options
+    seen: dict[str, tuple[str, str]] = {}
+    keys = [("client's", key) for key in client.keys] + [("request's", key) for key in request.keys]
+    for side, key in keys:
+        if key is None:
+            raise _Refused(f"{both}, and the {side} mapping unpacks `**`; the keys it adds are unknown")
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            raise _Refused(
+                f"{both}, and the key `{_short(key)}` is not a string literal, so it cannot be told "
+                "whether the two collide"
+            )
+        name = key.value.casefold() if fold else key.value
+        if name in seen:
+            spelling, first_side = seen[name]
+            how = " (compared without case)" if spelling != key.value else ""
+            where = "both give" if first_side != side else f"the {side} mapping gives"
+            twice = "" if first_side != side else " twice"
+            raise _Refused(
+                f"{both}, and {where} the key `{key.value}`{twice}{how}; the library's merge of a key "
+                "given twice cannot be written as one literal"
+            )
+        seen[name] = (key.value, side)
 
 
 def _check_stable(site: Site, moved: list[str], nodes: Iterable[ast.AST]) -> None:

@@ -48,6 +48,9 @@ class Library:
     """Constructor options that only a client accepts; literal values key a shared client."""
     one_shot_client_options: frozenset[str]
     """Options of the one-shot functions that belong to the client, not to the request."""
+    case_insensitive_options: frozenset[str] = frozenset()
+    """Mapping options whose keys the library compares without case (headers): two keys that
+    differ only in case are one entry, so a merge must treat them as colliding."""
     build_only_methods: frozenset[str] = frozenset()
     """Request methods that accept only part of the per-request options (httpx `build_request`)."""
     build_only_options: frozenset[str] = frozenset()
@@ -127,6 +130,7 @@ HTTPX = Library(
     request_methods=_HTTPX_REQUEST_METHODS | {"build_request"},
     per_request_options=frozenset({"timeout", "headers", "params", "auth", "follow_redirects"}),
     mapping_options=frozenset({"headers", "params"}),
+    case_insensitive_options=frozenset({"headers"}),
     client_options=frozenset(
         {
             "verify",
@@ -182,6 +186,7 @@ AIOHTTP = Library(
     request_methods=frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"}),
     per_request_options=frozenset({"headers", "timeout", "raise_for_status"}),
     mapping_options=frozenset({"headers"}),
+    case_insensitive_options=frozenset({"headers"}),
     client_options=frozenset(
         {
             "base_url",

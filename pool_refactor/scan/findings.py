@@ -50,6 +50,10 @@ class FixPlan:
     """For one-shots: the client method that replaces the module function (`get`, `stream`, ...)."""
     await_result: bool = False
     """One-shot in async code rewritten to the async client (`await get_http_client().get(...)`)."""
+    merged_options: tuple[str, ...] = ()
+    """Moved mapping options (`headers`, `params`) that some request passes too, both as literal
+    mappings with no key in common: where a request passes one, its literal becomes the client's
+    entries followed by its own, which is exactly the library's merge."""
 
 
 @dataclass(frozen=True)

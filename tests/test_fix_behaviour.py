@@ -1,0 +1,127 @@
+"""A rewrite keeps behaviour: the server sees the same requests before and after the fix.
+
+For a codemod fixture (`tests/fixtures/fix/<case>/`), `input.py` and `expected.py` are run as they
+are, in a subprocess each, against `tests/recorder.py`'s server: the function named by the scenario
+is called `CALLS` times at once (tasks on one loop for a coroutine function, threads otherwise),
+with the generated shared module (`myapp/http_client.py`, the sections the rewrite imports) beside
+them. The server's records (method, target, header lines in order, body) must be the same multiset
+before and after, and so must the values the calls return. Concurrency is part of the check: a
+shared client that let one call's state reach another would show up here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pool_refactor.fix.shared_module import render
+from pool_refactor.scan.catalog import LIBRARIES
+from tests.recorder import Record, RecordingServer
+
+FIXTURES = Path(__file__).parent / "fixtures" / "fix"
+CALLS = 20
+
+_DRIVER = """
+import asyncio, importlib, inspect, json, sys
+from concurrent.futures import ThreadPoolExecutor
+
+name, function_name, raw_args, calls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+function = getattr(importlib.import_module(name), function_name)
+args = json.loads(raw_args)
+shared = importlib.import_module("myapp.http_client") if name == "after" else None
+
+if inspect.iscoroutinefunction(function):
+    async def main():
+        results = await asyncio.gather(*(function(*args) for _ in range(calls)))
+        if shared is not None:
+            await shared.aclose_http_clients()
+        return results
+    results = asyncio.run(main())
+else:
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        results = list(pool.map(lambda _: function(*args), range(calls)))
+    if shared is not None:
+        shared.close_http_clients()
+print(json.dumps([repr(result) for result in results]))
+"""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    case: str
+    function: str
+    args: tuple[str | int, ...]
+    """JSON arguments; in a string, `{base}` stands for the server's URL."""
+
+
+SCENARIOS = (
+    Scenario("headers_on_both_merged", "fetch", ("{base}/a", "tok")),
+    Scenario("aiohttp_headers_on_both_merged", "me", ("{base}/me", "tok")),
+    Scenario("params_merged_multiline", "search", ("{base}/search", "café & co", 3)),
+    Scenario("headers_merged_into_empty", "fetch", ("{base}/x",)),
+)
+
+
+def _sections(source: str) -> list[str]:
+    return sorted(
+        {ctor.section for library in LIBRARIES for ctor in library.constructors if ctor.accessor in source}
+    )
+
+
+def _run(folder: Path, module: str, scenario: Scenario, base: str) -> list[str]:
+    args = [arg.format(base=base) if isinstance(arg, str) else arg for arg in scenario.args]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::ResourceWarning",
+            "driver.py",
+            module,
+            scenario.function,
+            json.dumps(args),
+            str(CALLS),
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={"PYTHONPATH": str(folder), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Unclosed" not in done.stderr and "ResourceWarning" not in done.stderr, done.stderr
+    results: list[str] = json.loads(done.stdout)
+    return results
+
+
+def _multiset(records: list[Record]) -> Counter[Record]:
+    return Counter(records)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.case for s in SCENARIOS])
+def test_server_sees_the_same_requests(scenario: Scenario, tmp_path: Path) -> None:
+    case = FIXTURES / scenario.case
+    before = (case / "input.py").read_text(encoding="utf-8")
+    after = (case / "expected.py").read_text(encoding="utf-8")
+    assert before != after, "a behaviour scenario needs a case that is rewritten"
+    (tmp_path / "myapp").mkdir()
+    (tmp_path / "myapp" / "__init__.py").write_text("")
+    (tmp_path / "myapp" / "http_client.py").write_text(render(_sections(after)))
+    (tmp_path / "before.py").write_text(before)
+    (tmp_path / "after.py").write_text(after)
+    (tmp_path / "driver.py").write_text(_DRIVER)
+    with RecordingServer() as server:
+        answers_before = _run(tmp_path, "before", scenario, server.url)
+        records_before = server.records()
+        server.clear()
+        answers_after = _run(tmp_path, "after", scenario, server.url)
+        records_after = server.records()
+    assert len(records_before) >= CALLS
+    assert _multiset(records_after) == _multiset(records_before)
+    assert sorted(answers_after) == sorted(answers_before)
