@@ -142,7 +142,15 @@ def scan(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print only the findings, what is left to do and errors: no summary, no progress, "
+            "no 'Wrote/Fixed/Lifecycle' lines.",
+        ),
+    ] = False,
     baseline: Annotated[
         Path | None,
         typer.Option(
@@ -153,6 +161,14 @@ def scan(
     add_noqa: Annotated[
         bool,
         typer.Option("--add-noqa", help="Add `# noqa: CODE` to every problem found today, then exit."),
+    ] = False,
+    fix_tests: Annotated[
+        bool,
+        typer.Option(
+            "--fix-tests",
+            help="With --fix or --diff: also rewrite the tests' patches of the old clients "
+            '(`patch("requests.post")`, `patch("x.httpx.AsyncClient")`) to patch what the fixed code calls.',
+        ),
     ] = False,
     no_wire: Annotated[
         bool,
@@ -172,6 +188,8 @@ def scan(
 
     if fix and diff:
         _fail("--fix and --diff cannot be used together: --diff shows what --fix would write")
+    if fix_tests and not (fix or diff):
+        _fail("--fix-tests rewrites tests along with --fix (or shows it with --diff); add one of them")
     if add_noqa and (fix or diff):
         _fail("--add-noqa cannot be combined with --fix or --diff")
     targets = list(paths) if paths else [Path(".")]
@@ -203,6 +221,7 @@ def scan(
         baseline=baseline or (config.project_root / config.baseline if config.baseline else None),
         add_noqa=add_noqa,
         wire=config.wire and not no_wire,
+        fix_tests=fix_tests,
     )
     try:
         outcome = run(options)
@@ -218,13 +237,16 @@ def scan(
         raise typer.Exit(130) from None
     if outcome.diff_text:
         sys.stdout.write(outcome.diff_text)
+    told = [] if quiet else list(outcome.messages)
+    told += outcome.warnings
     if fix:  # what was fixed first, then what is left: a combined log reads in that order
-        _print_messages(outcome.messages)
-    _emit_report(
-        outcome.result, fmt, output, show_suppressed or config.show_suppressed, quiet and output is None
-    )
+        _print_messages(told)
+        if output is not None or fmt in ("json", "sarif"):
+            # The report a person reads is elsewhere: the log still says why each site was left.
+            _print_messages(_refusals(outcome.result))
+    _emit_report(outcome.result, fmt, output, show_suppressed or config.show_suppressed, quiet)
     if not fix:
-        _print_messages(outcome.messages)
+        _print_messages(told)
     code = EXIT_OK
     if check and outcome.result.failing():
         code = EXIT_FINDINGS
@@ -240,8 +262,33 @@ def _print_messages(messages: list[str]) -> None:
         sys.stderr.flush()
 
 
+def _refusals(result: ScanResult) -> list[str]:
+    """`path:line:col: CODE not fixed: <reason>` for each problem a plain `--fix` left alone."""
+    from pool_refactor.report._common import refusal_text
+
+    lines = []
+    for finding in result.visible():
+        refusal = refusal_text(finding)
+        if refusal:
+            lines.append(f"{finding.path}:{finding.line}:{finding.column}: {finding.code} {refusal}")
+    return lines
+
+
+_QUIET_FORMATS = ("table", "concise", "github")
+"""Formats whose last line is the summary, which `-q` leaves out (ruff's `-q`: diagnostics only)."""
+
+
+def _quiet_text(text: str, fmt: str) -> str:
+    if fmt not in _QUIET_FORMATS:
+        return text
+    lines = text.splitlines()[:-1]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "".join(line + "\n" for line in lines)
+
+
 def _emit_report(
-    result: ScanResult, fmt: str, output: Path | None, show_suppressed: bool, silent: bool
+    result: ScanResult, fmt: str, output: Path | None, show_suppressed: bool, quiet: bool
 ) -> None:
     if output is not None:
         text = render(result, fmt, show_suppressed=show_suppressed, width=120, color=False)
@@ -250,11 +297,13 @@ def _emit_report(
         except OSError as exc:
             _fail(f"cannot write the report to {output}: {exc.strerror or exc}")
         return
-    if silent:
-        return
     color = fmt == "table" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     width = None if sys.stdout.isatty() else 120
     text = render(result, fmt, show_suppressed=show_suppressed, width=width, color=color)
+    if quiet:
+        text = _quiet_text(text, fmt)
+        if not text:
+            return
     sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
 
 

@@ -16,7 +16,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
-from pool_refactor.fix.mocks import MockWarning, find_broken_mocks
+from pool_refactor.fix.mocks import MockWarning, ProjectModules, Replaced, TestEdit, find_broken_mocks
 from pool_refactor.plan.analyze import analyze_source
 from pool_refactor.scan.findings import Applicability
 
@@ -45,9 +45,27 @@ def _rewritten_modules() -> dict[str, str]:
     return rewritten
 
 
+def _replaced() -> list[Replaced]:
+    """What the fix of the fixture project replaced, from the plans it applies."""
+    text = (PROJECT / "shop" / "users.py").read_text(encoding="utf-8")
+    replaced = []
+    for finding in analyze_source(text, "shop/users.py"):
+        if finding.plan is not None and finding.applicability is Applicability.SAFE:
+            plan = finding.plan
+            name = plan.method or {"get_http_client": "AsyncClient"}[plan.accessor]
+            replaced.append(Replaced("shop.users", plan.library, name, plan.accessor, ACCESSOR, plan.kind))
+    return replaced
+
+
+def _modules() -> ProjectModules:
+    before = (PROJECT / "shop" / "users.py").read_text(encoding="utf-8")
+    return ProjectModules([PROJECT], {"shop.users": before}, {"shop.users": _fixed(before)})
+
+
 def _scan(libraries: set[str] | None = None) -> list[MockWarning]:
     text = TEST_FILE.read_text(encoding="utf-8")
-    return find_broken_mocks([(Path("tests/test_users.py"), text)], _rewritten_modules(), libraries)
+    replaced = [r for r in _replaced() if libraries is None or r.library in libraries]
+    return find_broken_mocks([(Path("tests/test_users.py"), text)], replaced, _modules())
 
 
 def test_the_fix_rewrites_users_and_drops_its_imports() -> None:
@@ -79,35 +97,142 @@ def test_fixture_project_reports_exactly_the_broken_patches() -> None:
 
 
 def test_suggestions_name_the_accessor_and_the_transport_mock() -> None:
-    by_target = {(w.line, w.target): w.suggestion for w in _scan()}
-    in_module = by_target[(21, "shop.users.httpx.AsyncClient")]
-    assert "`shop.http_client.get_http_client`" in in_module
-    assert "respx" in in_module and "pytest-httpx" in in_module
-    assert "shop.http_client.reset_http_clients()" in in_module
-    assert "silently stops mocking" in in_module
-    global_patch = by_target[(35, "httpx.AsyncClient")]
-    assert "escapes it" in global_patch and "leaks into later tests" in global_patch
-    assert "AttributeError" in by_target[(42, "shop.users.httpx")]
-    one_shot = by_target[(48, "requests.get")]
-    assert "shop.http_client.get_requests_session" in one_shot and "`responses`" in one_shot
-    assert "shop.http_client.get_sync_http_client" in by_target[(41, "shop.users.httpx.Client")]
+    by_target = {(w.line, w.target): w for w in _scan()}
+    in_module = by_target[(21, "shop.users.httpx.AsyncClient")].suggestion
+    assert in_module == (
+        "After the fix `shop.users` no longer calls `AsyncClient`: it builds its client with "
+        "`shop.users.get_http_client`, so patching `shop.users.httpx.AsyncClient` no longer mocks it. "
+        "Instead, patch `shop.users.get_http_client` (the accessor, where the code under test imports it). "
+        "Or mock the transport with `respx` or `pytest-httpx`, which keeps working with the shared client, "
+        "and call `shop.http_client.reset_http_clients()` in a fixture."
+    )
+    assert by_target[(42, "shop.users.httpx")].suggestion.startswith(
+        "`shop.users` gets its client from `shop.users.get_http_client` after the fix, so patching "
+        "`shop.users.httpx` fails with AttributeError (the fix removed the import)."
+    )
+    assert by_target[(41, "shop.users.httpx.Client")].suggestion == (
+        "`shop.users` no longer imports `httpx` after the fix, so patching `shop.users.httpx.Client` fails "
+        "with AttributeError; patch the name where the code under test looks it up now."
+    )
+    one_shot = by_target[(48, "requests.get")].suggestion
+    assert one_shot.startswith(
+        "After the fix the rewritten code no longer calls `get`: it sends the request on the shared client "
+        "from `shop.users.get_requests_session`, so patching `requests.get` no longer mocks it. Instead, "
+        "patch `requests.Session.get` (the shared client's method: it gets the same arguments)."
+    )
+    assert "`responses` or `requests-mock`" in one_shot
+    assert "<package>" not in " ".join(w.suggestion for w in by_target.values())
+
+
+def test_fix_tests_edits_of_the_fixture() -> None:
+    by_line = {w.line: w for w in _scan()}
+    assert by_line[21].edit == TestEdit("shop.users.get_http_client", entered="__aenter__")
+    assert by_line[48].edit == TestEdit("requests.Session.get")
+    assert by_line[49].edit == TestEdit("requests.Session.get")
+    assert by_line[56].edit is None and by_line[56].manual == "`patch.multiple` is rewritten by hand"
+    assert by_line[40].manual == "a fake class must be returned by a fake accessor; write it by hand"
 
 
 def test_only_the_rewritten_libraries_are_reported() -> None:
-    targets = {w.target for w in _scan({"httpx"})}
-    assert "requests.get" not in targets and "shop.users.requests.get" not in targets
+    warnings = {w.target: w for w in _scan({"httpx"})}
+    assert "requests.get" not in warnings
+    # still reported: the fix removed `import requests` from shop.users, so the path is gone
+    assert "AttributeError" in warnings["shop.users.requests.get"].suggestion
+    targets = set(warnings)
     assert "httpx.AsyncClient" in targets
     assert _scan(set()) == []
 
 
 def test_nothing_rewritten_nothing_reported() -> None:
     text = TEST_FILE.read_text(encoding="utf-8")
-    assert find_broken_mocks([(TEST_FILE, text)], set()) == []
+    assert find_broken_mocks([(TEST_FILE, text)], [], _modules()) == []
 
 
-def _targets(source: str, modules: object = frozenset({"shop.users"})) -> list[str]:
-    assert isinstance(modules, frozenset | set | dict)
-    return [w.target for w in find_broken_mocks([(Path("test_x.py"), source)], modules)]
+# --- the target's real identity, through the project's modules --------------------------------
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+AIOHTTP = Replaced("app.bridge", "aiohttp", "ClientSession", "get_aiohttp_session", "app.http_client", "with")
+
+
+def test_a_lookalike_is_never_taken_for_the_library(tmp_path: Path) -> None:
+    """`from mcp import ClientSession` is not aiohttp's, whatever its name (issue 14)."""
+    root = _project(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/bridge.py": "import aiohttp\nfrom mcp import ClientSession\n",
+            "app/tools.py": "from mcp import ClientSession\n",
+        },
+    )
+    modules = ProjectModules([root], {"app.bridge": (root / "app/bridge.py").read_text()})
+    source = (
+        "from unittest.mock import patch\n"
+        'patch("app.bridge.ClientSession")\n'
+        'patch("app.tools.ClientSession")\n'
+        'patch("mcp.ClientSession")\n'
+        'patch("app.bridge.mcp.ClientSession")\n'
+        'patch("app.bridge.aiohttp.ClientSession")\n'
+    )
+    warnings = find_broken_mocks([(Path("t.py"), source)], [AIOHTTP], modules)
+    assert [(w.line, w.target) for w in warnings] == [(6, "app.bridge.aiohttp.ClientSession")]
+
+
+def test_from_imports_and_re_exports_are_followed(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        {
+            "app/__init__.py": "from .bridge import Session as S\n",
+            "app/bridge.py": "from aiohttp import ClientSession as Session\n",
+        },
+    )
+    modules = ProjectModules([root], {"app.bridge": (root / "app/bridge.py").read_text()})
+    source = (
+        "from unittest.mock import patch\n"
+        'patch("app.bridge.Session")\n'
+        'patch("app.S.close")\n'
+        'patch("app.S.get")\n'
+    )
+    warnings = find_broken_mocks([(Path("t.py"), source)], [AIOHTTP], modules)
+    assert [(w.line, w.target) for w in warnings] == [(2, "app.bridge.Session"), (3, "app.S.close")]
+    assert warnings[1].suggestion.startswith(
+        "The rewritten code no longer calls `ClientSession.close` on each request"
+    )
+
+
+def test_a_module_name_that_only_looks_like_the_library_is_not_it(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"app/__init__.py": "", "app/bridge.py": "import myhttp as aiohttp\n"})
+    modules = ProjectModules([root], {"app.bridge": (root / "app/bridge.py").read_text()})
+    source = 'from unittest.mock import patch\npatch("app.bridge.aiohttp.ClientSession")\n'
+    assert find_broken_mocks([(Path("t.py"), source)], [AIOHTTP], modules) == []
+
+
+def test_a_global_patch_is_broken_only_for_what_was_replaced(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"app/__init__.py": "", "app/send.py": "import requests\n"})
+    modules = ProjectModules([root], {"app.send": "import requests\n"})
+    post = Replaced("app.send", "requests", "post", "get_requests_session", "app.http_client", "one-shot")
+    source = (
+        "from unittest import mock\nimport requests\n"
+        'mock.patch("requests.post")\nmock.patch("requests.get")\n'
+        'mock.patch.object(requests, "post", new=fake)\nmock.patch("requests.post", autospec=True)\n'
+    )
+    warnings = find_broken_mocks([(Path("t.py"), source)], [post], modules)
+    assert [(w.line, w.edit, w.manual) for w in warnings] == [
+        (3, TestEdit("requests.Session.post"), ""),
+        (5, TestEdit("requests.Session.post", owner_suffix=".Session", static=True), ""),
+        (6, None, "the patch has options (`autospec`, `spec`, ...) that differ on a method"),
+    ]
+
+
+def _targets(source: str) -> list[str]:
+    return [w.target for w in find_broken_mocks([(Path("test_x.py"), source)], _replaced(), _modules())]
 
 
 @pytest.mark.parametrize(
@@ -117,42 +242,30 @@ def _targets(source: str, modules: object = frozenset({"shop.users"})) -> list[s
             'from unittest.mock import patch\npatch("shop.users.httpx.AsyncClient")',
             ["shop.users.httpx.AsyncClient"],
         ),
-        ('from unittest.mock import patch as p\np("shop.users.AsyncClient")', ["shop.users.AsyncClient"]),
         (
-            'import unittest.mock\nunittest.mock.patch("shop.users.hx.AsyncClient")',
-            ["shop.users.hx.AsyncClient"],
+            'import unittest.mock\nunittest.mock.patch("shop.users.httpx.AsyncClient")',
+            ["shop.users.httpx.AsyncClient"],
         ),
-        ('import mock\nmock.patch(target="httpx.Client")', ["httpx.Client"]),
-        ('from unittest import mock\nmock.patch("aiohttp.ClientSession")', ["aiohttp.ClientSession"]),
-        (
-            'from unittest import mock\nmock.patch("shop.users.aiohttp.request")',
-            ["shop.users.aiohttp.request"],
-        ),
-        ('from unittest import mock\nmock.patch("requests.sessions.Session")', ["requests.sessions.Session"]),
-        ('from unittest import mock\nmock.patch("requests.api.request")', ["requests.api.request"]),
-        ('from unittest import mock\nmock.patch("httpx.get")', ["httpx.get"]),
-        ('from unittest import mock\nmock.patch("urllib3.PoolManager")', ["urllib3.PoolManager"]),
+        ('import mock\nmock.patch(target="httpx.AsyncClient")', ["httpx.AsyncClient"]),
+        ('from unittest import mock\nmock.patch("requests.api.get")', ["requests.api.get"]),
         (
             'import httpx\nfrom unittest import mock\nmock.patch.object(httpx, "AsyncClient")',
             ["httpx.AsyncClient"],
         ),
-        (
-            'import httpx\nfrom unittest.mock import patch\npatch.object(httpx, attribute="Client")',
-            ["httpx.Client"],
-        ),
         ('mocker.patch("shop.users.httpx.AsyncClient")', ["shop.users.httpx.AsyncClient"]),
         ('import httpx\nmocker.patch.object(httpx, "AsyncClient")', ["httpx.AsyncClient"]),
         ('import httpx\nmonkeypatch.setattr(httpx, "AsyncClient", object)', ["httpx.AsyncClient"]),
-        ('mp.setattr("shop.users.httpx.Client", object)', ["shop.users.httpx.Client"]),
+        ('mp.setattr("shop.users.requests.get", object)', ["shop.users.requests.get"]),
         ('import shop.users as u\nmonkeypatch.setattr(u, "httpx", None)', ["shop.users.httpx"]),
         ('import requests\nsetattr(requests, "get", None)', ["requests.get"]),
         (
-            "from unittest.mock import patch\n@patch('shop.users.requests.Session')\ndef t(m): pass",
-            ["shop.users.requests.Session"],
+            'from unittest.mock import patch\npatch("httpx.AsyncClient.__aenter__")',
+            ["httpx.AsyncClient.__aenter__"],
         ),
         # not reported
+        ('from unittest import mock\nmock.patch("requests.post")', []),  # not what shop.users called
+        ('from unittest import mock\nmock.patch("httpx.Client")', []),
         ('from unittest.mock import patch\npatch("httpx.AsyncClient.send")', []),
-        ('from unittest.mock import patch\npatch("shop.users.httpx.AsyncClient.get")', []),
         ('from unittest.mock import patch\npatch("shop.users.get")', []),
         ('from unittest.mock import patch\npatch("shop.users_admin.httpx.AsyncClient")', []),
         ('from unittest.mock import patch\npatch("shop.users.API")', []),
@@ -164,6 +277,7 @@ def _targets(source: str, modules: object = frozenset({"shop.users"})) -> list[s
         ('monkeypatch.setenv("HTTP_CLIENT_TIMEOUT", "1")', []),
         ("from unittest.mock import patch\npatch(some_variable)", []),
         ('from unittest.mock import patch\npatch("httpx.Timeout")', []),
+        ('from unittest.mock import patch\npatch("mcp.ClientSession")', []),
         ("this is not python", []),
     ],
 )
@@ -171,15 +285,31 @@ def test_patch_forms(source: str, expected: list[str]) -> None:
     assert _targets(source) == expected
 
 
-def test_longest_rewritten_module_wins_and_names_its_accessor() -> None:
-    source = 'from unittest.mock import patch\npatch("shop.api.users.httpx.AsyncClient")'
-    modules = {"shop.api": "shop.http_client", "shop.api.users": "shop.api.http_client"}
-    [warning] = find_broken_mocks([(Path("t.py"), source)], modules)
-    assert "`shop.api.http_client.get_http_client`" in warning.suggestion
+def test_a_global_constructor_patch_names_every_accessor_and_no_placeholder(tmp_path: Path) -> None:
+    """Two packages, two generated modules: each user is named, never a literal `<package>`."""
+    root = _project(
+        tmp_path,
+        {"a/__init__.py": "", "a/x.py": "import httpx\n", "b/__init__.py": "", "b/y.py": "import httpx\n"},
+    )
+    modules = ProjectModules([root], {"a.x": "import httpx\n", "b.y": "import httpx\n"})
+    replaced = [
+        Replaced("a.x", "httpx", "AsyncClient", "get_http_client", "a.http_client", "with"),
+        Replaced("b.y", "httpx", "AsyncClient", "get_http_client", "b.http_client", "with"),
+    ]
+    source = 'from unittest.mock import patch\nimport a.x\npatch("httpx.AsyncClient")\n'
+    [warning] = find_broken_mocks([(Path("t.py"), source)], replaced, modules)
+    assert "`a.x.get_http_client` or `b.y.get_http_client`" in warning.suggestion
+    assert (
+        "`a.http_client.reset_http_clients()` or `b.http_client.reset_http_clients()`" in warning.suggestion
+    )
+    assert "<package>" not in warning.suggestion
+    assert warning.edit == TestEdit("a.x.get_http_client", entered="__aenter__")  # the module it imports
 
 
 def test_warnings_are_sorted_by_path_and_line() -> None:
-    source = 'import httpx\nmonkeypatch.setattr(httpx, "Client", None)\nmocker.patch("httpx.AsyncClient")\n'
+    source = (
+        'import httpx\nmonkeypatch.setattr(httpx, "AsyncClient", None)\nmocker.patch("httpx.AsyncClient")\n'
+    )
     files = [(Path("b.py"), source), (Path("a.py"), source)]
-    warnings = find_broken_mocks(files, {"shop.users"})
+    warnings = find_broken_mocks(files, _replaced(), _modules())
     assert [(w.path, w.line) for w in warnings] == [("a.py", 2), ("a.py", 3), ("b.py", 2), ("b.py", 3)]

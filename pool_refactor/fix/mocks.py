@@ -1,61 +1,118 @@
-"""Find the tests that a fix will break silently: patches of the client construction it removed.
+"""Find the tests that a fix breaks silently: patches of the client construction it removed.
 
-A test that did `mock.patch("shop.users.httpx.AsyncClient")` replaced the client that
-`shop.users` built on every call. After `--fix`, `shop.users` asks the generated module for a shared
-client instead, so the patch replaces a name nothing calls any more: the test no longer mocks
-anything and either hits the network or passes for the wrong reason (or, when the fix removed the
-now unused `import httpx`, fails with an `AttributeError`). This module lists those patches, with
-what to do instead.
+A test that did `mock.patch("shop.users.httpx.AsyncClient")` replaced the client that `shop.users`
+built on every call. After `--fix`, `shop.users` asks the generated module for a shared client
+instead, so the patch replaces a name nothing calls any more: the test no longer mocks anything and
+either hits the network or fails (or, when the fix removed the now unused `import httpx`, the patch
+itself fails with `AttributeError`). This module lists those patches, with the fix to make, and
+describes the edit that `--fix-tests` makes (`fix.mock_fixes`).
 
-Reported, for the libraries whose sites were rewritten (`libraries`, catalog family names):
+**What a target really is.** A patch names an owner and an attribute (`"shop.users.httpx.AsyncClient"`,
+`patch.object(users, "AsyncClient")`, `monkeypatch.setattr(requests, "post", fake)`). The owner is
+resolved through the project's own modules and their imports (`ProjectModules`): `shop.users.httpx`
+is the module `httpx` because `shop/users.py` says `import httpx`; `shop.users.ClientSession` is
+`aiohttp.ClientSession` only when `shop/users.py` imports it from aiohttp, never because of its name
+(`from mcp import ClientSession` is not aiohttp's). A name that cannot be resolved is not reported.
 
-- a patch whose string target, or `object.attribute` pair, names a client constructor or one-shot
-  function inside a rewritten module: `shop.users.httpx.AsyncClient`, `shop.users.AsyncClient`
-  (from-imported), `shop.users.requests.get`, or the library module itself, `shop.users.httpx`;
-- a patch of the library's own name, `httpx.AsyncClient`, `requests.get`,
-  `requests.sessions.Session`, in any test file, as soon as any module was rewritten: the shared
-  client is built once (per event loop for async clients) and then reused, so a client built before
-  the patch escapes it, and a mock built under it is cached and leaks into later tests.
+**Which patches the fix breaks** (`Replaced` says what each rewritten module stopped calling):
+
+- the attribute, in a rewritten module, that held a replaced constructor or one-shot function
+  (`from httpx import AsyncClient` in `shop.users`: `patch("shop.users.AsyncClient")`) or the
+  library module itself (`patch("shop.users.httpx")`);
+- the library's own constructor or one-shot function (`httpx.AsyncClient`, `requests.post`,
+  `requests.sessions.Session`, reached through any module), when a rewritten module called it: the
+  shared client is built once and reused, so a client built before the patch escapes it and a mock
+  built under it never reaches the code; a one-shot is no longer called at all;
+- a lifecycle method of the client class (`__init__`, `__aenter__`, `close`, ...), which the
+  rewritten code no longer calls per request;
+- any target whose path goes through a name the fix removed (`shop.users.httpx.Client` once
+  `import httpx` is gone from `shop.users`): the patch fails with `AttributeError`.
+
+**Not reported** (checked against the generated module, each with a client built *before* the mock
+starts, in `tests/test_transport_mocks.py`): a patch of any other method of the client class
+(`httpx.AsyncClient.send`, `requests.Session.request`: the shared client is an instance of it), and
+transport-level mocking, which patches classes below the client: respx (httpcore's pool),
+pytest-httpx (httpx's transports), responses (`HTTPAdapter.send`), requests-mock
+(`Session.get_adapter`), aioresponses (`ClientSession._request`). Their `respx.patch(url)` /
+`responses.patch(url)` register HTTP PATCH routes and are not `mock.patch`.
 
 Patch forms: `mock.patch`/`unittest.mock.patch` (call, decorator, context manager, `.start()`),
 `patch.object`, `patch.multiple`, pytest-mock's `mocker.patch[.object|.multiple]`, pytest's
-`monkeypatch.setattr` in both forms (`"dotted.path"` and `(object, "name")`, any receiver name)
-and the builtin `setattr(module, "name", fake)`.
-
-Not reported: patches of a method on the class (`httpx.AsyncClient.send`,
-`requests.Session.request`), which still apply to the shared client because it is an instance of
-that class; and transport mocking (`respx`, `pytest-httpx`, `aioresponses`, `responses`), which
-intercepts requests below the client and keeps working. Their `respx.patch(url)` /
-`responses.patch(url)` register HTTP PATCH routes and are not `mock.patch`.
-
-Parsing uses the stdlib `ast` (about ten times faster than libcst here) after a text prefilter, since
-a test suite can be as large as the code it tests.
+`monkeypatch.setattr` in both forms (`"dotted.path"` and `(object, "name")`, any receiver name) and
+the builtin `setattr(module, "name", fake)`. Parsing uses the stdlib `ast` after a text prefilter,
+since a test suite can be as large as the code it tests.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pool_refactor.scan.catalog import LIBRARIES, Library
 from pool_refactor.scan.names import dotted_name
 
-__all__ = ["MockWarning", "find_broken_mocks"]
+__all__ = ["MockWarning", "ProjectModules", "Replaced", "TestEdit", "find_broken_mocks", "module_bindings"]
 
 _MOCK_MODULES = ("unittest.mock", "mock")
 _MOCKER_NAMES = frozenset({"mocker", "class_mocker", "module_mocker", "package_mocker", "session_mocker"})
 _MULTIPLE_OPTIONS = frozenset({"spec", "create", "spec_set", "autospec", "new_callable"})
-_LIBRARY_SUBMODULES = frozenset({"api", "_api"})
-"""Where libraries define their one-shot functions (`requests.api.get`, `httpx._api.get`)."""
+_LIFECYCLE = frozenset(
+    {"__init__", "__new__", "__enter__", "__exit__", "__aenter__", "__aexit__", "close", "aclose"}
+)
+"""Methods of a client class that per-request code called on every request and shared code does not."""
+_PATCH_OPTIONS_KEPT = frozenset({"return_value", "side_effect"})
+"""Keyword arguments of a one-shot's patch that stay right on the client method's patch."""
 
 _TRANSPORT_MOCKS = {
     "httpx": "`respx` or `pytest-httpx`",
     "aiohttp": "`aioresponses`",
-    "requests": "`responses`",
+    "requests": "`responses` or `requests-mock`",
     "urllib3": "a patch of `urllib3.PoolManager.urlopen` on the class",
 }
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """One kind of call a rewritten module no longer makes, and what it makes instead."""
+
+    module: str
+    """The rewritten module's absolute name (`shop.users`)."""
+    library: str
+    """Catalog family (`httpx`)."""
+    name: str
+    """The constructor or one-shot function it called (`AsyncClient`, `post`)."""
+    accessor: str
+    """What it calls now (`get_http_client`), imported under that name into `module`."""
+    accessor_module: str
+    """The generated module's absolute name (`shop.http_client`)."""
+    kind: str
+    """The plan's kind: `with` (`async with X() as c`), `local` (`c = X()`), `one-shot`."""
+    await_result: bool = False
+    """A one-shot in async code, now awaited on the async client."""
+
+    @property
+    def is_constructor(self) -> bool:
+        return self.kind != "one-shot"
+
+
+@dataclass(frozen=True)
+class TestEdit:
+    """What `--fix-tests` does to one patch so that it mocks the rewritten code again."""
+
+    target: str
+    """The new dotted target (`shop.users.get_http_client`, `requests.Session.post`)."""
+    owner_suffix: str = ""
+    """For `patch.object(owner, name)` forms: appended to the owner expression (`.Session`)."""
+    attribute: str = ""
+    """For `patch.object(owner, name)` forms: the new attribute name ('' keeps it)."""
+    entered: str = ""
+    """`__aenter__`/`__enter__`: the patch gets a mock accessor that returns what
+    `async with <mock>() as c` bound (`new_callable=`), so the test's set-up keeps working."""
+    static: bool = False
+    """The replacement value goes onto a class: wrap it in `staticmethod(...)` so that it is called
+    without the session, as the module function was."""
 
 
 @dataclass(frozen=True)
@@ -65,45 +122,138 @@ class MockWarning:
     path: str
     line: int
     target: str
-    """What is patched, as a dotted name (`shop.users.httpx.AsyncClient`)."""
+    """What is patched, as written (`shop.users.httpx.AsyncClient`)."""
     suggestion: str
+    edit: TestEdit | None = None
+    """The edit `--fix-tests` makes, when this shape is one it knows."""
+    manual: str = ""
+    """Why `--fix-tests` leaves it to you, when `edit` is None."""
 
 
-def find_broken_mocks(
-    test_files: Sequence[tuple[Path, str]],
-    rewritten_modules: Collection[str] | Mapping[str, str],
-    libraries: Collection[str] | None = None,
-) -> list[MockWarning]:
-    """The patches in `test_files` that the fix made useless, sorted by path and line.
+# ---------------------------------------------------------------------------
+# The project's modules and what their names are bound to
+# ---------------------------------------------------------------------------
 
-    `rewritten_modules` are the dotted names of the modules the fix changed (`shop.users`); a
-    mapping from those to the generated module's import name (`shop.http_client`) makes the
-    suggestions name the exact accessor. `libraries` are the catalog families whose sites were
-    rewritten (`{"httpx"}`); None means every library. With no rewritten module nothing is reported.
+
+def module_bindings(tree: ast.Module, module: str, is_package: bool = False) -> dict[str, str]:
+    """Name -> absolute dotted name, for the imports at a module's top level (in `try`/`if` blocks
+    too, not in functions: a patch sees the module's attributes)."""
+    names: dict[str, str] = {}
+    package = module if is_package else module.rpartition(".")[0]
+    for node in _top_level(tree.body):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    names[top] = top
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join([*parts, *([base] if base else [])])
+            for alias in node.names:
+                if alias.name != "*" and base:
+                    names[alias.asname or alias.name] = f"{base}.{alias.name}"
+        elif isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.pop(node.name, None)  # defined here after an import of the same name
+    return names
+
+
+def _top_level(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    for node in body:
+        yield node
+        if isinstance(node, ast.Try):
+            for block in (node.body, node.orelse, node.finalbody, *(h.body for h in node.handlers)):
+                yield from _top_level(block)
+        elif isinstance(node, ast.If):
+            yield from _top_level(node.body)
+            yield from _top_level(node.orelse)
+
+
+@dataclass
+class ProjectModules:
+    """The project's own modules, found by name under its import roots, and read on demand.
+
+    `before` holds the source of the rewritten modules as it was (they are already rewritten on
+    disk when the tests are read), `after` the source `--fix` wrote, to tell a name the fix removed.
     """
-    if not rewritten_modules:
-        return []
-    accessors = dict(rewritten_modules) if isinstance(rewritten_modules, Mapping) else {}
-    selected = [lib for lib in LIBRARIES if libraries is None or lib.family in libraries]
-    if not selected:
-        return []
-    classifier = _Classifier(sorted(rewritten_modules, key=len, reverse=True), accessors, selected)
-    warnings: list[MockWarning] = []
-    for path, text in test_files:
-        if "patch" not in text and "setattr" not in text:
-            continue
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
-        bindings = _bindings(tree)
-        for call in _calls(tree):
-            for target in _patch_targets(call, bindings):
-                suggestion = classifier.suggestion(target)
-                if suggestion is not None:
-                    warnings.append(MockWarning(path.as_posix(), call.lineno, target, suggestion))
-    warnings.sort(key=lambda w: (w.path, w.line, w.target))
-    return warnings
+
+    roots: Sequence[Path]
+    before: Mapping[str, str] = field(default_factory=dict)
+    after: Mapping[str, str] = field(default_factory=dict)
+    _cache: dict[tuple[str, bool], dict[str, str] | None] = field(default_factory=dict)
+
+    def _read(self, name: str) -> tuple[str, bool] | None:
+        if name in self.before:
+            return self.before[name], False
+        relative = Path(*name.split("."))
+        for root in self.roots:
+            for path, is_package in (
+                (root / relative.with_suffix(".py"), False),
+                (root / relative / "__init__.py", True),
+            ):
+                if path.is_file():
+                    try:
+                        return path.read_text(encoding="utf-8"), is_package
+                    except (OSError, UnicodeDecodeError):
+                        return None
+        return None
+
+    def bindings(self, name: str, *, after: bool = False) -> dict[str, str] | None:
+        """The imports of module `name` (as it is after the fix, with `after`), or None when it is
+        not a module of the project."""
+        key = (name, after)
+        if key not in self._cache:
+            found = (self.after[name], False) if after and name in self.after else self._read(name)
+            bound: dict[str, str] | None = None
+            if found is not None:
+                text, is_package = found
+                try:
+                    tree = ast.parse(text)
+                except (SyntaxError, ValueError):
+                    tree = ast.Module(body=[], type_ignores=[])
+                bound = module_bindings(tree, name, is_package)
+            self._cache[key] = bound
+        return self._cache[key]
+
+    def first_module(self, dotted: str) -> str | None:
+        """The longest project module that `dotted` starts with (`shop.orders` of
+        `shop.orders.httpx.AsyncClient`), None when it names nothing of the project."""
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            module = ".".join(parts[:cut])
+            if self.bindings(module) is not None:
+                return module
+        return None
+
+    def resolve(self, dotted: str) -> tuple[str, str]:
+        """What `dotted` really is, through the project's imports, and the first name on the way
+        that the fix removed ('' when none): `shop.users.httpx.AsyncClient` -> `httpx.AsyncClient`."""
+        gone = ""
+        for _ in range(16):  # re-export chains are short; a cycle must end
+            parts = dotted.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                module = ".".join(parts[:cut])
+                bound = self.bindings(module)
+                if bound is None:
+                    continue
+                head = parts[cut]
+                if head not in bound:
+                    return dotted, gone
+                if not gone and module in self.after:
+                    now = self.bindings(module, after=True) or {}
+                    if head not in now:
+                        gone = f"{module}.{head}"
+                dotted = ".".join([bound[head], *parts[cut + 1 :]])
+                break
+            else:
+                return dotted, gone
+        return dotted, gone
 
 
 # ---------------------------------------------------------------------------
@@ -111,8 +261,21 @@ def find_broken_mocks(
 # ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Patch:
+    call: ast.Call
+    kind: str
+    """`patch`, `object`, `multiple`, `setattr` (monkeypatch's or the builtin)."""
+    target: str
+    """The dotted target as written, through the test file's imports for object forms."""
+    owner: str
+    attribute: str
+    string_form: bool
+    """The target is one string (`patch("a.b")`, `monkeypatch.setattr("a.b", v)`)."""
+
+
 def _bindings(tree: ast.Module) -> dict[str, str]:
-    """Local name -> imported dotted name, for every import in the file (function-local too)."""
+    """Local name -> imported dotted name, for every import in a test file (function-local too)."""
     names: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -129,13 +292,19 @@ def _bindings(tree: ast.Module) -> dict[str, str]:
     return names
 
 
-def _calls(tree: ast.Module) -> Iterator[ast.Call]:
+def _imported(tree: ast.Module) -> set[str]:
+    """Every module and name a test file imports, in full (`import a.b` gives `a.b`)."""
+    names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            yield node
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
 
 
-def _resolve(node: ast.expr, bindings: Mapping[str, str], *, imported_only: bool) -> str | None:
+def _resolve_local(node: ast.expr, bindings: Mapping[str, str], *, imported_only: bool) -> str | None:
     """The dotted name an expression stands for through the file's imports. With
     `imported_only`, a chain that does not start with an imported name is unknown (a local fake)."""
     dotted = dotted_name(node)
@@ -170,7 +339,7 @@ def _patch_kind(call: ast.Call, bindings: Mapping[str, str]) -> str | None:
         return "setattr"
     if isinstance(func, ast.Attribute) and func.attr == "setattr":
         return "setattr"
-    name = _resolve(func, bindings, imported_only=False)
+    name = _resolve_local(func, bindings, imported_only=False)
     if name is None:
         return None
     for suffix, kind in ((".patch", "patch"), (".patch.object", "object"), (".patch.multiple", "multiple")):
@@ -181,31 +350,42 @@ def _patch_kind(call: ast.Call, bindings: Mapping[str, str]) -> str | None:
     return None
 
 
-def _patch_targets(call: ast.Call, bindings: Mapping[str, str]) -> list[str]:
+def _split(target: str) -> tuple[str, str]:
+    owner, _, attribute = target.rpartition(".")
+    return owner, attribute
+
+
+def _patches(call: ast.Call, bindings: Mapping[str, str]) -> list[_Patch]:
     kind = _patch_kind(call, bindings)
+    if kind is None:
+        return []
     if kind == "patch":
         target = _string(_argument(call, 0, "target"))
-        return [target] if target else []
-    if kind == "object":
-        owner = _argument(call, 0, "target")
-        attribute = _string(_argument(call, 1, "attribute"))
-        base = _resolve(owner, bindings, imported_only=True) if owner is not None else None
-        return [f"{base}.{attribute}"] if base and attribute else []
+        return [_Patch(call, kind, target, *_split(target), True)] if target and "." in target else []
     if kind == "multiple":
-        owner = _argument(call, 0, "target")
-        base = _string(owner) or (_resolve(owner, bindings, imported_only=True) if owner else None)
+        owner_node = _argument(call, 0, "target")
+        base = _string(owner_node) or (
+            _resolve_local(owner_node, bindings, imported_only=True) if owner_node else None
+        )
         if not base:
             return []
-        return [f"{base}.{k.arg}" for k in call.keywords if k.arg and k.arg not in _MULTIPLE_OPTIONS]
+        return [
+            _Patch(call, kind, f"{base}.{k.arg}", base, k.arg, False)
+            for k in call.keywords
+            if k.arg and k.arg not in _MULTIPLE_OPTIONS
+        ]
+    first = _argument(call, 0, "target")
     if kind == "setattr":
-        first = _argument(call, 0, "target")
         dotted = _string(first)
         if dotted is not None:  # monkeypatch.setattr("pkg.mod.name", value)
-            return [dotted] if "." in dotted else []
-        name = _string(_argument(call, 1, "name"))
-        base = _resolve(first, bindings, imported_only=True) if first is not None else None
-        return [f"{base}.{name}"] if base and name else []
-    return []
+            return [_Patch(call, kind, dotted, *_split(dotted), True)] if "." in dotted else []
+        attribute = _string(_argument(call, 1, "name"))
+    else:
+        attribute = _string(_argument(call, 1, "attribute"))
+    base = _resolve_local(first, bindings, imported_only=True) if first is not None else None
+    if not base or not attribute:
+        return []
+    return [_Patch(call, kind, f"{base}.{attribute}", base, attribute, False)]
 
 
 # ---------------------------------------------------------------------------
@@ -213,121 +393,247 @@ def _patch_targets(call: ast.Call, bindings: Mapping[str, str]) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
+def find_broken_mocks(
+    test_files: Sequence[tuple[Path, str]],
+    replaced: Iterable[Replaced],
+    modules: ProjectModules,
+) -> list[MockWarning]:
+    """The patches in `test_files` that the fix made useless, sorted by path and line.
+
+    `replaced` says what each rewritten module stopped calling; `modules` resolves the names.
+    With nothing replaced nothing is reported.
+    """
+    replaced = list(replaced)
+    if not replaced:
+        return []
+    classifier = _Classifier(replaced, modules)
+    warnings: list[MockWarning] = []
+    for path, text in test_files:
+        if "patch" not in text and "setattr" not in text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        bindings = _bindings(tree)
+        imported = _imported(tree)
+        for call in _calls(tree):
+            for patch in _patches(call, bindings):
+                warning = classifier.warning(patch, path.as_posix(), imported)
+                if warning is not None:
+                    warnings.append(warning)
+    warnings.sort(key=lambda w: (w.path, w.line, w.target))
+    return warnings
+
+
+def _calls(tree: ast.Module) -> Iterator[ast.Call]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            yield node
+
+
+def _library_module(name: str) -> Library | None:
+    """The library a module name belongs to (`requests`, `requests.sessions`, `httpx._api`)."""
+    top = name.split(".", 1)[0]
+    return next((lib for lib in LIBRARIES if top in lib.modules), None)
+
+
+_CLIENT_CLASSES = {"get_http_client": "AsyncClient", "get_sync_http_client": "Client"}
+
+
 class _Classifier:
-    def __init__(
-        self, modules: Sequence[str], accessors: Mapping[str, str], libraries: Sequence[Library]
-    ) -> None:
+    def __init__(self, replaced: Sequence[Replaced], modules: ProjectModules) -> None:
+        self._replaced = replaced
         self._modules = modules
-        self._accessors = accessors
-        self._libraries = libraries
-        chosen = sorted(set(accessors.values()))
-        self._any_accessor = chosen[0] if len(chosen) == 1 else None
+        self._by_module: dict[str, list[Replaced]] = {}
+        for item in replaced:
+            self._by_module.setdefault(item.module, []).append(item)
 
-    def _library_of_module(self, name: str) -> Library | None:
-        return next((lib for lib in self._libraries if name in lib.modules), None)
+    def _users(self, library: Library, name: str) -> list[Replaced]:
+        return [r for r in self._replaced if r.library == library.family and r.name == name]
 
-    def _library_of_constructor(self, name: str) -> Library | None:
-        return next((lib for lib in self._libraries if lib.constructor(name) is not None), None)
-
-    def suggestion(self, target: str) -> str | None:
-        for module in self._modules:
-            if target.startswith(module + "."):
-                rest = target[len(module) + 1 :].split(".")
-                return self._in_module(target, module, rest)
-        return self._global(target)
-
-    def _in_module(self, target: str, module: str, rest: list[str]) -> str | None:
-        """A patch of a name inside a rewritten module."""
-        accessor_module = self._accessors.get(module)
-        if len(rest) == 1:
-            library = self._library_of_module(rest[0])
-            if library is not None:
-                return self._module_gone(target, module, library, accessor_module)
-            library = self._library_of_constructor(rest[0])
-            if library is not None:
-                return self._replaced(target, module, library, rest[0], accessor_module)
+    def warning(self, patch: _Patch, path: str, imported: set[str]) -> MockWarning | None:
+        owner, gone = self._modules.resolve(patch.owner)
+        attribute = patch.attribute
+        line = patch.call.lineno
+        own = self._by_module.get(owner)
+        if own is not None:  # an attribute of a rewritten module
+            bound = (self._modules.bindings(owner) or {}).get(attribute)
+            if bound is None:
+                return None
+            real, _ = self._modules.resolve(bound)
+            library = _library_module(real)
+            if library is None:
+                return None
+            if real in library.modules:  # `shop.users.httpx`: the module itself
+                users = [r for r in own if r.library == library.family]
+                return (
+                    MockWarning(path, line, patch.target, self._module_gone(owner, attribute, users))
+                    if users
+                    else None
+                )
+            name = real.rsplit(".", 1)[-1]
+            users = [r for r in own if r.library == library.family and r.name == name]
+            if not users:
+                return None
+            return self._replaced_warning(patch, path, users, imported)
+        library = _library_module(owner)
+        if library is None:
             return None
-        if len(rest) == 2:
-            owner, name = rest
-            library = self._library_of_constructor(name)
-            if library is not None:  # `module.<any alias>.AsyncClient`
-                return self._replaced(target, module, library, name, accessor_module)
-            library = self._library_of_module(owner)
-            if library is not None and name in library.one_shots:
-                return self._replaced(target, module, library, name, accessor_module)
-        return None  # deeper: a method on the class, which still applies to the shared client
-
-    def _global(self, target: str) -> str | None:
-        """A patch of the library's own name, seen by every module including the generated one."""
-        parts = target.split(".")
-        library = self._library_of_module(parts[0])
-        if library is None or len(parts) < 2:
+        owner_parts = owner.split(".")
+        if library.constructor(owner_parts[-1]) is not None and attribute in _LIFECYCLE:
+            users = self._users(library, owner_parts[-1])
+            if not users:
+                return None
+            accessor = self._accessors(users)
+            text = (
+                f"The rewritten code no longer calls `{owner_parts[-1]}.{attribute}` on each request: the "
+                f"shared client from {accessor} is built once and never entered or closed by it, so this "
+                f"patch no longer runs. {self._advice(library, users)}"
+            )
+            return MockWarning(
+                path, line, patch.target, text, manual="a lifecycle method has no shared-client equivalent"
+            )
+        name = attribute
+        if library.constructor(name) is None and name not in library.one_shots:
             return None
-        name = parts[-1]
-        middle = parts[1:-1]
-        if library.constructor(name) is not None and all(p.isidentifier() and p.islower() for p in middle):
-            return self._escaped(target, library, name)
-        if name in library.one_shots and (
-            not middle or (len(middle) == 1 and middle[0] in _LIBRARY_SUBMODULES)
-        ):
-            return self._escaped(target, library, name)
-        return None
+        aimed = self._modules.first_module(patch.owner)
+        if aimed is not None and aimed not in self._by_module and not gone:
+            # `shop.orders.httpx.AsyncClient`: aimed at a module the fix left alone, which still
+            # calls it (the same object as `httpx.AsyncClient`, but the test is about shop.orders)
+            return None
+        users = self._users(library, name)
+        if not users:
+            if gone:
+                return MockWarning(path, line, patch.target, self._gone_text(patch.target, gone))
+            return None
+        return self._replaced_warning(patch, path, users, imported)
 
     # -- suggestions ----------------------------------------------------------
 
-    def _accessor_call(self, library: Library, name: str, accessor_module: str | None) -> str:
-        """`shop.http_client.get_http_client`: the accessor that replaced constructor or one-shot
-        `name` (one-shot functions are sync, except aiohttp's, so they map to the sync client)."""
-        ctor = library.constructor(name) or next(
-            (c for c in library.constructors if not c.is_async), library.constructors[0]
-        )
-        return f"{self._where(accessor_module)}.{ctor.accessor}"
+    def _accessors(self, users: Sequence[Replaced]) -> str:
+        names = sorted({f"`{r.module}.{r.accessor}`" for r in users})
+        if len(names) > 3:
+            return ", ".join(names[:3]) + f" and {len(names) - 3} more modules"
+        return " or ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " or " + names[-1]
 
-    def _where(self, accessor_module: str | None) -> str:
-        return accessor_module or self._any_accessor or "<package>.http_client"
-
-    def _advice(self, library: Library, accessor: str) -> str:
-        where = accessor.rsplit(".", 1)[0]
+    def _advice(self, library: Library, users: Sequence[Replaced]) -> str:
+        resets = sorted({f"`{r.accessor_module}.reset_http_clients()`" for r in users})
         return (
-            f"Patch `{accessor}` to return your fake, or better, mock the transport with "
-            f"{_TRANSPORT_MOCKS.get(library.family, 'a transport-level mock')} and call "
-            f"`{where}.reset_http_clients()` in a fixture so each test builds its client under its own "
-            "mocks."
+            f"Or mock the transport with {_TRANSPORT_MOCKS.get(library.family, 'a transport-level mock')}, "
+            f"which keeps working with the shared client, and call {' or '.join(resets)} in a fixture."
         )
 
-    def _replaced(
-        self, target: str, module: str, library: Library, name: str, accessor_module: str | None
-    ) -> str:
-        accessor = self._accessor_call(library, name, accessor_module)
-        what = "builds no client of its own" if library.constructor(name) else f"no longer calls `{name}`"
+    def _gone_text(self, target: str, gone: str) -> str:
+        module, _, name = gone.rpartition(".")
         return (
-            f"`{module}` {what} after the fix: it uses the shared client from `{accessor}()`, so "
-            f"patching `{target}` replaces a name nothing calls and the test silently stops mocking. "
-            + self._advice(library, accessor)
+            f"`{module}` no longer imports `{name}` after the fix, so patching `{target}` fails with "
+            f"AttributeError; patch the name where the code under test looks it up now."
         )
 
-    def _module_gone(self, target: str, module: str, library: Library, accessor_module: str | None) -> str:
-        accessor = self._accessor_call(library, "", accessor_module)
+    def _module_gone(self, module: str, name: str, users: Sequence[Replaced]) -> str:
+        library = next(lib for lib in LIBRARIES if lib.family == users[0].library)
+        still = name in (self._modules.bindings(module, after=True) or {name: ""})
+        effect = (
+            "no longer replaces the client it uses"
+            if still
+            else "fails with AttributeError (the fix removed the import)"
+        )
         return (
-            f"`{module}` gets its client from `{self._where(accessor_module)}` after the fix and may no "
-            "longer import "
-            f"`{target.rsplit('.', 1)[-1]}`: this patch then fails with AttributeError, and where the "
-            f"import stays it no longer replaces the client. {self._advice(library, accessor)}"
+            f"`{module}` gets its client from {self._accessors(users)} after the fix, so patching "
+            f"`{module}.{name}` {effect}. Patch {self._accessors(users)} instead. "
+            + self._advice(library, users)
         )
 
-    def _escaped(self, target: str, library: Library, name: str) -> str:
-        accessor = self._accessor_call(library, name, None)
-        if library.constructor(name) is not None:
-            why = (
-                f"the shared client is built once by `{accessor}()` (per event loop for async clients) "
-                "and reused: a client built before this patch escapes it, and a mock built under it is "
-                "cached and leaks into later tests"
-            )
+    def _replaced_warning(
+        self, patch: _Patch, path: str, users: Sequence[Replaced], imported: set[str]
+    ) -> MockWarning:
+        library = next(lib for lib in LIBRARIES if lib.family == users[0].library)
+        first = users[0]
+        if first.is_constructor:
+            what = f"builds its client with {self._accessors(users)}"
+            fix = f"patch {self._accessors(users)} (the accessor, where the code under test imports it)"
         else:
-            why = (
-                f"the rewritten code calls `{accessor}()` and sends the request on the shared client, "
-                f"so `{target}` is no longer called"
-            )
-        return f"Patching `{target}` globally stops working reliably after the fix: {why}. " + self._advice(
-            library, accessor
+            method = self._client_method(first)
+            what = f"sends the request on the shared client from {self._accessors(users)}"
+            fix = f"patch `{method}` (the shared client's method: it gets the same arguments)"
+        aimed = self._modules.first_module(patch.owner)
+        where = f"`{aimed}`" if aimed in self._by_module else "the rewritten code"
+        text = (
+            f"After the fix {where} no longer calls `{patch.attribute}`: it {what}, so patching "
+            f"`{patch.target}` no longer mocks it. Instead, {fix}. {self._advice(library, users)}"
         )
+        edit, manual = self._edit(patch, users, imported)
+        return MockWarning(path, patch.call.lineno, patch.target, text, edit, manual)
+
+    def _client_method(self, replaced: Replaced) -> str:
+        library = next(lib for lib in LIBRARIES if lib.family == replaced.library)
+        ctor = next(
+            (c for c in library.constructors if c.accessor == replaced.accessor), library.constructors[0]
+        )
+        return f"{library.modules[0]}.{ctor.name}.{replaced.name}"
+
+    # -- what --fix-tests does ------------------------------------------------
+
+    def _edit(
+        self, patch: _Patch, users: Sequence[Replaced], imported: set[str]
+    ) -> tuple[TestEdit | None, str]:
+        keywords = {k.arg for k in patch.call.keywords if k.arg}
+        if patch.kind == "multiple":
+            return None, "`patch.multiple` is rewritten by hand"
+        first = users[0]
+        if not first.is_constructor:
+            if any(r.is_constructor or r.name != first.name or r.accessor != first.accessor for r in users):
+                return None, "the rewritten modules replaced it in more than one way"
+            if patch.kind in ("patch", "object") and keywords - _PATCH_OPTIONS_KEPT - {
+                "new",
+                "target",
+                "attribute",
+            }:
+                return None, "the patch has options (`autospec`, `spec`, ...) that differ on a method"
+            method = self._client_method(first)
+            owner_class = method.split(".")[1]
+            static = (
+                patch.kind == "setattr"
+                or "new" in keywords
+                or (patch.kind == "patch" and len(patch.call.args) > 1)
+                or (patch.kind == "object" and len(patch.call.args) > 2)
+            )
+            if patch.string_form:
+                return TestEdit(method, static=static), ""
+            return TestEdit(method, owner_suffix=f".{owner_class}", static=static), ""
+        # A constructor: patch the accessor where one module under test imports it.
+        kinds = {r.kind for r in users}
+        if len(kinds) != 1 or kinds == {"local"} and any(r.library == "aiohttp" for r in users):
+            return None, "the code under test used the client in more than one way"
+        modules = sorted({r.module for r in users})
+        aimed = self._modules.first_module(patch.owner)
+        if aimed in modules:
+            modules = [aimed]
+        else:  # a global patch: the module under test is the one the test file imports
+            tested = [m for m in modules if m in imported or any(i.startswith(m + ".") for i in imported)]
+            if len(tested) != 1:
+                return (
+                    None,
+                    "more than one rewritten module uses it; patch the accessor of the one under test",
+                )
+            modules = tested
+        module = modules[0]
+        accessor = next(r.accessor for r in users if r.module == module)
+        if keywords & {"new", "new_callable", "autospec", "spec", "spec_set", "return_value", "side_effect"}:
+            return None, "the patch gives its own replacement; make it return the client the code uses"
+        if patch.kind == "setattr":
+            return None, "a fake class must be returned by a fake accessor; write it by hand"
+        kind = next(iter(kinds))
+        entered = ""
+        if kind == "with":
+            entered = "__aenter__" if any(_is_async(r) for r in users) else "__enter__"
+        if patch.string_form:
+            return TestEdit(f"{module}.{accessor}", entered=entered), ""
+        return None, "`patch.object` of a constructor is rewritten by hand"
+
+
+def _is_async(replaced: Replaced) -> bool:
+    library = next(lib for lib in LIBRARIES if lib.family == replaced.library)
+    ctor = library.constructor(replaced.name)
+    return bool(ctor and ctor.is_async)

@@ -10,12 +10,14 @@ stops half-way never leaves imports of a module that does not exist.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 from pool_refactor.fix import shared_module
-from pool_refactor.fix.mocks import find_broken_mocks
+from pool_refactor.fix.mock_fixes import rewrite_test
+from pool_refactor.fix.mocks import MockWarning, ProjectModules, Replaced, find_broken_mocks
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, target_for_path
 from pool_refactor.fix.rewrite import Rewrite, RewriteOptions, not_fixed, rewrite_file
 from pool_refactor.fix.style import read_style
@@ -25,8 +27,10 @@ from pool_refactor.paths import DiscoveredFile, display_path
 from pool_refactor.plan.analyze import scan_loaded
 from pool_refactor.run.fix_parallel import map_files
 from pool_refactor.run.options import Options, Outcome
+from pool_refactor.run.suites import find_test_files
 from pool_refactor.run.workers import effective_jobs
-from pool_refactor.scan.findings import FileError, Note, ScanResult
+from pool_refactor.scan.catalog import LIBRARIES
+from pool_refactor.scan.findings import FileError, Finding, Note, ScanResult
 from pool_refactor.scan.rules import is_enabled
 from pool_refactor.scan.source import Source, SourceError, encode_source, read_source
 
@@ -93,7 +97,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
             except (WriteError, SourceError, OSError) as exc:
                 errors.append(FileError(file.display, f"lifecycle wiring not written: {exc}", stage="fix"))
 
-    _report_mocks(work, files, options, outcome)
+    _report_mocks(work, files, result, options, outcome, diffs)
     if options.diff:
         outcome.diff_text = "".join(diffs)
         files_changed = sum(len(w.rewrites) for w in work.values())
@@ -206,44 +210,159 @@ def _wire(
             others.append((file, source, edit.new_text))
         else:
             continue
-        outcome.messages.append(f"Lifecycle: {edit.description}")
-        outcome.result.notes.append(Note("lifecycle", edit.description, display_path(edit.path)))
+        description = relative_paths(edit.description)
+        outcome.messages.append(f"Lifecycle: {description}")
+        outcome.result.notes.append(Note("lifecycle", description, display_path(edit.path)))
     for note in notes:
         shown = display_path(Path(note.path))
-        outcome.messages.append(f"{shown}: {note.message}")
-        outcome.result.notes.append(Note("wiring", note.message, shown))
+        message = relative_paths(note.message)
+        outcome.warnings.append(f"{shown}: {message}")
+        outcome.result.notes.append(Note("wiring", message, shown))
     return others
 
 
-def _report_mocks(
-    work: dict[Path, _TargetWork], files: list[DiscoveredFile], options: Options, outcome: Outcome
-) -> None:
-    """Tests that patch the old construction stop mocking anything once it is rewritten: say so."""
-    rewritten: dict[str, str] = {}
-    families: set[str] = set()
+def relative_paths(text: str) -> str:
+    """`text` with the paths under the working directory shown relative to it, as every report
+    shows paths (`display_path`); wiring describes its edits with the absolute paths it works on."""
+    cwd = os.getcwd()
+    if cwd == os.sep:
+        return text
+    return text.replace(cwd.rstrip(os.sep) + os.sep, "")
+
+
+def _replaced(
+    work: dict[Path, _TargetWork], result: ScanResult, options: Options
+) -> tuple[list[Replaced], ProjectModules]:
+    """What each rewritten module no longer calls (from the plans of its sites that this run applies),
+    and the project's modules as they were before the fix, to resolve the tests' patch targets."""
+    from pool_refactor.fix.rewrite import selected_plans
+
+    by_path: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        by_path.setdefault(finding.path, []).append(finding)
+    replaced: list[Replaced] = []
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    roots: list[Path] = [options.config.project_root, options.config.project_root / "src"]
+    rewrite_settings = rewrite_options(options)
     for item in work.values():
         for rewrite in item.rewrites:
             try:
-                module = target_for_path(rewrite.file.path).import_name
+                module = target_for_path(rewrite.file.path).module_name
             except PlacementError:
                 continue
-            rewritten[module] = item.target.import_name
-            families |= rewrite.families
-    if not rewritten:
+            before[module] = rewrite.source.text
+            after[module] = rewrite.new_text
+            resolved = rewrite.file.path.resolve()
+            depth = module.count(".") + (1 if resolved.stem == "__init__" else 0)
+            root = resolved.parents[depth] if depth < len(resolved.parents) else resolved.parent
+            if root not in roots:
+                roots.append(root)
+            for plan in selected_plans(by_path.get(rewrite.file.display, []), rewrite_settings).values():
+                name = plan.method or _constructor_name(plan.library, plan.accessor)
+                if name:
+                    replaced.append(
+                        Replaced(
+                            module,
+                            plan.library,
+                            name,
+                            plan.accessor,
+                            item.target.module_name,
+                            plan.kind,
+                            plan.await_result,
+                        )
+                    )
+    return sorted(set(replaced), key=lambda r: (r.module, r.name)), ProjectModules(roots, before, after)
+
+
+def _constructor_name(family: str, accessor: str) -> str:
+    library = next((lib for lib in LIBRARIES if lib.family == family), None)
+    if library is None:
+        return ""
+    return next((c.name for c in library.constructors if c.accessor == accessor), "")
+
+
+def _report_mocks(
+    work: dict[Path, _TargetWork],
+    files: list[DiscoveredFile],
+    result: ScanResult,
+    options: Options,
+    outcome: Outcome,
+    diffs: list[str],
+) -> None:
+    """Tests that patch the old construction stop mocking anything once it is rewritten: say so,
+    with the fix to make, wherever the tests live (`run.suites`); with `--fix-tests`, make the fixes
+    `fix.mock_fixes` knows and say what is left."""
+    replaced, modules = _replaced(work, result, options)
+    if not replaced:
         return
     tests: list[tuple[Path, str]] = []
-    for file in files:
-        name = file.path.name
-        if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py":
-            try:
-                tests.append((file.path, read_source(file.path).text))
-            except (SourceError, OSError):
-                continue
+    sources: dict[str, tuple[Path, Source]] = {}
+    for path in find_test_files(options.config, options.exclude, files):
+        try:
+            source = read_source(path)
+        except (SourceError, OSError):
+            continue
+        shown = display_path(path)
+        sources[shown] = (path, source)
+        tests.append((Path(shown), source.text))
+    warnings = find_broken_mocks(tests, replaced, modules)
+    fixed: set[MockWarning] = set()
+    if options.fix_tests:
+        fixed = _fix_tests(warnings, sources, options, outcome, diffs)
     verb = "would stop mocking" if options.diff else "no longer mocks"
-    for warning in find_broken_mocks(tests, rewritten, families):
+    for warning in warnings:
+        if warning in fixed:
+            continue
         text = f"patching `{warning.target}` {verb} the rewritten code; {warning.suggestion}"
-        outcome.messages.append(f"{warning.path}:{warning.line}: {text}")
-        outcome.result.notes.append(Note("mock", text, display_path(Path(warning.path)), warning.line))
+        if options.fix_tests and warning.manual:
+            text += f" (--fix-tests left it: {warning.manual})"
+        elif not options.fix_tests and warning.edit is not None:
+            text += " (--fix-tests rewrites it)"
+        outcome.warnings.append(f"{warning.path}:{warning.line}: {text}")
+        outcome.result.notes.append(Note("mock", text, warning.path, warning.line))
+
+
+def _fix_tests(
+    warnings: list[MockWarning],
+    sources: dict[str, tuple[Path, Source]],
+    options: Options,
+    outcome: Outcome,
+    diffs: list[str],
+) -> set[MockWarning]:
+    """Rewrite the patches `--fix-tests` knows; the warnings it settled."""
+    by_file: dict[str, list[MockWarning]] = {}
+    for warning in warnings:
+        by_file.setdefault(warning.path, []).append(warning)
+    settled: set[MockWarning] = set()
+    files_changed = 0
+    for shown, found in sorted(by_file.items()):
+        path, source = sources[shown]
+        rewritten = rewrite_test(source.text, found)
+        if rewritten is None:
+            continue
+        if options.diff:
+            diffs.append(_unified(shown, source.text, rewritten.new_text))
+        else:
+            try:
+                write_atomic(path, encode_source(rewritten.new_text, source), expected=source.raw)
+            except (WriteError, UnicodeEncodeError, OSError) as exc:
+                outcome.failed = True
+                outcome.result.errors.append(FileError(shown, f"test not fixed: {exc}", stage="fix"))
+                continue
+        files_changed += 1
+        settled.update(rewritten.fixed)
+        for warning in rewritten.fixed:
+            assert warning.edit is not None
+            note = f"patch of `{warning.target}` now patches `{warning.edit.target}`"
+            outcome.result.notes.append(Note("mock-fixed", note, shown, warning.line))
+    if settled:
+        verb = "Would rewrite" if options.diff else "Rewrote"
+        outcome.messages.append(
+            f"{verb} {len(settled)} patch(es) of the old clients in {files_changed} test file(s) "
+            "(--fix-tests)."
+        )
+    return settled
 
 
 _FAILED = object()

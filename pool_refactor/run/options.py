@@ -26,6 +26,8 @@ class Options:
     baseline: Path | None = None
     add_noqa: bool = False
     wire: bool = True
+    fix_tests: bool = False
+    """With `--fix`/`--diff`, also rewrite the tests' patches of the old clients (`fix.mock_fixes`)."""
     """Close the shared clients at application shutdown (FastAPI/Starlette) when fixing."""
 
 
@@ -34,5 +36,9 @@ class Outcome:
     result: ScanResult
     diff_text: str = ""
     messages: list[str] = field(default_factory=list)
+    """What was done (`Wrote ...`, `Fixed ...`, `Lifecycle: ...`): left out by `-q`."""
+    warnings: list[str] = field(default_factory=list)
+    """What is left for the user to do (a test that no longer mocks, wiring to add by hand): printed
+    with `-q` too, since `-q` drops what was done, not what must still be done."""
     failed: bool = False
     """Something the user asked for could not be done (a write failed, a module clashed)."""

@@ -1,0 +1,215 @@
+"""`--fix-tests`: rewrite the patches that `fix.mocks` found broken, in the shapes it knows, so that
+each test mocks the rewritten code again.
+
+The edits (`mocks.TestEdit`), made with libcst so that everything else in the test file is kept:
+
+- a one-shot function becomes the same method of the shared client's class, which is called with
+  the same arguments (a `MagicMock` on a class is not bound to the instance):
+  `patch("requests.post")` -> `patch("requests.Session.post")`,
+  `patch.object(requests, "post")` -> `patch.object(requests.Session, "post")`; a replacement given
+  as a value (`new=fake`, `monkeypatch.setattr(..., fake)`) is wrapped in `staticmethod(...)` so it
+  is not passed the session either;
+- a constructor becomes the accessor where the module under test imports it:
+  `patch("shop.users.httpx.AsyncClient")` -> `patch("shop.users.get_http_client", new_callable=...)`.
+  For `async with X() as c` / `with X() as c`, `new_callable` is a small helper added once to the
+  test file, after its imports: a mock accessor that returns what the old mock's
+  `return_value.__aenter__.return_value` is, so the test's own set-up of the client keeps working.
+
+Anything else is left as it is and listed with the fix to make by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from pool_refactor.fix.mocks import MockWarning, TestEdit
+
+__all__ = ["HELPERS", "TestRewrite", "rewrite_test"]
+
+HELPERS = {
+    "__aenter__": "_shared_async_client_mock",
+    "__enter__": "_shared_client_mock",
+}
+"""The helper added for each way the old client was entered."""
+
+_HELPER = '''
+
+def {name}(**kwargs):  # added by pool-refactor --fix-tests
+    """A mock of the shared-client accessor that returns what `{verb} <mock>() as client` bound,
+    so the test's set-up of `return_value.{dunder}.return_value` mocks the client the code uses."""
+    from unittest.mock import MagicMock
+
+    accessor = MagicMock(**kwargs)
+    accessor.side_effect = lambda *args, **kw: accessor.return_value.{dunder}.return_value
+    return accessor
+'''
+
+
+@dataclass(frozen=True)
+class TestRewrite:
+    """A test file's new text and the warnings its edits settled."""
+
+    new_text: str
+    fixed: tuple[MockWarning, ...]
+
+
+def rewrite_test(text: str, warnings: Sequence[MockWarning]) -> TestRewrite | None:
+    """Apply the edits of `warnings` (all of one test file) to `text`; None when none applies."""
+    wanted = [w for w in warnings if w.edit is not None]
+    if not wanted:
+        return None
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        return None
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    editor = _Editor(wanted, wrapper.resolve(PositionProvider))
+    new_module = wrapper.module.visit(editor)
+    if not editor.fixed:
+        return None
+    for dunder in sorted(editor.helpers):
+        new_module = _add_helper(new_module, dunder)
+    return TestRewrite(new_module.code, tuple(editor.fixed))
+
+
+class _Editor(cst.CSTTransformer):
+    def __init__(self, warnings: Sequence[MockWarning], positions: object) -> None:
+        super().__init__()
+        self._by_line: dict[int, list[MockWarning]] = {}
+        for warning in warnings:
+            self._by_line.setdefault(warning.line, []).append(warning)
+        self._positions = positions
+        self.fixed: list[MockWarning] = []
+        self.helpers: set[str] = set()
+        self._starts: dict[int, int] = {}
+
+    def visit_Call(self, node: cst.Call) -> None:
+        position = self._positions[node]  # type: ignore[index]
+        self._starts[id(node)] = position.start.line
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        line = self._starts.get(id(original))
+        candidates = self._by_line.get(line or -1, [])
+        for warning in candidates:
+            if warning in self.fixed or warning.edit is None:
+                continue
+            edited = _apply(updated, warning, warning.edit)
+            if edited is not None:
+                self.fixed.append(warning)
+                if warning.edit.entered:
+                    self.helpers.add(warning.edit.entered)
+                return edited
+        return updated
+
+
+def _string_value(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _with_string(node: cst.SimpleString, value: str) -> cst.SimpleString:
+    quote = node.quote
+    prefix = node.value[: node.value.index(quote[0])]
+    return node.with_changes(value=f"{prefix}{quote}{value}{quote}")
+
+
+def _positional(call: cst.Call) -> list[int]:
+    return [i for i, arg in enumerate(call.args) if arg.keyword is None and not arg.star]
+
+
+def _apply(call: cst.Call, warning: MockWarning, edit: TestEdit) -> cst.Call | None:
+    args = list(call.args)
+    positional = _positional(call)
+    if not positional:
+        return None
+    first = args[positional[0]]
+    value = _string_value(first.value)
+    if value is not None and value == warning.target:  # patch("a.b.c"), setattr("a.b.c", v)
+        assert isinstance(first.value, cst.SimpleString)
+        args[positional[0]] = first.with_changes(value=_with_string(first.value, edit.target))
+        value_index = positional[1] if len(positional) > 1 else None
+    elif len(positional) > 1 and warning.target.endswith(
+        "." + (_string_value(args[positional[1]].value) or "\0")
+    ):
+        second = args[positional[1]]
+        owner = first.value
+        if edit.owner_suffix:
+            for name in edit.owner_suffix.strip(".").split("."):
+                owner = cst.Attribute(value=owner, attr=cst.Name(name))
+        args[positional[0]] = first.with_changes(value=owner)
+        if edit.attribute:
+            assert isinstance(second.value, cst.SimpleString)
+            args[positional[1]] = second.with_changes(value=_with_string(second.value, edit.attribute))
+        value_index = positional[2] if len(positional) > 2 else None
+    else:
+        return None
+    if edit.static:
+        index = value_index
+        if index is None:
+            index = next(
+                (i for i, arg in enumerate(args) if arg.keyword and arg.keyword.value in ("new", "value")),
+                None,
+            )
+        if index is not None:
+            inner = args[index].value
+            wrapped = cst.Call(func=cst.Name("staticmethod"), args=[cst.Arg(value=inner)])
+            args[index] = args[index].with_changes(value=wrapped)
+    if edit.entered:
+        last = args[-1]
+        if last.comma is cst.MaybeSentinel.DEFAULT or isinstance(last.comma, cst.MaybeSentinel):
+            args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        args.append(
+            cst.Arg(
+                keyword=cst.Name("new_callable"),
+                value=cst.Name(HELPERS[edit.entered]),
+                equal=cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+                ),
+            )
+        )
+    return call.with_changes(args=args)
+
+
+def _is_import(statement: cst.BaseStatement) -> bool:
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    return all(isinstance(item, cst.Import | cst.ImportFrom) for item in statement.body)
+
+
+def _add_helper(module: cst.Module, dunder: str) -> cst.Module:
+    name = HELPERS[dunder]
+    if any(isinstance(s, cst.FunctionDef) and s.name.value == name for s in module.body):
+        return module
+    verb = "async with" if dunder == "__aenter__" else "with"
+    helper = cst.parse_module(_HELPER.format(name=name, verb=verb, dunder=dunder)).body
+    body = list(module.body)
+    index = 0
+    for position, statement in enumerate(body):
+        if _is_import(statement):
+            index = position + 1
+        elif isinstance(statement, cst.SimpleStatementLine) and position == 0:
+            index = 1  # the docstring
+        elif isinstance(statement, cst.If | cst.Try) and index == position:
+            continue  # `try: import x except ImportError:` among the imports
+        else:
+            break
+    first, *rest = helper
+    first = first.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    placed = [first, *rest]
+    if index < len(body):
+        following = body[index]
+        body[index] = following.with_changes(
+            leading_lines=[
+                cst.EmptyLine(),
+                cst.EmptyLine(),
+                *[line for line in following.leading_lines if line.comment],
+            ]
+        )
+    body[index:index] = placed
+    return module.with_changes(body=body)

@@ -1,0 +1,98 @@
+"""Where a project's tests are, whatever paths were scanned: the files `--fix` reads (and never
+rewrites, unless `--fix-tests` is given) to find the patches it breaks.
+
+A project's tests usually live outside the package that is fixed (`pool-refactor scan --fix shop`
+with the tests in `tests/`), so they are looked for from the project root, the way pytest finds them:
+
+- the folders of pytest's `testpaths` (`[tool.pytest.ini_options]` in pyproject.toml, `[pytest]` in
+  pytest.ini or tox.ini, `[tool:pytest]` in setup.cfg), else `tests/` and `test/` (and `src/tests`):
+  every Python file in them, since helpers and fixtures patch too;
+- anywhere in the project, files named like pytest's defaults: `test_*.py`, `*_test.py`,
+  `conftest.py`.
+
+The project's excludes apply (`.gitignore`, virtual environments, `extend-exclude`), so vendored or
+generated code is not read.
+"""
+
+from __future__ import annotations
+
+import configparser
+import tomllib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pool_refactor.paths import DiscoveredFile
+from pool_refactor.run.config import Config
+from pool_refactor.run.files import DiscoveryError, discover
+
+__all__ = ["find_test_files", "is_test_name", "testpaths"]
+
+_DEFAULT_FOLDERS = ("tests", "test", "src/tests")
+
+
+def is_test_name(name: str) -> bool:
+    """pytest's default `python_files`, and its `conftest.py`."""
+    return (
+        (name.startswith("test_") and name.endswith(".py"))
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+def testpaths(root: Path) -> list[str]:
+    """pytest's `testpaths` for the project at `root`, from the first file that configures pytest
+    (pytest's own order: pytest.ini, pyproject.toml, tox.ini, setup.cfg); [] when none says."""
+    ini = root / "pytest.ini"
+    if ini.is_file():
+        return _ini_paths(ini, "pytest")
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}
+        options = data.get("tool", {}).get("pytest", {}).get("ini_options")
+        if isinstance(options, dict):
+            value = options.get("testpaths", [])
+            if isinstance(value, str):
+                return value.split()
+            return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        path = root / name
+        if path.is_file():
+            found = _ini_paths(path, section)
+            if found:
+                return found
+    return []
+
+
+def _ini_paths(path: Path, section: str) -> list[str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return []
+    if not parser.has_option(section, "testpaths"):
+        return []
+    return parser.get(section, "testpaths").split()
+
+
+def find_test_files(
+    config: Config, exclude: Sequence[str] = (), scanned: Iterable[DiscoveredFile] = ()
+) -> list[Path]:
+    """The project's test files, in a stable order, each once."""
+    root = config.project_root
+    folders = [root / p for p in testpaths(root)] or [root / p for p in _DEFAULT_FOLDERS]
+    found: dict[Path, Path] = {}
+    for folder in folders:
+        if folder.exists():
+            for item in discover([folder], config, exclude):
+                if not isinstance(item, DiscoveryError):
+                    found.setdefault(item.path.resolve(), item.path)
+    for item in discover([root], config, exclude):
+        if not isinstance(item, DiscoveryError) and is_test_name(item.path.name):
+            found.setdefault(item.path.resolve(), item.path)
+    for file in scanned:  # scanned files named like tests (a project root outside the scan, say)
+        if is_test_name(file.path.name):
+            found.setdefault(file.path.resolve(), file.path)
+    return [found[key] for key in sorted(found)]
