@@ -27,6 +27,7 @@ import libcst as cst
 import pytest
 
 from pool_refactor.fix.wiring import WiringEdit, WiringNote, _append_element, plan_wiring
+from tests.wiring_support import every_module_declared
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wiring"
 CASES = sorted(p for p in FIXTURES.iterdir() if (p / "input").is_dir()) if FIXTURES.exists() else []
@@ -49,7 +50,14 @@ def _plan(case: Path, tree: dict[str, str]) -> tuple[list[WiringEdit], list[Wiri
     assert isinstance(accessor, str)
     files = [(Path(rel), text) for rel, text in tree.items()]
     sections = {"httpx-async"} if options["has_async"] else {"httpx-sync"}
-    return plan_wiring(files, accessor, sections, bool(options["has_async"]), bool(options["has_sync"]))
+    return plan_wiring(
+        files,
+        accessor,
+        sections,
+        bool(options["has_async"]),
+        bool(options["has_sync"]),
+        project_root=case / "input",
+    )
 
 
 def _apply(tree: dict[str, str], edits: list[WiringEdit]) -> dict[str, str]:
@@ -107,7 +115,14 @@ def test_edits_are_one_per_file_and_in_order() -> None:
         "shop/__init__.py": "",
         "shop/a.py": "from fastapi import FastAPI\n\napp = FastAPI()\nadmin = FastAPI()\n",
     }
-    edits, notes = plan_wiring([(Path(k), v) for k, v in tree.items()], ACCESSOR, set(), True, False)
+    edits, notes = plan_wiring(
+        [(Path(k), v) for k, v in tree.items()],
+        ACCESSOR,
+        set(),
+        True,
+        False,
+        project_root=every_module_declared(tree),
+    )
     assert notes == []
     assert len(edits) == 1
     assert edits[0].new_text == (

@@ -14,14 +14,21 @@ import pytest
 from pool_refactor.fix import wiring
 from pool_refactor.fix.wiring import WiringEdit, WiringNote, plan_wiring
 from pool_refactor.fix.wiring.excerpt import cut
+from tests.wiring_support import every_module_declared
 
 ACCESSOR = "shop.http_client"
 FILLER = "".join(f"\n\ndef helper_{i}(x):\n    # step {i}\n    return x + {i}\n" for i in range(30))
 
 
 def _plan(tree: dict[str, str]) -> tuple[list[WiringEdit], list[WiringNote]]:
+    """Every module of the tree is a declared entry point (`tests/wiring_support.py`)."""
     return plan_wiring(
-        [(Path(rel), text) for rel, text in tree.items()], ACCESSOR, {"httpx-async"}, True, False
+        [(Path(rel), text) for rel, text in tree.items()],
+        ACCESSOR,
+        {"httpx-async"},
+        True,
+        False,
+        project_root=every_module_declared(tree),
     )
 
 

@@ -18,6 +18,7 @@ import pytest
 from codemods.imports import ImportBindings
 from pool_refactor.fix import wiring
 from pool_refactor.fix.wiring import WiringEdit, WiringNote, plan_wiring
+from tests.wiring_support import every_module_declared
 
 ACCESSOR = "shop.http_client"
 ROOT = Path(__file__).parents[1]
@@ -32,8 +33,14 @@ NO_APP_NOTE = WiringNote(
 
 
 def _plan(tree: dict[str, str]) -> tuple[list[WiringEdit], list[WiringNote]]:
+    """Every module of the tree is a declared entry point (`tests/wiring_support.py`)."""
     return plan_wiring(
-        [(Path(rel), text) for rel, text in tree.items()], ACCESSOR, {"httpx-async"}, True, False
+        [(Path(rel), text) for rel, text in tree.items()],
+        ACCESSOR,
+        {"httpx-async"},
+        True,
+        False,
+        project_root=every_module_declared(tree),
     )
 
 

@@ -83,6 +83,16 @@ from codemods.imports import (
 )
 from codemods.shared_client import append_args
 from pool_refactor.fix.wiring.excerpt import TextExcerpt, cut, statements_matching, top_level_index
+from pool_refactor.fix.wiring.frameworks import (
+    BY_CLASS,
+    CLASS_NAMES,
+    DJANGO_ASGI,
+    FRAMEWORKS,
+    MODULES,
+    REGISTRATIONS,
+    Framework,
+)
+from pool_refactor.fix.wiring.reach import EntryPoint, ImportGraph, entry_points
 from pool_refactor.scan.names import dotted_name
 
 __all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
@@ -91,27 +101,28 @@ ACLOSE = "aclose_http_clients"
 CLOSE = "close_http_clients"
 LIFESPAN = "lifespan"
 
-_APP_CLASSES = frozenset(
-    {"fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette"}
+_APP_CLASSES = frozenset(BY_CLASS)
+_MENTIONS_FRAMEWORK = re.compile(rf"\b(?:{'|'.join(MODULES)})\b")
+_BUILDS_APP = re.compile(
+    rf"\b(?:{'|'.join(CLASS_NAMES)})\s*\(|\b(?:{'|'.join(CLASS_NAMES)})\s+as\s+\w|\bweb\.Application\b"
 )
-_MENTIONS_FRAMEWORK = re.compile(r"\b(?:fastapi|starlette)\b")
-_BUILDS_APP = re.compile(r"\b(?:FastAPI|Starlette)\s*\(|\b(?:FastAPI|Starlette)\s+as\s+\w")
 """Files that may construct an application: only these are parsed (a large FastAPI service has
 hundreds of route modules that mention fastapi and build nothing)."""
 _MENTIONS_EVENTS = re.compile(r"\b(?:on_event|add_event_handler|on_startup|on_shutdown)\b")
 _MENTIONS_STREAMLIT = re.compile(r"^\s*(?:import|from)\s+streamlit\b", re.MULTILINE)
 _WORDS: dict[re.Pattern[str], tuple[str, ...]] = {
-    _MENTIONS_FRAMEWORK: ("fastapi", "starlette"),
-    _BUILDS_APP: ("FastAPI", "Starlette"),
+    _MENTIONS_FRAMEWORK: MODULES,
+    _BUILDS_APP: CLASS_NAMES,
     _MENTIONS_EVENTS: ("on_event", "add_event_handler", "on_startup", "on_shutdown"),
     _MENTIONS_STREAMLIT: ("streamlit",),
 }
 """Every match of each pattern contains one of its words: `in` rules most texts out far sooner than
 the regular expression engine (which tries every position of a pattern that starts with `\b`)."""
 _WIRED_NAMES = frozenset({ACLOSE, CLOSE, LIFESPAN})
+_LOOP_RUN = re.compile(r"(?<![\w.])(\w+)\.(?:run_until_complete|run_forever)\(")
 _LIFESPAN_KWARG = re.compile(r"lifespan\s*=\s*(\w+)")
-_REGISTRATIONS = "on_event|add_event_handler|include_router|router"
-"""What `_registration_anchor` looks for after an application's name."""
+_REGISTRATIONS = REGISTRATIONS
+"""What `_registration_anchor` looks for after an application's name (any framework's)."""
 _ON_EVENT = re.compile(r"\.\s*on_event\b")
 _NodeT = TypeVar("_NodeT", bound=cst.CSTNode)
 
@@ -133,6 +144,7 @@ class WiringNote:
 
     path: str
     message: str
+    line: int | None = None
 
 
 def plan_wiring(
@@ -141,6 +153,7 @@ def plan_wiring(
     sections: set[str],
     has_async: bool,
     has_sync: bool,
+    project_root: Path | None = None,
 ) -> tuple[list[WiringEdit], list[WiringNote]]:
     """Plan the edits that close the shared clients at shutdown (see the module docstring).
 
@@ -148,13 +161,16 @@ def plan_wiring(
     `pool_refactor.scan.source` (line endings kept). `accessor_module` is the generated module's import
     name. `sections` is accepted for the record (every section's module has the close functions
     and `lifespan`); `has_async`/`has_sync` say which kinds of client the package uses.
+    `project_root` is where the project's entry points are declared (`reach.entry_points`).
     """
     del sections, has_sync  # the close functions exist in every generated module
     candidates = [(path, text) for path, text in files if not _is_test_file(path)]
     trees = _Trees()
     if _already_wired(candidates, accessor_module, trees):
         return [], []
-    planner = _Planner(candidates, accessor_module, has_async, trees)
+    if project_root is None:
+        project_root = _project_root([path for path, _text in candidates])
+    planner = _Planner(candidates, accessor_module, has_async, trees, project_root)
     planner.plan()
     return planner.edits(), planner.notes
 
@@ -444,6 +460,7 @@ class _App:
     """The statements around `statement` (module or function body)."""
     chain: tuple[cst.BaseStatement, ...] | None = None
     """The statements that hold the construction, module-level first, when known."""
+    framework: Framework = FRAMEWORKS[0]
 
 
 class _AppFinder(cst.CSTVisitor):
@@ -488,7 +505,10 @@ class _AppFinder(cst.CSTVisitor):
                 target = small.target
             if isinstance(target, cst.Name) and self._blocks and line in self._blocks[-1]:
                 statement, name, block = line, target.value, self._blocks[-1]
-        self.apps.append(_App(node, statement, name, qualified.rsplit(".", 1)[-1], block))
+        framework = BY_CLASS[qualified]
+        self.apps.append(
+            _App(node, statement, name, qualified.rsplit(".", 1)[-1], block, framework=framework)
+        )
 
 
 @dataclass
@@ -612,7 +632,7 @@ class _FileWork:
     insert_after: dict[int, list[str]] = field(default_factory=dict)
     """id(original statement) -> source lines of statements to add after it."""
     add_kwarg: dict[int, tuple[str, str]] = field(default_factory=dict)
-    """id(original call) -> (keyword, name) to append to its arguments."""
+    """id(original call) -> (keyword, expression) to append to its arguments."""
     append_element: dict[int, str] = field(default_factory=dict)
     """id(original list or tuple) -> name to append to it."""
     imports: dict[str, str] = field(default_factory=dict)
@@ -674,7 +694,12 @@ class _Planner:
     hold an application or the code to edit (see "Cost" in the module docstring)."""
 
     def __init__(
-        self, files: Sequence[tuple[Path, str]], accessor_module: str, has_async: bool, trees: _Trees
+        self,
+        files: Sequence[tuple[Path, str]],
+        accessor_module: str,
+        has_async: bool,
+        trees: _Trees,
+        project_root: Path | None = None,
     ) -> None:
         self._files = files
         self._accessor = accessor_module
@@ -689,6 +714,9 @@ class _Planner:
         self.notes: list[WiringNote] = []
         self._events_in_tree = any(_search(_MENTIONS_EVENTS, text) for _p, text in files)
         self._lifespans: set[str] | None = None
+        self._project_root = project_root
+        self._import_graph: ImportGraph | None = None
+        self._entry_points: list[EntryPoint] | None = None
 
     # -- loading ------------------------------------------------------------
 
@@ -840,14 +868,173 @@ class _Planner:
             syntax = self._read(key, text)
             if syntax is None or not syntax.builds_app():
                 continue
+            verdicts: list[str | None] | None = None
+            if syntax.bindings is not None:
+                verdicts = [self._verdict(path, syntax, call, chain) for call, chain in syntax.apps]
+                if all(verdict is not None for verdict in verdicts):  # libcst need not read the file
+                    for verdict in verdicts:
+                        found_app = True
+                        self.notes.append(WiringNote(path.as_posix(), cast(str, verdict)))
+                    continue
             work = self._load(path, text)
             if work is None:
                 continue
-            for app in self._apps(work):
+            apps = self._apps(work)
+            if verdicts is None or len(verdicts) != len(apps):
+                verdicts = [self._cst_verdict(work, app) for app in apps]
+            for app, verdict in zip(apps, verdicts, strict=True):
                 found_app = True
-                self._wire(work, app)
+                if verdict is None:
+                    self._wire(work, app)
+                else:
+                    self._note(work, verdict)
+        self.notes.extend(self._django_notes())
         if not found_app and self._has_async:
             self.notes.append(self._no_app_note())
+        if self._has_async:
+            self.notes.extend(self._own_loop_notes())
+
+    # -- which applications ---------------------------------------------------
+
+    def _verdict(
+        self, path: Path, syntax: _Syntax, call: ast.Call, chain: tuple[ast.stmt, ...]
+    ) -> str | None:
+        """Why this application is left alone (None: wire it). See `reach`."""
+        assert syntax.bindings is not None
+        qualified = ast_qualify(call.func, syntax.bindings) or ""
+        kind = qualified.rsplit(".", 1)[-1]
+        name = _assigned_name(chain[-1], call)
+        top = chain[0]
+        factory = top.name if isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef) else None
+        where = f"`{name or kind} = {kind}(...)` (line {call.lineno})"
+        rebound = _rebound(syntax.tree, chain, call.func, syntax.bindings)
+        if rebound is not None:
+            return (
+                f"{where} was not wired: {rebound}, so what is called there may not be "
+                f"{BY_CLASS[qualified].name}'s `{kind}` (a test double or a factory of the project's) and "
+                "a shutdown hook could break it. If it is the real class, close the shared HTTP clients at "
+                f"its shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`."
+            )
+        return self._reach_verdict(path, where, name, factory)
+
+    def _cst_verdict(self, work: _FileWork, app: _App) -> str | None:
+        chain = app.chain
+        factory = chain[0].name.value if chain and isinstance(chain[0], cst.FunctionDef) else None
+        return self._reach_verdict(
+            work.path, f"`{app.name or app.kind} = {app.kind}(...)`", app.name, factory
+        )
+
+    def _reach_verdict(self, path: Path, where: str, name: str | None, factory: str | None) -> str | None:
+        if self._is_entry(path, name, factory) or self._graph().reaches(path):
+            return None
+        return (
+            f"{where} was left alone: nothing `{path.name}` imports, directly or through other modules "
+            f"of the project, reaches the code that uses the shared HTTP clients (`{self._accessor}`), "
+            "and it is not a declared entry point (`[project.scripts]`, a uvicorn/gunicorn target in the "
+            "project's configuration, Dockerfile or Procfile), so closing the clients at its shutdown "
+            "could close them under another application of the same process. If its requests do use "
+            f"them, close them at its shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`."
+        )
+
+    def _graph(self) -> ImportGraph:
+        if self._import_graph is None:
+            self._import_graph = ImportGraph(self._files, self._accessor)
+        return self._import_graph
+
+    def _entries(self) -> list[EntryPoint]:
+        """The declared entry points; a served name imported from another module stands for that
+        module's attribute (`from shop.main import app; uvicorn.run(app)`)."""
+        if self._entry_points is None:
+            found: list[EntryPoint] = []
+            for entry in entry_points(self._project_root, self._files):
+                if entry.module is None and entry.path is not None and entry.attribute is not None:
+                    found.append(self._resolve_served(entry))
+                else:
+                    found.append(entry)
+            self._entry_points = found
+        return self._entry_points
+
+    def _resolve_served(self, entry: EntryPoint) -> EntryPoint:
+        assert entry.path is not None and entry.attribute is not None
+        located = next(((p, t) for p, t in self._files if os.path.normpath(str(p)) == entry.path), None)
+        if located is None:
+            return entry
+        syntax = self._read(os.path.normpath(str(located[0])), located[1])
+        bound = syntax.bindings.get(entry.attribute) if syntax is not None and syntax.bindings else None
+        if bound is None:
+            return entry
+        dots = len(bound) - len(bound.lstrip("."))
+        module, _, attribute = bound[dots:].rpartition(".")
+        if not dots:
+            return EntryPoint(module, None, attribute, entry.where)
+        target = self._module_file(located[0], "." * dots + module)
+        if target is None:
+            return entry
+        return EntryPoint(None, os.path.normpath(str(target[0])), attribute, entry.where)
+
+    def _is_entry(self, path: Path, name: str | None, factory: str | None) -> bool:
+        for entry in self._entries():
+            matches = (entry.module is not None and _is_module(path, entry.module)) or (
+                entry.path is not None and _path_ends_with(path, Path(os.path.normpath(entry.path)).parts)
+            )
+            if matches and (entry.attribute is None or entry.attribute in (name, factory)):
+                return True
+        return False
+
+    # -- what cannot be wired -------------------------------------------------
+
+    def _django_notes(self) -> list[WiringNote]:
+        """Django's ASGI application: what to add, since it has no shutdown hook to wire."""
+        notes: list[WiringNote] = []
+        for path, text in self._files:
+            if "get_asgi_application" not in text:
+                continue
+            syntax = self._read(os.path.normpath(str(path)), text)
+            if syntax is None or syntax.bindings is None:
+                continue
+            for node in ast.walk(syntax.tree):
+                if isinstance(node, ast.Call) and ast_qualify(node.func, syntax.bindings) in DJANGO_ASGI:
+                    notes.append(
+                        WiringNote(
+                            path.as_posix(),
+                            f"Django's ASGI application (line {node.lineno}) has no shutdown hook, so "
+                            "nothing was wired. To close the shared HTTP clients when the server stops, "
+                            "serve an ASGI callable that passes every scope but `lifespan` to Django's "
+                            "application and, for `lifespan`, answers `lifespan.startup` with "
+                            "`lifespan.startup.complete` and `lifespan.shutdown` with "
+                            f"`await {ACLOSE}()` (from `{self._accessor}`) then "
+                            "`lifespan.shutdown.complete`.",
+                            node.lineno,
+                        )
+                    )
+        return notes
+
+    def _own_loop_notes(self) -> list[WiringNote]:
+        """Code that runs and closes its own event loop without `shutdown_asyncgens()` never lets
+        the generated module see the loop shut down: say what to call, and where."""
+        notes: list[WiringNote] = []
+        for path, text in self._files:
+            if "shutdown_asyncgens" in text or ".close()" not in text:
+                continue
+            if "run_until_complete" not in text and "run_forever" not in text:
+                continue
+            loops = sorted(set(_LOOP_RUN.findall(text)))
+            for loop in loops:
+                for match in re.finditer(rf"(?<![\w.]){re.escape(loop)}\.close\(\)", text):
+                    line = text.count("\n", 0, match.start()) + 1
+                    notes.append(
+                        WiringNote(
+                            path.as_posix(),
+                            f"Line {line} closes the event loop `{loop}` that this code runs itself, "
+                            f"without `{loop}.shutdown_asyncgens()`, so the shared async HTTP clients "
+                            'opened on it are never closed ("Unclosed client session"). Just before '
+                            f"`{loop}.close()` ({path.as_posix()}:{line}), call "
+                            f"`{loop}.run_until_complete({ACLOSE}())` with `from {self._accessor} import "
+                            f"{ACLOSE}`.",
+                            line,
+                        )
+                    )
+        return notes
 
     @staticmethod
     def _apps(work: _FileWork) -> list[_App]:
@@ -960,7 +1147,7 @@ class _Planner:
             )
             return
         local = work.local_name(ACLOSE, ["aclose_shared_http_clients"])
-        anchor = _registration_anchor(work, app)
+        anchor = _registration_anchor(work, app, app.framework.registrations)
         chain = app.chain
         if chain is not None and chain[-1] is app.statement:  # the anchor is next to it
             chain = (*chain[:-1], anchor)
@@ -1116,7 +1303,7 @@ def _same_call(call: cst.Call, node: ast.Call) -> bool:
     )
 
 
-def _registration_anchor(work: _FileWork, app: _App) -> cst.BaseStatement:
+def _registration_anchor(work: _FileWork, app: _App, registrations: str) -> cst.BaseStatement:
     """The statement after which to register the close as a shutdown handler.
 
     Starlette runs shutdown handlers in the order they were added, and the application's own
@@ -1127,7 +1314,7 @@ def _registration_anchor(work: _FileWork, app: _App) -> cst.BaseStatement:
     """
     assert app.statement is not None and app.block is not None and app.name is not None
     anchor: cst.BaseStatement = app.statement
-    pattern = re.compile(rf"\b{re.escape(app.name)}\.(?:{_REGISTRATIONS})\b")
+    pattern = re.compile(rf"\b{re.escape(app.name)}\.(?:{registrations})\b")
     if pattern.search(work.text) is None:  # the statements are pieces of the text
         return anchor
     module = work.module
@@ -1266,7 +1453,7 @@ class _Apply(cst.CSTTransformer):
             keyword, value = self._work.add_kwarg[key]
             arg = cst.Arg(
                 keyword=cst.Name(keyword),
-                value=cst.Name(value),
+                value=cst.parse_expression(value),
                 equal=cst.AssignEqual(
                     whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
                 ),
@@ -1328,6 +1515,87 @@ def _apply(work: _FileWork, accessor_module: str) -> tuple[str, str]:
     if whole is None:
         raise AssertionError("an edit reached text outside the excerpt")
     return whole, code
+
+
+_ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+
+
+def _project_root(paths: Sequence[Path]) -> Path | None:
+    """The nearest folder at or above the files' common folder that holds a project marker
+    (`pyproject.toml`, `setup.cfg`, `setup.py`, `.git`), when the paths are absolute; else None."""
+    if not paths or not all(path.is_absolute() for path in paths):
+        return None
+    folder = Path(_common_folder(paths))
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in _ROOT_MARKERS):
+            return candidate
+    return None
+
+
+def _is_module(path: Path, dotted: str) -> bool:
+    """Is this file the module `dotted` (its path ends so)?"""
+    parts = dotted.split(".")
+    return _path_ends_with(path, _module_parts(dotted)) or _path_ends_with(path, [*parts, "__init__.py"])
+
+
+def _rebound(
+    tree: ast.Module, chain: Sequence[ast.stmt], func: ast.expr, bindings: dict[str, str]
+) -> str | None:
+    """How the name an application class is called through is also bound to something else in
+    this file (a module-level assignment, definition or other import, a parameter or assignment
+    of an enclosing function), or None. Such a name may hold a test double or a factory."""
+    base = func
+    while isinstance(base, ast.Attribute):
+        base = base.value
+    if not isinstance(base, ast.Name):
+        return None
+    name = base.id
+    expected = bindings.get(name)
+    scopes: list[tuple[Sequence[ast.stmt], str]] = [(tree.body, "")]
+    for statement in chain:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = statement.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+            if any(argument.arg == name for argument in every):
+                return f"`{name}` is a parameter of `{statement.name}`"
+            scopes.append((statement.body, f" in `{statement.name}`"))
+    for body, scope in scopes:
+        pending: list[ast.AST] = list(body)
+        while pending:
+            node = pending.pop()
+            found: str | None = None
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if node.name == name:
+                    found = "defined"
+                pending.extend(node.decorator_list)
+                continue  # another scope
+            if isinstance(node, ast.Lambda):
+                continue
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                found = "assigned"
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                for alias in node.names:
+                    local = alias.asname or alias.name.split(".", 1)[0]
+                    if local != name:
+                        continue
+                    if isinstance(node, ast.ImportFrom):
+                        module = "." * node.level + (node.module or "")
+                        target = (
+                            f"{module}.{alias.name}"
+                            if module and not module.endswith(".")
+                            else module + alias.name
+                        )
+                    else:
+                        target = alias.name if alias.asname else local
+                    if target != expected:
+                        found = f"imported from `{target}`"
+            elif isinstance(node, ast.ExceptHandler) and node.name == name:
+                found = "bound by an `except`"
+            if found is not None:
+                return f"`{name}` is also {found} at line {getattr(node, 'lineno', '?')}{scope}"
+            pending.extend(ast.iter_child_nodes(node))
+    return None
 
 
 def _assigned_name(statement: ast.stmt, call: ast.Call) -> str | None:
