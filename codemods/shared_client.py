@@ -13,6 +13,8 @@ Edits, by plan kind:
              statements go away, and a `try:` whose `finally:` is left empty is unwrapped.
 - `one-shot`: `httpx.get(url, verify=False)` -> `accessor(verify=False).get(url)` (awaited for the
              async accessor).
+- `chained`: `httpx.Client(opts).get(url)` -> `accessor(keyed).get(url, moved)` (a leak: the
+             client was built for this one request and never closed).
 
 For `with` and `local`, the options in `moved_options` are added to every request call on the
 client unless the call passes its own value (the library's precedence: the request wins). For the
@@ -28,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import cast
 
 import libcst as cst
-from libcst.codemod import CodemodContext, ContextAwareTransformer
 from libcst.metadata import PositionProvider
 
 from codemods.imports import (
+    ImportContext,
     add_import,
     comment_lines,
     leading_lines,
@@ -96,7 +98,7 @@ def _library(family: str) -> Library:
     raise KeyError(family)
 
 
-class SharedClientTransformer(ContextAwareTransformer):
+class SharedClientTransformer(cst.CSTTransformer):
     """Rewrites the sites in `plans` (see the module docstring).
 
     Only PositionProvider is resolved; the parent of a node (whether an awaited one-shot needs
@@ -113,13 +115,14 @@ class SharedClientTransformer(ContextAwareTransformer):
 
     def __init__(
         self,
-        context: CodemodContext,
+        context: ImportContext,
         plans: Mapping[Position, FixPlan],
         accessor_module: str,
         *,
         skip_unplanned: bool = False,
     ) -> None:
-        super().__init__(context)
+        super().__init__()
+        self.context = context
         self.plans = dict(plans)
         self._plan_lines = sorted({position[0] for position in self.plans})
         self._skip_unplanned = skip_unplanned
@@ -133,6 +136,8 @@ class SharedClientTransformer(ContextAwareTransformer):
         self._splices: dict[int, tuple[list[cst.BaseStatement], Sequence[cst.EmptyLine]]] = {}
         """Updated statements to replace by several, with comment lines to keep after them."""
         self._ctor_calls: dict[int, tuple[Position, FixPlan]] = {}
+        self._chained: dict[int, _Client] = {}
+        """Planned `X(...).get()` constructor calls (original nodes), for the request made on them."""
         self._used_accessors: set[str] = set()
         self._pending_comments: list[cst.EmptyLine] = []
         """Comments of rewritten calls, put above the statement that contains them."""
@@ -194,12 +199,15 @@ class SharedClientTransformer(ContextAwareTransformer):
         if plan is None:
             return
         self._ctor_calls[id(node)] = (position, plan)
-        if plan.variable is not None:
+        if plan.variable is not None or plan.kind == "chained":
             client = _Client(plan, _library(plan.library))
             for arg in _named_args(node, plan):
                 assert arg.keyword is not None
                 client.values[arg.keyword.value] = arg
-            self._functions[-1][plan.variable] = client
+            if plan.variable is not None:
+                self._functions[-1][plan.variable] = client
+            else:
+                self._chained[id(node)] = client
 
     # -- request calls and the constructor/one-shot itself -----------------------------------
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
@@ -209,20 +217,26 @@ class SharedClientTransformer(ContextAwareTransformer):
             if plan.kind == "one-shot":
                 self.applied.add(position)
                 return self._one_shot(original_node, updated_node, plan)
-            if plan.kind == "local":
+            if plan.kind in ("local", "chained"):
                 self.applied.add(position)
                 self._pending_comments.extend(
                     _call_comments(updated_node, self._kept_values(updated_node, plan))
                 )
                 return self._accessor_call(updated_node, plan)
             return updated_node  # `with` items are rewritten in leave_With
+        func = original_node.func
+        if isinstance(func, cst.Attribute) and id(func.value) in self._chained:
+            return self._request_call(updated_node, self._chained[id(func.value)])
         return self._request_call(updated_node)
 
-    def _request_call(self, call: cst.Call) -> cst.Call:
+    def _request_call(self, call: cst.Call, client: _Client | None = None) -> cst.Call:
+        """A request call on a planned client (`client`, or the one its receiver names), with the
+        moved options added and the merged ones written out."""
         func = call.func
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+        if not isinstance(func, cst.Attribute):
             return call
-        client = self._functions[-1].get(func.value.value)
+        if client is None and isinstance(func.value, cst.Name):
+            client = self._functions[-1].get(func.value.value)
         if client is None or not client.plan.moved_options:
             return call
         method = func.attr.value
@@ -555,7 +569,7 @@ def rewrite_module(
     module: cst.Module,
     plans: Mapping[Position, FixPlan],
     accessor_module: str,
-    context: CodemodContext,
+    context: ImportContext,
     top: TopLevel | None = None,
 ) -> tuple[cst.Module, set[Position]]:
     """Apply `plans` to `module`; returns the new module and the positions actually rewritten.
@@ -627,7 +641,7 @@ def _rewrite_statements(
     module: cst.Module,
     plans: Mapping[Position, FixPlan],
     accessor_module: str,
-    context: CodemodContext,
+    context: ImportContext,
     top: TopLevel,
 ) -> tuple[cst.Module | None, set[Position]]:
     """The rewrite walking only the top-level statements that hold a planned site; (None, ...) when

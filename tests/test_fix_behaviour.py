@@ -56,8 +56,8 @@ print(json.dumps([repr(result) for result in results]))
 class Scenario:
     case: str
     function: str
-    args: tuple[str | int, ...]
-    """JSON arguments; in a string, `{base}` stands for the server's URL."""
+    args: tuple[object, ...]
+    """JSON arguments; in their strings, `{base}` stands for the server's URL."""
 
 
 SCENARIOS = (
@@ -65,6 +65,13 @@ SCENARIOS = (
     Scenario("aiohttp_headers_on_both_merged", "me", ("{base}/me", "tok")),
     Scenario("params_merged_multiline", "search", ("{base}/search", "café & co", 3)),
     Scenario("headers_merged_into_empty", "fetch", ("{base}/x",)),
+    Scenario("leak_local", "ping", ("{base}/ping",)),
+    Scenario("leak_chained_keyed_and_merged", "version", ("{base}/v", "tok")),
+    Scenario("leak_chained_awaited", "version", ("{base}/v",)),
+    Scenario("leak_local_in_loop", "crawl", (["{base}/a", "{base}/b?x=1", "{base}/c"],)),
+    Scenario("requests_leak_chained", "status", ("{base}/s",)),
+    Scenario("urllib3_leak_chained", "fetch", ("{base}/u",)),
+    Scenario("aiohttp_leak_unsafe_applied", "fetch", ("{base}/f",)),
 )
 
 
@@ -75,12 +82,12 @@ def _sections(source: str) -> list[str]:
 
 
 def _run(folder: Path, module: str, scenario: Scenario, base: str) -> list[str]:
-    args = [arg.format(base=base) if isinstance(arg, str) else arg for arg in scenario.args]
+    args = json.loads(json.dumps(scenario.args).replace("{base}", base))
     done = subprocess.run(
         [
             sys.executable,
             "-W",
-            "error::ResourceWarning",
+            "always::ResourceWarning",
             "driver.py",
             module,
             scenario.function,
@@ -95,7 +102,8 @@ def _run(folder: Path, module: str, scenario: Scenario, base: str) -> list[str]:
         env={"PYTHONPATH": str(folder), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr
-    assert "Unclosed" not in done.stderr and "ResourceWarning" not in done.stderr, done.stderr
+    if module == "after":  # the code before the fix may leak (POOL201): that is what is fixed
+        assert "Unclosed" not in done.stderr and "ResourceWarning" not in done.stderr, done.stderr
     results: list[str] = json.loads(done.stdout)
     return results
 

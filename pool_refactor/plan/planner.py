@@ -47,6 +47,9 @@ def plan_site(site: Site, request: PlanRequest) -> PlanResult:
     if request.kind == "local":
         assert request.statement is not None
         return plan_local(site, request.statement, request.variable)
+    if request.kind == "chained":
+        assert isinstance(request.parent, ast.Call)
+        return plan_chained(site, request.parent)
     return plan_one_shot(site, site.imports, request.parent)
 
 
@@ -102,6 +105,29 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
         return str(refused)
 
 
+def plan_chained(site: Site, request: ast.Call) -> PlanResult:
+    """`X(...).get(url)`: a client built for one request and dropped unclosed (a leak). The client
+    is replaced by the shared one in place (`accessor(keyed).get(url, moved)`); nothing else can
+    see it, so the request is its only use."""
+    try:
+        ctor = site.constructor
+        assert ctor is not None and isinstance(request.func, ast.Attribute)
+        method = request.func.attr
+        if ctor.is_async and not isinstance(site.function, ast.AsyncFunctionDef):
+            raise _Refused("an async client in a sync function")
+        allowed = site.library.request_methods | site.library.send_methods
+        if method not in allowed:
+            raise _Refused(f"the client is built for `.{method}()`, which is not a request")
+        keyed, moved = _constructor_options(site)
+        requests = [(request, method, False)]
+        merged = _check_requests(site, requests, moved)
+        _check_stable(site, moved, _walk_all([*request.args, *request.keywords]))
+        unsafe = _cookie_changes(site, requests, moved)
+        return _client_plan(site, "chained", "", keyed, moved, unsafe, merged)
+    except _Refused as refused:
+        return str(refused)
+
+
 def _client_plan(
     site: Site,
     kind: str,
@@ -119,7 +145,7 @@ def _client_plan(
         accessor=ctor.accessor,
         section=ctor.section,
         is_async=ctor.is_async,
-        variable=variable,
+        variable=variable or None,
         keyed_options=keyed,
         moved_options=tuple(moved),
         merged_options=merged,
@@ -276,7 +302,9 @@ def _check_uses(
     assert ctor is not None
     in_region = _node_ids(region) if region is not None else None
     requests: list[tuple[ast.Call, str, bool]] = []
-    loops = _loop_node_ids(region if region is not None else scope_nodes)
+    # A loop around the binding builds a new client per pass: requests in it are not repeated on
+    # one client (only loops inside the client's life are).
+    loops = _loop_node_ids(region if region is not None else scope_nodes, outside=binding)
     region_end = max((getattr(n, "end_lineno", 0) or 0 for n in region), default=0) if region else 0
     rebound_after = sorted(
         getattr(n, "lineno", 0)
@@ -648,10 +676,14 @@ def _node_ids(nodes: Iterable[ast.AST]) -> set[int]:
     return {id(n) for n in _walk_all(nodes)}
 
 
-def _loop_node_ids(nodes: Iterable[ast.AST]) -> set[int]:
-    """Loop bodies (and comprehension elements) inside `nodes`, as ids of their statements/nodes."""
+def _loop_node_ids(nodes: Iterable[ast.AST], outside: ast.AST | None = None) -> set[int]:
+    """Loop bodies (and comprehension elements) inside `nodes`, as ids of their statements/nodes;
+    loops that hold `outside` are left out."""
     ids: set[int] = set()
     for node in _walk_all(nodes):
+        if outside is not None and isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            if any(sub is outside for sub in ast.walk(node)):
+                continue
         if isinstance(node, ast.For | ast.AsyncFor | ast.While):
             ids.update(id(s) for s in node.body)
             if isinstance(node, ast.While):

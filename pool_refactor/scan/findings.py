@@ -35,7 +35,8 @@ class FixPlan:
     """
 
     kind: str
-    """`with` (a with-item), `local` (assignment closed in the same function), `one-shot`."""
+    """`with` (a with-item), `local` (assignment, closed in the same function or never), `chained`
+    (`X().get(...)`, a client built for one request), `one-shot`."""
     library: str
     accessor: str
     section: str

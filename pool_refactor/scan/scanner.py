@@ -323,7 +323,8 @@ class PlanRequest:
     """The rewrite shape a per-request site would take, with the nodes the planner checks."""
 
     kind: str
-    """`with` (`with X() as c:`), `local` (`c = X()` closed later) or `one_shot` (`httpx.get()`)."""
+    """`with` (`with X() as c:`), `local` (`c = X()`, closed later or never), `chained` (`X().get()`,
+    never closed; `parent` is the request call) or `one_shot` (`httpx.get()`)."""
     statement: ast.stmt | None = None
     item: ast.withitem | None = None
     variable: str = ""
@@ -441,13 +442,19 @@ class _Classifier:
             if lazy is not None:
                 return lazy
         if isinstance(parent, ast.Expr):
-            return _Verdict("POOL201", Verdict.LEAK, f"{kind} created and dropped without being closed")
-        if isinstance(parent, ast.Attribute) and parent.value is call:
             return _Verdict(
                 "POOL201",
                 Verdict.LEAK,
-                f"{kind} created for one use (`.{parent.attr}`) and never closed",
+                f"{kind} created and dropped without being closed",
+                reason="nothing is sent with the client, so there is nothing to move onto a shared one; "
+                "delete the line",
             )
+        if isinstance(parent, ast.Attribute) and parent.value is call:
+            message = f"{kind} created for one use (`.{parent.attr}`) and never closed"
+            outer = self.parent(parent)
+            if isinstance(outer, ast.Call) and outer.func is parent:
+                return self._leak(site, message, PlanRequest("chained", parent=outer))
+            return _Verdict("POOL201", Verdict.LEAK, message)
         return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} used in an expression the scanner cannot follow")
 
     def _per_request(self, code: str, site: Site, message: str, request: PlanRequest) -> _Verdict:
@@ -455,6 +462,13 @@ class _Classifier:
         if site.subclass is not None:
             return _Verdict(code, Verdict.PER_REQUEST, message, reason=_subclass_reason(site.subclass))
         return _Verdict(code, Verdict.PER_REQUEST, message, request=request)
+
+    def _leak(self, site: Site, message: str, request: PlanRequest) -> _Verdict:
+        """A leak that the shared client can replace: the same rewrite as a per-request site (the
+        client was never closed, so there is no close to remove), planned the same way."""
+        if site.subclass is not None:
+            return _Verdict("POOL201", Verdict.LEAK, message, reason=_subclass_reason(site.subclass))
+        return _Verdict("POOL201", Verdict.LEAK, message, request=request)
 
     def _connection(self, site: Site, region: list[ast.AST], variable: str) -> _Verdict | None:
         scope = connection_scope(region, variable, site.library)
@@ -534,11 +548,8 @@ class _Classifier:
                 reason=f"the client is handed to `{uses.handed_to}`",
             )
         where = " in a loop" if site.in_loop else ""
-        return _Verdict(
-            "POOL201",
-            Verdict.LEAK,
-            f"{kind} created{where} in `{site.qualname}` and never closed on any path",
-        )
+        message = f"{kind} created{where} in `{site.qualname}` and never closed on any path"
+        return self._leak(site, message, PlanRequest("local", statement=statement, variable=variable))
 
     def _setdefault(self, site: Site, outer: ast.Call, kind: str) -> _Verdict | None:
         """`S.setdefault(key, X())` on a persistent store: the default is built on every call."""
