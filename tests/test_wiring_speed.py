@@ -25,7 +25,8 @@ ROOT = Path(__file__).parents[1]
 
 NO_APP_NOTE = WiringNote(
     "shop",
-    "No FastAPI or Starlette application was found, so nothing was wired. Async clients are closed "
+    "No application (FastAPI, Starlette, aiohttp, Litestar, Quart, Sanic) was found, so nothing was "
+    "wired. Async clients are closed "
     "when their event loop shuts down through `asyncio.run()` or `asyncio.Runner`; code that keeps "
     "a loop running for the whole process (a worker, `loop.run_forever()`) should call "
     "`await aclose_http_clients()` from `shop.http_client` on that loop at shutdown.",

@@ -275,9 +275,12 @@ class _Syntax:
     apps: list[tuple[ast.Call, tuple[ast.stmt, ...]]]
     """Each application construction, in source order, with the statements that hold it (from the
     module-level one to the innermost)."""
+    lookalikes: list[tuple[ast.Call, str, str]] = field(default_factory=list)
+    """Calls of a name that some import of the file binds to an application class while the name
+    finally stands for something else: (call, name, what it stands for)."""
 
     def builds_app(self) -> bool:
-        return self.bindings is None or bool(self.apps)
+        return self.bindings is None or bool(self.apps) or bool(self.lookalikes)
 
 
 def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = None) -> _Syntax:
@@ -327,7 +330,23 @@ def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = 
         bindings = import_bindings(imports)
     apps = [(call, chain) for call, chain in calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
     apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
-    return _Syntax(tree, names, bindings, apps)
+    lookalikes: list[tuple[ast.Call, str, str]] = []
+    app_names = {
+        alias.asname or alias.name
+        for node in imports
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if f"{node.module}.{alias.name}" in _APP_CLASSES
+    }
+    if app_names:
+        for call, _chain in calls:
+            func = call.func
+            if isinstance(func, ast.Name) and func.id in app_names:
+                target = bindings.get(func.id, "")
+                if target not in _APP_CLASSES:
+                    lookalikes.append((call, func.id, target))
+        lookalikes.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+    return _Syntax(tree, names, bindings, apps, lookalikes)
 
 
 _CST_KINDS: dict[type[ast.stmt], type[cst.BaseStatement]] = {
@@ -868,6 +887,19 @@ class _Planner:
             syntax = self._read(key, text)
             if syntax is None or not syntax.builds_app():
                 continue
+            for call, name, target in syntax.lookalikes:
+                found_app = True
+                self.notes.append(
+                    WiringNote(
+                        path.as_posix(),
+                        f"`{name}(...)` (line {call.lineno}) was not wired: this file imports `{name}` "
+                        f"from an application framework, but here it is `{target or 'something else'}`"
+                        " (a test double or a factory of the project's), which may not accept a "
+                        f"shutdown hook. If it is the real class, close the shared HTTP clients at its "
+                        f"shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`.",
+                        call.lineno,
+                    )
+                )
             verdicts: list[str | None] | None = None
             if syntax.bindings is not None:
                 verdicts = [self._verdict(path, syntax, call, chain) for call, chain in syntax.apps]
@@ -888,8 +920,9 @@ class _Planner:
                     self._wire(work, app)
                 else:
                     self._note(work, verdict)
-        self.notes.extend(self._django_notes())
-        if not found_app and self._has_async:
+        django = self._django_notes()
+        self.notes.extend(django)
+        if not found_app and not django and self._has_async:
             self.notes.append(self._no_app_note())
         if self._has_async:
             self.notes.extend(self._own_loop_notes())
@@ -906,13 +939,14 @@ class _Planner:
         name = _assigned_name(chain[-1], call)
         top = chain[0]
         factory = top.name if isinstance(top, ast.FunctionDef | ast.AsyncFunctionDef) else None
-        where = f"`{name or kind} = {kind}(...)` (line {call.lineno})"
+        where = f"`{name} = {kind}(...)`" if name else f"`{kind}(...)`"
+        where += f" (line {call.lineno})"
         rebound = _rebound(syntax.tree, chain, call.func, syntax.bindings)
         if rebound is not None:
             return (
-                f"{where} was not wired: {rebound}, so what is called there may not be "
-                f"{BY_CLASS[qualified].name}'s `{kind}` (a test double or a factory of the project's) and "
-                "a shutdown hook could break it. If it is the real class, close the shared HTTP clients at "
+                f"{where} was not wired: {rebound}, so what is called there may not be `{qualified}` "
+                "(a test double or a factory of the project's) and a shutdown hook could break it. If it "
+                "is the real class, close the shared HTTP clients at "
                 f"its shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`."
             )
         return self._reach_verdict(path, where, name, factory)
@@ -1049,8 +1083,21 @@ class _Planner:
 
     def _wire(self, work: _FileWork, app: _App) -> None:
         where = f"`{app.name or app.kind} = {app.kind}(...)`"
+        if app.framework.way == "register":
+            self._wire_register(work, app, where)
+            return
         if any(arg.star == "**" for arg in app.call.args):
+            if app.framework.way == "keyword":
+                self._note(
+                    work,
+                    f"{where} is given `**` arguments that may hold `{app.framework.keyword}`. "
+                    + self._by_hand_hook(app),
+                )
+                return
             self._note(work, f"{where} is given `**` arguments that may hold a lifespan. " + self._by_hand())
+            return
+        if app.framework.way == "keyword":
+            self._wire_keyword(work, app, where)
             return
         keywords = {arg.keyword.value: arg for arg in app.call.args if arg.keyword is not None}
         lifespan_arg = keywords.get(LIFESPAN)
@@ -1066,6 +1113,60 @@ class _Planner:
                 f"passes the generated `lifespan` to {where} in {work.display()}, which closes the "
                 "shared HTTP clients at shutdown"
             )
+
+    def _wire_register(self, work: _FileWork, app: _App, where: str) -> None:
+        """aiohttp, Quart, Sanic: one statement that registers the close (see `frameworks`)."""
+        framework = app.framework
+        if app.statement is None or app.name is None:
+            self._note(work, f"{app.kind}(...) is not assigned to a name. " + self._by_hand_hook(app))
+            return
+        local = work.local_name(ACLOSE, ["aclose_shared_http_clients"])
+        anchor = _registration_anchor(work, app, framework.registrations)
+        chain = app.chain
+        if chain is not None and chain[-1] is app.statement:  # the anchor is next to it
+            chain = (*chain[:-1], anchor)
+        self._insert_after(work, anchor, framework.register.format(app=app.name, aclose=local), chain)
+        work.descriptions.append(
+            f"registers `{local}` as an {framework.hook} of {where} ({framework.name}) in {work.display()}"
+        )
+
+    def _wire_keyword(self, work: _FileWork, app: _App, where: str) -> None:
+        """Litestar: the close goes last in the constructor's list of shutdown hooks."""
+        framework = app.framework
+        keywords = {arg.keyword.value: arg for arg in app.call.args if arg.keyword is not None}
+        given = keywords.get(framework.keyword)
+        if given is not None and not isinstance(given.value, cst.List | cst.Tuple):
+            self._note(
+                work, f"`{framework.keyword}` of {where} is not a list display. " + self._by_hand_hook(app)
+            )
+            return
+        local = work.local_name(ACLOSE, ["aclose_shared_http_clients"])
+        if given is None:
+            work.add_kwarg[id(app.call)] = (framework.keyword, f"[{local}]")
+            work.touch(app.chain)
+            work.descriptions.append(
+                f"passes `{framework.keyword}=[{local}]` to {where} ({framework.name}) in {work.display()}"
+            )
+        else:
+            assert isinstance(given.value, cst.List | cst.Tuple)
+            work.append_element[id(given.value)] = local
+            work.touch(app.chain)
+            work.descriptions.append(
+                f"adds `{local}` to the `{framework.keyword}` hooks of {where} ({framework.name}) in "
+                f"{work.display()}"
+            )
+
+    def _by_hand_hook(self, app: _App) -> str:
+        framework = app.framework
+        example = (
+            f"`{framework.keyword}=[..., {ACLOSE}]`"
+            if framework.way == "keyword"
+            else "`" + framework.register.format(app=app.name or "app", aclose=ACLOSE) + "`"
+        )
+        return (
+            f"Close the shared HTTP clients at its shutdown by hand with an {framework.hook}: {example}, "
+            f"with `{ACLOSE}` from `{self._accessor}`."
+        )
 
     def _wire_lifespan(self, work: _FileWork, app: _App, value: cst.BaseExpression) -> None:
         if not isinstance(value, cst.Name):
@@ -1214,7 +1315,8 @@ class _Planner:
         streamlit = any(_search(_MENTIONS_STREAMLIT, text) for _p, text in self._files)
         where = _common_folder([path for path, _t in self._files])
         message = (
-            "No FastAPI or Starlette application was found, so nothing was wired. Async clients are "
+            "No application (FastAPI, Starlette, aiohttp, Litestar, Quart, Sanic) was found, so nothing "
+            "was wired. Async clients are "
             "closed when their event loop shuts down through `asyncio.run()` or `asyncio.Runner`; "
             "code that keeps a loop running for the whole process (a worker, `loop.run_forever()`) "
             f"should call `await {ACLOSE}()` from `{self._accessor}` on that loop at shutdown."
