@@ -65,7 +65,7 @@ def test_subclass_sites_are_reported_but_never_rewritten(
     assert not (package / "http_client.py").exists()
     code, out = _scan("--check", "--format", "concise", ".")
     assert code == 1, "they are per request all the same"
-    assert "pkg/subclass_clients.py:20:10: POOL101 `APIClient` (an `httpx.Client`) opened and closed" in out
+    assert "pkg/subclass_clients.py:21:10: POOL101 `APIClient` (an `httpx.Client`) opened and closed" in out
     assert "[*]" not in out
 
 

@@ -94,6 +94,10 @@ class Subclass:
     module: str
     through: str = ""
     """The module's own class it derives from when not directly (`class B(A)`, `A(httpx.Client)`)."""
+    plain: bool = False
+    """The class (and any class of the module it goes through) adds nothing: its body is only a
+    docstring or `pass`, with no decorator or metaclass. Such a class is its base under another
+    name, so its sites are rewritten like the base's."""
 
     @property
     def base(self) -> str:
@@ -115,7 +119,7 @@ def find_subclasses(imports: ImportTable, libraries: tuple[Library, ...]) -> Sub
         for entry in list(pending):
             node, chain = entry
             for base in node.bases:
-                subclass = _derived(base, node.name, chain, imports, libraries, found)
+                subclass = _derived(base, node, chain, imports, libraries, found)
                 if subclass is not None:
                     found[(id(chain[0]), node.name)] = subclass
                     pending.remove(entry)
@@ -126,23 +130,41 @@ def find_subclasses(imports: ImportTable, libraries: tuple[Library, ...]) -> Sub
 
 def _derived(
     base: ast.expr,
-    name: str,
+    node: ast.ClassDef,
     chain: list[ast.AST],
     imports: ImportTable,
     libraries: tuple[Library, ...],
     found: Subclasses,
 ) -> Subclass | None:
+    name = node.name
+    plain = _adds_nothing(node)
     target = imports.resolve(base, chain)
     if target is not None:
         library, ctor, module = _constructor_of(target, libraries)
         if library is not None and ctor is not None:
-            return Subclass(name, library, ctor, module)
+            return Subclass(name, library, ctor, module, plain=plain)
         return None
     if isinstance(base, ast.Name):
         parent = resolve_subclass(base.id, chain, imports, found)
         if parent is not None:
-            return Subclass(name, parent.library, parent.constructor, parent.module, parent.name)
+            return Subclass(
+                name, parent.library, parent.constructor, parent.module, parent.name, plain and parent.plain
+            )
     return None
+
+
+def _adds_nothing(node: ast.ClassDef) -> bool:
+    """A class with one base, no decorator, no keyword (metaclass) and a body of only a docstring
+    and `pass`/`...`: instances behave exactly as the base's."""
+    if node.decorator_list or node.keywords or len(node.bases) != 1:
+        return False
+    for statement in node.body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # a docstring or `...`
+        return False
+    return True
 
 
 def resolve_subclass(
@@ -458,15 +480,16 @@ class _Classifier:
         return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} used in an expression the scanner cannot follow")
 
     def _per_request(self, code: str, site: Site, message: str, request: PlanRequest) -> _Verdict:
-        """A per-request verdict; a subclass of the module's own gets no plan, with the reason."""
-        if site.subclass is not None:
+        """A per-request verdict; a subclass of the module's own gets no plan, with the reason,
+        unless it adds nothing to its base."""
+        if site.subclass is not None and not site.subclass.plain:
             return _Verdict(code, Verdict.PER_REQUEST, message, reason=_subclass_reason(site.subclass))
         return _Verdict(code, Verdict.PER_REQUEST, message, request=request)
 
     def _leak(self, site: Site, message: str, request: PlanRequest) -> _Verdict:
         """A leak that the shared client can replace: the same rewrite as a per-request site (the
         client was never closed, so there is no close to remove), planned the same way."""
-        if site.subclass is not None:
+        if site.subclass is not None and not site.subclass.plain:
             return _Verdict("POOL201", Verdict.LEAK, message, reason=_subclass_reason(site.subclass))
         return _Verdict("POOL201", Verdict.LEAK, message, request=request)
 
