@@ -24,18 +24,99 @@ import ast
 import re
 import sys
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
-from libcst.helpers import get_absolute_module_from_package
+from libcst.helpers import get_absolute_module_from_package, get_absolute_module_from_package_for_import
 
 from codemods.toplevel import Excerpt, TopLevel
 from pool_refactor.scan.catalog import LIBRARIES
 from pool_refactor.scan.names import dotted_name
+
+if TYPE_CHECKING:
+    from libcst.codemod import CodemodContext
+
+# --------------------------------------------------------------------------------------------------
+# The context that edits are scheduled on
+#
+# Nothing here imports `libcst.codemod`: that package imports `libcst.matchers`, about 0.3 s of
+# start-up (a generated module of some 400 dataclasses), and its matcher-based visitors cost
+# 20-30 ms each to construct (`dir()` and `getattr` over the whole class), per file. The
+# additions and removals are scheduled under the keys libcst's own `AddImportsVisitor` and
+# `RemoveImportsVisitor` read, in the shapes they read, so a `CodemodContext` and libcst's
+# `CodemodCommand` (`python -m libcst.tool codemod`, `codemods.command`) work with them unchanged.
+
+ADD_KEY = "AddImportsVisitor"
+"""`AddImportsVisitor.CONTEXT_KEY`: the scratch entry holding the imports to add."""
+
+REMOVE_KEY = "RemoveImportsVisitor"
+"""`RemoveImportsVisitor.CONTEXT_KEY`: the scratch entry holding the imports to remove if unused."""
+
+
+class ImportContext(Protocol):
+    """What the import edits need of a context: libcst's `CodemodContext` has it, and so has the
+    lighter `EditContext`."""
+
+    @property
+    def scratch(self) -> dict[str, Any]: ...
+
+    @property
+    def full_package_name(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class EditContext:
+    """A `CodemodContext` without `libcst.codemod`: a scratch space for scheduled edits, and the
+    package a relative import is resolved against (None: relative imports are left as written)."""
+
+    scratch: dict[str, Any] = field(default_factory=dict)
+    filename: str | None = None
+    full_package_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduledImport:
+    """An import to add, as libcst's `ImportItem` holds it (same fields, same normalisation of
+    leading dots), so that libcst's `AddImportsVisitor` can read a schedule made here."""
+
+    module_name: str
+    obj_name: str | None = None
+    alias: str | None = None
+    relative: int = 0
+
+    def __post_init__(self) -> None:
+        if self.module_name.startswith("."):
+            bare = self.module_name.lstrip(".")
+            object.__setattr__(self, "relative", self.relative + len(self.module_name) - len(bare))
+            object.__setattr__(self, "module_name", bare)
+
+    @property
+    def module(self) -> str:
+        return "." * self.relative + self.module_name
+
+    def resolve_relative(self, package_name: str | None) -> ScheduledImport:
+        """The same import with an absolute module when `package_name` allows (`ImportItem`'s)."""
+        item = self
+        if item.relative and item.obj_name is None:  # `import ..a` -> `from .. import a`
+            item = replace(item, module_name="", obj_name=item.module_name)
+        if package_name is None:
+            return item
+        absolute = get_absolute_module_from_package(package_name, item.module_name or None, self.relative)
+        return item if absolute is None else replace(item, module_name=absolute, relative=0)
+
+
+def _codemod_context(context: ImportContext) -> CodemodContext:
+    """`context` as the `CodemodContext` libcst's own visitors need (same scratch), for the rare
+    case where one of them must run (`_run_import_visitors`); imports `libcst.codemod` then."""
+    from libcst.codemod import CodemodContext
+
+    if isinstance(context, CodemodContext):
+        return context
+    return CodemodContext(scratch=context.scratch, full_package_name=context.full_package_name)
+
 
 # --------------------------------------------------------------------------------------------------
 # Reading imports
@@ -168,36 +249,50 @@ def comment_lines(lines: Sequence[cst.EmptyLine]) -> list[cst.EmptyLine]:
 # Scheduling additions
 
 
-def add_import(context: CodemodContext, module: str, name: str, asname: str | None = None) -> None:
-    """Schedule `from module import name [as asname]`; `apply_import_changes` writes it."""
-    AddImportsVisitor.add_needed_import(context, module, name, asname)
+def add_import(context: ImportContext, module: str, name: str, asname: str | None = None) -> None:
+    """Schedule `from module import name [as asname]`; `apply_import_changes` writes it.
+    (`AddImportsVisitor.add_needed_import`, without importing it.)"""
+    scheduled = context.scratch.get(ADD_KEY, [])
+    if not isinstance(scheduled, list):
+        raise TypeError(f"the context's {ADD_KEY!r} entry is not a list")
+    scheduled.append(ScheduledImport(module, name, asname))
+    context.scratch[ADD_KEY] = scheduled
 
 
-def scheduled_additions(context: CodemodContext) -> list[object] | None:
+def scheduled_additions(context: ImportContext) -> list[object] | None:
     """A copy of the additions scheduled so far (None when none were), to roll back to."""
-    scheduled = context.scratch.get(AddImportsVisitor.CONTEXT_KEY)
+    scheduled = context.scratch.get(ADD_KEY)
     return list(scheduled) if isinstance(scheduled, list) else None
 
 
-def restore_additions(context: CodemodContext, saved: list[object] | None) -> None:
+def restore_additions(context: ImportContext, saved: list[object] | None) -> None:
     """Forget the additions scheduled after `scheduled_additions` returned `saved`."""
     if saved is None:
-        context.scratch.pop(AddImportsVisitor.CONTEXT_KEY, None)
+        context.scratch.pop(ADD_KEY, None)
     else:
-        context.scratch[AddImportsVisitor.CONTEXT_KEY] = saved
+        context.scratch[ADD_KEY] = saved
 
 
-def clear_scheduled(context: CodemodContext) -> None:
+def clear_scheduled(context: ImportContext) -> None:
     """Forget every scheduled addition and removal (they have been carried out)."""
-    context.scratch.pop(AddImportsVisitor.CONTEXT_KEY, None)
-    context.scratch.pop(RemoveImportsVisitor.CONTEXT_KEY, None)
+    context.scratch.pop(ADD_KEY, None)
+    context.scratch.pop(REMOVE_KEY, None)
+
+
+def _schedule_removal(context: ImportContext, module: str, obj: str | None, asname: str | None) -> None:
+    """`RemoveImportsVisitor.remove_unused_import`, without importing it."""
+    scheduled = context.scratch.get(REMOVE_KEY, [])
+    if not isinstance(scheduled, list):
+        raise TypeError(f"the context's {REMOVE_KEY!r} entry is not a list")
+    scheduled.append((module, obj, asname))
+    context.scratch[REMOVE_KEY] = scheduled
 
 
 # --------------------------------------------------------------------------------------------------
 # Removing, and carrying out what was scheduled
 
 
-def remove_unused_library_imports(context: CodemodContext, module: cst.Module, families: set[str]) -> None:
+def remove_unused_library_imports(context: ImportContext, module: cst.Module, families: set[str]) -> None:
     """Ask libcst to drop imports of the rewritten libraries that nothing uses any more."""
     modules = {m for lib in LIBRARIES if lib.family in families for m in lib.modules}
     collector = _ImportCollector()
@@ -213,7 +308,7 @@ def remove_unused_library_imports(context: CodemodContext, module: cst.Module, f
                             if alias.asname and isinstance(alias.asname.name, cst.Name)
                             else None
                         )
-                        RemoveImportsVisitor.remove_unused_import(context, name, asname=asname)
+                        _schedule_removal(context, name, None, asname)
             elif isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
                 name = cst_dotted(small.module) or ""
                 if name.split(".", 1)[0] not in modules or isinstance(small.names, cst.ImportStar):
@@ -224,9 +319,7 @@ def remove_unused_library_imports(context: CodemodContext, module: cst.Module, f
                         if alias.asname and isinstance(alias.asname.name, cst.Name)
                         else None
                     )
-                    RemoveImportsVisitor.remove_unused_import(
-                        context, name, (cst_dotted(alias.name) or ""), asname=asname
-                    )
+                    _schedule_removal(context, name, cst_dotted(alias.name) or "", asname)
 
 
 class _ImportCollector(cst.CSTVisitor):
@@ -246,7 +339,7 @@ class _ImportCollector(cst.CSTVisitor):
 
 
 def apply_import_changes(
-    module: cst.Module, context: CodemodContext, top: TopLevel | None = None
+    module: cst.Module, context: ImportContext, top: TopLevel | None = None
 ) -> cst.Module:
     """Run libcst's import visitors for what `rewrite_module` scheduled, then restore the spacing
     around the import block that removing a statement (and its leading blank lines) disturbs.
@@ -288,7 +381,7 @@ def _import_excerpt(module: cst.Module, top: TopLevel) -> Excerpt:
     return Excerpt(module, tuple(sorted(keep)), head)
 
 
-def _apply_in_excerpt(module: cst.Module, context: CodemodContext, excerpt: Excerpt) -> cst.Module:
+def _apply_in_excerpt(module: cst.Module, context: ImportContext, excerpt: Excerpt) -> cst.Module:
     """`apply_import_changes` on the excerpt; raises `_WholeModule` when the removal needs libcst's
     own scope analysis (which must see the whole module) or would drop a statement after the head
     (which `Excerpt.reassemble` cannot place)."""
@@ -462,7 +555,7 @@ class _MoveComments(cst.CSTTransformer):
 
 
 def _imports_keeping_comments(
-    module: cst.Module, context: CodemodContext, excerpt: Excerpt | None = None
+    module: cst.Module, context: ImportContext, excerpt: Excerpt | None = None
 ) -> tuple[cst.Module, bool]:
     """Run libcst's import visitors; when they remove an import with comment lines above it, run
     them again on a tree where those comments already sit on the next statement. Also says whether
@@ -516,11 +609,11 @@ def _doomed_imports(module: cst.Module, after: cst.Module, removing: bool) -> se
 
 
 def _run_import_visitors(
-    module: cst.Module, context: CodemodContext, excerpt: Excerpt | None = None
+    module: cst.Module, context: ImportContext, excerpt: Excerpt | None = None
 ) -> tuple[cst.Module, bool]:
-    """`AddImportsVisitor` then `RemoveImportsVisitor`, as libcst's codemod runner applies them,
-    without the work that cannot change the result; also says whether an import may have been
-    removed.
+    """What libcst's `AddImportsVisitor` then `RemoveImportsVisitor` give, as libcst's codemod
+    runner applies them, without the work that cannot change the result; also says whether an
+    import may have been removed.
 
     Measured on litellm/proxy (`pool-refactor scan --diff --jobs 1`, 2 cores: 75 s before this
     change, 14 s after, same output): on proxy_server.py (22,264 lines)
@@ -530,22 +623,21 @@ def _run_import_visitors(
     matcher-dispatching visitors); on proxy_cli.py (1,848 lines) 0.8 s and 3.0 s. With the
     shortcuts below, `apply_import_changes` takes 0.17 s instead of 42 s on proxy_server.py (one
     import added, as the lifecycle wiring does) and 0.23 s instead of 3.1 s on proxy_cli.py (one
-    added, `import httpx` removed). The libcst visitors still make every edit; what is skipped:
+    added, `import httpx` removed). What is skipped:
 
     - `AddImportsVisitor` only reads and edits the module's first statements (the import block at
       the top, after a docstring or `__strict__` flag, and the statement after it, which may get a
-      blank line); `_add_imports` hands it just those.
+      blank line); `_add_imports` does the same edit on the list of top-level statements, without
+      a visitor (issue 16: constructing the matcher-based visitor alone cost 25 ms a file).
     - `RemoveImportsVisitor` removes a scheduled import only when its scope analysis finds the name
       unreferenced. Nothing is run when nothing is scheduled (the lifecycle wiring only adds
       imports). When `_removal_decisions` can tell from the stdlib `ast` what that analysis will
-      say for every scheduled import, the visitor runs with that answer (`_KnownUnusedImports`) on
+      say for every scheduled import, the visitor's edit runs with that answer (`_RemoveKnown`) on
       the statements holding imports to remove, or not at all when every one stays. When it
-      cannot, the visitor runs over the whole module exactly as before.
+      cannot, libcst's visitor runs over the whole module exactly as before.
     """
     module = _add_imports(module, context)
-    scheduled: list[tuple[str, str | None, str | None]] = context.scratch.get(
-        RemoveImportsVisitor.CONTEXT_KEY, []
-    )
+    scheduled: list[tuple[str, str | None, str | None]] = context.scratch.get(REMOVE_KEY, [])
     if not scheduled:
         return module, False
     aliases = _module_aliases(module)
@@ -553,10 +645,12 @@ def _run_import_visitors(
     # read in the whole module.
     code = module.code if excerpt is None else excerpt.reassemble(module).code
     decisions = _removal_decisions(code, scheduled, context.full_package_name, aliases)
-    if decisions is None or (any(decisions) and not _KNOWN_UNUSED_SUPPORTED):
+    if decisions is None:
         if excerpt is not None:
             raise _WholeModule  # libcst's scope analysis must see every statement
-        return RemoveImportsVisitor(context).transform_module(module), True
+        from libcst.codemod.visitors import RemoveImportsVisitor
+
+        return RemoveImportsVisitor(_codemod_context(context)).transform_module(module), True
     if not any(decisions):
         return module, False
     tail_from = None if excerpt is None else len(module.body) - excerpt.tail
@@ -606,33 +700,123 @@ def _module_aliases(module: cst.Module) -> list[_AliasSite]:
     return sites
 
 
-class _KnownUnusedImports(RemoveImportsVisitor):
-    """libcst's RemoveImportsVisitor, told which imports its scope analysis would find unused
-    (`_removal_decisions` works that out where it can) instead of computing it: the removal itself
-    (what to keep of `from x import a, b`, the comments on removed names) is libcst's."""
+class _RemoveKnown(cst.CSTTransformer):
+    """The edit of libcst's `RemoveImportsVisitor` (1.x: `leave_Import`, `leave_ImportFrom`), told
+    which import aliases its scope analysis would find unused (`_removal_decisions` works that out)
+    instead of computing it: of a scheduled alias found unused, the name goes, and the statement
+    when it was the last; a trailing comma is dropped, and comments after a removed name move to
+    the name before it (or the opening parenthesis). Copied rather than subclassed because the
+    visitor is matcher-based (see `ADD_KEY`); `tests/test_codemod_speed.py` checks it against
+    libcst's own visitor."""
 
-    def __init__(self, context: CodemodContext, unused: Sequence[_AliasSite]) -> None:
-        super().__init__(context)
-        self._unused_imports = {site.alias: site.parent for site in unused}
+    def __init__(
+        self,
+        scheduled: Sequence[tuple[str, str | None, str | None]],
+        package: str | None,
+        unused: Sequence[_AliasSite],
+    ) -> None:
+        super().__init__()
+        self._package = package
+        self._module_imports: dict[str, str | None] = {
+            module: alias for module, obj, alias in scheduled if obj is None
+        }
+        self._obj_imports: dict[str, set[tuple[str, str | None]]] = {}
+        for module, obj, alias in scheduled:
+            if obj is not None:
+                self._obj_imports.setdefault(module, set()).add((obj, alias))
+        self._unused = {site.alias for site in unused}
 
-    def visit_Module(self, node: cst.Module) -> None:
-        """The unused imports are known already."""
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return not isinstance(node, cst.BaseExpression) and super().on_visit(node)  # no imports inside
+
+    def leave_Import(
+        self, original_node: cst.Import, updated_node: cst.Import
+    ) -> cst.Import | cst.RemovalSentinel:
+        names_to_keep = []
+        for alias in original_node.names:
+            if alias.evaluated_name not in self._module_imports:
+                names_to_keep.append(alias)
+                continue
+            if alias.evaluated_alias != self._module_imports[alias.evaluated_name]:
+                names_to_keep.append(alias)
+                continue
+            if alias not in self._unused:
+                names_to_keep.append(alias)
+                continue
+        if names_to_keep == original_node.names:
+            return updated_node
+        if not names_to_keep:
+            return cst.RemoveFromParent()
+        if names_to_keep[-1] != original_node.names[-1]:
+            names_to_keep[-1] = names_to_keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(names=names_to_keep)
+
+    def leave_ImportFrom(
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
+    ) -> cst.ImportFrom | cst.RemovalSentinel:
+        names = original_node.names
+        if isinstance(names, cst.ImportStar):
+            return updated_node
+        module = get_absolute_module_from_package_for_import(self._package, updated_node)
+        if module is None or module not in self._obj_imports:
+            return updated_node
+        removing = self._obj_imports[module]
+        lpar = updated_node.lpar
+        names_to_keep: list[cst.ImportAlias] = []
+        for alias in names:
+            if (alias.evaluated_name, alias.evaluated_alias) not in removing or alias not in self._unused:
+                names_to_keep.append(alias)
+                continue
+            comma = alias.comma
+            if not isinstance(comma, cst.Comma):
+                continue
+            # Comments after the removed name go to the name before it (or the parenthesis).
+            if names_to_keep:
+                previous = names_to_keep[-1]
+                if isinstance(previous.comma, cst.Comma):
+                    previous = previous.with_deep_changes(
+                        previous.comma,
+                        whitespace_after=_merge_whitespace_after(
+                            previous.comma.whitespace_after, comma.whitespace_after
+                        ),
+                    )
+                else:
+                    previous = previous.with_changes(comma=comma)
+                names_to_keep[-1] = previous
+            elif isinstance(lpar, cst.LeftParen):
+                lpar = lpar.with_changes(
+                    whitespace_after=_merge_whitespace_after(lpar.whitespace_after, comma.whitespace_after)
+                )
+        if names_to_keep == names:
+            return updated_node
+        if not names_to_keep:
+            return cst.RemoveFromParent()
+        if names_to_keep[-1] != names[-1]:
+            names_to_keep[-1] = names_to_keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(names=names_to_keep, lpar=lpar)
 
 
-_KNOWN_UNUSED_SUPPORTED = "_unused_imports" in vars(RemoveImportsVisitor(CodemodContext()))
-"""`_KnownUnusedImports` fills RemoveImportsVisitor's `_unused_imports` (libcst 1.x); should a
-libcst release drop it, the visitor runs with its own analysis again."""
+def _merge_whitespace_after(
+    left: cst.BaseParenthesizableWhitespace, right: cst.BaseParenthesizableWhitespace
+) -> cst.BaseParenthesizableWhitespace:
+    """libcst's `_merge_whitespace_after`: the comment lines of `right` kept after `left`."""
+    if not isinstance(right, cst.ParenthesizedWhitespace):
+        return left
+    if not isinstance(left, cst.ParenthesizedWhitespace):
+        return right
+    kept = tuple(line for line in right.empty_lines if line.comment is not None)
+    return left.with_changes(empty_lines=kept)
 
 
 def _remove_known(
     module: cst.Module,
-    context: CodemodContext,
+    context: ImportContext,
     aliases: Sequence[_AliasSite],
     decisions: Sequence[bool],
     tail_from: int | None = None,
 ) -> cst.Module:
-    """Run `_KnownUnusedImports` on each top-level statement that holds an import to remove, each
-    in a module of its own, so libcst drops what it empties exactly as in the whole module.
+    """Run `_RemoveKnown` on each top-level statement that holds an import to remove, each in a
+    module of its own, so libcst drops what it empties exactly as in the whole module.
 
     In an excerpt, a statement from `tail_from` on that would be dropped raises `_WholeModule`.
 
@@ -640,7 +824,7 @@ def _remove_known(
     first import of a group carries the blank line that separates it from the group before, and
     isort and ruff (I001) want the two groups kept apart when it goes."""
     unused = [site for site, remove in zip(aliases, decisions, strict=True) if remove]
-    remover = _KnownUnusedImports(context, unused)
+    remover = _RemoveKnown(context.scratch.get(REMOVE_KEY, []), context.full_package_name, unused)
     touched = {site.top_index for site in unused}
     body: list[cst.BaseStatement] = []
     blank = 0
@@ -683,57 +867,204 @@ def _head_length(body: Sequence[cst.BaseStatement]) -> int:
     return min(index + 1, len(body))
 
 
-_STAND_IN = "# pool-refactor stand-in 5f0c2d9e6b1a4c47"
-"""Marks the `pass` line that `_add_imports` hands AddImportsVisitor instead of a compound statement."""
+def _add_imports(module: cst.Module, context: ImportContext) -> cst.Module:
+    """What libcst's `AddImportsVisitor` (1.x) makes of `module` for the imports scheduled on
+    `context`, without the visitor: it only reads and edits the first statements (`_head_length`),
+    so this works on the list of top-level statements and leaves every other node as it is.
 
+    The visitor's rules, kept exactly (`tests/test_codemod_speed.py` compares the two):
 
-def _add_imports(module: cst.Module, context: CodemodContext) -> cst.Module:
-    """`AddImportsVisitor` run on the module's head only (see `_head_length`); the statements after
-    the head are kept as they are, which is what the visitor does with them.
+    - the top import block is the run of one-import lines at the start of the module, after a
+      first docstring (a plain string) or `__strict__ = ...` line;
+    - a scheduled import already made by a line of that block is dropped (`from m import *` makes
+      every `from m import x`); relative modules count only with a package to resolve them;
+    - names still to import from a module that a `from m import ...` line of the block imports
+      from are merged into the first such line, sorted and before its own names;
+    - the rest become new lines at the end of the block: `from __future__` ones above it, then
+      `import m` (sorted), `import m as a`, and `from m import ...` (sorted names, modules in the
+      visitor's order: those with aliased names first), each parsed with the module's own
+      newline and indentation;
+    - with a line added, the statement after the block gets a blank line above it unless it has
+      one (above its comments, if it starts with one).
 
-    A compound statement in the head (the first statement, or the one after the import block,
-    often a class of thousands of lines) goes in as a `pass` line with the same leading lines: of
-    such a statement the visitor only reads that it is not an import, docstring or `__strict__`
-    line, and at most puts a blank line above it. The statement comes back with the leading lines
-    the `pass` line got.
+    Then `_place_added` moves each new `from` line to its place in the project's import order.
     """
-    if not context.scratch.get(AddImportsVisitor.CONTEXT_KEY):
+    scheduled = context.scratch.get(ADD_KEY)
+    if not scheduled:
         return module
     head = _head_length(module.body)
-    statements = list(module.body[:head])
-    originals: list[cst.BaseStatement] = []
-    spare = not any(_is_stand_in(statement) for statement in statements)  # no such line there already
-    for index in sorted({0, head - 1}) if spare else ():
-        statement = statements[index] if 0 <= index < head else None
-        if isinstance(statement, cst.BaseCompoundStatement):
-            originals.append(statement)
-            statements[index] = cst.SimpleStatementLine(
-                body=[cst.Pass()],
-                leading_lines=statement.leading_lines,
-                trailing_whitespace=cst.TrailingWhitespace(
-                    whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(_STAND_IN)
-                ),
-            )
-    new_head = AddImportsVisitor(context).transform_module(module.with_changes(body=statements))
-    pending = iter(originals)
-    body: list[cst.BaseStatement] = []
-    for new in new_head.body:
-        body.append(
-            next(pending).with_changes(leading_lines=leading_lines(new))
-            if spare and _is_stand_in(new)
-            else new
-        )
+    body = _added_by_visitor(list(module.body[:head]), module, scheduled, context.full_package_name)
+    if body is None:
+        return module
     style = context.scratch.get(_STYLE_KEY)
     if isinstance(style, ImportStyle):
         body = _place_added(module.body[:head], body, style)
     return module.with_changes(body=[*body, *module.body[head:]])
 
 
-def _is_stand_in(statement: cst.BaseStatement) -> bool:
-    if not isinstance(statement, cst.SimpleStatementLine):
+def _skip_first(body: Sequence[cst.BaseStatement]) -> bool:
+    """Is the first statement a docstring (a plain string) or a `__strict__ = ...` line, which
+    `AddImportsVisitor` never puts an import above?"""
+    if not body or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
         return False
-    comment = statement.trailing_whitespace.comment
-    return comment is not None and comment.value == _STAND_IN
+    small = body[0].body[0]
+    if isinstance(small, cst.Expr):
+        return isinstance(small.value, cst.SimpleString)
+    return (
+        isinstance(small, cst.Assign)
+        and len(small.targets) == 1
+        and isinstance(small.targets[0].target, cst.Name)
+        and small.targets[0].target.value == "__strict__"
+    )
+
+
+def _added_by_visitor(
+    statements: list[cst.BaseStatement], module: cst.Module, scheduled: Sequence[Any], package: str | None
+) -> list[cst.BaseStatement] | None:
+    """`statements` (the head of `module`) as `AddImportsVisitor` leaves them; None when it would
+    leave them unchanged. See `_add_imports` for the rules."""
+    items: list[ScheduledImport] = []
+    for item in scheduled:  # `ScheduledImport`s, or libcst's `ImportItem`s from its own API
+        if item.module == "__future__" and item.obj_name is None:
+            raise ValueError("Cannot import __future__ directly!")
+        if item.module == "__future__" and item.alias is not None:
+            raise ValueError("Cannot import __future__ objects with aliases!")
+        plain = ScheduledImport(item.module_name, item.obj_name, item.alias, item.relative)
+        items.append(plain.resolve_relative(package))
+    module_imports = {i.module for i in items if i.obj_name is None and i.alias is None}
+    from_modules = {i.module for i in items if i.obj_name is not None and i.alias is None}
+    module_mapping: dict[str, set[str]] = {
+        name: {i.obj_name for i in items if i.module == name and i.obj_name is not None and i.alias is None}
+        for name in sorted(from_modules)
+    }
+    module_aliases = {i.module: i.alias for i in items if i.obj_name is None and i.alias is not None}
+    aliased_modules = {i.module for i in items if i.obj_name is not None and i.alias is not None}
+    alias_mapping: dict[str, list[tuple[str, str]]] = {
+        name: [
+            (i.obj_name, i.alias)
+            for i in items
+            if i.module == name and i.obj_name is not None and i.alias is not None
+        ]
+        for name in sorted(aliased_modules)
+    }
+
+    start = 1 if _skip_first(statements) else 0
+    end = start
+    while end < len(statements) and _single_import(statements[end]):
+        end += 1
+    block = [s.body[0] for s in statements[start:end] if isinstance(s, cst.SimpleStatementLine)]
+
+    # What the block imports already (libcst's `_GatherImportsMixin`).
+    have_modules: set[str] = set()
+    have_aliases: dict[str, str] = {}
+    have_objects: dict[str, set[str]] = {}
+    have_aliased: dict[str, list[tuple[str, str]]] = {}
+    for small in block:
+        if isinstance(small, cst.Import):
+            for entry in small.names:
+                if entry.evaluated_alias is not None:
+                    have_aliases[entry.evaluated_name] = entry.evaluated_alias
+                else:
+                    have_modules.add(entry.evaluated_name)
+            continue
+        assert isinstance(small, cst.ImportFrom)
+        source = get_absolute_module_from_package_for_import(package, small)
+        if source is None:
+            continue
+        if isinstance(small.names, cst.ImportStar):
+            have_objects[source] = {"*"}
+            continue
+        aliased = [(a.evaluated_name, a.evaluated_alias) for a in small.names if a.asname is not None]
+        if aliased:
+            have_aliased.setdefault(source, []).extend((n, a) for n, a in aliased if a is not None)
+        objects = {a.evaluated_name for a in small.names if a.asname is None}
+        if objects:
+            have = have_objects.setdefault(source, set())
+            if "*" in have:
+                have_objects[source] = {"*"}
+                continue
+            have.update(objects)
+
+    module_imports -= have_modules
+    for name, alias in have_aliases.items():
+        if name in module_aliases and module_aliases[name] == alias:
+            del module_aliases[name]
+    for name, pairs in have_aliased.items():
+        for pair in pairs:
+            if name in alias_mapping and pair in alias_mapping[name]:
+                alias_mapping[name].remove(pair)
+                if not alias_mapping[name]:
+                    del alias_mapping[name]
+    for name, objects in have_objects.items():
+        if name not in module_mapping:
+            continue
+        if "*" in objects:
+            del module_mapping[name]
+        else:
+            module_mapping[name] = module_mapping[name] - objects
+            if not module_mapping[name]:
+                del module_mapping[name]
+
+    if not module_imports and not module_mapping and not module_aliases and not alias_mapping:
+        return None
+
+    # Names merged into the block's first `from` line of their module (`leave_ImportFrom`).
+    for index in range(start, end):
+        statement = statements[index]
+        assert isinstance(statement, cst.SimpleStatementLine)
+        small = statement.body[0]
+        if not isinstance(small, cst.ImportFrom) or isinstance(small.names, cst.ImportStar):
+            continue
+        source = get_absolute_module_from_package_for_import(package, small)
+        if source is None or (source not in module_mapping and source not in alias_mapping):
+            continue
+        objects_to_add = module_mapping.pop(source, set())
+        aliases_to_add = alias_mapping.pop(source, [])
+        merged = small.with_changes(
+            names=[
+                *(cst.ImportAlias(name=cst.Name(name)) for name in sorted(objects_to_add)),
+                *(
+                    cst.ImportAlias(name=cst.Name(name), asname=cst.AsName(name=cst.Name(alias)))
+                    for name, alias in sorted(aliases_to_add)
+                ),
+                *small.names,
+            ]
+        )
+        statements[index] = statement.with_changes(body=[merged])
+
+    if not module_imports and not module_mapping and not module_aliases and not alias_mapping:
+        return statements  # everything merged; the visitor adds no line and no blank line
+
+    after = statements[end:]
+    if after:
+        first = after[0]
+        above = leading_lines(first)
+        if not above:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(),))
+        elif above[0].comment is not None:
+            after[0] = first.with_changes(leading_lines=(cst.EmptyLine(), *above))
+
+    names: defaultdict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for name, pairs in alias_mapping.items():
+        names[name].extend(pairs)
+    for name, objects in module_mapping.items():
+        names[name].extend((obj, None) for obj in objects)
+    ordered = {name: sorted(pairs) for name, pairs in names.items()}
+    config = module.config_for_parsing
+
+    def from_line(name: str, pairs: list[tuple[str, str | None]]) -> cst.BaseStatement:
+        listed = ", ".join(obj if alias is None else f"{obj} as {alias}" for obj, alias in pairs)
+        return cst.parse_statement(f"from {name} import {listed}", config=config)
+
+    return [
+        *statements[:start],
+        *(from_line(name, pairs) for name, pairs in ordered.items() if name == "__future__"),
+        *statements[start:end],
+        *(cst.parse_statement(f"import {name}", config=config) for name in sorted(module_imports)),
+        *(cst.parse_statement(f"import {m} as {a}", config=config) for m, a in module_aliases.items()),
+        *(from_line(name, pairs) for name, pairs in ordered.items() if name != "__future__"),
+        *after,
+    ]
 
 
 _SCOPE_SKIPPED_CALLS = frozenset({"TypeVar", "NewType"})
@@ -1095,7 +1426,7 @@ _STYLE_KEY = "pool_refactor.import_style"
 _FUTURE, _STDLIB, _THIRD_PARTY, _FIRST_PARTY, _LOCAL = range(5)
 
 
-def set_import_style(context: CodemodContext, style: ImportStyle) -> None:
+def set_import_style(context: ImportContext, style: ImportStyle) -> None:
     """Place the imports this context adds where `style` puts them (else where libcst does: after
     the last import of the block)."""
     context.scratch[_STYLE_KEY] = style

@@ -21,17 +21,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import libcst as cst
-from libcst.codemod import CodemodContext
+
+from codemods.imports import ImportContext
 
 _LINE_LENGTH_KEY = "pool_refactor.line_length"
 
 
-def set_line_length(context: CodemodContext, length: int) -> None:
+def set_line_length(context: ImportContext, length: int) -> None:
     """Wrap the lines this context's rewrite produces beyond `length` columns."""
     context.scratch[_LINE_LENGTH_KEY] = length
 
 
-def line_length(context: CodemodContext) -> int | None:
+def line_length(context: ImportContext) -> int | None:
     value = context.scratch.get(_LINE_LENGTH_KEY)
     return value if isinstance(value, int) else None
 
@@ -42,10 +43,34 @@ def wrap_long_lines(
     """`statement` (top level, in `module`) with each line the rewrite made longer than `limit`
     wrapped; `original` is the file's source before the rewrite (or `original_lines` of it)."""
     lines = original_lines(original) if isinstance(original, str) else original
-    wrapper = _Wrapper(module.default_indent, limit, lines)
-    result = statement.visit(wrapper)
+    block = statement.body if isinstance(statement, cst.ClassDef) else None
+    if isinstance(block, cst.IndentedBlock):
+        # A class holding a site usually changed in one method of many: each member is rendered
+        # once to see whether it has a line that is not the project's own, and only those are
+        # walked (walking a class costs twice rendering it). Exact: a statement whose lines are
+        # all in the source is left as it is by `_Wrapper`, and the lines of every statement in a
+        # member are lines of the member (stripped, as `_Wrapper` compares them).
+        indent = block.indent if block.indent is not None else module.default_indent
+        members = list(block.body)
+        changed = False
+        for index, member in enumerate(members):
+            if _all_original(member, lines):
+                continue
+            wrapper = _Wrapper(module.default_indent, limit, lines, [indent])
+            new = member.visit(wrapper)
+            assert isinstance(new, cst.BaseStatement)
+            changed = changed or new is not member
+            members[index] = new
+        return statement.with_changes(body=block.with_changes(body=members)) if changed else statement
+    result = statement.visit(_Wrapper(module.default_indent, limit, lines))
     assert isinstance(result, cst.BaseStatement)
     return result
+
+
+def _all_original(statement: cst.BaseStatement, original: frozenset[str]) -> bool:
+    """Are all the lines of `statement` (rendered alone) lines of the source, once stripped?"""
+    code = cst.Module(body=[]).code_for_node(statement)
+    return all(line.strip() in original for line in code.splitlines())
 
 
 def original_lines(source: str) -> frozenset[str]:
@@ -54,12 +79,15 @@ def original_lines(source: str) -> frozenset[str]:
 
 
 class _Wrapper(cst.CSTTransformer):
-    def __init__(self, default_indent: str, limit: int, original_lines: frozenset[str]) -> None:
+    def __init__(
+        self, default_indent: str, limit: int, original_lines: frozenset[str], indents: Sequence[str] = ()
+    ) -> None:
         super().__init__()
         self._default_indent = default_indent
         self._limit = limit
         self._original = original_lines
-        self._indents: list[str] = []
+        self._indents: list[str] = list(indents)
+        """The indentation of the enclosing blocks (given for a statement walked inside a class)."""
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         return not isinstance(node, cst.BaseExpression) and super().on_visit(node)

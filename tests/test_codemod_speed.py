@@ -358,10 +358,6 @@ def test_import_spelled_differently_by_ast_is_left_to_libcst() -> None:
     assert sc._removal_decisions(module.code, [("a", None, None)], None, sc._module_aliases(module)) is None
 
 
-def test_the_installed_libcst_supports_known_removals() -> None:
-    assert sc._KNOWN_UNUSED_SUPPORTED
-
-
 def test_non_ascii_schedule_is_left_to_libcst() -> None:
     module = cst.parse_module("import \u00e9t\u00e9\n")
     assert (
@@ -404,7 +400,7 @@ HEADS = {
     ),
     "if_first_then_class": "if True:\n    pass\nclass C:\n    pass\n",
     "docstring_then_class": '"""Doc."""\nclass C:\n    pass\n',
-    "stand_in_marker_in_source": "import os\npass  " + sc._STAND_IN + "\nclass C:\n    pass\n",
+    "pass_line_with_a_comment": "import os\npass  # a stand-in 5f0c2d9e6b1a4c47\nclass C:\n    pass\n",
 }
 
 
@@ -416,6 +412,90 @@ def test_adding_imports_on_the_head_matches_the_whole_module(name: str) -> None:
     assert sc._add_imports(module, context).code == AddImportsVisitor(context).transform_module(module).code
     # and the whole step, as the lifecycle wiring uses it (nothing to remove)
     assert apply_import_changes(module, context).code == reference_import_changes(module, context).code
+
+
+# More heads, for `_add_imports` against libcst's visitor with every kind of schedule.
+MORE_HEADS = {
+    "star_import": "from myapp.http_client import *\n\nX = 1\n",
+    "aliased_existing": "from myapp.http_client import get_http_client as g\n\nX = 1\n",
+    "relative_existing": "from .http_client import get_sync_http_client\n\nX = 1\n",
+    "parent_relative_existing": "from ..pkg.http_client import get_sync_http_client\nX = 1\n",
+    "module_import_existing": "import myapp.http_client\nimport os as o\n\nX = 1\n",
+    "parenthesized_existing": (
+        "from myapp.http_client import (  # shared\n    get_sync_http_client,  # sync\n"
+        "    close_http_clients,\n)\nimport os\n\nX = 1\n"
+    ),
+    "two_lines_same_module": (
+        "from myapp.http_client import get_sync_http_client\nfrom myapp.http_client import close\nX = 1\n"
+    ),
+    "future_then_docstring": '"""Doc."""\nfrom __future__ import annotations\nimport os\n# c\nX = 1\n',
+    "concatenated_docstring_first": '"""a""" "b"\nimport os\nX = 1\n',
+    "fstring_first": 'f"doc"\nimport os\nX = 1\n',
+    "annotated_strict": "__strict__: bool = True\nimport os\nX = 1\n",
+    "strict_two_targets": "__strict__ = x = True\nimport os\nX = 1\n",
+    "strict_then_docstring": '__strict__ = True\n"""Doc."""\nimport os\n',
+    "docstring_and_more_on_a_line": '"""Doc."""; import os\nimport sys\nX = 1\n',
+    "comment_then_blank_before_code": "import os\n# about X\n\nX = 1\n",
+    "blank_then_comment_before_code": "import os\n\n# about X\nX = 1\n",
+    "tabs_and_crlf": "import os\r\nif os:\r\n\tX = 1\r\n",
+    "only_comments": "# just a comment\n",
+    "header_comment_then_docstring": '#!/usr/bin/python\n# -*- coding: utf-8 -*-\n"""D."""\nimport os\n',
+}
+
+Schedule = list[tuple[str, str | None, str | None]]
+
+SCHEDULES: dict[str, Schedule] = {
+    "one": [(ACCESSOR_MODULE, "get_sync_http_client", None)],
+    "two_names_unsorted": [(ACCESSOR_MODULE, "get_sync_http_client", None), (ACCESSOR_MODULE, "close", None)],
+    "aliased": [(ACCESSOR_MODULE, "get_http_client", "g")],
+    "aliased_and_plain": [(ACCESSOR_MODULE, "get_http_client", "g"), (ACCESSOR_MODULE, "close", None)],
+    "two_modules": [("zeta.mod", "z", None), ("alpha.mod", "a", "b"), ("alpha.mod", "c", None)],
+    "duplicates": [(ACCESSOR_MODULE, "get_http_client", None)] * 2 + [("x", "y", "z")] * 2,
+    "module_imports": [("os", None, None), ("json", None, None), ("typing", None, "t"), ("abc", None, "a")],
+    "future": [("__future__", "annotations", None), (ACCESSOR_MODULE, "close", None)],
+    "relative": [(".http_client", "get_sync_http_client", None), ("..pkg.http_client", "close", None)],
+    "relative_module": [("..pkg", None, None)],
+}
+
+
+def _libcst_context(package: str | None, schedule: Schedule) -> CodemodContext:
+    context = CodemodContext(full_package_name=package)
+    for module, obj, asname in schedule:
+        AddImportsVisitor.add_needed_import(context, module, obj, asname)
+    return context
+
+
+@pytest.mark.parametrize("name", sorted({**HEADS, **MORE_HEADS}))
+def test_adding_imports_matches_libcsts_visitor(name: str) -> None:
+    """`_add_imports` makes no visitor, yet gives what `AddImportsVisitor` gives, byte for byte,
+    for every schedule (and with a package to resolve relative imports against)."""
+    module = cst.parse_module({**HEADS, **MORE_HEADS}[name])
+    cases = [(schedule, None) for schedule in SCHEDULES]
+    cases += [(schedule, "myapp.sub") for schedule in ("one", "relative", "relative_module")]
+    for schedule, package in cases:
+        context = _libcst_context(package, SCHEDULES[schedule])
+        expected = AddImportsVisitor(context).transform_module(module).code
+        assert sc._add_imports(module, context).code == expected, (schedule, package)
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+def test_libcsts_visitor_reads_a_schedule_made_here(schedule: str) -> None:
+    """`add_import` schedules what libcst's own visitor reads (`python -m libcst.tool codemod`)."""
+    module = cst.parse_module(MORE_HEADS["parenthesized_existing"])
+    ours = sc.EditContext()
+    for module_name, obj, asname in SCHEDULES[schedule]:
+        if obj is not None:
+            sc.add_import(ours, module_name, obj, asname)
+    theirs = _libcst_context(None, [entry for entry in SCHEDULES[schedule] if entry[1] is not None])
+    expected = AddImportsVisitor(theirs).transform_module(module).code
+    assert AddImportsVisitor(CodemodContext(scratch=ours.scratch)).transform_module(module).code == expected
+    assert sc._add_imports(module, ours).code == expected
+
+
+def test_importing_a_module_from_the_future_is_refused_as_libcst_does() -> None:
+    context = CodemodContext(scratch={sc.ADD_KEY: [sc.ScheduledImport("__future__")]})
+    with pytest.raises(ValueError, match="Cannot import __future__ directly"):
+        sc._add_imports(cst.parse_module("import os\n"), context)
 
 
 def test_head_length_covers_the_import_block_and_the_next_statement() -> None:

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
-from libcst.codemod import CodemodContext
 
-from codemods.imports import apply_import_changes, set_import_style
+from codemods.imports import EditContext, apply_import_changes, set_import_style
 from codemods.shared_client import rewrite_module
 from codemods.toplevel import read_top_level
 from codemods.wrapping import set_line_length
@@ -150,7 +149,7 @@ def _libcst_rewrite(
     try:
         module = cst.parse_module(source.text)
         top = read_top_level(module, source.text)  # libcst then reads only what the edit touches
-        context = CodemodContext(filename=str(file.path))
+        context = EditContext(filename=str(file.path))  # no `libcst.codemod`: see codemods.imports
         own = target.import_name.lstrip(".").split(".", 1)[0]  # the project's package is first party
         imports = style.imports
         set_import_style(context, replace(imports, first_party=imports.first_party | {own}))
