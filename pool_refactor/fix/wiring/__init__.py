@@ -104,7 +104,7 @@ LIFESPAN = "lifespan"
 _APP_CLASSES = frozenset(BY_CLASS)
 _MENTIONS_FRAMEWORK = re.compile(rf"\b(?:{'|'.join(MODULES)})\b")
 _BUILDS_APP = re.compile(
-    rf"\b(?:{'|'.join(CLASS_NAMES)})\s*\(|\b(?:{'|'.join(CLASS_NAMES)})\s+as\s+\w|\bweb\.Application\b"
+    rf"\b(?:{'|'.join(CLASS_NAMES)})\s*\(|\b(?:{'|'.join(CLASS_NAMES)})\s+as\s+\w"
 )
 """Files that may construct an application: only these are parsed (a large FastAPI service has
 hundreds of route modules that mention fastapi and build nothing)."""
@@ -118,6 +118,7 @@ _WORDS: dict[re.Pattern[str], tuple[str, ...]] = {
 }
 """Every match of each pattern contains one of its words: `in` rules most texts out far sooner than
 the regular expression engine (which tries every position of a pattern that starts with `\b`)."""
+_STARTS_WITH_A_WORD = frozenset({_MENTIONS_FRAMEWORK, _BUILDS_APP, _MENTIONS_EVENTS})
 _WIRED_NAMES = frozenset({ACLOSE, CLOSE, LIFESPAN})
 _LOOP_RUN = re.compile(r"(?<![\w.])(\w+)\.(?:run_until_complete|run_forever)\(")
 _LIFESPAN_KWARG = re.compile(r"lifespan\s*=\s*(\w+)")
@@ -181,8 +182,24 @@ def plan_wiring(
 
 
 def _search(pattern: re.Pattern[str], text: str) -> bool:
-    """Does `pattern` match somewhere in `text`? (Asked of every file of the tree.)"""
-    return any(word in text for word in _WORDS[pattern]) and pattern.search(text) is not None
+    """Does `pattern` match somewhere in `text`? (Asked of every file of the tree.)
+
+    For a pattern whose every match starts with one of its words (`_STARTS_WITH_A_WORD`), the
+    pattern is tried only where a word starts: `str.find` is far faster than the regular expression
+    engine trying every position of a pattern that starts with an alternation."""
+    words = _WORDS[pattern]
+    if not any(word in text for word in words):
+        return False
+    if pattern not in _STARTS_WITH_A_WORD:
+        return pattern.search(text) is not None
+    for word in words:
+        index = text.find(word)
+        while index != -1:
+            before = text[index - 1] if index else " "
+            if not (before.isalnum() or before == "_") and pattern.match(text, index):
+                return True
+            index = text.find(word, index + 1)
+    return False
 
 
 def _is_test_file(path: Path) -> bool:

@@ -26,7 +26,6 @@ all of them: a wrong link can only wire one application too many, as every appli
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import tomllib
@@ -38,14 +37,15 @@ _IMPORT_LINE = re.compile(
     r"^[ \t]*(?:from[ \t]+[.\w]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n;#]*)|import[ \t]+[^\n;#]*)",
     re.MULTILINE,
 )
+_COMMENT = re.compile(r"#[^\n]*")
 _TARGET = re.compile(r"(?<![\w.:/-])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):([A-Za-z_]\w*)(?![\w.:])")
 _SERVERS = re.compile(r"\b(?:uvicorn|gunicorn|hypercorn|granian|daphne|sanic|litestar|wsgi_app|bind)\b")
 _FASTAPI_RUN = re.compile(r"\bfastapi\s+(?:run|dev)\s+[\"']?([\w./-]+\.py)")
 _PYTHON_RUN = re.compile(r"\bpython[\d.]*\"?,?\s+(?:\"?-m\"?,?\s+\"?([A-Za-z_][\w.]*)|\"?([\w./-]+\.py))")
-_SERVE_CALL = re.compile(
-    r"\b(?:uvicorn\.run|uvicorn\.Config|hypercorn\.asyncio\.serve|serve|run_app|granian\.Granian)\s*\(\s*"
-    r"(?:[\"']([A-Za-z_][\w.]*):([A-Za-z_]\w*)[\"']|([A-Za-z_]\w*)\s*[,)])"
-)
+_SERVE_WORDS = ("uvicorn.run", "uvicorn.Config", "serve", "run_app", "Granian")
+"""Calls that serve an application: `uvicorn.run(...)`, hypercorn's `serve(...)`, aiohttp's
+`web.run_app(...)`, `Granian(...)`."""
+_SERVED = re.compile(r"\s*\(\s*(?:[\"']([A-Za-z_][\w.]*):([A-Za-z_]\w*)[\"']|([A-Za-z_]\w*)\s*[,)])")
 _CONFIG_NAMES = ("pyproject.toml", "setup.cfg", "Procfile", "Makefile")
 
 
@@ -104,29 +104,28 @@ class ImportGraph:
     def _read(self, index: int, path: Path, text: str) -> None:
         package = self._keys[index] if path.name == "__init__.py" else self._keys[index][:-1]
         for match in _IMPORT_LINE.finditer(text):
-            try:
-                tree = ast.parse(match.group(0).strip())
-            except (SyntaxError, ValueError):
-                continue
-            for node in tree.body:
-                if isinstance(node, ast.Import):
-                    for alias in node.names:
-                        self._link(index, alias.name.split("."), absolute=True)
-                elif isinstance(node, ast.ImportFrom):
-                    base = (node.module or "").split(".") if node.module else []
-                    if node.level:
-                        up = (
-                            package[: len(package) - (node.level - 1)]
-                            if node.level - 1 <= len(package)
-                            else ()
-                        )
-                        base = [*up, *base]
-                    self._link(index, base, absolute=not node.level)
-                    for alias in node.names:
-                        if alias.name != "*":
-                            self._link(index, [*base, alias.name], absolute=not node.level, optional=True)
+            statement = _COMMENT.sub("", match.group(0)).replace("\\\n", " ").strip()
+            if statement.startswith("from"):
+                head, _, names = statement[4:].partition(" import")
+                module = head.strip()
+                level = len(module) - len(module.lstrip("."))
+                base = [part for part in module[level:].split(".") if part]
+                if level:
+                    if level - 1 > len(package):
+                        continue
+                    base = [*package[: len(package) - (level - 1)], *base]
+                self._link(index, base, absolute=not level)
+                for name in names.strip().strip("()").split(","):
+                    word = name.split()[0] if name.split() else ""
+                    if word and word != "*" and word.isidentifier():
+                        self._link(index, [*base, word], absolute=not level)
+            else:
+                for name in statement[6:].split(","):
+                    dotted = name.split()[0] if name.split() else ""
+                    if dotted and all(part.isidentifier() for part in dotted.split(".")):
+                        self._link(index, dotted.split("."), absolute=True)
 
-    def _link(self, index: int, parts: Sequence[str], absolute: bool, optional: bool = False) -> None:
+    def _link(self, index: int, parts: Sequence[str], absolute: bool) -> None:
         """Link file `index` to the module `parts` and the packages above it (whose `__init__`
         runs first); mark it a user when that module is the generated one."""
         parts = [p for p in parts if p]
@@ -151,7 +150,6 @@ class ImportGraph:
             else:
                 found = [i for i in self._by_suffix.get(prefix[-1:], []) if self._keys[i] == prefix]
             self._edges[index].update(i for i in found if i != index)
-        del optional  # a name that is not a module simply links to nothing
 
     def _reverse_closure(self) -> set[int]:
         """The users and every file from which an import path leads to one."""
@@ -176,7 +174,7 @@ def entry_points(project_root: Path | None, files: Sequence[tuple[Path, str]]) -
         for name, text in _config_texts(project_root):
             found.extend(_from_config(name, text))
     for path, text in files:
-        if "(" in text and any(word in text for word in ("uvicorn", "run_app", "serve", "Granian")):
+        if any(word in text for word in _SERVE_WORDS):
             found.extend(_from_code(path, text))
     return found
 
@@ -240,13 +238,22 @@ def _from_config(name: str, text: str) -> list[EntryPoint]:
 
 
 def _from_code(path: Path, text: str) -> list[EntryPoint]:
-    found: list[EntryPoint] = []
-    for match in _SERVE_CALL.finditer(text):
-        module, attribute, local = match.group(1), match.group(2), match.group(3)
-        line = text.count("\n", 0, match.start()) + 1
-        where = f"{path.as_posix()}:{line}"
-        if module is not None:
-            found.append(EntryPoint(module, None, attribute, where))
-        elif local is not None:
-            found.append(EntryPoint(None, os.path.normpath(str(path)), local, where))
-    return found
+    """The applications a file serves: `uvicorn.run("module:app")`, or `uvicorn.run(app)` (a name of
+    this file, or imported into it: the planner resolves it). Found with `str.find`, then read."""
+    found: list[tuple[int, EntryPoint]] = []
+    for word in _SERVE_WORDS:
+        index = text.find(word)
+        while index != -1:
+            end = index + len(word)
+            before = text[index - 1] if index else " "
+            match = _SERVED.match(text, end) if not (before.isalnum() or before == "_") else None
+            if match is not None:
+                module, attribute, local = match.group(1), match.group(2), match.group(3)
+                line = text.count("\n", 0, index) + 1
+                where = f"{path.as_posix()}:{line}"
+                if module is not None:
+                    found.append((index, EntryPoint(module, None, attribute, where)))
+                elif local is not None:
+                    found.append((index, EntryPoint(None, os.path.normpath(str(path)), local, where)))
+            index = text.find(word, end)
+    return [entry for _index, entry in sorted(found, key=lambda item: item[0])]
