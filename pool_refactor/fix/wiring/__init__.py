@@ -5,6 +5,16 @@ them when it shuts down (open connections are released cleanly, and a test clien
 stops the app many times does not pile them up). This module plans the smallest edit that does it,
 as pure functions over `(path, text)` pairs; the fixer writes the result.
 
+Which applications: only those whose module reaches the shared clients through the project's
+imports, or that are the project's declared entry points (`reach.py`); every other one is named in a
+note with the reason. A call through a name that is not really the framework's class (a parameter,
+a module-level reassignment, a conditional import of a test double: `_rebound`, `_Syntax.lookalikes`)
+is named in a note and never given a hook it may not accept.
+
+Which frameworks: FastAPI and Starlette as below; aiohttp, Quart, Sanic and Litestar as data
+(`frameworks.py`); Django's ASGI application and code that closes its own event loop get a note
+saying exactly what to add where.
+
 For each FastAPI or Starlette application constructed in the tree (`FastAPI(...)`,
 `fastapi.FastAPI(...)`, `Starlette(...)`, under any name or import alias), in this order:
 
