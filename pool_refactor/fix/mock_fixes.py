@@ -38,13 +38,14 @@ HELPERS = {
 
 _HELPER = '''
 
-def {name}(**kwargs):  # added by pool-refactor --fix-tests
-    """A mock of the shared-client accessor that returns what `{verb} <mock>() as client` bound,
-    so the test's set-up of `return_value.{dunder}.return_value` mocks the client the code uses."""
+def {name}(**kwargs: object) -> object:  # by pool-refactor --fix-tests
+    """A mock shared-client accessor that returns what `{verb} mock()
+    as client` bound: the test's set-up of the old mock stays right."""
     from unittest.mock import MagicMock
 
     accessor = MagicMock(**kwargs)
-    accessor.side_effect = lambda *args, **kw: accessor.return_value.{dunder}.return_value
+    entered = accessor.return_value.{dunder}
+    accessor.side_effect = lambda *args, **kw: entered.return_value
     return accessor
 '''
 

@@ -476,7 +476,7 @@ class _Classifier:
             users = [r for r in own if r.library == library.family and r.name == name]
             if not users:
                 return None
-            return self._replaced_warning(patch, path, users, imported)
+            return self._replaced_warning(patch, path, users, imported, gone)
         library = _library_module(owner)
         if library is None:
             return None
@@ -507,7 +507,7 @@ class _Classifier:
             if gone:
                 return MockWarning(path, line, patch.target, self._gone_text(patch.target, gone))
             return None
-        return self._replaced_warning(patch, path, users, imported)
+        return self._replaced_warning(patch, path, users, imported, gone)
 
     # -- suggestions ----------------------------------------------------------
 
@@ -546,7 +546,7 @@ class _Classifier:
         )
 
     def _replaced_warning(
-        self, patch: _Patch, path: str, users: Sequence[Replaced], imported: set[str]
+        self, patch: _Patch, path: str, users: Sequence[Replaced], imported: set[str], gone: str = ""
     ) -> MockWarning:
         library = next(lib for lib in LIBRARIES if lib.family == users[0].library)
         first = users[0]
@@ -561,7 +561,9 @@ class _Classifier:
         where = f"`{aimed}`" if aimed in self._by_module else "the rewritten code"
         text = (
             f"After the fix {where} no longer calls `{patch.attribute}`: it {what}, so patching "
-            f"`{patch.target}` no longer mocks it. Instead, {fix}. {self._advice(library, users)}"
+            f"`{patch.target}` no longer mocks it"
+            + (f" (it fails with AttributeError: the fix removed `{gone}`)" if gone else "")
+            + f". Instead, {fix}. {self._advice(library, users)}"
         )
         edit, manual = self._edit(patch, users, imported)
         return MockWarning(path, patch.call.lineno, patch.target, text, edit, manual)

@@ -97,15 +97,17 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
             except (WriteError, SourceError, OSError) as exc:
                 errors.append(FileError(file.display, f"lifecycle wiring not written: {exc}", stage="fix"))
 
-    _report_mocks(work, files, result, options, outcome, diffs)
+    replaced = _replaced(work, result, options)  # from the plans, before the rescan replaces them
     if options.diff:
-        outcome.diff_text = "".join(diffs)
         files_changed = sum(len(w.rewrites) for w in work.values())
         outcome.messages.append(f"Would fix {fixed_sites} site(s) in {files_changed} file(s).")
     else:
         _rescan(fixed_files, result, options)
         outcome.messages.append(f"Fixed {fixed_sites} site(s) in {len(fixed_files)} file(s).")
         result.fixed = fixed_sites
+    _report_mocks(replaced, files, options, outcome, diffs)
+    if options.diff:
+        outcome.diff_text = "".join(diffs)
     if errors:
         outcome.failed = True
         result.errors = sorted([*result.errors, *errors], key=lambda e: e.path)
@@ -283,9 +285,8 @@ def _constructor_name(family: str, accessor: str) -> str:
 
 
 def _report_mocks(
-    work: dict[Path, _TargetWork],
+    replaced_modules: tuple[list[Replaced], ProjectModules],
     files: list[DiscoveredFile],
-    result: ScanResult,
     options: Options,
     outcome: Outcome,
     diffs: list[str],
@@ -293,7 +294,7 @@ def _report_mocks(
     """Tests that patch the old construction stop mocking anything once it is rewritten: say so,
     with the fix to make, wherever the tests live (`run.suites`); with `--fix-tests`, make the fixes
     `fix.mock_fixes` knows and say what is left."""
-    replaced, modules = _replaced(work, result, options)
+    replaced, modules = replaced_modules
     if not replaced:
         return
     tests: list[tuple[Path, str]] = []
@@ -310,11 +311,10 @@ def _report_mocks(
     fixed: set[MockWarning] = set()
     if options.fix_tests:
         fixed = _fix_tests(warnings, sources, options, outcome, diffs)
-    verb = "would stop mocking" if options.diff else "no longer mocks"
     for warning in warnings:
         if warning in fixed:
             continue
-        text = f"patching `{warning.target}` {verb} the rewritten code; {warning.suggestion}"
+        text = warning.suggestion
         if options.fix_tests and warning.manual:
             text += f" (--fix-tests left it: {warning.manual})"
         elif not options.fix_tests and warning.edit is not None:
