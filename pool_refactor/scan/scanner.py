@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pool_refactor.scan import catalog
 from pool_refactor.scan.caches import (
@@ -82,6 +82,36 @@ class Site:
     """The module name as imported (`httpx2` for the fork), for messages."""
     subclass: Subclass | None = None
     """The module's own class derived from the catalogued constructor, when that is what is called."""
+    hook: Hook | None = None
+    """The module's own factory or wrapper class that builds the client, when that is what is called."""
+
+
+@dataclass(frozen=True)
+class Hook:
+    """Code of the module that builds a new client on every call, one hop from where it is called:
+    a factory (`def make_client(self): return httpx.AsyncClient()`, POOL301) or a wrapper class
+    whose `__init__` stores one on `self` (`class RetryingHttpClient`). A call of it is classified
+    as a construction of that client (per request, leak, ...), with the chain in the message."""
+
+    kind: str
+    """`factory` or `wrapper`."""
+    name: str
+    """The function, method or class name that is called."""
+    qualname: str
+    """Where the client is built: `Api.make_client`, `RetryingHttpClient.__init__`."""
+    where: str
+    """`path:line` of the client construction."""
+    owner: str
+    """For a factory method, the class that defines it (called as `self.name()`); else empty."""
+    constructor: Constructor
+    library: Library
+    module: str
+    with_uses: tuple[int, ...] = ()
+    """Lines where the factory's result is entered with `with`/`async with` (filled after the walk)."""
+
+    @property
+    def client(self) -> str:
+        return f"`{self.module}.{self.constructor.name}`"
 
 
 @dataclass(frozen=True)
@@ -201,11 +231,15 @@ class _Collector:
         imports: ImportTable,
         libraries: tuple[Library, ...],
         subclasses: Subclasses | None = None,
+        hooks: dict[str, list[Hook]] | None = None,
     ) -> None:
         self.tree = tree
         self.imports = imports
         self.libraries = libraries
         self.subclasses = subclasses or {}
+        self.hooks = hooks or {}
+        """Factories and wrapper classes by the name they are called by; when given, only their
+        calls are collected (the constructor sites are known from the first walk)."""
         self.sites: list[Site] = []
         self.parents: dict[int, ast.AST] = {}
 
@@ -288,6 +322,26 @@ class _Collector:
         in_loop: bool,
         names: list[str],
     ) -> None:
+        if self.hooks:
+            hook = self._hook_called(call, scopes)
+            if hook is not None:
+                qualname = ".".join(names) if names else "<module>"
+                self.sites.append(
+                    Site(
+                        call,
+                        hook.library,
+                        hook.constructor,
+                        None,
+                        scopes,
+                        function,
+                        in_loop,
+                        qualname,
+                        self.imports,
+                        hook.module,
+                        hook=hook,
+                    )
+                )
+            return
         target = self.imports.resolve(call.func, scopes)
         if target is None:
             if self.subclasses and isinstance(call.func, ast.Name):
@@ -321,6 +375,35 @@ class _Collector:
         self.sites.append(
             Site(call, library, ctor, one_shot, scopes, function, in_loop, qualname, self.imports, module)
         )
+
+    def _hook_called(self, call: ast.Call, scopes: list[ast.AST]) -> Hook | None:
+        """The hook `call` calls: `name()` for a module-level factory or wrapper class (not bound
+        anywhere in between), `self.name()` for a factory method, in a method of its class or of a
+        class of the module derived from it by name."""
+        func = call.func
+        if isinstance(func, ast.Name):
+            hook = next((h for h in self.hooks.get(func.id, ()) if not h.owner), None)
+            if hook is None:
+                return None
+            for scope in scopes[:-1]:
+                if not isinstance(scope, ast.ClassDef) and self.imports.binds(func.id, scope):
+                    return None
+            return hook
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)) or len(scopes) < 2:
+            return None
+        method, owner = scopes[0], scopes[1]
+        if not (
+            isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and isinstance(owner, ast.ClassDef)
+        ):
+            return None
+        arguments = method.args.posonlyargs + method.args.args
+        if not arguments or arguments[0].arg != func.value.id:
+            return None
+        bases = {base.id for base in owner.bases if isinstance(base, ast.Name)}
+        for hook in self.hooks.get(func.attr, ()):
+            if hook.owner and (owner.name == hook.owner or hook.owner in bases):
+                return hook
+        return None
 
 
 def _is_loop_part(parent: ast.AST, field: str, child: ast.AST) -> bool:
@@ -482,6 +565,8 @@ class _Classifier:
     def _per_request(self, code: str, site: Site, message: str, request: PlanRequest) -> _Verdict:
         """A per-request verdict; a subclass of the module's own gets no plan, with the reason,
         unless it adds nothing to its base."""
+        if site.hook is not None:
+            return _Verdict(code, Verdict.PER_REQUEST, message, reason=_hook_reason(site.hook))
         if site.subclass is not None and not site.subclass.plain:
             return _Verdict(code, Verdict.PER_REQUEST, message, reason=_subclass_reason(site.subclass))
         return _Verdict(code, Verdict.PER_REQUEST, message, request=request)
@@ -489,6 +574,8 @@ class _Classifier:
     def _leak(self, site: Site, message: str, request: PlanRequest) -> _Verdict:
         """A leak that the shared client can replace: the same rewrite as a per-request site (the
         client was never closed, so there is no close to remove), planned the same way."""
+        if site.hook is not None:
+            return _Verdict("POOL201", Verdict.LEAK, message, reason=_hook_reason(site.hook))
         if site.subclass is not None and not site.subclass.plain:
             return _Verdict("POOL201", Verdict.LEAK, message, reason=_subclass_reason(site.subclass))
         return _Verdict("POOL201", Verdict.LEAK, message, request=request)
@@ -624,6 +711,7 @@ class _Classifier:
         return None
 
     def _factory(self, site: Site, kind: str) -> _Verdict:
+        assert site.constructor is not None
         function = site.function
         if function is not None and self._is_cached(function):
             return _Verdict("POOL001", Verdict.PERSISTENT, f"returned by cached factory `{site.qualname}`")
@@ -631,10 +719,7 @@ class _Classifier:
             "POOL301",
             Verdict.UNCLEAR,
             f"`{site.qualname}` returns a new {kind} on every call; each caller pays for a new pool",
-            reason=(
-                "the function returns the client, so its callers decide how long it lives; cache the factory "
-                "or return the shared client"
-            ),
+            reason=_factory_reason(site.constructor.accessor, ()),
         )
 
     def _is_cached(self, function: FunctionNode) -> bool:
@@ -657,10 +742,58 @@ def _kind(site: Site) -> str:
     it, `` `APIClient` (an `httpx.Client`) ``."""
     assert site.constructor is not None
     name = f"`{site.module}.{site.constructor.name}`"
+    hook = site.hook
+    if hook is not None:
+        called = _short_call(site.call)
+        if hook.kind == "wrapper":
+            return f"`{called}` (it builds {hook.client} at {hook.where}, in `{hook.qualname}`)"
+        return f"`{called}` (a new {hook.client} from the factory `{hook.qualname}` at {hook.where})"
     if site.subclass is None:
         return name
     article = "an" if site.module[:1] in "aeioh" else "a"  # an httpx..., an aiohttp..., a requests...
     return f"`{site.subclass.name}` ({article} {name})"
+
+
+def _short_call(call: ast.Call) -> str:
+    text = ast.unparse(call.func)
+    return f"{text}()" if not (call.args or call.keywords) else f"{text}(...)"
+
+
+def _hook_reason(hook: Hook) -> str:
+    if hook.kind == "wrapper":
+        name = hook.qualname.rpartition(".")[0]
+        return (
+            f"`{name}` builds its own client in `__init__` ({hook.where}); make one `{name}` and keep it "
+            f"(at start-up, or in a cached factory), or let `{name}` take the shared client "
+            f"(`{hook.constructor.accessor}()`) and stop closing it"
+        )
+    advice = _factory_advice(hook.constructor.accessor, hook.with_uses)
+    return f"the client comes from the factory `{hook.qualname}` ({hook.where}); {advice}"
+
+
+def _factory_reason(accessor: str, with_uses: tuple[int, ...]) -> str:
+    advice = _factory_advice(accessor, with_uses)
+    return f"the function returns the client, so its callers decide how long it lives; {advice}"
+
+
+def _factory_advice(accessor: str, with_uses: tuple[int, ...]) -> str:
+    """What to do with a factory whose callers may close what it returns: advice that keeps working
+    for `async with factory() as client` (a cached or shared client there is closed by the first
+    caller, and the next one fails with "Cannot reopen a client instance")."""
+    shared = f"`contextlib.nullcontext({accessor}())`"
+    if with_uses:
+        lines = ", ".join(str(line) for line in with_uses[:5]) + (", ..." if len(with_uses) > 5 else "")
+        word = "line" if len(with_uses) == 1 else "lines"
+        return (
+            f"its callers close what it returns (`with` at {word} {lines}), so a cached or shared client "
+            "would be closed by the first of them; return the shared client in a context that does not "
+            f"close it, {shared}, which `with`/`async with` enter and leave as is (a subclass that "
+            "overrides the factory still gets its own client)"
+        )
+    return (
+        f"callers that close it (`with`/`async with`) can be given {shared}, which they enter without "
+        "closing the shared client; callers that keep it want a cached factory"
+    )
 
 
 def _subclass_reason(subclass: Subclass) -> str:
@@ -887,7 +1020,114 @@ def scan_module(
     collector.complete_parents()
     classifier = _Classifier(collector)
     classified = [Classified(site, classifier.classify(site)) for site in collector.sites]
-    return ScannedModule(path, classified, _LINE_SPLIT.split(text), collector.parents)
+    hooks = _find_hooks(classified, collector.parents, path)
+    if hooks:
+        classified += _hook_sites(tree, text, imports, libraries, subclasses, hooks, classifier, classified)
+    return ScannedModule(path, classified, _LINE_SPLIT.split(text), classifier.parents)
+
+
+def _find_hooks(
+    classified: list[Classified], parents: dict[int, ast.AST], path: str
+) -> dict[str, list[Hook]]:
+    """The module's factories (POOL301, a plain `def`, at module level or a method of a module-level
+    class) and wrapper classes (a module-level class whose `__init__` stores a client on `self` in
+    a statement of its own body, so every instance builds one), by the name they are called by."""
+    hooks: dict[str, list[Hook]] = {}
+    for item in classified:
+        site, verdict = item.site, item.verdict
+        function = site.function
+        if site.hook is not None or site.constructor is None or not isinstance(function, ast.FunctionDef):
+            continue
+        scopes = site.scopes
+        outer = scopes[1] if len(scopes) > 1 else None
+        in_class = isinstance(outer, ast.ClassDef) and len(scopes) > 2 and isinstance(scopes[2], ast.Module)
+        where = f"{path}:{site.call.lineno}"
+        hook: Hook | None = None
+        if verdict.code == "POOL301" and (isinstance(outer, ast.Module) or in_class):
+            names = _decorator_names(function)
+            if "staticmethod" in names or "classmethod" in names or "property" in names:
+                continue
+            owner = outer.name if isinstance(outer, ast.ClassDef) else ""
+            if owner and not (function.args.posonlyargs or function.args.args):
+                continue
+            qualname = f"{owner}.{function.name}" if owner else function.name
+            hook = Hook(
+                "factory", function.name, qualname, where, owner, site.constructor, site.library, site.module
+            )
+        elif verdict.code == "POOL001" and in_class and function.name == "__init__":
+            assert isinstance(outer, ast.ClassDef)
+            statement = parents.get(id(site.call))
+            arguments = function.args.posonlyargs + function.args.args
+            if not (
+                isinstance(statement, ast.Assign)
+                and statement in function.body
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Attribute)
+                and isinstance(statement.targets[0].value, ast.Name)
+                and arguments
+                and statement.targets[0].value.id == arguments[0].arg
+            ):
+                continue
+            # The wrapper is closed by its own close methods, or by the client's names.
+            closes = site.constructor.close_methods | {"close", "aclose"}
+            ctor = replace(site.constructor, close_methods=closes)
+            hook = Hook(
+                "wrapper", outer.name, f"{outer.name}.__init__", where, "", ctor, site.library, site.module
+            )
+        if hook is not None:
+            hooks.setdefault(hook.name, []).append(hook)
+    return hooks
+
+
+def _hook_sites(
+    tree: ast.Module,
+    text: str,
+    imports: ImportTable,
+    libraries: tuple[Library, ...],
+    subclasses: Subclasses,
+    hooks: dict[str, list[Hook]],
+    classifier: _Classifier,
+    classified: list[Classified],
+) -> list[Classified]:
+    """The calls of the module's factories and wrapper classes, classified as constructions of the
+    client they build. A second walk, over the statements that spell their names, only for the
+    modules that have such hooks."""
+    imports.widen(text, hooks.keys())
+    walker = _Collector(tree, imports, libraries, subclasses, hooks)
+    walker.run()
+    if not walker.sites:
+        return []
+    walker.complete_parents()
+    classifier.parents = {**classifier.parents, **walker.parents}
+    entered: dict[int, list[int]] = {}
+    for site in walker.sites:
+        parent = classifier.parent(site.call)
+        if isinstance(parent, ast.withitem) and parent.context_expr is site.call and site.hook is not None:
+            entered.setdefault(id(site.hook), []).append(site.call.lineno)
+    updated: dict[int, Hook] = {}
+    for site in walker.sites:
+        hook = site.hook
+        assert hook is not None
+        if id(hook) not in updated:
+            updated[id(hook)] = replace(hook, with_uses=tuple(sorted(set(entered.get(id(hook), [])))))
+        site.hook = updated[id(hook)]
+    # The factory's own finding gets advice that fits how its callers use it.
+    by_line = {(h.where, h.name): h for h in updated.values() if h.kind == "factory"}
+    for index, item in enumerate(classified):
+        if item.verdict.code != "POOL301" or not isinstance(item.site.function, ast.FunctionDef):
+            continue
+        found = next(
+            (
+                h
+                for (where, name), h in by_line.items()
+                if name == item.site.function.name and where.endswith(f":{item.site.call.lineno}")
+            ),
+            None,
+        )
+        if found is not None:
+            reason = _factory_reason(found.constructor.accessor, found.with_uses)
+            classified[index] = Classified(item.site, replace(item.verdict, reason=reason))
+    return [Classified(site, classifier.classify(site)) for site in walker.sites]
 
 
 def _finding(
