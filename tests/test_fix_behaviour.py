@@ -58,6 +58,8 @@ class Scenario:
     function: str
     args: tuple[object, ...]
     """JSON arguments; in their strings, `{base}` stands for the server's URL."""
+    files: tuple[tuple[str, str], ...] = ()
+    """Other modules the fixture imports: (path under the folder, text)."""
 
 
 SCENARIOS = (
@@ -72,6 +74,12 @@ SCENARIOS = (
     Scenario("requests_leak_chained", "status", ("{base}/s",)),
     Scenario("urllib3_leak_chained", "fetch", ("{base}/u",)),
     Scenario("aiohttp_leak_unsafe_applied", "fetch", ("{base}/f",)),
+    Scenario(
+        "keyed_verify_from_settings",
+        "fetch",
+        ("{base}/k",),
+        (("myapp/config.py", "class settings:\n    skip_ssl_verify = False\n"),),
+    ),
 )
 
 
@@ -124,6 +132,8 @@ def test_server_sees_the_same_requests(scenario: Scenario, tmp_path: Path) -> No
     (tmp_path / "before.py").write_text(before)
     (tmp_path / "after.py").write_text(after)
     (tmp_path / "driver.py").write_text(_DRIVER)
+    for name, content in scenario.files:
+        (tmp_path / name).write_text(content)
     with RecordingServer() as server:
         answers_before = _run(tmp_path, "before", scenario, server.url)
         records_before = server.records()

@@ -273,10 +273,11 @@ def _constructor_options(site: Site) -> tuple[tuple[str, ...], list[str]]:
                 )
             moved.append(name)
         elif name in library.client_options:
-            if not _is_literal(keyword.value):
+            if not (_is_literal(keyword.value) or _is_true_or_false(keyword.value)):
                 raise _Refused(
                     f"client-level `{name}=` is not a literal (`{_short(keyword.value)}`); "
-                    "the shared client cannot be keyed on it"
+                    "the shared client cannot be keyed on it (a literal, or an expression that is always "
+                    "True or False such as `not settings.flag`, keeps the shared clients few)"
                 )
             keyed.append(name)
         else:
@@ -597,6 +598,29 @@ def _is_literal(node: ast.expr) -> bool:
     if isinstance(node, ast.Tuple):
         return all(_is_literal(elt) for elt in node.elts)
     return False
+
+
+def _is_true_or_false(node: ast.expr) -> bool:
+    """An expression that is always `True` or `False` and reads without side effects (`not
+    settings.skip_ssl_verify`, `env == "prod"`): it can key a shared client at run time, where the
+    constructor stood, and the registry holds at most two clients for it. Other computed values
+    (an SSL context built per call, a parameter) could key a new client on every call."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _reads_only(node.operand)
+    if isinstance(node, ast.Compare):
+        return all(_reads_only(part) for part in [node.left, *node.comparators])
+    if isinstance(node, ast.BoolOp):
+        return all(_is_true_or_false(value) for value in node.values)
+    return False
+
+
+def _reads_only(node: ast.expr) -> bool:
+    """Names, attributes, subscripts and constants: evaluating them runs no code of the program's
+    beyond descriptors (properties), which a per-call constructor ran just the same."""
+    return all(
+        isinstance(sub, ast.Name | ast.Attribute | ast.Subscript | ast.Constant | ast.Load | ast.Slice)
+        for sub in ast.walk(node)
+    )
 
 
 _PURE_NODES = (
