@@ -92,6 +92,7 @@ from codemods.imports import (
     qualify,
 )
 from codemods.shared_client import append_args
+from codemods.toplevel import read_top_level
 from pool_refactor.fix.wiring.excerpt import TextExcerpt, cut, statements_matching, top_level_index
 from pool_refactor.fix.wiring.frameworks import (
     BY_CLASS,
@@ -1637,7 +1638,8 @@ def _apply(work: _FileWork, accessor_module: str) -> tuple[str, str]:
     context = CodemodContext(filename=str(work.path))
     for exported, local in sorted(work.imports.items()):
         add_import(context, accessor_module, exported, None if local == exported else local)
-    code = code_keeping_order(module, apply_import_changes(module, context), accessor_module)
+    top = read_top_level(module, module.code) if work.imports else None  # libcst reads the head only
+    code = code_keeping_order(module, apply_import_changes(module, context, top), accessor_module)
     if work.excerpt is None:
         return code, code
     whole = work.excerpt.splice(code)

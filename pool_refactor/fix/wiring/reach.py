@@ -29,13 +29,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 _IMPORT_LINE = re.compile(
-    r"^[ \t]*(?:from[ \t]+[.\w]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n;#]*)|import[ \t]+[^\n;#]*)",
-    re.MULTILINE,
+    r"[ \t]*(?:from[ \t]+[.\w]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n;#]*)|import[ \t]+[^\n;#]*)"
 )
 _COMMENT = re.compile(r"#[^\n]*")
 _TARGET = re.compile(r"(?<![\w.:/-])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):([A-Za-z_]\w*)(?![\w.:])")
@@ -103,7 +102,7 @@ class ImportGraph:
 
     def _read(self, index: int, path: Path, text: str) -> None:
         package = self._keys[index] if path.name == "__init__.py" else self._keys[index][:-1]
-        for match in _IMPORT_LINE.finditer(text):
+        for match in _import_statements(text):
             statement = _COMMENT.sub("", match.group(0)).replace("\\\n", " ").strip()
             if statement.startswith("from"):
                 head, _, names = statement[4:].partition(" import")
@@ -165,6 +164,21 @@ class ImportGraph:
                     reached.add(source)
                     pending.append(source)
         return reached
+
+
+def _import_statements(text: str) -> Iterator[re.Match[str]]:
+    """The import statements of a text that start a line, found from each line holding the word
+    `import` (the regular expression is tried at those line starts only)."""
+    seen = -1
+    index = text.find("import")
+    while index != -1:
+        start = max(text.rfind("\n", 0, index), text.rfind("\r", 0, index)) + 1
+        if start != seen:
+            seen = start
+            match = _IMPORT_LINE.match(text, start)
+            if match is not None:
+                yield match
+        index = text.find("import", index + 6)
 
 
 def entry_points(project_root: Path | None, files: Sequence[tuple[Path, str]]) -> list[EntryPoint]:
