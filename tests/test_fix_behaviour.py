@@ -74,6 +74,8 @@ SCENARIOS = (
     Scenario("requests_leak_chained", "status", ("{base}/s",)),
     Scenario("urllib3_leak_chained", "fetch", ("{base}/u",)),
     Scenario("aiohttp_leak_unsafe_applied", "fetch", ("{base}/f",)),
+    Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),
+    Scenario("annotated_local_closed", "fetch", ("{base}/t",)),
     Scenario(
         "keyed_verify_from_settings",
         "fetch",

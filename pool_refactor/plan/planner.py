@@ -91,11 +91,22 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
             raise _Refused("the client is created in a lambda")
         if ctor.is_async and not isinstance(function, ast.AsyncFunctionDef):
             raise _Refused("an async client in a sync function")
-        if not isinstance(statement, ast.Assign):
-            raise _Refused("the assignment has an annotation; not yet supported")
+        if isinstance(statement, ast.AnnAssign):
+            # `session: Final = requests.Session()`: a local's annotation is never evaluated, and
+            # the accessor returns the constructor's own class, so only a subclass would not fit it.
+            if site.subclass is not None:
+                raise _Refused(
+                    f"the local is annotated (`{_short(statement.annotation)}`) and holds a "
+                    f"`{site.subclass.name}`; the shared client is a `{site.subclass.base}`"
+                )
+            binding: ast.expr = statement.target
+        elif isinstance(statement, ast.Assign):
+            binding = statement.targets[0]
+        else:
+            raise _Refused("the client is not assigned by a plain assignment")
         keyed, moved = _constructor_options(site)
         body = list(_function_body(function))
-        requests = _check_uses(site, variable, body, None, binding=statement.targets[0], local=True)
+        requests = _check_uses(site, variable, body, None, binding=binding, local=True)
         merged = _check_requests(site, requests, moved)
         end = statement.end_lineno or statement.lineno
         _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
