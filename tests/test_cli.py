@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -203,9 +204,53 @@ def test_fix_wires_the_application_lifespan_and_flags_mocks(shop: Path) -> None:
     wired = (shop / "shop" / "app.py").read_text()
     assert "app = FastAPI(title='shop', lifespan=lifespan)" in wired
     assert "from shop.http_client import lifespan" in wired
-    assert "tests/test_users.py:5: patching `shop.users.httpx.AsyncClient`" in result.output
+    assert "tests/test_users.py:5: After the fix `shop.users` no longer calls `AsyncClient`" in result.output
+    assert (
+        "Lifecycle: passes the generated `lifespan` to `app = FastAPI(...)` in shop/app.py," in result.output
+    )
+    assert str(shop) not in result.output, "paths are shown relative to the working directory"
     assert runner.invoke(app, ["scan", "--fix", "."]).exit_code == 0
     assert (shop / "shop" / "app.py").read_text() == wired  # never wired twice
+
+
+def test_quiet_prints_the_findings_and_what_is_left_only(shop: Path) -> None:
+    code, out = scan("-q", "--format", "concise", ".")
+    assert code == 0
+    assert out.splitlines()[0].startswith("shop/billing.py:") and not any(
+        line.startswith("Found") for line in out.splitlines()
+    )
+    (shop / "tests").mkdir()
+    (shop / "tests" / "test_users.py").write_text(
+        "from unittest import mock\n\n\n"
+        "def test_get_user():\n    with mock.patch('httpx.AsyncClient'):\n        pass\n"
+    )
+    result = runner.invoke(app, ["scan", "--fix", "-q", "--format", "concise", "."])
+    assert result.exit_code == 0, result.output
+    assert "Wrote" not in result.output and "Fixed" not in result.output
+    assert (
+        "tests/test_users.py:5: After the fix the rewritten code no longer calls `AsyncClient`"
+        in result.output
+    )
+    assert re.match(r"shop/billing\.py:\d+:14: POOL201 ", result.output.splitlines()[-1])
+
+
+def test_quiet_without_findings_prints_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.py").write_text("import httpx\n\nCLIENT = httpx.Client()\n")
+    for fmt in ("concise", "github"):
+        assert scan("-q", "--format", fmt, ".") == (0, "")
+
+
+def test_fix_with_a_machine_report_logs_each_refusal(shop: Path) -> None:
+    result = runner.invoke(app, ["scan", "--fix", "--format", "json", "."])
+    assert result.exit_code == 0, result.output
+    refusals = [line for line in result.output.splitlines() if " not fixed: " in line]
+    assert len(refusals) == 1 and re.match(r"shop/billing\.py:\d+:14: POOL201 not fixed: ", refusals[0])
+
+
+def test_fix_tests_needs_fix_or_diff(shop: Path) -> None:
+    code, out = scan("--fix-tests", ".")
+    assert code == 2 and "--fix-tests rewrites tests along with --fix" in out
 
 
 def test_no_wire(shop: Path) -> None:
