@@ -20,11 +20,11 @@ Anything else is left as it is and listed with the fix to make by hand.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from pool_refactor.fix.mocks import MockWarning, TestEdit
 
@@ -59,52 +59,78 @@ class TestRewrite:
 
 
 def rewrite_test(text: str, warnings: Sequence[MockWarning]) -> TestRewrite | None:
-    """Apply the edits of `warnings` (all of one test file) to `text`; None when none applies."""
-    wanted = [w for w in warnings if w.edit is not None]
+    """Apply the edits of `warnings` (all of one test file) to `text`; None when none applies.
+
+    The calls are found by what they are (`MockWarning.site`: function and target), not by
+    position: every call of one file with the same site patches the same thing, so it gets the
+    same edit. A site whose warnings disagree (one edit, another none) is left alone."""
+    edits: dict[str, TestEdit | None] = {}
+    sites: dict[str, list[MockWarning]] = {}
+    for warning in warnings:
+        if warning.site in edits and edits[warning.site] != warning.edit:
+            edits[warning.site] = None
+        else:
+            edits.setdefault(warning.site, warning.edit)
+        sites.setdefault(warning.site, []).append(warning)
+    wanted = {site: edit for site, edit in edits.items() if edit is not None and site}
     if not wanted:
         return None
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
         return None
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    editor = _Editor(wanted, wrapper.resolve(PositionProvider))
-    new_module = wrapper.module.visit(editor)
-    if not editor.fixed:
+    editor = _Editor(wanted, module)
+    new_module = module.visit(editor)
+    if not editor.applied:
         return None
     for dunder in sorted(editor.helpers):
         new_module = _add_helper(new_module, dunder)
-    return TestRewrite(new_module.code, tuple(editor.fixed))
+    fixed = tuple(w for site in sorted(editor.applied) for w in sites[site])
+    return TestRewrite(new_module.code, fixed)
+
+
+def _normalised(code: str) -> str | None:
+    try:
+        return ast.unparse(ast.parse(code.strip(), mode="eval"))
+    except (SyntaxError, ValueError):
+        return None
 
 
 class _Editor(cst.CSTTransformer):
-    def __init__(self, warnings: Sequence[MockWarning], positions: object) -> None:
+    def __init__(self, edits: dict[str, TestEdit], module: cst.Module) -> None:
         super().__init__()
-        self._by_line: dict[int, list[MockWarning]] = {}
-        for warning in warnings:
-            self._by_line.setdefault(warning.line, []).append(warning)
-        self._positions = positions
-        self.fixed: list[MockWarning] = []
+        self._edits = edits
+        self._module = module
+        self._prefixes = {site.split("|", 1)[0] for site in edits}
+        self.applied: set[str] = set()
         self.helpers: set[str] = set()
-        self._starts: dict[int, int] = {}
 
-    def visit_Call(self, node: cst.Call) -> None:
-        position = self._positions[node]  # type: ignore[index]
-        self._starts[id(node)] = position.start.line
+    def _site(self, call: cst.Call) -> str | None:
+        func = _normalised(self._module.code_for_node(call.func))
+        if func is None or func not in self._prefixes:
+            return None
+        parts = [func]
+        for arg in [a for a in call.args if a.keyword is None and not a.star][:2]:
+            value = _string_value(arg.value)
+            if value is None:
+                value = _normalised(self._module.code_for_node(arg.value))
+                if value is None:
+                    return None
+            parts.append(value)
+        return "|".join(parts)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
-        line = self._starts.get(id(original))
-        candidates = self._by_line.get(line or -1, [])
-        for warning in candidates:
-            if warning in self.fixed or warning.edit is None:
-                continue
-            edited = _apply(updated, warning, warning.edit)
-            if edited is not None:
-                self.fixed.append(warning)
-                if warning.edit.entered:
-                    self.helpers.add(warning.edit.entered)
-                return edited
-        return updated
+        site = self._site(original)
+        edit = self._edits.get(site) if site is not None else None
+        if site is None or edit is None:
+            return updated
+        edited = _apply(updated, edit)
+        if edited is None:
+            return updated
+        self.applied.add(site)
+        if edit.entered:
+            self.helpers.add(edit.entered)
+        return edited
 
 
 def _string_value(node: cst.BaseExpression) -> str | None:
@@ -124,20 +150,18 @@ def _positional(call: cst.Call) -> list[int]:
     return [i for i, arg in enumerate(call.args) if arg.keyword is None and not arg.star]
 
 
-def _apply(call: cst.Call, warning: MockWarning, edit: TestEdit) -> cst.Call | None:
+def _apply(call: cst.Call, edit: TestEdit) -> cst.Call | None:
     args = list(call.args)
     positional = _positional(call)
     if not positional:
         return None
     first = args[positional[0]]
     value = _string_value(first.value)
-    if value is not None and value == warning.target:  # patch("a.b.c"), setattr("a.b.c", v)
+    if value is not None and "." in value:  # patch("a.b.c"), setattr("a.b.c", v)
         assert isinstance(first.value, cst.SimpleString)
         args[positional[0]] = first.with_changes(value=_with_string(first.value, edit.target))
         value_index = positional[1] if len(positional) > 1 else None
-    elif len(positional) > 1 and warning.target.endswith(
-        "." + (_string_value(args[positional[1]].value) or "\0")
-    ):
+    elif len(positional) > 1 and _string_value(args[positional[1]].value):  # (owner, "name")
         second = args[positional[1]]
         owner = first.value
         if edit.owner_suffix:

@@ -53,11 +53,22 @@ from pathlib import Path
 from pool_refactor.scan.catalog import LIBRARIES, Library
 from pool_refactor.scan.names import dotted_name
 
-__all__ = ["MockWarning", "ProjectModules", "Replaced", "TestEdit", "find_broken_mocks", "module_bindings"]
+__all__ = [
+    "MockWarning",
+    "ProjectModules",
+    "Replaced",
+    "TestEdit",
+    "call_key",
+    "find_broken_mocks",
+    "module_bindings",
+]
 
 _MOCK_MODULES = ("unittest.mock", "mock")
 _MOCKER_NAMES = frozenset({"mocker", "class_mocker", "module_mocker", "package_mocker", "session_mocker"})
 _MULTIPLE_OPTIONS = frozenset({"spec", "create", "spec_set", "autospec", "new_callable"})
+_PATCH_NAMES = frozenset({"patch", "object", "multiple", "setattr"})
+"""The attribute that ends every patching call of the form `x.name(...)` (`mock.patch`,
+`patch.object`, `monkeypatch.setattr`); other method calls are not looked at."""
 _LIFECYCLE = frozenset(
     {"__init__", "__new__", "__enter__", "__exit__", "__aenter__", "__aexit__", "close", "aclose"}
 )
@@ -126,6 +137,9 @@ class MockWarning:
     suggestion: str
     edit: TestEdit | None = None
     """The edit `--fix-tests` makes, when this shape is one it knows."""
+    site: str = ""
+    """The patch call's function and target, normalised (`call_key`): `--fix-tests` finds the calls
+    to edit by it, without asking libcst for positions (three times the parse)."""
     manual: str = ""
     """Why `--fix-tests` leaves it to you, when `edit` is None."""
 
@@ -274,10 +288,20 @@ class _Patch:
     """The target is one string (`patch("a.b")`, `monkeypatch.setattr("a.b", v)`)."""
 
 
-def _bindings(tree: ast.Module) -> dict[str, str]:
+def call_key(call: ast.Call) -> str:
+    """`func|first|second` of a patch call, each normalised by `ast.unparse` (a string by its value),
+    so that the same call read by libcst gives the same key."""
+    parts = [ast.unparse(call.func)]
+    for argument in [a for a in call.args if not isinstance(a, ast.Starred)][:2]:
+        value = _string(argument)
+        parts.append(value if value is not None else ast.unparse(argument))
+    return "|".join(parts)
+
+
+def _bindings(imports: Iterable[ast.Import | ast.ImportFrom]) -> dict[str, str]:
     """Local name -> imported dotted name, for every import in a test file (function-local too)."""
     names: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in imports:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -292,10 +316,10 @@ def _bindings(tree: ast.Module) -> dict[str, str]:
     return names
 
 
-def _imported(tree: ast.Module) -> set[str]:
+def _imported(imports: Iterable[ast.Import | ast.ImportFrom]) -> set[str]:
     """Every module and name a test file imports, in full (`import a.b` gives `a.b`)."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in imports:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -415,21 +439,26 @@ def find_broken_mocks(
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
             continue
-        bindings = _bindings(tree)
-        imported = _imported(tree)
-        for call in _calls(tree):
+        imports: list[ast.Import | ast.ImportFrom] = []
+        calls: list[ast.Call] = []
+        for node in ast.walk(tree):  # once: a test suite can be as large as the code it tests
+            if isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Name) or (
+                    isinstance(func, ast.Attribute) and func.attr in _PATCH_NAMES
+                ):
+                    calls.append(node)  # a bare name may be an alias: `from unittest.mock import patch as p`
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                imports.append(node)
+        bindings = _bindings(imports)
+        imported = _imported(imports)
+        for call in calls:
             for patch in _patches(call, bindings):
                 warning = classifier.warning(patch, path.as_posix(), imported)
                 if warning is not None:
                     warnings.append(warning)
     warnings.sort(key=lambda w: (w.path, w.line, w.target))
     return warnings
-
-
-def _calls(tree: ast.Module) -> Iterator[ast.Call]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            yield node
 
 
 def _library_module(name: str) -> Library | None:
@@ -566,7 +595,9 @@ class _Classifier:
             + f". Instead, {fix}. {self._advice(library, users)}"
         )
         edit, manual = self._edit(patch, users, imported)
-        return MockWarning(path, patch.call.lineno, patch.target, text, edit, manual)
+        return MockWarning(
+            path, patch.call.lineno, patch.target, text, edit=edit, manual=manual, site=call_key(patch.call)
+        )
 
     def _client_method(self, replaced: Replaced) -> str:
         library = next(lib for lib in LIBRARIES if lib.family == replaced.library)
