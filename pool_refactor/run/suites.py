@@ -11,7 +11,8 @@ with the tests in `tests/`), so they are looked for from the project root, the w
   `conftest.py`.
 
 The project's excludes apply (`.gitignore`, virtual environments, `extend-exclude`), so vendored or
-generated code is not read.
+generated code is not read; `--exclude` does not (the fixer passes none): on the command line it is
+how the tests are kept out of the rewrite (`--exclude tests/`), and they must still be checked.
 """
 
 from __future__ import annotations

@@ -1,0 +1,120 @@
+"""Where a project's tests are (`pool_refactor.run.suites`), whatever paths are scanned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pool_refactor.cli import app
+from pool_refactor.run.config import load_config
+from pool_refactor.run.suites import find_test_files, is_test_name
+from pool_refactor.run.suites import testpaths as read_testpaths
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = ["checks", "more"]\n', ["checks", "more"]),
+        ("pyproject.toml", '[tool.pytest.ini_options]\ntestpaths = "checks more"\n', ["checks", "more"]),
+        ("pytest.ini", "[pytest]\ntestpaths = checks\n    more\n", ["checks", "more"]),
+        ("setup.cfg", "[tool:pytest]\ntestpaths = checks\n", ["checks"]),
+        ("tox.ini", "[pytest]\ntestpaths = checks\n", ["checks"]),
+        ("tox.ini", "[tox]\nenvlist = py311\n", []),
+        ("pyproject.toml", "[project]\nname = 'x'\n", []),
+        ("pyproject.toml", "not toml [", []),
+    ],
+)
+def test_testpaths(tmp_path: Path, name: str, text: str, expected: list[str]) -> None:
+    _write(tmp_path, {name: text})
+    assert read_testpaths(tmp_path) == expected
+
+
+def test_pytest_ini_wins_over_pyproject(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\ntestpaths = a\n",
+            "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["b"]\n',
+        },
+    )
+    assert read_testpaths(tmp_path) == ["a"]
+
+
+def test_is_test_name() -> None:
+    assert [
+        n for n in ("test_x.py", "x_test.py", "conftest.py", "testing.py", "x.py") if is_test_name(n)
+    ] == [
+        "test_x.py",
+        "x_test.py",
+        "conftest.py",
+    ]
+
+
+def test_test_files_are_found_outside_the_scanned_package(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "svc"\n',
+            "svc/__init__.py": "",
+            "svc/users.py": "",
+            "svc/test_inline.py": "",
+            "tests/helpers.py": "",
+            "tests/test_users.py": "",
+            "test/conftest.py": "",
+            "tools/check_test.py": "",
+            ".venv/lib/test_vendored.py": "",
+            ".gitignore": "generated/\n",
+            "generated/test_gen.py": "",
+        },
+    )
+    found = [p.relative_to(root).as_posix() for p in find_test_files(load_config(root))]
+    assert found == [
+        "svc/test_inline.py",
+        "test/conftest.py",
+        "tests/helpers.py",
+        "tests/test_users.py",
+        "tools/check_test.py",
+    ]
+
+
+def test_testpaths_replace_the_default_folders(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["checks"]\n',
+            "checks/helpers.py": "",
+            "tests/helpers.py": "",
+        },
+    )
+    assert [p.relative_to(root).as_posix() for p in find_test_files(load_config(root))] == [
+        "checks/helpers.py"
+    ]
+
+
+def test_excluded_tests_are_still_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--exclude tests/` keeps the tests out of the rewrite, not out of the mock check."""
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "svc"\n',
+            "svc/__init__.py": "",
+            "svc/notify.py": "import requests\n\n\ndef notify():\n"
+            "    return requests.post('https://h.test', timeout=5)\n",
+            "tests/test_notify.py": "from unittest import mock\n\n\n"
+            "@mock.patch('requests.post')\ndef test_it(post):\n    pass\n",
+        },
+    )
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(app, ["scan", "--fix", "--no-cache", "--exclude", "tests/", "."])
+    assert result.exit_code == 0, result.output
+    assert "tests/test_notify.py:4: After the fix the rewritten code no longer calls `post`" in result.output
