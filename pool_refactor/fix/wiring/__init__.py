@@ -982,9 +982,8 @@ class _Planner:
     def _cst_verdict(self, work: _FileWork, app: _App) -> str | None:
         chain = app.chain
         factory = chain[0].name.value if chain and isinstance(chain[0], cst.FunctionDef) else None
-        return self._reach_verdict(
-            work.path, f"`{app.name or app.kind} = {app.kind}(...)`", app.name, factory
-        )
+        where = f"`{app.name} = {app.kind}(...)`" if app.name else f"`{app.kind}(...)`"
+        return self._reach_verdict(work.path, where, app.name, factory)
 
     def _reach_verdict(self, path: Path, where: str, name: str | None, factory: str | None) -> str | None:
         if self._is_entry(path, name, factory) or self._graph().reaches(path):
@@ -1110,7 +1109,7 @@ class _Planner:
         return finder.apps
 
     def _wire(self, work: _FileWork, app: _App) -> None:
-        where = f"`{app.name or app.kind} = {app.kind}(...)`"
+        where = f"`{app.name} = {app.kind}(...)`" if app.name else f"`{app.kind}(...)`"
         if app.framework.way == "register":
             self._wire_register(work, app, where)
             return
