@@ -3,115 +3,105 @@
 #
 # This file is the real, tested source of the generated module. Lines between
 # `# section: NAME[, NAME...]` and `# end section`, and lines that end with
-# `# section: NAME[, NAME...]`, are kept only when one of the named sections is
-# rendered. The generator replaces these header comments (up to the first blank
-# line) with its own header, substitutes the environment prefix and the httpx
-# module name, and strips the markers. Keep every line under 88 characters: the
-# generated module must pass `ruff check` with any configuration.
+# `# section: NAME[, NAME...]`, are kept only when one of the named sections
+# is rendered. The generator replaces these header comments (up to the first
+# blank line) with its own header, substitutes the environment prefix and the
+# httpx module name, and strips the markers. The generated module must pass
+# a project's own gates whatever they are, so: lines of at most 79 columns,
+# formatted so that black and ruff format leave it alone at any line length
+# (a statement fits on one line, or its brackets end with a magic trailing
+# comma), a docstring on every function, class and method (imperative summary
+# line), no bare `Any` parameter, messages assigned before they are raised, and
+# every branch reachable in every rendering (tests/test_generated_gates.py).
 
 """Shared, pooled HTTP clients for this package.
 
-Opening a client for every call costs an SSL context (tens of milliseconds of CPU),
-a TCP and a TLS handshake, and a DNS lookup, and no connection is ever reused. The
-accessors below hand out one long-lived client instead:
+Opening a client for every call costs an SSL context (tens of milliseconds of
+CPU), a TCP and a TLS handshake, and a DNS lookup, and no connection is ever
+reused. The accessors below hand out one long-lived client instead:
 
 # section: httpx-async, aiohttp
-* one per running event loop for async clients, because an async client is bound
-  to the loop it first ran on (reusing it under another loop fails with "Event
-  loop is closed");
+* one per running event loop for async clients, because an async client is
+  bound to the loop it first ran on (reusing it under another loop fails with
+  "Event loop is closed");
 # end section
 # section: httpx-async
 * for httpx under trio (through anyio), one per `trio.run()`;
 # end section
 # section: httpx-sync, urllib3
-* one per process for thread-safe sync clients, rebuilt in a forked child because
-  sockets inherited across a fork are shared with the parent;
+* one per process for thread-safe sync clients, rebuilt in a forked child
+  because sockets inherited across a fork are shared with the parent;
 # end section
 # section: requests
-* one per thread for `requests.Session`, which is not documented as thread-safe.
+* one per thread for `requests.Session`, which is not documented as
+  thread-safe.
 # end section
 
-Clients are keyed by the keyword arguments given to the accessor (which must be
-hashable literals such as `verify=False` or `base_url="https://api.example.com"`).
-None of them keeps cookies between requests: a cookie that one caller receives
-must never be sent on behalf of another caller. Per-request headers and auth are
-passed on each request and never become client state.
+Clients are keyed by the keyword arguments given to the accessor (hashable
+literals such as `verify=False`). None of them keeps cookies between
+requests: a cookie that one caller receives must never be sent on behalf of
+another caller. Per-request headers and auth stay on each request.
 
 Sharing adds no wait and no failure that a client per call did not have:
 
-* There is no cap on connections. A request that finds no idle connection to its
-  host opens one, as its own client would have, so a host that stalls and holds
-  hundreds of connections never delays a request to another host, and nothing
-  queues for the pool. A cap (`MAX_CONNECTIONS` below) brings the queue back.
-* Up to 100 callers at once keep their connections: httpx keeps 20, and with
-  more callers it closes a connection as soon as it is free and opens another
-  for the next request. Not more than 100: httpx's pool costs CPU per request
-  for every connection it holds (benchmarks/README.md of pool-refactor).
-* A request sent on a kept-alive connection that the server has just closed
-  fails before any response. An idempotent one (GET, HEAD, OPTIONS, PUT, DELETE,
-  TRACE) whose body is in memory is sent again: by httpx as long as it failed on
-  a reused connection (as Go's net/http does), by requests and aiohttp once.
+* There is no cap on connections, so a host that stalls never delays a
+  request to another host and nothing queues for the pool.
+* Up to 100 callers at once keep their connections alive.
+* An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) with its
+  body in memory that fails on a kept-alive connection the server has just
+  closed, before any response, is sent again.
 
-Sizes and timeouts come from environment variables, read when a client is built
-(not at import time). When a variable is unset, the default below applies (the
-client library's own, except for the three points above):
+Sizes and timeouts come from environment variables, read when a client is
+built. Unset, the client library's own default applies, except for the
+points above:
 
 HTTP_CLIENT_MAX_CONNECTIONS
-    connections per client (none: no cap; `0` also means none)
+    connections per client (unset, `0` or `none`: no cap)
 HTTP_CLIENT_MAX_CONNECTIONS_PER_HOST
     aiohttp's `limit_per_host` (none)
 HTTP_CLIENT_MAX_KEEPALIVE
-    idle connections kept (httpx: 100; urllib3: 64 per host; requests: 10 per
-    host and thread; aiohttp keeps all until they expire)
+    idle connections kept (httpx: 100; urllib3: 64 per host; requests: 10
+    per host and thread; aiohttp keeps all until they expire)
 HTTP_CLIENT_NUM_POOLS
     hosts with a pool of their own (requests, urllib3: 10)
 HTTP_CLIENT_KEEPALIVE_EXPIRY
     seconds an idle connection is kept (httpx: 5; aiohttp: 15)
 HTTP_CLIENT_TIMEOUT
-    seconds (httpx: 5 for each of connect, read and write; aiohttp: 300 in
-    total; requests, urllib3: no timeout)
+    seconds (httpx: 5 each for connect, read and write; aiohttp: 300 in
+    total; requests, urllib3: none)
 HTTP_CLIENT_CONNECT_TIMEOUT
-    seconds to connect (default: TIMEOUT's value; aiohttp: 30)
+    seconds to connect (TIMEOUT's value; aiohttp: 30)
 HTTP_CLIENT_POOL_TIMEOUT
-    with a cap, seconds to wait for a free connection (httpx: 60, not 5: a wait
-    for a shared pool is a queue, not a dead server; aiohttp: none)
+    with a cap, seconds to wait for a free connection (httpx: 60)
 HTTP_CLIENT_HTTP2
-    1/0, true/false, yes/no or on/off (httpx: off; without the h2 package a
-    warning is issued and HTTP/1.1 is used)
+    1/0, true/false, yes/no or on/off (off; without the h2 package, a
+    warning and HTTP/1.1)
 HTTP_CLIENT_RETRIES
-    retries of a failed connection attempt (0; urllib3 keeps its own retry
-    policy and only its connect count changes)
+    retries of a failed connection attempt (0)
 
 Seconds accept `none` (no limit). A bad value raises `ValueError` naming the
 variable and the value.
 
-Call `aclose_http_clients()` (async) or `close_http_clients()` at shutdown, or pass
-`lifespan` to FastAPI/Starlette; neither ever raises. `http_client_stats()`
-reports the connections of every client for logs and metrics.
+Call `aclose_http_clients()` (async) or `close_http_clients()` at shutdown,
+or pass `lifespan` to FastAPI/Starlette; neither ever raises.
+`http_client_stats()` counts the connections of every client.
 # section: httpx-async, aiohttp
 Async clients are also closed when their event loop shuts down through
 `asyncio.run()` or `asyncio.Runner`.
 # end section
 
-In tests, a client class patched with a mock (`mock.patch("httpx.AsyncClient")`)
-is honoured, but what it returns is never kept: a warning says so once. To mock
-the shared client, patch the accessor where the code under test imports it. This
-fixture gives every test fresh clients and closes those it leaves behind:
-
-    # conftest.py
-    import pytest
-
-    from yourpackage import http_client  # this module
-
+A client class patched in a test (`mock.patch("httpx.AsyncClient")`) is
+honoured, but what it returns is never kept. To mock the shared client,
+patch the accessor where the code under test imports it. This fixture gives
+every test fresh clients:
 
     @pytest.fixture(autouse=True)
     def _fresh_http_clients():
         http_client.reset_http_clients()
-        yield
+        yield  # the test runs here
         http_client.reset_http_clients()
 
-This file was generated by pool-refactor and may be edited; pool-refactor never
-overwrites a copy that was edited.
+Generated by pool-refactor; pool-refactor never overwrites an edited copy.
 """
 
 from __future__ import annotations
@@ -127,18 +117,24 @@ import sys
 import threading
 import warnings
 import weakref  # section: aiohttp, requests
-from collections.abc import (
-    AsyncGenerator,  # section: httpx-async, aiohttp
-    AsyncIterator,
-    Callable,
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    NamedTuple,  # section: httpx-async, httpx-sync, aiohttp, urllib3
+    cast,  # section: requests, aiohttp
 )
-from typing import Any
 
 import aiohttp  # section: aiohttp
 import httpx  # section: httpx-async, httpx-sync
-import requests  # type: ignore[import-untyped, unused-ignore]  # section: requests
+import requests.adapters  # type: ignore[import-untyped, unused-ignore]  # section: requests
 import urllib3  # section: requests, urllib3
-from requests.adapters import HTTPAdapter  # type: ignore[import-untyped, unused-ignore]  # section: requests
+
+if TYPE_CHECKING:
+    from collections.abc import (
+        AsyncGenerator,
+        Awaitable,  # section: aiohttp
+        Callable,
+    )
 
 __all__ = [
     "aclose_http_clients",
@@ -154,102 +150,100 @@ __all__ = [
 ]
 
 _ENV_PREFIX = "HTTP_CLIENT_"
-"""Prefix of the environment variables, fixed when the module was generated."""
+"""Prefix of the environment variables, fixed when the module was made."""
 
 _Key = tuple[tuple[str, Any], ...]
 """Registry key: the accessor's keyword arguments, sorted by name."""
 
 _lock = threading.Lock()
-"""Guards every registry change. It is held to read or change the registry only,
-never while a client is built or closed, so no thread waits for another's I/O.
-Lookups on the hot path take no lock: a dict read is atomic, and a miss falls
-through to the slow path."""
+"""Guard every registry change.
 
+It is held to read or change a registry only, never while a client is built
+or closed, so no thread waits for another's I/O. Lookups on the hot path take
+no lock: a dict read is atomic, and a miss falls through to the slow path.
+"""
 
-# ---------------------------------------------------------------------------
-# Environment
-# ---------------------------------------------------------------------------
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+_TRUE = frozenset({"1", "true", "yes", "on"})  # section: httpx-async, httpx-sync
+_FALSE = frozenset({"0", "false", "no", "off"})  # section: httpx-async, httpx-sync
 _UNLIMITED = frozenset({"none", "off", "inf"})
+_PLAIN = (bool, int, float, type(None))  # section: httpx-async, httpx-sync, aiohttp, urllib3
+_MUTABLE = (dict, list, set, bytearray)  # section: httpx-async, httpx-sync, aiohttp, urllib3
 
 
 def _env(name: str) -> str | None:
-    """The raw value of `<prefix><name>`; None when unset or blank."""
-    raw = os.environ.get(_ENV_PREFIX + name)
-    if raw is None or not raw.strip():
-        return None
-    return raw
+    """Return the raw value of `<prefix><name>`; None when unset or blank."""
+    raw = os.environ.get(_ENV_PREFIX + name, "")
+    return raw.strip().lower() or None
 
 
 def _invalid(name: str, raw: str, expected: str) -> ValueError:
+    """Return the error for a variable whose value is not `expected`."""
     return ValueError(f"{_ENV_PREFIX}{name}={raw!r} is not {expected}")
 
 
 def _env_int(name: str, default: int, *, minimum: int = 1) -> int:
-    """An integer variable; `minimum` is 1 (positive) or 0 (non-negative)."""
+    """Read an integer variable of at least `minimum` (1 or 0)."""
     raw = _env(name)
     if raw is None:
         return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = minimum - 1
+    value = int(raw) if raw.isdecimal() else -1
     if value < minimum:
-        expected = "a positive integer" if minimum > 0 else "a non-negative integer"
-        raise _invalid(name, raw, expected)
+        expected = "a positive" if minimum else "a non-negative"
+        raise _invalid(name, raw, f"{expected} integer")
     return value
 
 
+# section: httpx-async, httpx-sync, aiohttp
 def _env_cap(name: str) -> int | None:
-    """A cap on connections; unset, `0` and `none` mean no cap (None)."""
-    raw = _env(name)
-    if raw is not None and raw.strip().lower() in _UNLIMITED:
+    """Read a cap on connections; unset, `0` and `none` mean no cap."""
+    if _env(name) in _UNLIMITED:
         return None
     return _env_int(name, 0, minimum=0) or None
 
 
+# end section
 def _env_seconds(name: str, default: float | None) -> float | None:
-    """A duration in seconds; `none` (or `off`, `inf`) means no limit (None)."""
+    """Read a duration in seconds; `none` (`off`, `inf`) means no limit."""
     raw = _env(name)
     if raw is None:
         return default
-    text = raw.strip().lower()
-    if text in _UNLIMITED:
+    if raw in _UNLIMITED:
         return None
     try:
-        value = float(text)
+        value = float(raw)
     except ValueError:
         value = -1.0
     if not 0 < value < float("inf"):  # also rejects NaN
-        raise _invalid(name, raw, "a positive number of seconds or 'none'")
+        expected = "a positive number of seconds or 'none'"
+        raise _invalid(name, raw, expected)
     return value
 
 
-def _env_bool(name: str, default: bool) -> bool:
+# section: httpx-async, httpx-sync
+def _env_bool(name: str, *, default: bool) -> bool:
+    """Read a boolean variable (1/0, true/false, yes/no, on/off)."""
     raw = _env(name)
-    if raw is None:
-        return default
-    text = raw.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
+    if raw is None or raw in _TRUE | _FALSE:
+        return default if raw is None else raw in _TRUE
     raise _invalid(name, raw, "a boolean (1/0, true/false, yes/no, on/off)")
 
 
-_BY_REPR = "<by repr>"
+# end section
+# section: httpx-async, httpx-sync, aiohttp, urllib3
+class _ByRepr(NamedTuple):
+    """The key of an option value that has no hash: its type and repr."""
+
+    type_name: str
+    text: str
 
 
-def _options_key(accessor: str, options: dict[str, Any]) -> _Key:
-    """The registry key of an option set (sorting never compares values: the
-    names are distinct).
+def _options_key(accessor: str, options: dict[str, object]) -> _Key:
+    """Return the registry key of an option set.
 
-    Options should be hashable literals. Values that define equality but no hash,
-    such as `httpx.Limits(...)` and `httpx.Timeout(...)`, are keyed by their repr,
-    which shows every field. Mutable containers are refused: pass headers, params
-    and the like on each request instead.
+    Values that define equality but no hash, such as `httpx.Limits(...)`,
+    are keyed by their repr, which shows every field. Mutable containers are
+    refused: pass headers, params and the like on each request instead.
+    Sorting never compares values: the names are distinct.
     """
     key = tuple(sorted(options.items()))
     try:
@@ -259,122 +253,121 @@ def _options_key(accessor: str, options: dict[str, Any]) -> _Key:
     return key
 
 
-def _freeze(accessor: str, value: Any) -> Any:
+def _freeze(accessor: str, value: object) -> object:
+    """Return `value`, or a hashable stand-in that names it by its repr."""
+    if isinstance(value, _MUTABLE):
+        message = (
+            f"{accessor}() options must be hashable literals (such as "
+            "verify=False); pass mappings such as headers on each request"
+        )
+        raise TypeError(message)
     try:
         hash(value)
     except TypeError:
-        if isinstance(value, (dict, list, set, bytearray)):
-            raise TypeError(
-                f"{accessor}() options must be hashable literals (such as "
-                "verify=False or base_url='https://...'); pass mappings such as "
-                "headers on each request"
-            ) from None
         kind = type(value)
-        return (_BY_REPR, f"{kind.__module__}.{kind.__qualname__}", repr(value))
+        return _ByRepr(f"{kind.__module__}.{kind.__qualname__}", repr(value))
     return value
 
 
 def _describe(kind: str, key: _Key, *extra: str) -> str:
-    """A stable, log-safe name for one client: option values that could hold a
-    secret (strings with credentials, objects) are not shown in full."""
+    """Name one client for logs: values that may hold a secret are masked."""
     parts = list(extra)
     for name, value in key:
-        if isinstance(value, (bool, int, float)) or value is None:
+        shown = f"<{type(value).__name__}>"
+        if isinstance(value, _PLAIN):
             shown = repr(value)
         elif isinstance(value, str):
             scheme, sep, rest = value.partition("://")
-            if sep and "@" in rest.split("/", 1)[0]:
-                rest = "***@" + rest.split("@", 1)[1]
-            shown = repr(scheme + sep + rest)
-        elif isinstance(value, tuple) and value[:1] == (_BY_REPR,):
-            shown = f"<{value[1].rsplit('.', 1)[-1]}>"
-        else:
-            shown = f"<{type(value).__name__}>"
+            host, slash, path = rest.partition("/")
+            host = "***@" + host.rpartition("@")[2] if "@" in host else host
+            shown = repr(scheme + sep + host + slash + path)
+        elif isinstance(value, _ByRepr):
+            shown = f"<{value.type_name.rpartition('.')[2]}>"
         parts.append(f"{name}={shown}")
     return f"{kind}[{','.join(parts)}]"
 
 
+# end section
 _warned: set[str] = set()
 """Accessors that have warned about a patched client class (once each)."""
 
 
 def _genuine(client: object, library: str, accessor: str) -> bool:
-    """Whether `client` is an instance of the library's own class, so that it may
-    be kept. A test that patched the class (`mock.patch("httpx.AsyncClient")`)
-    gets what the patch returns, never kept: a kept mock would outlive the patch
-    and reach the next test."""
+    """Tell whether `client` is the library's own, so that it may be kept.
+
+    A test that patched the class (`mock.patch("httpx.AsyncClient")`) gets
+    what the patch returns, never kept: a kept mock would outlive the patch
+    and reach the next test.
+    """
     if type(client).__module__.partition(".")[0] == library:
         return True
     if accessor not in _warned:
         _warned.add(accessor)
         warnings.warn(
-            f"{accessor}() got a {type(client).__name__} from a patched client "
-            "class and returns it without keeping it; to mock the shared client, "
-            f"patch {accessor} where the code under test imports it",
+            f"{accessor}() got a {type(client).__name__} from a patched "
+            "client class and returns it without keeping it; to mock the "
+            f"shared client, patch {accessor} where the code under test "
+            "imports it",
             RuntimeWarning,
             stacklevel=3,
         )
     return False
 
 
+# section: httpx-sync, requests, urllib3
 def _close_each(closing: list[Callable[[], object]]) -> None:
-    """Call every close function; a client that fails to close is forgotten all
-    the same (closing is for shutdown and tests, where an error helps no one)."""
+    """Call every close function; one that fails is forgotten all the same.
+
+    Closing is for shutdown and tests, where an error helps no one.
+    """
     for close in closing:
         with contextlib.suppress(Exception):
             close()
 
 
-_READ_ERRORS = (AttributeError, LookupError, TypeError, ValueError, RuntimeError)
+# end section
+_READ_ERRORS = (AttributeError, LookupError, TypeError, ValueError)
 """What reading another library's internals for statistics may raise."""
 
 
 # section: httpx-async, httpx-sync, requests
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-"""Methods sent again when a kept-alive connection turns out to be closed."""
+"""Methods sent again when a kept-alive connection turns out closed."""
 
 
 def _no_cookie_policy() -> http.cookiejar.DefaultCookiePolicy:
-    """A cookie policy that accepts no cookie from any domain.
+    """Return a cookie policy that accepts no cookie from any domain.
 
     A shared client serves every caller of the process, so a cookie that one
-    response sets must never be sent with another caller's request. httpx has no
-    switch to turn its cookie jar off (encode/httpx#2992), and a requests session
-    keeps cookies too; a jar with this policy stores nothing. Cookies a caller
-    passes on a request are still sent with that request.
+    response sets must never be sent with another caller's request. httpx
+    has no switch to turn its cookie jar off (encode/httpx#2992); a jar with
+    this policy stores nothing. Cookies passed on a request are still sent.
     """
     return http.cookiejar.DefaultCookiePolicy(allowed_domains=())
 
 
 # end section
 # section: httpx-async, aiohttp
-# ---------------------------------------------------------------------------
-# Event loops
-# ---------------------------------------------------------------------------
+_NO_LOOP = "{}() needs a running {} event loop: call it from a coroutine"
 
-_NO_LOOP = (
-    "{}() needs a running {} event loop: call it from a coroutine (an async "
-    "client is bound to the loop it first runs on)"
-)
-
-_watchers: dict[object, AsyncGenerator[None, None]] = {}
+_watchers: dict[object, AsyncGenerator[None]] = {}
 """One suspended async generator per loop that has clients (see `_keep`)."""
 
 _owned: dict[object, list[Any]] = {}
-"""Every async client built on a loop, those `reset_http_clients()` forgot too:
-each is closed when its loop shuts down."""
+"""Every async client built on a loop, forgotten ones too.
+
+Each is closed when its loop shuts down.
+"""
 
 
-def _keep(loop: object, client: Any) -> None:
+def _keep(loop: object, client: object) -> None:
     """Close `client` when `loop` shuts down. The caller holds `_lock`.
 
-    `asyncio.run()`, `asyncio.Runner` (used by pytest-asyncio), uvloop and
-    `trio.run()` finalize the async generators still alive when they end. One
-    first iterated while the loop runs is registered with that loop, so the
-    `finally` block of `_close_at_shutdown` runs inside the still-running loop,
-    where clients can be closed cleanly: no "Unclosed client session" warning, no
-    socket left to the garbage collector. Advancing the generator by hand needs
-    neither an `await` nor a task.
+    `asyncio.run()`, `asyncio.Runner`, uvloop and `trio.run()` finalize the
+    async generators still alive when they end. One first iterated while the
+    loop runs is registered with it, so the `finally` block of
+    `_close_at_shutdown` runs in the still-running loop, where clients close
+    cleanly. Advancing the generator by hand needs no `await` and no task.
     """
     if loop not in _watchers:
         _forget_closed_loops()
@@ -383,215 +376,231 @@ def _keep(loop: object, client: Any) -> None:
             watcher.asend(None).send(None)
         _watchers[loop] = watcher
     owned = _owned.setdefault(loop, [])
-    # Drop the clients someone closed (`async with get_http_client()`), which
-    # were replaced: a long-running loop must not collect them.
+    # Drop the clients someone closed (`async with get_http_client()`),
+    # which were replaced: a long-running loop must not collect them.
     owned[:] = [kept for kept in owned if not _closed(kept)]
     owned.append(client)
 
 
-def _closed(client: Any) -> bool:
-    """Whether an httpx client (`is_closed`) or aiohttp session (`closed`) is."""
-    return bool(getattr(client, "is_closed", None) or getattr(client, "closed", None))
+def _is_httpx(client: object) -> bool:
+    """Tell an httpx client (closed by `aclose()`) from an aiohttp session."""
+    return type(client).__module__.startswith("httpx")
 
 
-async def _close_at_shutdown(loop: object, pid: int) -> AsyncGenerator[None, None]:
+def _closed(client: object) -> bool:
+    """Tell whether an httpx client or an aiohttp session is closed."""
+    closed = getattr(client, "is_closed", None)
+    return bool(getattr(client, "closed", closed))
+
+
+async def _close_at_shutdown(
+    loop: object,
+    pid: int,
+) -> AsyncGenerator[None]:
+    """Wait, suspended, for `loop` to shut down; then close its clients.
+
+    A forked child must not close the parent's clients.
+    """
     try:
         yield
     finally:
-        if os.getpid() == pid:  # a forked child must not close the parent's clients
-            with _lock:
-                _watchers.pop(loop, None)
-            await _aclose_loop(loop)
+        with _lock:
+            _watchers.pop(loop, None)
+        await _aclose_loop(loop if os.getpid() == pid else None)
 
 
 def _forget_closed_loops() -> None:
-    """Drop the clients of loops that were closed without `shutdown_asyncgens()`
-    (a bare `loop.close()`). Their connections cannot be closed any more, since
-    that needs the loop. The caller holds `_lock`."""
+    """Drop the clients of loops closed without `shutdown_asyncgens()`.
+
+    Their connections cannot be closed any more, since that needs the loop.
+    The caller holds `_lock`.
+    """
     for loop in list(_watchers):
         if isinstance(loop, asyncio.AbstractEventLoop) and loop.is_closed():
             del _watchers[loop]
             _async_clients.pop(loop, None)  # section: httpx-async
-            # section: aiohttp
-            _aiohttp_sessions.pop(loop, None)
-            for session in _owned.get(loop, []):
-                if isinstance(session, aiohttp.ClientSession):
-                    _abandon_aiohttp_session(session)
-            # end section
+            _aiohttp_sessions.pop(loop, None)  # section: aiohttp
+            _abandon(_owned.pop(loop, []))  # section: aiohttp
             _owned.pop(loop, None)
 
 
 async def _aclose_loop(loop: object) -> None:
-    """Close every client of `loop`, which must be the running loop; never raises
-    (a client that fails to close is forgotten all the same)."""
+    """Close every client of `loop`, the running loop; never raise."""
     with _lock:
         owned = _owned.pop(loop, [])
         _async_clients.pop(loop, None)  # section: httpx-async
         _aiohttp_sessions.pop(loop, None)  # section: aiohttp
     for client in owned:
         with contextlib.suppress(Exception):
-            await (client.aclose() if hasattr(client, "aclose") else client.close())
+            await (client.aclose() if _is_httpx(client) else client.close())
 
 
 def _running_loop() -> object | None:
-    """What an async client is bound to: the running asyncio loop, or the token of
-    the running `trio.run()` (httpx runs on trio through anyio); None outside."""
-    try:
+    """Return what an async client is bound to, or None outside a loop.
+
+    That is the running asyncio loop, or the token of the running
+    `trio.run()` (httpx runs on trio through anyio).
+    """
+    with contextlib.suppress(RuntimeError):
         return asyncio.get_running_loop()
-    except RuntimeError:
-        pass
     # section: httpx-async
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        with contextlib.suppress(RuntimeError):
-            token: object = trio.lowlevel.current_trio_token()
-            return token
+    trio: Any = sys.modules.get("trio")
+    with contextlib.suppress(AttributeError, RuntimeError):
+        token: object = trio.lowlevel.current_trio_token()
+        return token
     # end section
     return None
 
 
 # end section
 # section: httpx-async, httpx-sync
-# ---------------------------------------------------------------------------
-# httpx
-# ---------------------------------------------------------------------------
-
-_TRANSPORT_OPTIONS = ("verify", "cert", "trust_env", "http1", "http2", "limits")
-"""Client options that configure the pool, so the transport must receive them."""
+_POOL_OPTIONS = ("verify", "cert", "trust_env", "http1", "http2", "limits")
+"""Client options that configure the pool: the transport receives them."""
 
 _STALE = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-"""What httpx raises for a request sent on a connection the server had closed."""
+"""What httpx raises for a request sent on a connection the server closed."""
 
 _RESENDS = 3
-"""Sends of a request beyond the first, each after a failure on a reused
-connection (the pool may hold several that the server closed)."""
+"""Sends beyond the first, each after a failure on a reused connection."""
 
 
 def _h2_available() -> bool:
-    """Whether the `h2` package (HTTP/2 support of httpx) can be imported."""
+    """Tell whether the `h2` package (HTTP/2 for httpx) can be imported."""
     return importlib.util.find_spec("h2") is not None
 
 
 class _Attempt:
-    """One send of a request through a pool. httpcore's trace extension tells
-    whether it opened a connection; if not, it used a kept-alive one, which the
-    server may have closed while the request was on its way."""
+    """One send of a request through a pool.
+
+    httpcore's trace extension tells whether it opened a connection; if not,
+    it used a kept-alive one, which the server may have closed meanwhile.
+    """
 
     def __init__(self, request: httpx.Request) -> None:
+        """Watch the next send of `request`, chaining any trace it has."""
         self.request = request
         self.opened = False
         self.chained = request.extensions.get("trace")
 
+    # section: httpx-sync
     def trace(self, name: str, info: dict[str, Any]) -> None:
+        """Note a new connection; call the request's own trace."""
         self.opened = self.opened or name.startswith("connection.connect_")
         if self.chained is not None:
             self.chained(name, info)
 
+    # end section
+    # section: httpx-async
     async def atrace(self, name: str, info: dict[str, Any]) -> None:
+        """Note a new connection; await the request's own trace."""
         self.opened = self.opened or name.startswith("connection.connect_")
         if self.chained is not None:
             await self.chained(name, info)
 
+    # end section
     def may_resend(self) -> bool:
-        """Whether the request failed on a reused connection and may be sent again:
-        an idempotent method and a body held in memory."""
+        """Tell whether a request that failed may be sent again.
+
+        It may when it failed on a reused connection, its method is
+        idempotent and its body is held in memory.
+        """
         body = self.request.stream
         idempotent = self.request.method in _IDEMPOTENT
-        return not self.opened and idempotent and isinstance(body, httpx.ByteStream)
+        in_memory = isinstance(body, httpx.ByteStream)
+        return not self.opened and idempotent and in_memory
 
     def done(self) -> None:
+        """Give the request its own trace back."""
         self.request.extensions.pop("trace", None)
         if self.chained is not None:
             self.request.extensions["trace"] = self.chained
 
 
 def _httpx_options(
-    accessor: str, options: dict[str, Any], transport: Callable[..., Any]
+    accessor: str,
+    options: dict[str, object],
+    transport: Callable[..., object],
 ) -> dict[str, Any]:
-    """Keyword arguments for a new httpx client, whose pool is a `transport`.
+    """Return keyword arguments for a new httpx client.
 
-    The environment gives the defaults (httpx's own when a variable is unset,
-    except for the limits, see the module docstring) and the caller's options
-    win over them. Every variable is validated even when an option overrides it,
-    so a bad value fails the same way everywhere.
+    The environment gives the defaults (httpx's own when a variable is
+    unset, except for the limits) and the caller's options win. Every
+    variable is validated even when an option overrides it. The pool is a
+    `transport` unless the options give one.
     """
     if "cookies" in options:
-        raise TypeError(
-            f"{accessor}() keeps no cookies, so that no caller's cookie reaches "
-            "another caller; send a Cookie header on the request instead"
-        )
+        message = f"{accessor}() keeps no cookies, so that no caller's cookie"
+        message += " reaches another caller; send a Cookie header instead"
+        raise TypeError(message)
     timeout = _env_seconds("TIMEOUT", 5.0)
     connect = _env_seconds("CONNECT_TIMEOUT", timeout)
     pool = _env_seconds("POOL_TIMEOUT", 60.0)
-    limits = httpx.Limits(
-        max_connections=_env_cap("MAX_CONNECTIONS"),
-        max_keepalive_connections=_env_int("MAX_KEEPALIVE", 100, minimum=0),
-        keepalive_expiry=_env_seconds("KEEPALIVE_EXPIRY", 5.0),
-    )
-    http2 = _env_bool("HTTP2", False)
-    retries = _env_int("RETRIES", 0, minimum=0)
+    keepalive = _env_int("MAX_KEEPALIVE", 100, minimum=0)
     kwargs: dict[str, Any] = {
         "timeout": httpx.Timeout(timeout, connect=connect, pool=pool),
-        "limits": limits,
+        "limits": httpx.Limits(
+            max_connections=_env_cap("MAX_CONNECTIONS"),
+            max_keepalive_connections=keepalive,
+            keepalive_expiry=_env_seconds("KEEPALIVE_EXPIRY", 5.0),
+        ),
+        "http2": _env_bool("HTTP2", default=False),
     }
-    if http2 and "http2" not in options:
-        if _h2_available():
-            kwargs["http2"] = True
-        else:
-            warnings.warn(
-                f"{_ENV_PREFIX}HTTP2 is on but the h2 package is not installed; "
-                "using HTTP/1.1 (install httpx[http2] to enable HTTP/2)",
-                RuntimeWarning,
-                stacklevel=3,  # the code that called the accessor
-            )
+    retries = _env_int("RETRIES", 0, minimum=0)
+    if kwargs["http2"] and not _h2_available():
+        kwargs["http2"] = False
+        message = f"{_ENV_PREFIX}HTTP2 is on but the h2 package is missing;"
+        message += " using HTTP/1.1 (install httpx[http2] for HTTP/2)"
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
     kwargs.update(options)
-    # httpx keeps a CookieJar given as is (a Cookies object would be copied into a
-    # jar with the default policy).
+    # httpx keeps a CookieJar as is (Cookies would be copied into a jar with
+    # the default policy).
     kwargs["cookies"] = http.cookiejar.CookieJar(policy=_no_cookie_policy())
     if "transport" not in kwargs:
         # The client still uses the pool options for proxy transports.
-        pool_options = {k: kwargs[k] for k in _TRANSPORT_OPTIONS if k in kwargs}
-        kwargs["transport"] = transport(retries=retries, **pool_options)
+        pooled = {n: kwargs[n] for n in _POOL_OPTIONS if n in kwargs}
+        kwargs["transport"] = transport(retries=retries, **pooled)
     return kwargs
 
 
 def _httpx_pool_stats(client: object) -> dict[str, int]:
-    """Connections of an httpx client, read from its transports' pools.
+    """Count the connections of an httpx client's transports.
 
     httpcore has no public statistics (encode/httpcore#861), so this reads
-    `client._transport._pool.connections` defensively: a custom transport or a
-    mount without a readable pool is counted as `unreadable`, never an error.
+    `client._transport._pool.connections` defensively: a custom transport or
+    a mount without a readable pool counts as `unreadable`, never an error.
     """
     stats = {"open": 0, "idle": 0, "in_use": 0, "unreadable": 0}
-    transports = [getattr(client, "_transport", None)]
-    mounts = getattr(client, "_mounts", None)
-    if isinstance(mounts, dict):
-        transports.extend(mounts.values())
-    for transport in transports:
-        if transport is None:
-            continue
-        connections = getattr(getattr(transport, "_pool", None), "connections", None)
-        if not isinstance(connections, list):
-            stats["unreadable"] += 1
-            continue
+    mounts: Any = getattr(client, "_mounts", None)
+    found = [getattr(client, "_transport", None), *dict(mounts or {}).values()]
+    for transport in [found for found in found if found is not None]:
+        pool = getattr(transport, "_pool", None)
+        connections: Any = getattr(pool, "connections", None)
         try:
-            for connection in list(connections):
-                if connection.is_closed():
-                    continue
-                stats["open"] += 1
-                stats["idle" if connection.is_idle() else "in_use"] += 1
+            states = [(c.is_closed(), c.is_idle()) for c in connections]
         except _READ_ERRORS:
             stats["unreadable"] += 1
+            continue
+        for closed, idle in states:
+            stats["open"] += not closed
+            stats["idle"] += not closed and idle
+            stats["in_use"] += not closed and not idle
     return stats
 
 
 # end section
 # section: httpx-async
 class _AsyncTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport, which sends an idempotent request again when it failed
-    on a reused connection before any response (the server had closed it)."""
+    """httpx's transport, which resends a request that met a stale socket.
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    An idempotent request that failed on a reused connection before any
+    response (the server had closed it) is sent again.
+    """
+
+    async def handle_async_request(
+        self,
+        request: httpx.Request,
+    ) -> httpx.Response:
+        """Send `request`, again if it failed on a reused connection."""
         for _ in range(_RESENDS):
             attempt = _Attempt(request)
             request.extensions["trace"] = attempt.atrace
@@ -608,42 +617,32 @@ class _AsyncTransport(httpx.AsyncHTTPTransport):
 _async_clients: dict[object, dict[_Key, httpx.AsyncClient]] = {}
 
 
-def get_http_client(**client_options: Any) -> httpx.AsyncClient:
-    """The shared `httpx.AsyncClient` of the running event loop for these options.
+def get_http_client(**client_options: object) -> httpx.AsyncClient:
+    """Return the shared `httpx.AsyncClient` of the running event loop.
 
-    One client per event loop (or trio run) and option set: an async client is
-    bound to the loop it first ran on, so reusing one across `asyncio.run()` calls
-    or pytest's per-test loops fails with "Event loop is closed"
-    (encode/httpx#2473). The client is created on first use without `await`, and
-    a warm call is a dict lookup without a lock. A client found closed (someone
-    used it in `async with`) is replaced.
+    One client per event loop (or trio run) and option set: an async client
+    is bound to the loop it first ran on, so reusing one across
+    `asyncio.run()` calls or pytest's per-test loops fails with "Event loop
+    is closed" (encode/httpx#2473). It is created on first use without
+    `await`; a warm call is a dict lookup without a lock. A client found
+    closed (used in `async with`) is replaced.
 
     Options are client-level keyword arguments of `httpx.AsyncClient` with
-    hashable values (`verify=False`, `http2=True`, `base_url=...`); pass headers,
-    params, auth and timeouts on each request. Raises RuntimeError outside a
+    hashable values (`verify=False`, `base_url=...`); pass headers, params,
+    auth and timeouts on each request. Raises RuntimeError outside a
     running event loop.
     """
-    try:
-        loop: object = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = _running_loop()
-        if loop is None:
-            raise RuntimeError(
-                _NO_LOOP.format("get_http_client", "asyncio or trio")
-            ) from None
-    key: _Key = tuple(sorted(client_options.items())) if client_options else ()
-    clients = _async_clients.get(loop)
-    if clients is not None:
-        try:
-            client = clients.get(key)
-        except TypeError:  # an option without a hash, see _options_key
-            client = clients.get(_options_key("get_http_client", client_options))
-        if client is not None and not client.is_closed:
-            return client
+    loop = _running_loop()
+    if loop is None:
+        message = _NO_LOOP.format("get_http_client", "asyncio or trio")
+        raise RuntimeError(message)
     key = _options_key("get_http_client", client_options)
-    client = httpx.AsyncClient(
-        **_httpx_options("get_http_client", client_options, _AsyncTransport)
-    )
+    client = _async_clients.get(loop, {}).get(key)
+    if client is not None and not client.is_closed:
+        return client
+    accessor = "get_http_client"
+    options = _httpx_options(accessor, client_options, _AsyncTransport)
+    client = httpx.AsyncClient(**options)
     if _genuine(client, httpx.__name__, "get_http_client"):
         with _lock:
             _keep(loop, client)
@@ -654,10 +653,14 @@ def get_http_client(**client_options: Any) -> httpx.AsyncClient:
 # end section
 # section: httpx-sync
 class _SyncTransport(httpx.HTTPTransport):
-    """httpx's transport, which sends an idempotent request again when it failed
-    on a reused connection before any response (the server had closed it)."""
+    """httpx's transport, which resends a request that met a stale socket.
+
+    An idempotent request that failed on a reused connection before any
+    response (the server had closed it) is sent again.
+    """
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, again if it failed on a reused connection."""
         for _ in range(_RESENDS):
             attempt = _Attempt(request)
             request.extensions["trace"] = attempt.trace
@@ -674,26 +677,26 @@ class _SyncTransport(httpx.HTTPTransport):
 _sync_clients: dict[_Key, httpx.Client] = {}
 
 
-def get_sync_http_client(**client_options: Any) -> httpx.Client:
-    """The shared `httpx.Client` of this process for these options.
+def get_sync_http_client(**client_options: object) -> httpx.Client:
+    """Return the shared `httpx.Client` of this process for these options.
 
-    `httpx.Client` is thread-safe, so one per process and option set serves every
-    thread. It is never built at import time, and a forked child builds its own
-    (sockets inherited across a fork are shared with the parent). A client found
-    closed is replaced.
+    `httpx.Client` is thread-safe, so one per process and option set serves
+    every thread. It is never built at import time, and a forked child
+    builds its own. A client found closed is replaced.
 
-    Options are client-level keyword arguments of `httpx.Client` with hashable
-    values (`verify=False`, `http2=True`, `base_url=...`); pass headers, params,
+    Options are client-level keyword arguments of `httpx.Client` with
+    hashable values (`verify=False`, `base_url=...`); pass headers, params,
     auth and timeouts on each request.
     """
     key = _options_key("get_sync_http_client", client_options)
     client = _sync_clients.get(key)
     if client is not None and not client.is_closed:
         return client
+    accessor = "get_sync_http_client"
     client = httpx.Client(
-        **_httpx_options("get_sync_http_client", client_options, _SyncTransport)
+        **_httpx_options(accessor, client_options, _SyncTransport),
     )
-    if not _genuine(client, httpx.__name__, "get_sync_http_client"):
+    if not _genuine(client, httpx.__name__, accessor):
         return client
     with _lock:
         kept = _sync_clients.get(key)
@@ -706,39 +709,28 @@ def get_sync_http_client(**client_options: Any) -> httpx.Client:
 
 # end section
 # section: aiohttp
-# ---------------------------------------------------------------------------
-# aiohttp
-# ---------------------------------------------------------------------------
-
 _aiohttp_sessions: dict[object, dict[_Key, aiohttp.ClientSession]] = {}
 
 
-def get_aiohttp_session(**session_options: Any) -> aiohttp.ClientSession:
-    """The shared `aiohttp.ClientSession` of the running loop for these options.
+def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
+    """Return the shared `aiohttp.ClientSession` of the running loop.
 
-    Sessions are bound to their loop and must be created inside it, so there is
-    one per running loop and option set, created on first use. It uses a
-    `DummyCookieJar` (no cookie crosses callers) and a `TCPConnector` sized from
-    the environment (no cap on connections when unset). Options are
-    `ClientSession` keyword arguments with hashable values (`base_url=...`,
-    `trust_env=True`); pass headers, auth and timeouts on each request. Raises
-    RuntimeError outside a running asyncio event loop.
+    Sessions are bound to their loop and must be created inside it, so there
+    is one per running loop and option set, created on first use. It has a
+    `DummyCookieJar` (no cookie crosses callers) and a `TCPConnector` sized
+    from the environment. Options are `ClientSession` keyword arguments with
+    hashable values (`base_url=...`); pass headers, auth and timeouts on
+    each request. Raises RuntimeError outside a running asyncio loop.
     """
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        raise RuntimeError(_NO_LOOP.format("get_aiohttp_session", "asyncio")) from None
-    key: _Key = tuple(sorted(session_options.items())) if session_options else ()
-    sessions = _aiohttp_sessions.get(loop)
-    if sessions is not None:
-        try:
-            session = sessions.get(key)
-        except TypeError:  # an option without a hash, see _options_key
-            key = _options_key("get_aiohttp_session", session_options)
-            session = sessions.get(key)
-        if session is not None and not session.closed:
-            return session
+        message = _NO_LOOP.format("get_aiohttp_session", "asyncio")
+        raise RuntimeError(message) from None
     key = _options_key("get_aiohttp_session", session_options)
+    session = _aiohttp_sessions.get(loop, {}).get(key)
+    if session is not None and not session.closed:
+        return session
     session = aiohttp.ClientSession(**_aiohttp_options(session_options))
     if _genuine(session, aiohttp.__name__, "get_aiohttp_session"):
         with _lock:
@@ -747,246 +739,265 @@ def get_aiohttp_session(**session_options: Any) -> aiohttp.ClientSession:
     return session
 
 
-def _aiohttp_options(options: dict[str, Any]) -> dict[str, Any]:
+def _aiohttp_options(options: dict[str, object]) -> dict[str, Any]:
+    """Return `ClientSession` arguments: the environment's, then `options`."""
     for name in ("cookies", "cookie_jar"):
         if name in options:
-            raise TypeError(
-                f"get_aiohttp_session() keeps no cookies ({name}=), so that no "
-                "caller's cookie reaches another caller; pass cookies per request"
-            )
-    limit = _env_cap("MAX_CONNECTIONS") or 0
-    limit_per_host = _env_cap("MAX_CONNECTIONS_PER_HOST") or 0
-    keepalive = _env_seconds("KEEPALIVE_EXPIRY", 15.0)
+            message = f"get_aiohttp_session() keeps no cookies ({name}=), so"
+            message += " that no caller's cookie reaches another caller"
+            raise TypeError(message)
     timeout = aiohttp.ClientTimeout(
         total=_env_seconds("TIMEOUT", 300.0),
         connect=_env_seconds("POOL_TIMEOUT", None),
         sock_connect=_env_seconds("CONNECT_TIMEOUT", 30.0),
     )
-    kwargs: dict[str, Any] = {"timeout": timeout}
+    kwargs: dict[str, Any] = {"timeout": timeout, **options}
     if "connector" not in options:
         kwargs["connector"] = _Connector(
-            limit=limit, limit_per_host=limit_per_host, keepalive_timeout=keepalive
+            limit=_env_cap("MAX_CONNECTIONS") or 0,
+            limit_per_host=_env_cap("MAX_CONNECTIONS_PER_HOST") or 0,
+            keepalive_timeout=_env_seconds("KEEPALIVE_EXPIRY", 15.0),
         )
-    kwargs.update(options)
     kwargs["cookie_jar"] = aiohttp.DummyCookieJar()
     return kwargs
 
 
+_handed_out: weakref.WeakSet[object] = weakref.WeakSet()
+"""The protocols of the connections that `_Connector` handed out."""
+
+
+_Conn = aiohttp.connector.Connection
+
+
 class _Connector(aiohttp.TCPConnector):
-    """aiohttp's connector, which looks at a kept-alive connection's socket before
-    handing it out again, as httpcore and urllib3 do: one the server has closed
-    (its end of file not yet read by the loop) is dropped instead of failing the
-    request sent on it. New connections are not looked at: TLS session tickets
-    may wait there, unread, on a healthy one."""
+    """aiohttp's connector, which drops a kept-alive socket the peer closed.
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._handed_out: weakref.WeakSet[Any] = weakref.WeakSet()
+    It looks at a kept-alive connection's socket before handing it out
+    again, as httpcore and urllib3 do: one the server has closed (its end
+    of file not yet read by the loop) is dropped instead of failing the
+    request sent on it. New connections are not looked at: TLS session
+    tickets may wait there, unread, on a healthy one.
+    """
 
-    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        *args: object,
+        **kwargs: object,
+    ) -> _Conn:
+        """Return a connection whose peer has not closed it."""
+        connect = cast("Callable[..., Awaitable[_Conn]]", super().connect)
         for _ in range(3):
-            connection = await super().connect(req, traces, timeout)
+            connection = await connect(req, *args, **kwargs)
             protocol = connection.protocol
-            if protocol not in self._handed_out or not _peer_closed(connection):
-                self._handed_out.add(protocol)
+            if protocol not in _handed_out or not _peer_closed(connection):
+                _handed_out.add(protocol)
                 return connection
             connection.close()
-        return await super().connect(req, traces, timeout)
+        return await connect(req, *args, **kwargs)
+
+    def abandon(self) -> None:
+        """Mark the connector closed without I/O (its loop is closed)."""
+        self._close()
 
 
-def _peer_closed(connection: Any) -> bool:
-    """Whether a connection's socket has bytes or an end of file waiting."""
+def _peer_closed(connection: _Conn) -> bool:
+    """Tell whether a connection's socket has bytes or an end of file."""
     transport = connection.transport
     sock = None if transport is None else transport.get_extra_info("socket")
     if sock is None:
         return False
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([sock], [], [], 0)[0])  # pragma: no cover - Windows
+    if not hasattr(select, "poll"):  # pragma: no cover - Windows
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
-def _abandon_aiohttp_session(session: aiohttp.ClientSession) -> None:
-    """Mark a session of a closed loop as closed, without I/O (which would need
-    the loop), so that neither it nor its connector warns when collected."""
-    connector = session.connector
-    if connector is not None:
-        with contextlib.suppress(Exception):
-            connector._close()
-    session.detach()
+def _abandon(clients: list[object]) -> None:
+    """Mark the sessions among the clients of a closed loop closed, no I/O.
+
+    Closing needs the loop, which is gone; marked closed, neither a session
+    nor its connector warns when it is collected.
+    """
+    sessions = [c for c in clients if isinstance(c, aiohttp.ClientSession)]
+    for session in sessions:
+        if isinstance(session.connector, _Connector):
+            session.connector.abandon()
+        session.detach()
 
 
 def _aiohttp_stats(session: aiohttp.ClientSession) -> dict[str, int]:
-    """Connections of a session's connector, read defensively (no public API)."""
-    stats = {"open": 0, "idle": 0, "in_use": 0, "unreadable": 0}
+    """Count the connections of a session's connector (no public API)."""
+    idle: Any = getattr(session.connector, "_conns", None)
+    acquired: Any = getattr(session.connector, "_acquired", None)
     try:
-        idle = getattr(session.connector, "_conns", None)
-        acquired = getattr(session.connector, "_acquired", None)
-        if isinstance(idle, dict) and acquired is not None:
-            stats["idle"] = sum(len(conns) for conns in idle.values())
-            stats["in_use"] = len(acquired)
-            stats["open"] = stats["idle"] + stats["in_use"]
-        else:
-            stats["unreadable"] = 1
+        stats = {"idle": sum(len(conns) for conns in idle.values())}
+        stats["in_use"] = len(acquired)
     except _READ_ERRORS:
-        stats["unreadable"] = 1
+        return {"open": 0, "idle": 0, "in_use": 0, "unreadable": 1}
+    stats["open"] = stats["idle"] + stats["in_use"]
+    stats["unreadable"] = 0
     return stats
 
 
 # end section
 # section: requests
-# ---------------------------------------------------------------------------
-# requests
-# ---------------------------------------------------------------------------
+class _Local(threading.local):
+    """The calling thread's session."""
 
-_requests_local = threading.local()
-_requests_sessions: weakref.WeakKeyDictionary[requests.Session, str] = (
-    weakref.WeakKeyDictionary()
-)
-"""Every thread's session and its thread, for `close_http_clients()` and the
-statistics; a session leaves with its thread."""
+    session: requests.Session | None = None
 
 
-class _RequestsAdapter(HTTPAdapter):  # type: ignore[misc, unused-ignore]
-    """An `HTTPAdapter` that applies the environment's timeout to calls that give
-    none (requests itself has no default timeout, and keeps none when unset), and
-    sends an idempotent request once more when its connection was closed before
-    any response (a kept-alive connection the server closed: the session of a
-    thread keeps one per host, so the second send opens a new one)."""
+_requests_local = _Local()
+_requests_sessions = weakref.WeakKeyDictionary[requests.Session, str]()
+"""Every thread's session and its thread; a session leaves with its thread.
 
-    def __init__(self, default_timeout: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.default_timeout = default_timeout
+A session missing here was forgotten (`reset_http_clients()`, a fork).
+"""
+_IN_MEMORY = frozenset({bytes, str, type(None)})
+
+
+class _RequestsAdapter(  # type: ignore[misc, unused-ignore]
+    requests.adapters.HTTPAdapter,
+):
+    """An `HTTPAdapter` with a default timeout, which resends a stale request.
+
+    The environment's timeout applies to calls that give none (requests
+    itself has no default timeout). An idempotent request whose connection
+    was closed before any response (a kept-alive connection the server
+    closed) is sent once more, on a new connection.
+    """
+
+    default_timeout: tuple[float | None, float | None] | None = None
 
     def send(
         self,
-        request: Any,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> Any:
-        if timeout is None:
-            timeout = self.default_timeout
-        options = {"timeout": timeout, "verify": verify, "cert": cert}
+        request: requests.PreparedRequest,
+        *args: object,
+        **kwargs: object,
+    ) -> requests.Response:
+        """Send `request` with the default timeout, again if it was stale."""
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        send = cast("Callable[..., requests.Response]", super().send)
         try:
-            return super().send(request, stream=stream, proxies=proxies, **options)
+            return send(request, *args, **kwargs)
         except requests.ConnectionError as error:
-            aborted = error.args[:1] and isinstance(
-                error.args[0], urllib3.exceptions.ProtocolError
-            )
-            body = isinstance(request.body, (bytes, str, type(None)))
-            if not (aborted and body and request.method in _IDEMPOTENT):
+            reason = error.args[0] if error.args else None
+            aborted = isinstance(reason, urllib3.exceptions.ProtocolError)
+            in_memory = type(request.body) in _IN_MEMORY
+            if not (aborted and in_memory and request.method in _IDEMPOTENT):
                 raise
-        return super().send(request, stream=stream, proxies=proxies, **options)
+        return send(request, *args, **kwargs)
 
 
 def get_requests_session() -> requests.Session:
-    """The shared `requests.Session` of the calling thread.
+    """Return the shared `requests.Session` of the calling thread.
 
-    `requests.Session` is not documented as thread-safe (psf/requests#2766), so
-    each thread has its own; a forked child builds new ones. Its cookie jar
-    accepts no cookie, so nothing one call receives is sent by another (cookies
-    set during one call's redirects are still followed, as requests does for a
-    one-shot `requests.get`). Arguments stay on each call, as with
-    `requests.get(...)`.
+    `requests.Session` is not documented as thread-safe (psf/requests#2766),
+    so each thread has its own; a forked child builds new ones. Its cookie
+    jar accepts no cookie, so nothing one call receives is sent by another.
+    Arguments stay on each call, as with `requests.get(...)`.
     """
-    session: requests.Session | None = getattr(_requests_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        if not _genuine(session, requests.__name__, "get_requests_session"):
-            return session
+    session = _requests_local.session
+    if session is not None and session in _requests_sessions:
+        return session
+    session = requests.Session()
+    if _genuine(session, requests.__name__, "get_requests_session"):
         _configure_requests_session(session)
         _requests_local.session = session
     return session
 
 
 def _configure_requests_session(session: requests.Session) -> None:
-    num_pools = _env_int("NUM_POOLS", 10)
-    maxsize = _env_int("MAX_KEEPALIVE", 10)
+    """Mount the environment's adapter on `session`, and register it."""
     retries = _env_int("RETRIES", 0, minimum=0)
     read = _env_seconds("TIMEOUT", None)
     connect = _env_seconds("CONNECT_TIMEOUT", read)
-    default_timeout = None if read is None and connect is None else (connect, read)
-    # requests' own default is Retry(0, read=False); RETRIES only adds retries of
-    # failed connections, as httpx's transport retries do.
-    max_retries = (
-        urllib3.Retry(total=retries, connect=retries, read=False, status=0, other=0)
-        if retries
-        else 0
-    )
-    session.cookies.set_policy(_no_cookie_policy())
+    timeout = None if read is None and connect is None else (connect, read)
+    # requests' own default is Retry(0, read=False); RETRIES only adds
+    # retries of failed connections, as httpx's transport retries do.
     adapter = _RequestsAdapter(
-        default_timeout,
-        pool_connections=num_pools,
-        pool_maxsize=maxsize,
-        max_retries=max_retries,
+        pool_connections=_env_int("NUM_POOLS", 10),
+        pool_maxsize=_env_int("MAX_KEEPALIVE", 10),
+        max_retries=urllib3.Retry(
+            total=retries,
+            connect=retries,
+            read=False,
+            status=0,
+            other=0,
+        ),
     )
+    adapter.default_timeout = timeout
+    session.cookies.set_policy(_no_cookie_policy())
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    thread = threading.current_thread()
     with _lock:
-        thread = threading.current_thread()
         _requests_sessions[session] = f"{thread.name}:{thread.ident}"
+
+
+def _requests_stats(session: requests.Session) -> dict[str, int]:
+    """Count the connections of a session's adapters' pools."""
+    stats: dict[str, int] = {}
+    adapters = {id(a): a for a in session.adapters.values()}
+    for adapter in adapters.values():
+        manager = getattr(adapter, "poolmanager", None)
+        for field, value in _urllib3_pool_stats(manager).items():
+            stats[field] = stats.get(field, 0) + value
+    return stats
 
 
 # end section
 # section: requests, urllib3
 def _urllib3_pool_stats(manager: object) -> dict[str, int]:
-    """Idle connections kept and connections created by a PoolManager's pools.
+    """Count the idle connections kept and created by a PoolManager's pools.
 
     urllib3 does not track connections in use, so only these are reported.
     """
-    stats = {"idle": 0, "created": 0, "unreadable": 0}
-    try:
-        pools: Any = getattr(manager, "pools", None)
-        for pool_key in list(pools.keys()) if pools is not None else []:
-            with contextlib.suppress(KeyError):
-                pool = pools[pool_key]
-                queue = getattr(getattr(pool, "pool", None), "queue", ())
-                stats["idle"] += sum(1 for conn in list(queue) if conn is not None)
-                stats["created"] += int(getattr(pool, "num_connections", 0))
-    except _READ_ERRORS:
-        stats["unreadable"] = 1
+    stats = {"idle": 0, "created": 0}
+    pools: Any = getattr(manager, "pools", None) or {}
+    for pool in filter(None, [pools.get(key) for key in list(pools.keys())]):
+        queue = getattr(getattr(pool, "pool", None), "queue", ())
+        stats["idle"] += sum(1 for conn in list(queue) if conn is not None)
+        stats["created"] += int(getattr(pool, "num_connections", 0))
     return stats
 
 
 # end section
 # section: urllib3
-# ---------------------------------------------------------------------------
-# urllib3
-# ---------------------------------------------------------------------------
-
 _urllib3_managers: dict[_Key, urllib3.PoolManager] = {}
 
 
-def get_urllib3_pool_manager(**options: Any) -> urllib3.PoolManager:
-    """The shared `urllib3.PoolManager` of this process for these options.
+def get_urllib3_pool_manager(**options: object) -> urllib3.PoolManager:
+    """Return the shared `urllib3.PoolManager` of this process.
 
-    A PoolManager is thread-safe, so one per process and option set serves every
-    thread; a forked child builds its own. Options are `PoolManager` keyword
-    arguments with hashable values and win over the environment.
+    A PoolManager is thread-safe, so one per process and option set serves
+    every thread; a forked child builds its own. Options are `PoolManager`
+    keyword arguments with hashable values and win over the environment.
     """
     key = _options_key("get_urllib3_pool_manager", options)
     manager = _urllib3_managers.get(key)
     if manager is not None:
         return manager
     manager = urllib3.PoolManager(**_urllib3_options(options))
-    if not _genuine(manager, urllib3.__name__, "get_urllib3_pool_manager"):
-        return manager
-    with _lock:
-        kept = _urllib3_managers.setdefault(key, manager)
-    return kept
+    if _genuine(manager, urllib3.__name__, "get_urllib3_pool_manager"):
+        with _lock:
+            manager = _urllib3_managers.setdefault(key, manager)
+    return manager
 
 
-def _urllib3_options(options: dict[str, Any]) -> dict[str, Any]:
-    """PoolManager arguments: urllib3's defaults, except that 64 idle connections
-    are kept per host instead of 1. With `block=False` (the default) that bound
-    only decides how many connections are kept for reuse, never how many are
-    opened, so it changes nothing but reuse, and it avoids urllib3's "Connection
-    pool is full" warning when threads share the manager. urllib3 never expires
-    an idle connection, so the bound stays near common thread counts."""
+def _urllib3_options(options: dict[str, object]) -> dict[str, Any]:
+    """Return PoolManager arguments: the environment's, then `options`.
+
+    urllib3's defaults, except that 64 idle connections are kept per host
+    instead of 1. With `block=False` (the default) that bound only decides
+    how many connections are kept for reuse, never how many are opened, and
+    it avoids urllib3's "Connection pool is full" warning when threads share
+    the manager. urllib3 never expires an idle connection, so the bound stays
+    near common thread counts.
+    """
     kwargs: dict[str, Any] = {
         "num_pools": _env_int("NUM_POOLS", 10),
         "maxsize": _env_int("MAX_KEEPALIVE", 64),
@@ -995,7 +1006,8 @@ def _urllib3_options(options: dict[str, Any]) -> dict[str, Any]:
     if retries >= 0:
         default = urllib3.Retry.DEFAULT
         total = default.total if isinstance(default.total, int) else 0
-        kwargs["retries"] = default.new(connect=retries, total=max(total, retries))
+        total = max(total, retries)
+        kwargs["retries"] = default.new(connect=retries, total=total)
     read = _env_seconds("TIMEOUT", None)
     connect = _env_seconds("CONNECT_TIMEOUT", read)
     if read is not None or connect is not None:
@@ -1005,25 +1017,17 @@ def _urllib3_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 # end section
-# ---------------------------------------------------------------------------
-# Shutdown, tests and metrics
-# ---------------------------------------------------------------------------
-
-
 async def aclose_http_clients() -> None:
-    """Close the clients that can be closed from here, and forget them; never
-    raises (a client that fails to close is forgotten all the same).
+    """Close the clients that can be closed from here, and forget them.
 
-    That is every async client and aiohttp session of the running event loop
-    (clients of another running loop are bound to it: they are closed when that
-    loop shuts down, or by calling this function there), and every sync client,
-    requests session and urllib3 pool manager. The next accessor call builds new
-    ones. Call it at shutdown, or use `lifespan`.
+    That is every async client of the running event loop (clients of
+    another running loop are bound to it: they are closed when that loop
+    shuts down, or by calling this function there), and every sync client.
+    The next accessor call builds new ones. Never raises.
     """
     # section: httpx-async, aiohttp
     loop = _running_loop()
-    if loop is not None:
-        await _aclose_loop(loop)
+    await _aclose_loop(loop)
     with _lock:
         _forget_closed_loops()
     # end section
@@ -1031,26 +1035,32 @@ async def aclose_http_clients() -> None:
 
 
 def close_http_clients() -> None:
-    """Close every sync client, requests session and urllib3 pool manager, and
-    forget them; the next accessor call builds new ones. Never raises. Async
-    clients need their loop: use `aclose_http_clients()` for them."""
+    """Close every sync client and forget them; never raise.
+
+    The next accessor call builds new ones. Async clients need their loop:
+    use `aclose_http_clients()` for them.
+    """
+    # section: httpx-sync, requests, urllib3
     with _lock:
         closing = _take_sync_clients()
     _close_each(closing)
+    # end section
 
 
+# section: httpx-sync, requests, urllib3
 def _take_sync_clients() -> list[Callable[[], object]]:
-    """Forget every sync client; their close functions. The caller holds `_lock`."""
+    """Forget every sync client; return their close functions.
+
+    The caller holds `_lock`.
+    """
     closing: list[Callable[[], object]] = []
     # section: httpx-sync
     closing.extend(client.close for client in _sync_clients.values())
     _sync_clients.clear()
     # end section
     # section: requests
-    global _requests_local
     closing.extend(session.close for session in list(_requests_sessions))
     _requests_sessions.clear()
-    _requests_local = threading.local()
     # end section
     # section: urllib3
     closing.extend(manager.clear for manager in _urllib3_managers.values())
@@ -1059,21 +1069,20 @@ def _take_sync_clients() -> list[Callable[[], object]]:
     return closing
 
 
-# section: httpx-sync, requests, urllib3
-def _close_at_exit() -> None:
-    """Close the sync clients when the interpreter exits, so their sockets are
-    released cleanly even in scripts that never call `close_http_clients()`.
+def _close_at_exit() -> None:  # pragma: no cover - runs after coverage stops
+    """Close the sync clients when the interpreter exits.
 
-    It never waits: when another thread holds the lock (a daemon thread still
-    busy at exit), the clients are left to the operating system, which closes
-    their sockets as the process ends."""
-    if not _lock.acquire(blocking=False):
-        return
-    try:
-        closing = _take_sync_clients()
-    finally:
-        _lock.release()
-    _close_each(closing)
+    Their sockets are released cleanly even in scripts that never call
+    `close_http_clients()`. It never waits: when another thread holds the
+    lock (a daemon thread still busy at exit), the clients are left to the
+    operating system, which closes their sockets as the process ends.
+    """
+    if _lock.acquire(blocking=False):
+        try:
+            closing = _take_sync_clients()
+        finally:
+            _lock.release()
+        _close_each(closing)
 
 
 atexit.register(_close_at_exit)
@@ -1081,22 +1090,25 @@ atexit.register(_close_at_exit)
 
 
 def reset_http_clients() -> None:
-    """Forget every client, so that the next accessor call builds a new one: the
-    test fixture of the module docstring. Sync clients are closed; async clients
-    are closed when their event loop shuts down. Never raises."""
+    """Forget every client, so that the next accessor call builds a new one.
+
+    This is the test fixture of the module docstring. Sync clients are
+    closed; async clients are closed when their event loop shuts down.
+    Never raises.
+    """
     with _lock:
-        closing = _take_sync_clients()
+        closing = _take_sync_clients()  # section: httpx-sync, requests, urllib3
         _async_clients.clear()  # section: httpx-async
         _aiohttp_sessions.clear()  # section: aiohttp
-    _close_each(closing)
+    _close_each(closing)  # section: httpx-sync, requests, urllib3
 
 
 @contextlib.asynccontextmanager
-async def lifespan(app: object) -> AsyncIterator[None]:
-    """A FastAPI/Starlette `lifespan` that closes every client at shutdown.
+async def lifespan(_app: object) -> AsyncGenerator[None]:
+    """Close every client at shutdown: a FastAPI/Starlette `lifespan`.
 
-    Use `FastAPI(lifespan=lifespan)`, or enter it from your own lifespan with
-    `async with lifespan(app): yield`.
+    Use `FastAPI(lifespan=lifespan)`, or enter it from your own lifespan
+    with `async with lifespan(app): yield`.
     """
     try:
         yield
@@ -1105,75 +1117,77 @@ async def lifespan(app: object) -> AsyncIterator[None]:
 
 
 def http_client_stats() -> dict[str, dict[str, int]]:
-    """Connections per client, for logs and metrics.
+    """Count the connections of every client, for logs and metrics.
 
-    Keys name the client and its options (values that could hold a secret are
-    masked), for example `httpx-async[loop=0x7f...,verify=False]`. Values count
-    connections `open`, `idle` and `in_use` where the library lets them be read,
-    and `unreadable` transports or pools (custom transports, future versions).
-    Reading never raises.
+    Keys name the client and its options (values that could hold a secret
+    are masked), for example `httpx-sync[verify=False]`. Values count
+    connections `open`, `idle` and `in_use` where the library lets them be
+    read, and `unreadable` transports or pools. Never raises.
     """
     stats: dict[str, dict[str, int]] = {}
     with _lock:
         # section: httpx-async
         for loop, clients in _async_clients.items():
             for key, client in clients.items():
-                if not client.is_closed:
-                    name = _describe("httpx-async", key, f"loop={id(loop):#x}")
-                    stats[name] = _httpx_pool_stats(client)
+                name = _describe("httpx-async", key, f"loop={id(loop):#x}")
+                stats[name] = _httpx_pool_stats(client)
         # end section
         # section: httpx-sync
         for key, sync_client in _sync_clients.items():
-            if not sync_client.is_closed:
-                stats[_describe("httpx-sync", key)] = _httpx_pool_stats(sync_client)
+            name = _describe("httpx-sync", key)
+            stats[name] = _httpx_pool_stats(sync_client)
         # end section
         # section: aiohttp
         for loop, sessions in _aiohttp_sessions.items():
             for key, session in sessions.items():
-                if not session.closed:
-                    name = _describe("aiohttp", key, f"loop={id(loop):#x}")
-                    stats[name] = _aiohttp_stats(session)
+                name = _describe("aiohttp", key, f"loop={id(loop):#x}")
+                stats[name] = _aiohttp_stats(session)
         # end section
         # section: requests
         for requests_session, thread in list(_requests_sessions.items()):
-            session_stats: dict[str, int] = {}
-            adapters = {id(a): a for a in requests_session.adapters.values()}
-            for adapter in adapters.values():
-                manager = getattr(adapter, "poolmanager", None)
-                for field, value in _urllib3_pool_stats(manager).items():
-                    session_stats[field] = session_stats.get(field, 0) + value
-            stats[f"requests[thread={thread}]"] = session_stats
+            name = f"requests[thread={thread}]"
+            stats[name] = _requests_stats(requests_session)
         # end section
         # section: urllib3
         for key, manager in _urllib3_managers.items():
-            stats[_describe("urllib3", key)] = _urllib3_pool_stats(manager)
+            name = _describe("urllib3", key)
+            stats[name] = _urllib3_pool_stats(manager)
         # end section
     return stats
 
 
-def _after_fork_in_child() -> None:
-    """Forget every client in a forked child (gunicorn --preload, multiprocessing).
+def _before_fork() -> None:
+    """Hold the registry lock across a fork, so the child's copy is free."""
+    _lock.acquire()
 
-    Sockets inherited across a fork are shared with the parent, so the child must
-    open its own connections. The parent's clients are not closed here: that could
-    tear down connections the parent still uses. The lock is replaced because
-    another thread of the parent may have held it at the time of the fork.
+
+def _after_fork_in_parent() -> None:
+    """Release the registry lock held across the fork."""
+    _lock.release()
+
+
+def _after_fork_in_child() -> None:  # pragma: no cover - in the child
+    """Forget every client in a forked child (gunicorn --preload).
+
+    Sockets inherited across a fork are shared with the parent, so the child
+    opens its own connections. The parent's clients are not closed here:
+    that could tear down connections the parent still uses.
     """
-    global _lock
-    _lock = threading.Lock()
     # section: httpx-async, aiohttp
+    _watchers.clear()
     _owned.clear()
+    # end section
     _async_clients.clear()  # section: httpx-async
     _aiohttp_sessions.clear()  # section: aiohttp
-    # end section
     _sync_clients.clear()  # section: httpx-sync
-    # section: requests
-    global _requests_local
-    _requests_sessions.clear()
-    _requests_local = threading.local()
-    # end section
+    _requests_sessions.clear()  # section: requests
     _urllib3_managers.clear()  # section: urllib3
+    _lock.release()
 
 
-if sys.platform != "win32":
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+if sys.platform != "win32":  # pragma: no branch - not on Windows
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
