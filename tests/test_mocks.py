@@ -16,7 +16,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
-from pool_refactor.fix.mocks import MockWarning, ProjectModules, Replaced, TestEdit, find_broken_mocks
+from pool_refactor.fix.mocks import MockWarning, PatchEdit, ProjectModules, Replaced, find_broken_mocks
 from pool_refactor.plan.analyze import analyze_source
 from pool_refactor.scan.findings import Applicability
 
@@ -127,9 +127,9 @@ def test_suggestions_name_the_accessor_and_the_transport_mock() -> None:
 
 def test_fix_tests_edits_of_the_fixture() -> None:
     by_line = {w.line: w for w in _scan()}
-    assert by_line[21].edit == TestEdit("shop.users.get_http_client", entered="__aenter__")
-    assert by_line[48].edit == TestEdit("requests.Session.get")
-    assert by_line[49].edit == TestEdit("requests.Session.get")
+    assert by_line[21].edit == PatchEdit("shop.users.get_http_client", entered="__aenter__")
+    assert by_line[48].edit == PatchEdit("requests.Session.get")
+    assert by_line[49].edit == PatchEdit("requests.Session.get")
     assert by_line[56].edit is None and by_line[56].manual == "`patch.multiple` is rewritten by hand"
     assert by_line[40].manual == "a fake class must be returned by a fake accessor; write it by hand"
 
@@ -226,8 +226,8 @@ def test_a_global_patch_is_broken_only_for_what_was_replaced(tmp_path: Path) -> 
     )
     warnings = find_broken_mocks([(Path("t.py"), source)], [post], modules)
     assert [(w.line, w.edit, w.manual) for w in warnings] == [
-        (3, TestEdit("requests.Session.post"), ""),
-        (5, TestEdit("requests.Session.post", owner_suffix=".Session", static=True), ""),
+        (3, PatchEdit("requests.Session.post"), ""),
+        (5, PatchEdit("requests.Session.post", owner_suffix=".Session", static=True), ""),
         (6, None, "the patch has options (`autospec`, `spec`, ...) that differ on a method"),
     ]
 
@@ -304,7 +304,7 @@ def test_a_global_constructor_patch_names_every_accessor_and_no_placeholder(tmp_
         "`a.http_client.reset_http_clients()` or `b.http_client.reset_http_clients()`" in warning.suggestion
     )
     assert "<package>" not in warning.suggestion
-    assert warning.edit == TestEdit("a.x.get_http_client", entered="__aenter__")  # the module it imports
+    assert warning.edit == PatchEdit("a.x.get_http_client", entered="__aenter__")  # the module it imports
 
 
 def test_warnings_are_sorted_by_path_and_line() -> None:

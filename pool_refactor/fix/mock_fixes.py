@@ -1,7 +1,7 @@
 """`--fix-tests`: rewrite the patches that `fix.mocks` found broken, in the shapes it knows, so that
 each test mocks the rewritten code again.
 
-The edits (`mocks.TestEdit`), made with libcst so that everything else in the test file is kept:
+The edits (`mocks.PatchEdit`), made with libcst so that everything else in the test file is kept:
 
 - a one-shot function becomes the same method of the shared client's class, which is called with
   the same arguments (a `MagicMock` on a class is not bound to the instance):
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from pool_refactor.fix.mocks import MockWarning, TestEdit
+from pool_refactor.fix.mocks import MockWarning, PatchEdit
 
-__all__ = ["HELPERS", "TestRewrite", "rewrite_test"]
+__all__ = ["HELPERS", "PatchRewrite", "rewrite_test"]
 
 HELPERS = {
     "__aenter__": "_shared_async_client_mock",
@@ -51,20 +51,20 @@ def {name}(**kwargs: object) -> object:  # by pool-refactor --fix-tests
 
 
 @dataclass(frozen=True)
-class TestRewrite:
+class PatchRewrite:
     """A test file's new text and the warnings its edits settled."""
 
     new_text: str
     fixed: tuple[MockWarning, ...]
 
 
-def rewrite_test(text: str, warnings: Sequence[MockWarning]) -> TestRewrite | None:
+def rewrite_test(text: str, warnings: Sequence[MockWarning]) -> PatchRewrite | None:
     """Apply the edits of `warnings` (all of one test file) to `text`; None when none applies.
 
     The calls are found by what they are (`MockWarning.site`: function and target), not by
     position: every call of one file with the same site patches the same thing, so it gets the
     same edit. A site whose warnings disagree (one edit, another none) is left alone."""
-    edits: dict[str, TestEdit | None] = {}
+    edits: dict[str, PatchEdit | None] = {}
     sites: dict[str, list[MockWarning]] = {}
     for warning in warnings:
         if warning.site in edits and edits[warning.site] != warning.edit:
@@ -86,7 +86,7 @@ def rewrite_test(text: str, warnings: Sequence[MockWarning]) -> TestRewrite | No
     for dunder in sorted(editor.helpers):
         new_module = _add_helper(new_module, dunder)
     fixed = tuple(w for site in sorted(editor.applied) for w in sites[site])
-    return TestRewrite(new_module.code, fixed)
+    return PatchRewrite(new_module.code, fixed)
 
 
 def _normalised(code: str) -> str | None:
@@ -97,7 +97,7 @@ def _normalised(code: str) -> str | None:
 
 
 class _Editor(cst.CSTTransformer):
-    def __init__(self, edits: dict[str, TestEdit], module: cst.Module) -> None:
+    def __init__(self, edits: dict[str, PatchEdit], module: cst.Module) -> None:
         super().__init__()
         self._edits = edits
         self._module = module
@@ -150,7 +150,7 @@ def _positional(call: cst.Call) -> list[int]:
     return [i for i, arg in enumerate(call.args) if arg.keyword is None and not arg.star]
 
 
-def _apply(call: cst.Call, edit: TestEdit) -> cst.Call | None:
+def _apply(call: cst.Call, edit: PatchEdit) -> cst.Call | None:
     args = list(call.args)
     positional = _positional(call)
     if not positional:

@@ -57,7 +57,7 @@ __all__ = [
     "MockWarning",
     "ProjectModules",
     "Replaced",
-    "TestEdit",
+    "PatchEdit",
     "call_key",
     "find_broken_mocks",
     "module_bindings",
@@ -109,7 +109,7 @@ class Replaced:
 
 
 @dataclass(frozen=True)
-class TestEdit:
+class PatchEdit:
     """What `--fix-tests` does to one patch so that it mocks the rewritten code again."""
 
     target: str
@@ -135,7 +135,7 @@ class MockWarning:
     target: str
     """What is patched, as written (`shop.users.httpx.AsyncClient`)."""
     suggestion: str
-    edit: TestEdit | None = None
+    edit: PatchEdit | None = None
     """The edit `--fix-tests` makes, when this shape is one it knows."""
     site: str = ""
     """The patch call's function and target, normalised (`call_key`): `--fix-tests` finds the calls
@@ -610,7 +610,7 @@ class _Classifier:
 
     def _edit(
         self, patch: _Patch, users: Sequence[Replaced], imported: set[str]
-    ) -> tuple[TestEdit | None, str]:
+    ) -> tuple[PatchEdit | None, str]:
         keywords = {k.arg for k in patch.call.keywords if k.arg}
         if patch.kind == "multiple":
             return None, "`patch.multiple` is rewritten by hand"
@@ -633,8 +633,8 @@ class _Classifier:
                 or (patch.kind == "object" and len(patch.call.args) > 2)
             )
             if patch.string_form:
-                return TestEdit(method, static=static), ""
-            return TestEdit(method, owner_suffix=f".{owner_class}", static=static), ""
+                return PatchEdit(method, static=static), ""
+            return PatchEdit(method, owner_suffix=f".{owner_class}", static=static), ""
         # A constructor: patch the accessor where one module under test imports it.
         kinds = {r.kind for r in users}
         if len(kinds) != 1 or kinds == {"local"} and any(r.library == "aiohttp" for r in users):
@@ -662,7 +662,7 @@ class _Classifier:
         if kind == "with":
             entered = "__aenter__" if any(_is_async(r) for r in users) else "__enter__"
         if patch.string_form:
-            return TestEdit(f"{module}.{accessor}", entered=entered), ""
+            return PatchEdit(f"{module}.{accessor}", entered=entered), ""
         return None, "`patch.object` of a constructor is rewritten by hand"
 
 

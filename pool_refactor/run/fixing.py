@@ -27,7 +27,7 @@ from pool_refactor.paths import DiscoveredFile, display_path
 from pool_refactor.plan.analyze import scan_loaded
 from pool_refactor.run.fix_parallel import map_files
 from pool_refactor.run.options import Options, Outcome
-from pool_refactor.run.suites import find_test_files
+from pool_refactor.run.suites import find_test_files, testpaths
 from pool_refactor.run.workers import effective_jobs
 from pool_refactor.scan.catalog import LIBRARIES
 from pool_refactor.scan.findings import FileError, Finding, Note, ScanResult
@@ -48,6 +48,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     fixed_sites = 0
     fixed_files: list[DiscoveredFile] = []
     wired_roots: set[Path] = set()
+    tested: set[Path] = set()
     for target_path, item in sorted(work.items()):
         module_display = display_path(target_path)
         module_text = _module_update(item, options, errors, module_display)
@@ -58,10 +59,13 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
         if options.wire and root not in wired_roots:  # one application per package: wire it once
             wired_roots.add(root)
             others = _wire(item, files, options, outcome)
+        tests = _tests_update(item, options, module_text, tested)
         if options.diff:
             if isinstance(module_text, str):
                 old = _read_text(target_path)
                 diffs.append(_unified(module_display, old, module_text))
+            if tests is not None:
+                diffs.append(_unified(display_path(tests[0]), _read_text(tests[0]), tests[1]))
             for rewrite in item.rewrites:
                 diffs.append(_unified(rewrite.file.display, rewrite.source.text, rewrite.new_text))
                 fixed_sites += rewrite.applied
@@ -82,6 +86,8 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
                     FileError(module_display, f"cannot write the shared module: {exc}", stage="fix")
                 )
                 continue
+        if tests is not None:
+            _write_tests(*tests, outcome, errors)
         for rewrite in item.rewrites:
             try:
                 data = encode_source(rewrite.new_text, rewrite.source)
@@ -405,6 +411,41 @@ def _module_update(
                 )
             )
         return _FAILED
+
+
+def _tests_update(
+    item: _TargetWork, options: Options, module_text: str | None | object, tested: set[Path]
+) -> tuple[Path, str] | None:
+    """The shared module's tests: where they go and their new text, or None (`--no-test-file`, no
+    test folder, a file the user wrote or edited, nothing new). They go into the first folder of
+    pytest's `testpaths`, else `tests/` or `test/`; one module per project gets them (`tested`)."""
+    if not options.test_file:
+        return None
+    root = options.config.project_root
+    folders = [root / name for name in [*testpaths(root), "tests", "test"]]
+    folder = next((folder for folder in folders if folder.is_dir()), None)
+    if folder is None or folder in tested:
+        return None
+    tested.add(folder)
+    path = folder / shared_module.TEST_FILE_NAME
+    module = module_text if isinstance(module_text, str) else _read_text(item.target.path)
+    existing = _read_text(path) if path.exists() else None
+    text = shared_module.plan_tests_update(existing, module, item.target.module_name)
+    return None if text is None else (path, text)
+
+
+def _write_tests(path: Path, text: str, outcome: Outcome, errors: list[FileError]) -> None:
+    shown = display_path(path)
+    try:
+        if path.exists():
+            write_atomic(path, text.encode("utf-8"), expected=path.read_bytes())
+        else:
+            create_new(path, text.encode("utf-8"))
+    except (WriteError, OSError) as exc:
+        errors.append(FileError(shown, f"cannot write the shared module's tests: {exc}", stage="fix"))
+        return
+    outcome.messages.append(f"Wrote {shown}")
+    outcome.result.notes.append(Note("module", "tests of the shared client module written", shown))
 
 
 def _read_text(path: Path) -> str:
