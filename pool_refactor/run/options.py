@@ -26,9 +26,11 @@ class Options:
     baseline: Path | None = None
     add_noqa: bool = False
     wire: bool = True
+    """Close the shared clients at application shutdown (FastAPI/Starlette) when fixing."""
     fix_tests: bool = False
     """With `--fix`/`--diff`, also rewrite the tests' patches of the old clients (`fix.mock_fixes`)."""
-    """Close the shared clients at application shutdown (FastAPI/Starlette) when fixing."""
+    test_file: bool = True
+    """With `--fix`/`--diff`, also write the shared module's tests into the project's test folder."""
 
 
 @dataclass
