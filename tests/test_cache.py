@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+import pool_refactor
 from pool_refactor.plan import analyze
 from pool_refactor.plan.analyze import scan_one
 from pool_refactor.run import cache as cache_module
@@ -195,3 +197,19 @@ def test_encoding_round_trips_every_field(project: Path) -> None:
             assert got.path == "after.py"
             assert got.plan == want.plan
             assert got == type(want)(**{**want.__dict__, "path": "after.py"})
+
+
+@pytest.mark.parametrize("module", ["scan/scanner.py", "scan/catalog.py", "plan/planner.py", "paths.py"])
+def test_the_key_changes_with_the_code_that_decides_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    """An upgrade that changes the scanner or the planner must not be served old findings."""
+
+    copy = tmp_path / "pool_refactor"
+    shutil.copytree(Path(pool_refactor.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(pool_refactor, "__file__", str(copy / "__init__.py"))
+    before = cache_module.cache_key()
+    assert cache_module.cache_key() == before
+    with (copy / module).open("a", encoding="utf-8") as handle:
+        handle.write("\n# changed\n")
+    assert cache_module.cache_key() != before

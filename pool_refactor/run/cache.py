@@ -95,6 +95,13 @@ ContentTable = Mapping[str, Any]
 # Key
 
 
+def _result_code_folders(package: Path) -> tuple[Path, ...]:
+    """The folders whose code decides a cached result: the scanner and the planner (a file's entry
+    holds its findings and their fix plans) and the top-level modules they import. An upgrade that
+    changes any of them must not be served the old findings from a warm cache."""
+    return (package, package / "scan", package / "plan")
+
+
 def cache_key() -> str:
     """Digest of everything besides a file's bytes that a scan result depends on."""
     digest = hashlib.blake2b(digest_size=16)
@@ -102,7 +109,7 @@ def cache_key() -> str:
         f"{CACHE_FORMAT}|{pool_refactor.__version__}|{sys.version_info[0]}.{sys.version_info[1]}|".encode()
     )
     package = Path(pool_refactor.__file__).parent
-    for folder in (package, package / "report"):
+    for folder in _result_code_folders(package):
         try:
             names = sorted(name for name in os.listdir(folder) if name.endswith(".py"))
         except OSError:
