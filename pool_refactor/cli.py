@@ -177,6 +177,13 @@ def scan(
             help="With --fix: do not add the shared clients' close to the FastAPI/Starlette lifespan.",
         ),
     ] = False,
+    no_test_file: Annotated[
+        bool,
+        typer.Option(
+            "--no-test-file",
+            help="With --fix: do not write the shared module's tests (tests/test_http_client.py).",
+        ),
+    ] = False,
 ) -> None:
     """Scan for per-request HTTP clients; report, show a diff, fix, or gate CI.
 
@@ -221,6 +228,7 @@ def scan(
         baseline=baseline or (config.project_root / config.baseline if config.baseline else None),
         add_noqa=add_noqa,
         wire=config.wire and not no_wire,
+        test_file=config.test_file and not no_test_file,
         fix_tests=fix_tests,
     )
     try:

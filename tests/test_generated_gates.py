@@ -1,11 +1,14 @@
-"""The generated module passes a project's own gates, whatever they are (issue 11, item 3).
+"""The generated module and its tests pass a project's own gates, whatever they are (issue 11, item 3).
 
 Every rendering (all sections, and each section alone) is checked by the strictest settings
 projects use: ruff `select = ["ALL"]` at 79 columns for the oldest and the newest target,
 `ruff format --check` and `black --check` at 79 and at 120 columns (the module is formatted so
 that no formatter changes it at any line length), flake8, isort (default and black profiles),
 pydocstyle, interrogate at 100%, `mypy --strict`, basedpyright in strict mode and ty. Each tool
-runs once over every rendering, so the whole matrix takes a few tool start-ups.
+runs once over every rendering, so the whole matrix takes a few tool start-ups. The tests that
+`--fix` writes beside the module pass the same gates (with `assert` allowed, as in any pytest
+suite) and cover every line and branch of each rendering and of themselves, without network or
+pytest plugins.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor.fix.shared_module import SECTIONS, render
+from pool_refactor.fix.shared_module import SECTIONS, is_unchanged, render, render_tests
 
 BIN = Path(sys.executable).parent
 
@@ -29,6 +32,8 @@ select = ["ALL"]
 ignore = ["D203", "D213", "COM812", "ISC001", "CPY001"]
 [lint.isort]
 required-imports = ["from __future__ import annotations"]
+[lint.per-file-ignores]
+"tests*/*" = ["S101"]
 """
 
 PYRIGHT_STRICT = '{"typeCheckingMode": "strict"}'
@@ -44,11 +49,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         package.mkdir()
         (package / "__init__.py").write_text('"""A package."""\n')
         (package / "http_client.py").write_text(render(sections))
+        tests = root / f"tests{index}"
+        tests.mkdir()
+        (tests / "__init__.py").write_text('"""Tests."""\n')
+        (tests / "test_http_client.py").write_text(render_tests(sections, f"pkg{index}.http_client"))
     return root
 
 
 def _modules(root: Path) -> list[str]:
-    return sorted(str(path.relative_to(root)) for path in root.glob("pkg*/http_client.py"))
+    files = [*root.glob("pkg*/http_client.py"), *root.glob("tests*/test_http_client.py")]
+    return sorted(str(path.relative_to(root)) for path in files)
 
 
 def _run(root: Path, *args: str) -> str:
@@ -90,3 +100,71 @@ def test_type_checkers(project: Path) -> None:
     python = ("--pythonpath", sys.executable)
     assert _run(project, str(BIN / "basedpyright"), *python, *modules) == ""
     assert _run(project, str(BIN / "ty"), "check", "--python", sys.prefix, *modules) == ""
+
+
+@pytest.mark.parametrize("index", range(len(SECTIONS) + 1))
+def test_the_tests_cover_every_line_and_branch(project: Path, index: int) -> None:
+    """Plain pytest (no plugin, warnings are errors) under coverage with branches: 100% of the
+    rendering and of its tests."""
+    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
+    data = f"--data-file=.coverage.{index}"
+    run = (sys.executable, "-m", "coverage", "run", data, "--branch", "--source", ".", *pytest_run)
+    assert _run(project, *run, f"tests{index}/test_http_client.py") == ""
+    files = f"pkg{index}/http_client.py,tests{index}/test_http_client.py"
+    report = (sys.executable, "-m", "coverage", "report", data, "--show-missing", "--fail-under", "100")
+    assert _run(project, *report, "--include", files) == ""
+
+
+SHOP = """\
+import httpx
+import requests
+
+
+def fetch(url: str) -> str:
+    with httpx.Client() as client:
+        return client.get(url).text
+
+
+def post(url: str) -> int:
+    with requests.Session() as session:
+        return session.post(url, data=b"x").status_code
+"""
+
+
+def _fix(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = (sys.executable, "-m", "pool_refactor", "scan", "--fix", "--no-cache", *extra, ".")
+    return subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+
+
+def test_fix_writes_the_tests_into_the_test_folder(tmp_path: Path) -> None:
+    """`--fix` writes `<testpaths>/test_http_client.py`; a second run changes nothing; the
+    project's own file of that name is never overwritten; `--no-test-file` writes none."""
+    for name, options, own in [("plain", (), None), ("own", (), "def test_mine() -> None: ...\n")]:
+        root = tmp_path / name
+        (root / "shop").mkdir(parents=True)
+        (root / "shop" / "__init__.py").write_text("")
+        (root / "shop" / "api.py").write_text(SHOP)
+        (root / "checks").mkdir()
+        (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["checks"]\n')
+        if own is not None:
+            (root / "checks" / "test_http_client.py").write_text(own)
+        result = _fix(root, *options)
+        assert result.returncode == 0, result.stdout + result.stderr
+        written = (root / "checks" / "test_http_client.py").read_text()
+        if own is not None:
+            assert written == own
+            continue
+        assert "Wrote checks/test_http_client.py" in result.stdout + result.stderr
+        assert written.startswith("# Generated by pool-refactor") and is_unchanged(written)
+        assert "from shop import http_client\n" in written
+        assert "get_requests_session" in written and "get_http_client()" not in written
+        assert _fix(root).returncode == 0
+        assert (root / "checks" / "test_http_client.py").read_text() == written
+    root = tmp_path / "opted-out"
+    (root / "shop").mkdir(parents=True)
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "api.py").write_text(SHOP)
+    (root / "tests").mkdir()
+    assert _fix(root, "--no-test-file").returncode == 0
+    assert (root / "shop" / "http_client.py").exists()
+    assert not (root / "tests" / "test_http_client.py").exists()

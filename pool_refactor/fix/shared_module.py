@@ -366,3 +366,31 @@ def render_tests(
         "\n"
     )
     return header + body
+
+
+TEST_FILE_NAME = "test_http_client.py"
+"""The name of the tests written beside the module, in the project's test folder."""
+
+
+def plan_tests_update(
+    existing: str | None,
+    module_text: str,
+    module_name: str,
+) -> str | None:
+    """The new text of the module's tests, or None when the file must stay as it is.
+
+    `module_text` is the shared module as it will be on disk (its header gives the sections and
+    settings); `module_name` its absolute dotted name. A file pool-refactor did not write, or one
+    edited since it was generated, is never overwritten (None); an unchanged one is regenerated
+    when the module's sections, settings or name changed. A module that pool-refactor did not
+    write, or that was edited, gets no tests: they cover the module as generated."""
+    sections = sections_of(module_text)
+    if not sections or not is_unchanged(module_text):
+        return None
+    header = _Header(module_text)
+    text = render_tests(sections, module_name, env_prefix=header.env_prefix, httpx_module=header.httpx_module)
+    if existing is None:
+        return text
+    if sections_of(existing) is None or not is_unchanged(existing) or existing == text:
+        return None
+    return text

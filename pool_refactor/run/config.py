@@ -131,6 +131,8 @@ class Config:
     show_suppressed: bool = False
     wire: bool = True
     """With --fix, close the shared clients at application shutdown (`--no-wire` turns it off)."""
+    test_file: bool = True
+    """With --fix, write the shared module's tests into the test folder (`--no-test-file`)."""
 
 
 # --- validation -------------------------------------------------------------------------------------
@@ -253,6 +255,7 @@ _KEYS: dict[str, tuple[str, Callable[[_Checker, str, object], object]]] = {
     "jobs": ("jobs", _Checker.jobs),
     "show-suppressed": ("show_suppressed", _Checker.boolean),
     "wire": ("wire", _Checker.boolean),
+    "test-file": ("test_file", _Checker.boolean),
 }
 """Setting name in the file -> (``Config`` field, checker). The single list of supported keys."""
 

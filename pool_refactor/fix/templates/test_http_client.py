@@ -24,13 +24,16 @@ import sys
 import threading
 import types
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import (
+    TYPE_CHECKING,
+    Any,  # section: httpx-sync, aiohttp
+)
 
 import aiohttp  # section: aiohttp
 import httpx  # section: httpx-async, httpx-sync
 import pytest
 import requests.adapters  # section: requests
-import urllib3  # section: requests, urllib3
+import urllib3  # section: requests
 
 from pool_refactor.fix.templates import http_client
 
@@ -102,6 +105,7 @@ def _in_loop(build: Callable[[], object]) -> object:
     """Call `build` in an event loop of its own, closed afterwards."""
 
     async def main() -> object:
+        """Build the client in the running loop."""
         return build()
 
     return asyncio.run(main())
@@ -201,6 +205,7 @@ def test_close_and_lifespan() -> None:
         closing.send(None)
 
     async def main() -> None:
+        """Enter and leave the lifespan."""
         async with http_client.lifespan(object()):
             pass
 
@@ -275,7 +280,10 @@ def _senders(
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", stub.send)
 
     def send(method: str, url: str) -> int:
+        """Send with the shared sync client, traced."""
+
         def trace(name: str, _info: object) -> None:
+            """Receive httpcore's trace."""
             assert name
 
         client = http_client.get_sync_http_client()
@@ -288,9 +296,11 @@ def _senders(
     monkeypatch.setattr(transport, "handle_async_request", stub.asend)
 
     async def atrace(name: str, _info: object) -> None:
+        """Receive httpcore's trace."""
         assert name
 
     async def arequest(method: str, url: str) -> int:
+        """Send with the shared async client, traced."""
         client = http_client.get_http_client()
         trace = {"trace": atrace}
         response = await client.request(method, url, extensions=trace)
@@ -403,6 +413,7 @@ def test_a_sync_client_built_meanwhile_wins(
     real: Any = httpx.Client.__init__
 
     def init(client: httpx.Client, **options: object) -> None:
+        """Build the client; build the shared one meanwhile, once."""
         real(client, **options)
         built.append(client)
         if len(built) == 1:
@@ -420,6 +431,7 @@ def test_async_client_per_loop(url: str) -> None:
     """One client per event loop, closed when the loop ends."""
 
     async def main(previous: object) -> httpx.AsyncClient:
+        """Use the loop's client; check it is not `previous`."""
         client = http_client.get_http_client()
         assert client is not previous
         assert (await client.get(url)).text == "ok"
@@ -493,6 +505,7 @@ def test_aiohttp_session_per_loop(url: str) -> None:
     """One session per loop and options; cookies refused; closed replaced."""
 
     async def main() -> aiohttp.ClientSession:
+        """Use the loop's session, then close it."""
         session = http_client.get_aiohttp_session()
         for _ in range(_TWICE):  # the second reuses a connection, closed
             async with session.get(url) as response:
@@ -547,11 +560,13 @@ def test_aiohttp_drops_a_connection_the_peer_closed(
     ]
 
     async def connect(*_args: object) -> object:
+        """Hand out the next prepared connection."""
         return connections.pop(0)
 
     monkeypatch.setattr(aiohttp.TCPConnector, "connect", connect)
 
     async def main() -> list[object]:
+        """Ask the shared session's connector for three connections."""
         session = http_client.get_aiohttp_session()
         connector: Any = session.connector
         return [await connector.connect(None, [], None) for _ in range(3)]
@@ -588,6 +603,7 @@ def test_requests_resends_a_request_that_met_a_closed_connection(
         request: requests.PreparedRequest,
         **_kwargs: object,
     ) -> requests.Response:
+        """Fail the first request of each method as on a closed connection."""
         if request.method not in failures:
             failures.append(str(request.method))
             reason = urllib3.exceptions.ProtocolError("Connection aborted.")
