@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.e2e import cli
 
 SERVICE = Path(__file__).parent / "fixtures" / "wiring_service"
+OWN_TESTS = ("tests/test_bridges.py", "tests/test_main.py")
 
 MAIN_WIRED = '''"""The service: the only application whose requests use the HTTP clients."""
 
@@ -42,9 +43,20 @@ LEFT_ALONE = (
 )
 
 
-def _service_tests(folder: Path) -> str:
+def _service_tests(folder: Path, *paths: str) -> str:
+    """Run the service's tests (these files, or its whole suite) with pytest; they must pass."""
     done = subprocess.run(
-        [sys.executable, "-W", "error::ResourceWarning", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-W",
+            "error::ResourceWarning",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *paths,
+        ],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -61,7 +73,7 @@ def test_only_the_main_application_is_wired_and_the_service_tests_pass_before_an
     folder = tmp_path / "service"
     shutil.copytree(SERVICE, folder)
     bridges = (folder / "svc" / "bridges.py").read_bytes()
-    assert "3 passed" in _service_tests(folder)
+    assert "3 passed" in _service_tests(folder, *OWN_TESTS)
 
     done = cli(folder, "--fix")
 
@@ -71,4 +83,5 @@ def test_only_the_main_application_is_wired_and_the_service_tests_pass_before_an
     lines = (done.stdout + done.stderr).splitlines()
     assert LEFT_ALONE.format(name="bridge", kind="FastAPI", line=8) in lines
     assert LEFT_ALONE.format(name="metrics", kind="Starlette", line=18) in lines
-    assert "3 passed" in _service_tests(folder)
+    assert "3 passed" in _service_tests(folder, *OWN_TESTS)
+    _service_tests(folder)  # with the test that the generated module ships with, if any
