@@ -166,6 +166,23 @@ def test_import_named_in_dunder_all_is_kept_by_libcst() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import httpx\n" + fetch() + '\n\ndef close(client: "httpx.Client") -> None:\n    client.close()\n',
+        'from httpx import AsyncClient, Timeout\n\n__all__ = ["AsyncClient"]\n' + fetch("AsyncClient()"),
+    ],
+)
+def test_libcsts_own_removal_runs_the_same_from_an_edit_context(source: str) -> None:
+    """Where libcst's scope analysis must decide, the `EditContext` of `--fix` (no `libcst.codemod`
+    until then) gives what a `CodemodContext` gives."""
+    assert removal_decisions(source) is None
+    plans = plans_for(source)
+    context = sc.EditContext()
+    module, _ = rewrite_module(cst.parse_module(source), plans, ACCESSOR_MODULE, context)
+    assert apply_import_changes(module, context).code == fix(source)
+
+
 def test_import_whose_name_is_only_a_shadowing_local_is_removed_by_libcst() -> None:
     source = "import httpx\n" + fetch() + "\n\ndef local() -> str:\n    httpx = 'a name'\n    return httpx\n"
     assert removal_decisions(source) is None  # bound elsewhere: not decided
