@@ -958,7 +958,8 @@ def _urllib3_pool_stats(manager: object) -> dict[str, int]:
     """
     stats = {"idle": 0, "created": 0}
     pools: Any = getattr(manager, "pools", None) or {}
-    for pool in filter(None, [pools.get(key) for key in list(pools.keys())]):
+    for key in list(pools.keys()):
+        pool: Any = pools.get(key)
         queue = getattr(getattr(pool, "pool", None), "queue", ())
         stats["idle"] += sum(1 for conn in list(queue) if conn is not None)
         stats["created"] += int(getattr(pool, "num_connections", 0))

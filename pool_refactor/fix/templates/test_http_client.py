@@ -144,8 +144,8 @@ _AIOHTTP_BAD = [
 # end section
 _POOL_BAD = [("NUM_POOLS", "0"), ("RETRIES", "-1"), ("TIMEOUT", "x")]  # section: requests, urllib3
 _BUILDERS: list[tuple[str, Callable[[], object], list[tuple[str, str]]]] = [
-    ("httpx.AsyncClient", _async_client, _HTTPX_BAD),  # section: httpx-async
-    ("httpx.Client", http_client.get_sync_http_client, _HTTPX_BAD),  # section: httpx-sync
+    (f"{httpx.__name__}.AsyncClient", _async_client, _HTTPX_BAD),  # section: httpx-async
+    (f"{httpx.__name__}.Client", http_client.get_sync_http_client, _HTTPX_BAD),  # section: httpx-sync
     ("aiohttp.ClientSession", _aiohttp_session, _AIOHTTP_BAD),  # section: aiohttp
     ("requests.Session", http_client.get_requests_session, _POOL_BAD),  # section: requests
     ("urllib3.PoolManager", http_client.get_urllib3_pool_manager, _POOL_BAD),  # section: urllib3
@@ -358,9 +358,8 @@ def test_httpx_options_key_the_clients(
         monkeypatch.setattr(importlib.util, "find_spec", no_spec.get)
         with pytest.warns(RuntimeWarning, match="h2 package is missing"):
             build(verify=False)
-        monkeypatch.setattr(importlib.util, "find_spec", str)
-        build(transport=mock, limits=httpx.Limits(), base_url=_USERINFO_URL)
         monkeypatch.undo()
+        build(transport=mock, limits=httpx.Limits(), base_url=_USERINFO_URL)
 
 
 # section: httpx-async
