@@ -207,6 +207,9 @@ def _wire(
         sections,
         has_async=bool(sections & {"httpx-async", "aiohttp"}),
         has_sync=bool(sections & {"httpx-sync", "requests", "urllib3"}),
+        # Entry points are declared beside the configuration; without one (a setup.py project
+        # scanned by its package folder) the wiring finds the project's root itself.
+        project_root=options.config.project_root.resolve() if options.config.config_file else None,
     )
     others: list[tuple[DiscoveredFile, Source, str]] = []
     for edit in edits:
@@ -225,7 +228,7 @@ def _wire(
         shown = display_path(Path(note.path))
         message = relative_paths(note.message)
         outcome.warnings.append(f"{shown}: {message}")
-        outcome.result.notes.append(Note("wiring", message, shown))
+        outcome.result.notes.append(Note("wiring", message, shown, line=note.line))
     return others
 
 
