@@ -104,8 +104,8 @@ def test_suggestions_name_the_accessor_and_the_transport_mock() -> None:
         "`shop.users.get_http_client`, so patching `shop.users.httpx.AsyncClient` no longer mocks it "
         "(it fails with AttributeError: the fix removed `shop.users.httpx`). Instead, patch "
         "`shop.users.get_http_client` (the accessor, where the code under test imports it). "
-        "Or mock the transport with `respx` or `pytest-httpx`, which keeps working with the shared client, "
-        "and call `shop.http_client.reset_http_clients()` in a fixture."
+        "Or mock the transport with `respx` or `pytest-httpx`, which keeps working with the shared "
+        "client, and call `shop.http_client.reset_http_clients()` in a fixture."
     )
     assert by_target[(42, "shop.users.httpx")].suggestion.startswith(
         "`shop.users` gets its client from `shop.users.get_http_client` after the fix, so patching "

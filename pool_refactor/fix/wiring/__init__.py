@@ -77,9 +77,9 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 import libcst as cst
-from libcst.codemod import CodemodContext
 
 from codemods.imports import (
+    EditContext,
     ImportBindings,
     add_import,
     apply_import_changes,
@@ -1634,7 +1634,7 @@ def _apply(work: _FileWork, accessor_module: str) -> tuple[str, str]:
     there is one (the left-out statements are whole top-level statements that compiled before and
     come back unchanged in place of single statements, so the whole compiles when that does)."""
     module = _apply_edits(work)
-    context = CodemodContext(filename=str(work.path))
+    context = EditContext(filename=str(work.path))
     for exported, local in sorted(work.imports.items()):
         add_import(context, accessor_module, exported, None if local == exported else local)
     top = read_top_level(module, module.code) if work.imports else None  # libcst reads the head only
