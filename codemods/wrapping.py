@@ -14,10 +14,16 @@ it), and only the shape black gives a call that ends its statement:
 the arguments on one line when that line fits, else one per line with a trailing comma. A line
 whose call cannot be split that way (several statements on one line, a call that does not end
 the statement) is left as it is.
+
+A statement the rewrite only moved (the body of a removed `with` block, now 4 columns to the
+left) may fit on fewer lines than black gave it: it is laid out again when black's layout is
+certain (`_relaid`), so the formatter's check stays green on the lines the fix touched.
 """
 
 from __future__ import annotations
 
+import io
+import tokenize
 from collections.abc import Sequence
 
 import libcst as cst
@@ -110,16 +116,163 @@ class _Wrapper(cst.CSTTransformer):
         lines = code.splitlines()
         indent = "".join(self._indents)
         # Rendered alone, a continuation line lacks the block's indentation: add it to every line.
+        if len(lines) > 1 and all(line.strip() in self._original for line in lines):
+            return _relaid(updated_node, code, len(indent), self._default_indent, self._limit)
         if not lines or max(len(indent) + len(line) for line in lines) <= self._limit:
             return updated_node
         if all(line.strip() in self._original for line in lines):
-            return updated_node  # the project's own lines: not ours to reformat
+            # The project's own lines, moved at most (a `with` block's body dedented): not ours to
+            # reformat, unless the formatter would now lay the statement out another way.
+            return _relaid(updated_node, code, len(indent), self._default_indent, self._limit)
         small = updated_node.body[0]
         call = _final_call(small)
         if call is None or not call.args or any(arg.star for arg in call.args) or _has_comment(call):
             return updated_node
         wrapped = _wrap(call, indent, self._default_indent, self._limit)
         return updated_node.with_changes(body=[_replace_call(small, call, wrapped)])
+
+
+def _relaid(
+    node: cst.SimpleStatementLine, code: str, indent: int, step: str, limit: int
+) -> cst.SimpleStatementLine:
+    """`node` as black lays it out at `indent` columns, when the rewrite moved it.
+
+    A statement that black split over several lines inside a `with` block may fit on fewer once
+    the block's body is dedented, and `black --check`/`ruff format --check` then fail on lines the
+    fix only moved. The statement is laid out again only when that is certain: its tokens and
+    brackets allow no other reading (no comment, no backslash, no multi-line string, no magic
+    trailing comma), black's layout as `_layout` computes it reproduces the statement exactly at
+    a deeper indentation (where it stood before the dedent), and differs at its new one.
+    """
+    lines = code.splitlines()
+    if len(lines) < 2 or step != "    ":
+        return node
+    flat = _flat(code)
+    if flat is None or _layout(flat, indent, limit) == lines:
+        return node
+    if not any(_layout(flat, indent + 4 * depth, limit) == lines for depth in (1, 2, 3)):
+        return node
+    relaid = _layout(flat, indent, limit)
+    if relaid is None:
+        return node
+    try:
+        statement = cst.parse_statement("\n".join(relaid) + "\n")
+    except cst.ParserSyntaxError:
+        return node
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return node
+    return statement.with_changes(leading_lines=node.leading_lines)
+
+
+_OPENING = "([{"
+_CLOSING = ")]}"
+
+
+def _flat(code: str) -> str | None:
+    """The statement on one line, spaced as black spaces a line it joins; None when joining is
+    not a matter of whitespace between brackets."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    lines = code.splitlines()
+    if any(line.rstrip().endswith("\\") for line in lines):
+        return None  # a backslash continuation: the join is not between brackets
+    pieces: list[str] = []
+    previous: tokenize.TokenInfo | None = None
+    for token in tokens:
+        if token.type in (tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+            return None
+        if token.type in (tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER):
+            continue
+        if token.start[0] != token.end[0]:
+            return None  # a string over several lines
+        if previous is not None:
+            if token.string in _CLOSING and previous.string == ",":
+                return None  # a magic trailing comma: black keeps one element per line
+            if token.start[0] == previous.end[0]:
+                pieces.append(lines[token.start[0] - 1][previous.end[1] : token.start[1]])
+            elif previous.string in _OPENING or token.string in _CLOSING:
+                pieces.append("")
+            else:
+                pieces.append(" ")
+        pieces.append(token.string)
+        previous = token
+    return "".join(pieces)
+
+
+def _layout(flat: str, indent: int, limit: int, depth: int = 0) -> list[str] | None:
+    """Black's right-hand split of a line with no magic trailing comma: the line itself when it
+    fits; else what precedes its last bracket, the bracket's content one level deeper (on one
+    line, split the same way when it is one element, or one element per line with a trailing
+    comma added), and the closing bracket; an element with no bracket to split at stays as it is,
+    too long. None for lines black would split another way."""
+    pad = "    " * depth
+    if indent + len(pad) + len(flat) <= limit:
+        return [pad + flat]
+    split = _last_bracket(flat)
+    if split is None:
+        return [pad + flat] if depth else None  # an atom black cannot split stays long
+    head, body, tail = flat[: split + 1], flat[split + 1 : -1], flat[-1]
+    if not body or indent + len(pad) + len(head) > limit:
+        return None
+    parts = _top_level_commas(body)
+    inner = _layout(body, indent, limit, depth + 1)
+    if inner is None or (len(inner) > 1 and len(parts) > 1):
+        inner_pad = "    " * (depth + 1)
+        if len(parts) < 2 or any(indent + len(inner_pad) + len(part) + 1 > limit for part in parts):
+            return None
+        inner = [f"{inner_pad}{part}," for part in parts]
+    return [pad + head, *inner, pad + tail]
+
+
+def _scan_brackets(text: str) -> list[tuple[int, str]] | None:
+    """Positions of the brackets and top-level-relevant commas of `text`, outside strings."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return None
+    return [
+        (token.start[1], token.string)
+        for token in tokens
+        if token.type == tokenize.OP and token.string in _OPENING + _CLOSING + ","
+    ]
+
+
+def _last_bracket(flat: str) -> int | None:
+    """Index of the bracket that the line's final closing bracket closes."""
+    marks = _scan_brackets(flat)
+    if not marks or marks[-1][1] not in _CLOSING or marks[-1][0] != len(flat) - 1:
+        return None
+    depth = 0
+    for position, mark in reversed(marks):
+        if mark in _CLOSING:
+            depth += 1
+        elif mark in _OPENING:
+            depth -= 1
+            if depth == 0:
+                return position
+    return None
+
+
+def _top_level_commas(body: str) -> list[str]:
+    """`body` split at its commas outside brackets, each element stripped."""
+    marks = _scan_brackets(body)
+    if marks is None:
+        return []
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for position, mark in marks:
+        if mark in _OPENING:
+            depth += 1
+        elif mark in _CLOSING:
+            depth -= 1
+        elif depth == 0:
+            parts.append(body[start:position].strip())
+            start = position + 1
+    parts.append(body[start:].strip())
+    return [part for part in parts if part]
 
 
 def _has_comment(node: cst.CSTNode) -> bool:
