@@ -13,6 +13,7 @@ pytest plugins.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pool_refactor.fix.shared_module import SECTIONS, is_unchanged, render, render_tests
+from pool_refactor.fix.style import read_style
 
 BIN = Path(sys.executable).parent
 
@@ -168,3 +170,153 @@ def test_fix_writes_the_tests_into_the_test_folder(tmp_path: Path) -> None:
     assert _fix(root, "--no-test-file").returncode == 0
     assert (root / "shop" / "http_client.py").exists()
     assert not (root / "tests" / "test_http_client.py").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# The project's own style: its quotes and its import order (isort profiles, ruff's lint.isort).
+# Each configuration gets every rendering, read through `read_style` as `--fix` reads it, and the
+# tools that configuration is about run with the project's own settings (found in its directory).
+
+SINGLE_QUOTES = (
+    RUFF_ALL.format(target="py39")
+    + """\
+[lint.flake8-quotes]
+inline-quotes = "single"
+[format]
+quote-style = "single"
+"""
+)
+
+SOPEL = """\
+[tool.isort]
+combine_as_imports = true
+ensure_newline_before_comments = true
+force_sort_within_sections = true
+include_trailing_comma = true
+line_length = 79
+lines_after_imports = 2
+multi_line_output = 3
+order_by_type = false
+split_on_trailing_comma = true
+use_parentheses = true
+"""
+
+APPRISE = """\
+[tool.ruff]
+line-length = 79
+target-version = "py39"
+[tool.ruff.lint]
+select = ["E", "F", "W", "Q", "I", "UP", "B", "C4", "SIM", "T20", "RUF"]
+[tool.ruff.lint.flake8-quotes]
+inline-quotes = "double"
+[tool.ruff.lint.isort]
+known-first-party = ["pkg"]
+force-sort-within-sections = true
+combine-as-imports = true
+order-by-type = true
+section-order = ["future", "standard-library", "third-party", "first-party", "local-folder"]
+"""
+
+STYLES = {
+    "single-quotes": ("ruff.toml", SINGLE_QUOTES),
+    "isort-google": ("pyproject.toml", '[tool.isort]\nprofile = "google"\nline_length = 79\n'),
+    "force-single-line": (
+        "pyproject.toml",
+        '[tool.isort]\nforce_single_line = true\n[tool.ruff.lint]\nselect = ["I"]\n'
+        "[tool.ruff.lint.isort]\nforce-single-line = true\n",
+    ),
+    "sopel": ("pyproject.toml", SOPEL),
+    "apprise": ("pyproject.toml", APPRISE),
+}
+
+
+def _styled(root: Path, config: tuple[str, str]) -> Path:
+    """A project with `config` and every rendering in the style read from it (as `--fix` does)."""
+    name, text = config
+    (root / name).write_text(text)
+    style = read_style(root)
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text('"""A package."""\n')
+    for index, sections in enumerate([SECTIONS, *[(section,) for section in SECTIONS]]):
+        package = root / "pkg" / f"m{index}"
+        package.mkdir()
+        (package / "__init__.py").write_text('"""A package."""\n')
+        (package / "http_client.py").write_text(render(sections, style=style))
+        tests = root / f"tests{index}"
+        tests.mkdir()
+        (tests / "__init__.py").write_text('"""Tests."""\n')
+        module = f"pkg.m{index}.http_client"
+        (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style))
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(STYLES))
+def test_the_project_style_passes_its_tools(tmp_path: Path, name: str) -> None:
+    """ruff (check and format) with the project's settings on every configuration; isort with the
+    project's settings where it configures isort; black where the quotes are black's."""
+    root = _styled(tmp_path, STYLES[name])
+    modules = _modules_styled(root)
+    ruff = str(BIN / "ruff")
+    if "ruff" in STYLES[name][0] or "tool.ruff" in STYLES[name][1]:
+        assert _run(root, ruff, "check", "--no-cache", *modules) == ""
+    for length in ("79", "120"):
+        assert _run(root, ruff, "format", "--no-cache", "--check", "--line-length", length, *modules) == ""
+    if "[tool.isort]" in STYLES[name][1]:
+        assert _run(root, str(BIN / "isort"), "--check-only", "--diff", *modules) == ""
+    if name not in {"single-quotes", "sopel"}:  # black: double quotes, one blank line after imports
+        assert _run(root, str(BIN / "black"), "--check", "-q", "-l", "79", *modules) == ""
+    elif name == "single-quotes":
+        assert "'" in (root / "pkg" / "m0" / "http_client.py").read_text().split('"""', 2)[2]
+        flake8 = (str(BIN / "flake8"), "--max-line-length", "79")
+        if importlib.util.find_spec("flake8_quotes") is not None:
+            flake8 = (*flake8, "--inline-quotes", "single")
+        assert _run(root, *flake8, *modules) == ""
+
+
+def _modules_styled(root: Path) -> list[str]:
+    files = [*root.glob("pkg/m*/http_client.py"), *root.glob("tests*/test_http_client.py")]
+    return sorted(str(path.relative_to(root)) for path in files)
+
+
+def test_the_styled_tests_still_cover_everything(tmp_path: Path) -> None:
+    """Single quotes and google's one import per line change no behaviour: the tests of the
+    all-sections rendering still pass and cover every line and branch."""
+    root = tmp_path
+    (root / "ruff.toml").write_text(SINGLE_QUOTES)
+    (root / "pyproject.toml").write_text('[tool.isort]\nprofile = "google"\n')
+    style = read_style(root)
+    assert style.quotes == "single" and style.imports.force_single_line
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text('"""A package."""\n')
+    (root / "pkg" / "http_client.py").write_text(render(SECTIONS, style=style))
+    (root / "tests").mkdir()
+    (root / "tests" / "__init__.py").write_text('"""Tests."""\n')
+    tests = render_tests(SECTIONS, "pkg.http_client", style=style)
+    (root / "tests" / "test_http_client.py").write_text(tests)
+    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
+    run = (sys.executable, "-m", "coverage", "run", "--branch", "--source", ".", *pytest_run)
+    assert _run(root, *run, "tests/test_http_client.py") == ""
+    report = (sys.executable, "-m", "coverage", "report", "--show-missing", "--fail-under", "100")
+    assert _run(root, *report, "--include", "pkg/http_client.py,tests/test_http_client.py") == ""
+
+
+def test_fix_renders_both_files_in_the_project_style(tmp_path: Path) -> None:
+    """`--fix` reads the style where the project keeps it: both generated files pass the project's
+    ruff (single quotes, force-sort-within-sections) and isort (sopel's settings)."""
+    root = tmp_path
+    (root / "shop").mkdir()
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "api.py").write_text(SHOP.replace('b"x"', "b'x'"))
+    (root / "tests").mkdir()
+    (root / "ruff.toml").write_text(
+        'line-length = 79\n[format]\nquote-style = "single"\n[lint]\nselect = ["Q", "I"]\n'
+        '[lint.flake8-quotes]\ninline-quotes = "single"\n[lint.isort]\nforce-sort-within-sections = true\n'
+        "order-by-type = false\nlines-after-imports = 2\n"
+    )
+    (root / "pyproject.toml").write_text(SOPEL)
+    assert _fix(root).returncode == 0
+    written = ["shop/http_client.py", "tests/test_http_client.py"]
+    assert _run(root, str(BIN / "ruff"), "check", "--no-cache", *written) == ""
+    assert _run(root, str(BIN / "ruff"), "format", "--no-cache", "--check", *written) == ""
+    assert _run(root, str(BIN / "isort"), "--check-only", "--diff", *written) == ""
+    assert "_ENV_PREFIX = 'HTTP_CLIENT_'" in (root / "shop" / "http_client.py").read_text()

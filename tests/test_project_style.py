@@ -8,6 +8,7 @@ touched: nothing may be new.
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import ImportStyle, add_import, apply_import_changes, set_import_style
 from codemods.wrapping import wrap_long_lines
+from pool_refactor.fix.shared_module import restyle
 from pool_refactor.fix.style import ProjectStyle, read_style
 
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
@@ -132,6 +134,102 @@ def test_read_style_follows_the_tools_precedence(tmp_path: Path) -> None:
     assert not style.imports.force_single_line
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "quotes"),
+    [
+        ("pyproject.toml", '[tool.ruff.format]\nquote-style = "single"\n', "single"),
+        (
+            "ruff.toml",
+            '[format]\nquote-style = "preserve"\n[lint.flake8-quotes]\ninline-quotes = "single"\n',
+            "single",
+        ),
+        ("pyproject.toml", '[tool.ruff.lint.flake8-quotes]\ninline-quotes = "double"\n', "double"),
+        ("setup.cfg", "[flake8]\ninline-quotes = '\n", "single"),
+        (".flake8", "[flake8]\ninline-quotes = single\n", "single"),
+        ("pyproject.toml", '[tool.flake8]\ninline-quotes = "single"\nmax-line-length = 99\n', "single"),
+        ("pyproject.toml", "[tool.black]\nskip-string-normalization = true\n", "double"),
+    ],
+)
+def test_read_style_reads_the_quote(tmp_path: Path, name: str, text: str, quotes: str) -> None:
+    (tmp_path / name).write_text(text)
+    assert read_style(tmp_path).quotes == quotes
+
+
+def test_read_style_reads_the_isort_order(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.isort]\nforce_sort_within_sections = true\norder_by_type = false\nlines_after_imports = 2\n"
+    )
+    style = read_style(tmp_path)
+    assert style.imports.force_sort_within_sections and not style.order_by_type
+    assert style.lines_after_imports == 2 and not style.lexicographical
+    (tmp_path / "pyproject.toml").write_text('[tool.isort]\nprofile = "google"\n')
+    style = read_style(tmp_path)
+    assert style.imports.force_single_line and style.imports.force_sort_within_sections
+    assert not style.order_by_type and style.lexicographical and "typing" in style.single_line_exclusions
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.ruff.lint.isort]\norder-by-type = false\nlines-after-imports = 0\n"
+        "single-line-exclusions = ['os']\n"
+    )
+    style = read_style(tmp_path)
+    assert (
+        not style.order_by_type and style.lines_after_imports == 0 and style.single_line_exclusions == {"os"}
+    )
+
+
+SOURCE = """\
+\"\"\"Doc "quoted".\"\"\"
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, cast
+import os  # why
+from shop import x
+import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Callable
+
+A = "a"
+B = "it's"
+C = "say \\"hi\\""
+D = f"{A['k']}-{B!r}"
+E = f"{A['k']}'s"
+F = r"\\d\\""
+G = b"x" + rb"\\d"
+H = \"\"\"text\"\"\"
+"""
+
+
+def test_restyle_single_quotes_the_way_ruff_format_does() -> None:
+    text = restyle(SOURCE, ProjectStyle(quotes="single"))
+    lines = text.splitlines()
+    assert lines[0] == '"""Doc "quoted"."""'
+    assert "A = 'a'" in lines and 'B = "it\'s"' in lines and "C = 'say \"hi\"'" in lines
+    assert "D = f'{A[\"k\"]}-{B!r}'" in lines and "E = f\"{A['k']}'s\"" in lines
+    assert "F = r'\\d\\\"'" in lines and "G = b'x' + rb'\\d'" in lines and 'H = """text"""' in lines
+    assert ast.dump(ast.parse(text)) == ast.dump(ast.parse(restyle(SOURCE, ProjectStyle())))
+
+
+def test_restyle_sorts_every_import_block_in_the_project_order() -> None:
+    style = ProjectStyle(
+        imports=ImportStyle(frozenset({"shop"}), force_single_line=True, force_sort_within_sections=True),
+        order_by_type=False,
+        lines_after_imports=2,
+        single_line_exclusions=frozenset({"collections.abc"}),
+    )
+    text = restyle(SOURCE, style)
+    head = text.split("A = ")[0]
+    assert head.split("\n", 2)[2] == (
+        "from __future__ import annotations\n\n"
+        "import os  # why\nimport sys\nfrom typing import Any\nfrom typing import cast\n"
+        "from typing import TYPE_CHECKING\n\nimport httpx\n\nfrom shop import x\n\n\n"
+        "if TYPE_CHECKING:\n    from collections.abc import Callable, Iterator\n\n"
+    )
+    assert restyle(SOURCE, ProjectStyle()).split("A = ")[0].count("import") == 7
+    assert restyle(SOURCE, None) == SOURCE
+
+
 # --------------------------------------------------------------------------------------------------
 # The acceptance matrix: the project's own checks on every file the fix touched
 
@@ -233,4 +331,17 @@ def test_a_comment_between_the_imports_and_a_class_keeps_one_blank_line() -> Non
     assert add(source) == (
         "import os\n\nfrom shop.a import b\nfrom shop.http_client import get_http_client\n\n"
         "# Syntax:\n#  x://\n\nclass A:\n    pass\n"
+    )
+
+
+def test_restyle_leaves_an_import_run_it_cannot_rewrite_whole() -> None:
+    """A comment inside parentheses or two imports on one line: the run stays as written."""
+    for source in [
+        "import b; import a\n\nX = 1\n",
+        "import z\nfrom x import (  # why\n    b,\n    a,\n)\n\nX = 1\n",
+    ]:
+        assert restyle(source, ProjectStyle(quotes="single")) == source
+    wrapped = "from q import (\n" + "".join(f"    {name * 30},\n" for name in "bac") + ")\nimport z\n"
+    assert restyle(wrapped, ProjectStyle()) == (
+        "import z\nfrom q import (\n" + "".join(f"    {name * 30},\n" for name in "abc") + ")\n"
     )

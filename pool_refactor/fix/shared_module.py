@@ -31,12 +31,21 @@ Rendering is deterministic: the same arguments always give the same text.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
 import re
+import tokenize
 from collections.abc import Iterable
+from dataclasses import replace
 from importlib import resources
+from typing import NamedTuple
 
+import libcst as cst
+
+from codemods.imports import ImportStyle, _member_key, _order_key, _section
 from pool_refactor import __version__
+from pool_refactor.fix.style import ProjectStyle
 
 SECTIONS: tuple[str, ...] = ("httpx-async", "httpx-sync", "aiohttp", "requests", "urllib3")
 """Sections of the template, in the order the header lists them."""
@@ -192,19 +201,21 @@ def render(
     *,
     env_prefix: str = DEFAULT_ENV_PREFIX,
     httpx_module: str = "httpx",
+    style: ProjectStyle | None = None,
 ) -> str:
     """The text of the shared module with these sections.
 
     `env_prefix` is the prefix of the environment variables the module reads;
     `httpx_module` is the module that provides the httpx API (`httpx2` for the fork;
-    the module then does `import httpx2 as httpx`). Raises SharedModuleError for an
+    the module then does `import httpx2 as httpx`); `style` the project's quotes and import
+    order (None: the template's, black's and isort's defaults). Raises SharedModuleError for an
     empty or unknown section list or invalid settings.
     """
     chosen = _check_sections(sections)
     if not chosen:
         raise SharedModuleError("the shared module needs at least one section")
     _check_settings(env_prefix, httpx_module)
-    body = _body(chosen, env_prefix, httpx_module)
+    body = restyle(_body(chosen, env_prefix, httpx_module), style)
     ordered = ",".join(name for name in SECTIONS if name in chosen)
     settings = (
         f"# pool-refactor: sections={ordered}\n"
@@ -274,6 +285,7 @@ def plan_update(
     *,
     env_prefix: str = DEFAULT_ENV_PREFIX,
     httpx_module: str = "httpx",
+    style: ProjectStyle | None = None,
 ) -> str | None:
     """The new text of the shared module, or None when it must stay as it is.
 
@@ -293,7 +305,7 @@ def plan_update(
     if existing is None:
         if not chosen:
             return None
-        return render(chosen, env_prefix=env_prefix, httpx_module=httpx_module)
+        return render(chosen, env_prefix=env_prefix, httpx_module=httpx_module, style=style)
     present = sections_of(existing)
     if present is None:
         raise SharedModuleError(
@@ -318,7 +330,7 @@ def plan_update(
         )
     prefix = header.env_prefix if _PREFIX.match(header.env_prefix) else env_prefix
     module = header.httpx_module if _IDENTIFIER.match(header.httpx_module) else httpx_module
-    return render(union, env_prefix=prefix, httpx_module=module)
+    return render(union, env_prefix=prefix, httpx_module=module, style=style)
 
 
 TEST_TEMPLATE = "test_http_client.py"
@@ -333,6 +345,7 @@ def render_tests(
     *,
     env_prefix: str = DEFAULT_ENV_PREFIX,
     httpx_module: str = "httpx",
+    style: ProjectStyle | None = None,
 ) -> str:
     """The text of the tests of the shared module `module_name` (its absolute dotted name) with
     these sections: plain pytest, no network, every line and branch of the module covered.
@@ -352,6 +365,7 @@ def render_tests(
     if name == "http_client":
         own_import = own_import.removesuffix(" as http_client")
     body = body.replace(_TEMPLATE_IMPORT, own_import, 1)
+    body = restyle(body, style, own_package=module_name.split(".", 1)[0])
     ordered = ",".join(section for section in SECTIONS if section in chosen)
     settings = (
         f"# pool-refactor: sections={ordered}\n"
@@ -376,6 +390,7 @@ def plan_tests_update(
     existing: str | None,
     module_text: str,
     module_name: str,
+    style: ProjectStyle | None = None,
 ) -> str | None:
     """The new text of the module's tests, or None when the file must stay as it is.
 
@@ -388,9 +403,216 @@ def plan_tests_update(
     if not sections or not is_unchanged(module_text):
         return None
     header = _Header(module_text)
-    text = render_tests(sections, module_name, env_prefix=header.env_prefix, httpx_module=header.httpx_module)
+    text = render_tests(
+        sections, module_name, env_prefix=header.env_prefix, httpx_module=header.httpx_module, style=style
+    )
     if existing is None:
         return text
     if sections_of(existing) is None or not is_unchanged(existing) or existing == text:
         return None
     return text
+
+
+# --------------------------------------------------------------------------------------------------
+# The project's style: quotes and import order (issue 11, item 3)
+#
+# The template is written in black's and isort's defaults; a project that formats with single quotes
+# or sorts its imports another way would see its formatter or import linter reject both generated
+# files. They are rendered in the project's style instead: its quote (`ProjectStyle.quotes`, the
+# way ruff format normalises them) and its import order (`codemods.imports`' sections and keys).
+
+
+def restyle(text: str, style: ProjectStyle | None, own_package: str = "") -> str:
+    """`text` (a rendered body) in the project's quote and import style; `own_package` is the
+    top-level package the project imports as first party (the module's own, for its tests)."""
+    if style is None:
+        return text
+    text = _sort_import_blocks(text, style, own_package)
+    if style.quotes == "single":
+        text = _single_quotes(text)
+    return text
+
+
+_STRING_PREFIX = re.compile(r"^[rRbBuUfF]*")
+
+
+def _single_quotes(text: str) -> str:
+    """Inline strings in single quotes where that needs no escape, as `ruff format` does with
+    `quote-style = "single"`; triple-quoted strings (docstrings) stay as they are."""
+    lines = text.splitlines(keepends=True)
+    edits: list[tuple[int, int, int, str]] = []
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type != tokenize.STRING or token.start[0] != token.end[0]:
+            continue
+        prefix = _STRING_PREFIX.match(token.string)
+        assert prefix is not None
+        quoted = token.string[prefix.end() :]
+        if not quoted.startswith('"') or quoted.startswith('"""'):
+            continue
+        inner = quoted[1:-1]
+        letters = prefix.group().lower()
+        if "'" in inner:
+            # An f-string whose nested strings are single-quoted swaps both quotes (ruff format's
+            # way), when its literal text has no quote and its fields no double quote.
+            if "f" not in letters or not _quotes_only_in_fields(inner):
+                continue
+            inner = inner.replace("'", '"')
+        elif "r" not in letters:  # a raw string keeps its backslashes, quoted either way
+            inner = inner.replace('\\"', '"')
+        new = f"{prefix.group()}'{inner}'"
+        edits.append((token.start[0] - 1, token.start[1], token.end[1], new))
+    for row, start, end, new in reversed(edits):
+        lines[row] = lines[row][:start] + new + lines[row][end:]
+    return "".join(lines)
+
+
+def _quotes_only_in_fields(inner: str) -> bool:
+    """Whether every quote of an f-string's text is a single quote inside a replacement field."""
+    if '"' in inner or "\\" in inner:
+        return False
+    depth = 0
+    index = 0
+    while index < len(inner):
+        char = inner[index]
+        if depth == 0 and inner.startswith(("{{", "}}"), index):
+            index += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == "'" and depth == 0:
+            return False
+        index += 1
+    return True
+
+
+class _Entry(NamedTuple):
+    section: int
+    key: tuple[object, ...]
+    text: str
+
+
+def _sort_import_blocks(text: str, style: ProjectStyle, own_package: str) -> str:
+    """Every run of imports (top level, `if TYPE_CHECKING:` blocks) sorted the way isort or ruff
+    with the project's settings sort it: sections in order, one blank line between them, lines in
+    each section by `codemods.imports`' key, members by type or by name, force-single-line, and
+    `lines_after_imports` blank lines after the top-level block."""
+    imports = style.imports
+    if own_package:
+        imports = replace(imports, first_party=imports.first_party | {own_package})
+    lines = text.split("\n")
+    for run in reversed(_import_runs(ast.parse(text), lines)):
+        if not _sortable(run, lines):
+            continue
+        first, last = run[0].lineno - 1, (run[-1].end_lineno or run[-1].lineno) - 1
+        indent = " " * run[0].col_offset
+        entries = [entry for node in run for entry in _entries(node, lines, indent, style, imports)]
+        sections = sorted({entry.section for entry in entries})
+        block: list[str] = []
+        for section in sections:
+            if block:
+                block.append("")
+            block.extend(e.text for e in sorted((e for e in entries if e.section == section), key=_entry_key))
+        after = last + 1
+        if not indent and style.lines_after_imports >= 0:
+            while after < len(lines) and not lines[after].strip():
+                after += 1
+            if after < len(lines):
+                block.extend([""] * style.lines_after_imports)
+        lines[first:after] = "\n".join(block).split("\n")
+    return "\n".join(lines)
+
+
+def _sortable(run: list[ast.Import | ast.ImportFrom], lines: list[str]) -> bool:
+    """Whether each import of the run has its lines to itself, with a comment only at its end (the
+    generated files' shape; anything else is left as written rather than lose a comment)."""
+    starts = {node.lineno for node in run}
+    for node in run:
+        end = node.end_lineno or node.lineno
+        inside = lines[node.lineno - 1 : end - 1]
+        tail = lines[end - 1][node.end_col_offset :].strip() if node.end_col_offset is not None else ""
+        if node.col_offset != run[0].col_offset or any("#" in line for line in inside):
+            return False
+        shared = any(line in starts for line in range(node.lineno + 1, end + 1))
+        if shared or (tail and not tail.startswith("#")):
+            return False
+    return len(starts) == len(run)
+
+
+def _entry_key(entry: _Entry) -> tuple[object, ...]:
+    return entry.key
+
+
+def _import_runs(tree: ast.Module, lines: list[str]) -> list[list[ast.Import | ast.ImportFrom]]:
+    """Runs of import statements with only blank lines between them, in the order of the text."""
+    runs: list[list[ast.Import | ast.ImportFrom]] = []
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if not isinstance(body, list):
+                continue
+            run: list[ast.Import | ast.ImportFrom] = []
+            for statement in [*body, None]:
+                if not isinstance(statement, ast.Import | ast.ImportFrom):
+                    if run:
+                        runs.append(run)
+                    run = []
+                    continue
+                gap = lines[(run[-1].end_lineno or 0) : statement.lineno - 1] if run else []
+                if any(line.strip() for line in gap):
+                    runs.append(run)  # a comment between: isort and ruff sort the two runs apart
+                    run = []
+                run.append(statement)
+    return sorted(runs, key=lambda run: run[0].lineno)
+
+
+def _entries(
+    node: ast.Import | ast.ImportFrom,
+    lines: list[str],
+    indent: str,
+    style: ProjectStyle,
+    imports: ImportStyle,
+) -> list[_Entry]:
+    end = lines[(node.end_lineno or node.lineno) - 1]
+    rest = end[node.end_col_offset :].strip() if node.end_col_offset is not None else ""
+    comment = f"  {rest}" if rest.startswith("#") else ""
+
+    def spelled(alias: ast.alias) -> str:
+        return alias.name if alias.asname is None else f"{alias.name} as {alias.asname}"
+
+    def entry(statement: str, first: str | None = None) -> _Entry:
+        parsed = cst.parse_statement(statement)
+        kind, module = _order_key(parsed, imports)
+        if first is None:
+            return _Entry(_section(parsed, imports), (kind, module, 0, ()), indent + statement + comment)
+        if style.lexicographical:
+            module += f".{first.lower()}"
+        order = (kind, module, 1, _name_key(first, style))
+        return _Entry(_section(parsed, imports), order, indent + statement + comment)
+
+    if isinstance(node, ast.Import):
+        return [entry(f"import {spelled(alias)}") for alias in node.names]
+    module = "." * node.level + (node.module or "")
+    names = sorted(node.names, key=lambda alias: _name_key(alias.name, style))
+    single = imports.force_single_line and module not in style.single_line_exclusions
+    groups = [[alias] for alias in names] if single else [names]
+    out: list[_Entry] = []
+    for group in groups:
+        statement = f"from {module} import {', '.join(spelled(alias) for alias in group)}"
+        made = entry(statement, group[0].name)
+        if len(made.text) > _MAX_LINE:
+            wrapped = "\n".join(
+                [f"{indent}from {module} import ({comment}"]
+                + [f"{indent}    {spelled(alias)}," for alias in group]
+                + [f"{indent})"]
+            )
+            made = made._replace(text=wrapped)
+        out.append(made)
+    return out
+
+
+def _name_key(name: str, style: ProjectStyle) -> tuple[object, ...]:
+    if style.order_by_type:
+        return _member_key(name)
+    return name.lower(), name

@@ -25,10 +25,24 @@ _ISORT_PROFILES_SINGLE_LINE = {"google", "open_stack", "plone"}
 """isort profiles that set force_single_line (and, except plone, force_sort_within_sections)."""
 
 
+_QUOTES = {"single": "single", "'": "single", "double": "double", '"': "double"}
+
+
 @dataclass(frozen=True)
 class ProjectStyle:
     line_length: int = DEFAULT_LINE_LENGTH
     imports: ImportStyle = ImportStyle()
+    quotes: str = "double"
+    """The quote of inline strings: ruff format's `quote-style`, else flake8-quotes' `inline-quotes`
+    (ruff's `lint.flake8-quotes` or flake8's); "double" (black's, ruff's) when none says."""
+    order_by_type: bool = True
+    """isort's `order_by_type` / ruff's `order-by-type`: CONSTANTS, Classes, functions (else by name)."""
+    lines_after_imports: int = -1
+    """Blank lines after the top-level import block (-1: the tools' automatic choice)."""
+    single_line_exclusions: frozenset[str] = frozenset()
+    """Modules whose imports stay on one line under force_single_line."""
+    lexicographical: bool = False
+    """isort's `lexicographical` (google profile): force-sorted lines by `module.name`."""
 
 
 def read_style(project_root: Path) -> ProjectStyle:
@@ -40,6 +54,7 @@ def read_style(project_root: Path) -> ProjectStyle:
         ruff.get("line-length"),
         _get(tool, "black", "line-length"),
         _ini_int(project_root, "max-line-length", ("flake8", "pycodestyle")),
+        _get(tool, "flake8", "max-line-length"),  # flake8-pyproject
     )
     lint = _dict(ruff.get("lint"))
     ruff_isort = _dict(lint.get("isort")) or _dict(ruff.get("isort"))
@@ -52,10 +67,53 @@ def read_style(project_root: Path) -> ProjectStyle:
         single = True
     if within is None and profile in _ISORT_PROFILES_SINGLE_LINE - {"plone"}:
         within = True
+    by_type = _flag(ruff_isort.get("order-by-type"), isort.get("order_by_type"))
+    if by_type is None and profile == "google":
+        by_type = False
+    exclusions = _names(ruff_isort.get("single-line-exclusions"))
+    exclusions |= _names(isort.get("single_line_exclusions"))
+    if profile == "google" and "single_line_exclusions" not in isort:
+        exclusions |= _GOOGLE_SINGLE_LINE_EXCLUSIONS
+    lexicographical = _flag(isort.get("lexicographical"))
+    if lexicographical is None:
+        lexicographical = profile in {"google", "open_stack"}
+    after = (_int(ruff_isort.get("lines-after-imports")), _int(isort.get("lines_after_imports")))
     return ProjectStyle(
         line_length=line_length or DEFAULT_LINE_LENGTH,
         imports=ImportStyle(frozenset(first_party), bool(single), bool(within)),
+        quotes=_quotes(project_root, ruff, lint, tool),
+        order_by_type=by_type is not False,
+        lines_after_imports=next((lines for lines in after if lines is not None), -1),
+        single_line_exclusions=frozenset(exclusions),
+        lexicographical=lexicographical,
     )
+
+
+_GOOGLE_SINGLE_LINE_EXCLUSIONS = frozenset({"collections.abc", "six.moves", "typing", "typing_extensions"})
+
+
+def _quotes(root: Path, ruff: dict[str, Any], lint: dict[str, Any], tool: dict[str, Any]) -> str:
+    """ruff format's quote-style, then flake8-quotes' inline-quotes (ruff's, flake8's ini files,
+    flake8-pyproject's `[tool.flake8]`)."""
+    ruff_quotes = _dict(lint.get("flake8-quotes")) or _dict(ruff.get("flake8-quotes"))
+    candidates: list[object] = [
+        _dict(ruff.get("format")).get("quote-style"),
+        ruff_quotes.get("inline-quotes"),
+        _get(tool, "flake8", "inline-quotes"),
+    ]
+    for parser in _ini(root):
+        if parser.has_option("flake8", "inline-quotes"):
+            candidates.append(parser.get("flake8", "inline-quotes"))
+    for value in candidates:
+        if isinstance(value, str) and value.strip() in _QUOTES:
+            return _QUOTES[value.strip()]
+    return "double"
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _ruff_settings(root: Path) -> dict[str, Any]:
