@@ -401,7 +401,11 @@ def _module_update(
     existing = _read_text(item.target.path) if item.target.path.exists() else None
     try:
         return shared_module.plan_update(
-            existing, needed, env_prefix=options.config.env_prefix, httpx_module=httpx_module
+            existing,
+            needed,
+            env_prefix=options.config.env_prefix,
+            httpx_module=httpx_module,
+            style=read_style(options.config.project_root),
         )
     except shared_module.SharedModuleError as exc:
         errors.append(FileError(module_display, str(exc), stage="fix"))
@@ -433,7 +437,7 @@ def _tests_update(
     path = folder / shared_module.TEST_FILE_NAME
     module = module_text if isinstance(module_text, str) else _read_text(item.target.path)
     existing = _read_text(path) if path.exists() else None
-    text = shared_module.plan_tests_update(existing, module, item.target.module_name)
+    text = shared_module.plan_tests_update(existing, module, item.target.module_name, read_style(root))
     return None if text is None else (path, text)
 
 
