@@ -15,6 +15,10 @@ Edits, by plan kind:
              async accessor).
 - `chained`: `httpx.Client(opts).get(url)` -> `accessor(keyed).get(url, moved)` (a leak: the
              client was built for this one request and never closed).
+- `borrow`:  `aiohttp.ClientSession(opts)` -> `aiohttp.ClientSession(opts,
+             connector=get_aiohttp_connector(), connector_owner=False)`: the constructor's
+             `borrow_arguments` are added and nothing else changes (its block, its closes, its
+             requests), so the session keeps its own cookies and options and shares the pool only.
 
 For `with` and `local`, the options in `moved_options` are added to every request call on the
 client unless the call passes its own value (the library's precedence: the request wins). For the
@@ -217,6 +221,9 @@ class SharedClientTransformer(cst.CSTTransformer):
             if plan.kind == "one-shot":
                 self.applied.add(position)
                 return self._one_shot(original_node, updated_node, plan)
+            if plan.kind == "borrow":
+                self.applied.add(position)
+                return self._borrowing(updated_node, plan)
             if plan.kind in ("local", "chained"):
                 self.applied.add(position)
                 self._pending_comments.extend(
@@ -275,6 +282,112 @@ class SharedClientTransformer(cst.CSTTransformer):
         self._need_accessor(plan.accessor)
         return cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
 
+    def _borrowing(self, call: cst.Call, plan: FixPlan) -> cst.Call:
+        """The constructor with the arguments that make it borrow the shared pool, at its end."""
+        library = _library(plan.library)
+        ctor = next(c for c in library.constructors if c.borrow_accessor == plan.accessor)
+        texts = dict(ctor.borrow_arguments)
+        equal = cst.AssignEqual(whitespace_before=_NO_SPACE, whitespace_after=_NO_SPACE)
+        extra = [
+            cst.Arg(keyword=cst.Name(name), equal=equal, value=cst.parse_expression(texts[name]))
+            for name in plan.keyed_options
+        ]
+        self._need_accessor(plan.accessor)
+        last = call.args[-1] if call.args else None
+        opening = call.whitespace_before_args
+        if (
+            last is not None
+            and isinstance(last.comma, cst.Comma)
+            and isinstance(last.comma.whitespace_after, cst.ParenthesizedWhitespace)
+            and isinstance(opening, cst.ParenthesizedWhitespace)
+        ):
+            # One argument per line: the last one keeps its comma and the comment on its line;
+            # the new ones follow on lines of their own, the final one before `)` as it was.
+            closing = last.comma
+            after = closing.whitespace_after
+            assert isinstance(after, cst.ParenthesizedWhitespace)
+            own = closing.with_changes(whitespace_after=after.with_changes(last_line=opening.last_line))
+            inner = cst.Comma(whitespace_after=_bare(opening))
+            end = closing.with_changes(whitespace_after=_bare(after))
+            new = [arg.with_changes(comma=inner) for arg in extra[:-1]]
+            new.append(extra[-1].with_changes(comma=end))
+            return call.with_changes(args=[*call.args[:-1], last.with_changes(comma=own), *new])
+        return call.with_changes(args=append_args(call, extra))
+
+    def _wrap_borrowing(self, original: cst.With, updated: cst.With) -> cst.With:
+        """A `with` header that the added arguments made longer than the project's line length,
+        wrapped as black wraps it: the constructor's arguments on a line of their own when they
+        fit, else one per line with a trailing comma, and `) as name:` on the last line. The
+        expression wrapper (`codemods.wrapping`) handles simple statements only."""
+        limit = line_length(self.context)
+        call = updated.items[0].item
+        if limit is None or not isinstance(call, cst.Call) or not call.args:
+            return updated
+        column = self.get_metadata(PositionProvider, original).start.column
+        probe = updated.with_changes(leading_lines=(), body=cst.SimpleStatementSuite(body=[cst.Pass()]))
+        header = cst.Module(body=[]).code_for_node(probe).rstrip("\n")
+        if "\n" in header:
+            return self._explode_hugged(updated, call, column, limit)
+        if not header.endswith(": pass") or column + len(header) - len(" pass") <= limit:
+            return updated
+        step = " " * 4
+        inner = " " * column + step
+        bare = [
+            arg.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=_NO_SPACE)
+            for arg in call.args
+        ]
+        flat = ", ".join(cst.Module(body=[]).code_for_node(arg) for arg in bare)
+
+        def newline(indent: str) -> cst.ParenthesizedWhitespace:
+            return cst.ParenthesizedWhitespace(
+                first_line=cst.TrailingWhitespace(), indent=False, last_line=cst.SimpleWhitespace(indent)
+            )
+
+        closing = newline(" " * column)
+        if len(inner) + len(flat) <= limit:
+            spaced = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            args = [arg.with_changes(comma=spaced) for arg in bare[:-1]]
+            args.append(bare[-1].with_changes(whitespace_after_arg=closing))
+        else:
+            args = [arg.with_changes(comma=cst.Comma(whitespace_after=newline(inner))) for arg in bare[:-1]]
+            args.append(bare[-1].with_changes(comma=cst.Comma(whitespace_after=closing)))
+        wrapped = call.with_changes(whitespace_before_args=newline(inner), args=args)
+        return updated.with_changes(items=[updated.items[0].with_changes(item=wrapped)])
+
+    def _explode_hugged(self, updated: cst.With, call: cst.Call, column: int, limit: int) -> cst.With:
+        """A constructor already laid out as black lays out arguments that fit on one line
+        (`X(` / the arguments / `) as name:`) whose arguments line the added ones made too long:
+        one argument per line with a trailing comma, as black then lays it out. Any other layout
+        is the project's own and stays."""
+        opening = call.whitespace_before_args
+        last = call.args[-1]
+        closing = last.whitespace_after_arg
+        if not (
+            isinstance(opening, cst.ParenthesizedWhitespace)
+            and isinstance(closing, cst.ParenthesizedWhitespace)
+            and last.comma == cst.MaybeSentinel.DEFAULT
+            and all(
+                isinstance(arg.comma, cst.Comma)
+                and not isinstance(arg.comma.whitespace_after, cst.ParenthesizedWhitespace)
+                for arg in call.args[:-1]
+            )
+        ):
+            return updated
+        bare = [
+            arg.with_changes(comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=_NO_SPACE)
+            for arg in call.args
+        ]
+        flat = ", ".join(cst.Module(body=[]).code_for_node(arg) for arg in bare)
+        if "\n" in flat:
+            return updated
+        indent = len(opening.last_line.value) + (column if opening.indent else 0)
+        if indent + len(flat) <= limit:
+            return updated
+        args = [arg.with_changes(comma=cst.Comma(whitespace_after=_bare(opening))) for arg in bare[:-1]]
+        args.append(bare[-1].with_changes(comma=cst.Comma(whitespace_after=closing)))
+        wrapped = call.with_changes(args=args)
+        return updated.with_changes(items=[updated.items[0].with_changes(item=wrapped)])
+
     def _one_shot(self, original: cst.Call, call: cst.Call, plan: FixPlan) -> cst.BaseExpression:
         assert plan.method is not None
         keyed = [a for a in call.args if a.keyword is not None and a.keyword.value in plan.keyed_options]
@@ -325,6 +438,9 @@ class SharedClientTransformer(cst.CSTTransformer):
     def leave_With(
         self, original_node: cst.With, updated_node: cst.With
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
+        borrowing = self._ctor_calls.get(id(original_node.items[0].item))
+        if len(original_node.items) == 1 and borrowing is not None and borrowing[1].kind == "borrow":
+            return self._wrap_borrowing(original_node, updated_node)
         for index, item in enumerate(original_node.items):
             target = self._ctor_calls.get(id(item.item))
             if target is None or target[1].kind != "with":

@@ -60,6 +60,9 @@ class Scenario:
     """JSON arguments; in their strings, `{base}` stands for the server's URL."""
     files: tuple[tuple[str, str], ...] = ()
     """Other modules the fixture imports: (path under the folder, text)."""
+    cookies: bool = False
+    """The scenario is about cookie scope: the server must see `Cookie` headers, and a caller that
+    says who it is (`X-Caller: n`) must send only cookies whose value is its own `n`."""
 
 
 SCENARIOS = (
@@ -74,6 +77,25 @@ SCENARIOS = (
     Scenario("requests_leak_chained", "status", ("{base}/s",)),
     Scenario("urllib3_leak_chained", "fetch", ("{base}/u",)),
     Scenario("aiohttp_leak_unsafe_applied", "fetch", ("{base}/f",)),
+    # Sessions that borrow the shared pool keep their own cookies: set by a redirect and by a
+    # first request, sent to the next hop and the next request of that caller, never another's.
+    # `{named}` is the server by host name: aiohttp's cookie jar ignores cookies of an IP address.
+    Scenario("aiohttp_cookie_scope_borrow_connector", "visit", ("{named}",), cookies=True),
+    Scenario(
+        "aiohttp_redirects_borrow_connector", "page", ("{named}/redirect?to=/me&sid=abc",), cookies=True
+    ),
+    Scenario(
+        "aiohttp_several_requests_borrow_connector",
+        "login_then_fetch",
+        ("{named}/set-cookie?sid=1&next=",),
+        cookies=True,
+    ),
+    Scenario(
+        "aiohttp_local_borrow_connector",
+        "login_and_download",
+        ("{named}/set-cookie?sid=2&next=", "tok"),
+        cookies=True,
+    ),
     Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),
     Scenario("annotated_local_closed", "fetch", ("{base}/t",)),
     Scenario(
@@ -87,12 +109,18 @@ SCENARIOS = (
 
 def _sections(source: str) -> list[str]:
     return sorted(
-        {ctor.section for library in LIBRARIES for ctor in library.constructors if ctor.accessor in source}
+        {
+            ctor.section
+            for library in LIBRARIES
+            for ctor in library.constructors
+            if ctor.accessor in source or (ctor.borrow_accessor and ctor.borrow_accessor in source)
+        }
     )
 
 
 def _run(folder: Path, module: str, scenario: Scenario, base: str) -> list[str]:
-    args = json.loads(json.dumps(scenario.args).replace("{base}", base))
+    named = base.replace("127.0.0.1", "localhost")
+    args = json.loads(json.dumps(scenario.args).replace("{base}", base).replace("{named}", named))
     done = subprocess.run(
         [
             sys.executable,
@@ -145,3 +173,15 @@ def test_server_sees_the_same_requests(scenario: Scenario, tmp_path: Path) -> No
     assert len(records_before) >= CALLS
     assert _multiset(records_after) == _multiset(records_before)
     assert sorted(answers_after) == sorted(answers_before)
+    if scenario.cookies:
+        _check_cookie_scope(records_before)
+
+
+def _check_cookie_scope(records: list[Record]) -> None:
+    sent = [dict(headers) for _, _, headers, _ in records]
+    assert any("Cookie" in headers for headers in sent), "the scenario sent no cookie"
+    for headers in sent:
+        caller = headers.get("X-Caller")
+        if caller is not None and "Cookie" in headers:
+            values = {pair.partition("=")[2] for pair in headers["Cookie"].split("; ")}
+            assert values == {caller}, headers

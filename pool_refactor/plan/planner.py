@@ -73,9 +73,14 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         else:
             scope_nodes = list(_function_body(function))
         requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
+        unsafe = _cookie_changes(site, requests, moved)
+        if unsafe:
+            borrowed = _borrow_plan(site)
+            if isinstance(borrowed, FixPlan):
+                return borrowed
+            unsafe += borrowed
         merged = _check_requests(site, requests, moved)
         _check_stable(site, moved, _walk_all(region))
-        unsafe = _cookie_changes(site, requests, moved)
         return _client_plan(site, "with", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
@@ -107,10 +112,17 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
         keyed, moved = _constructor_options(site)
         body = list(_function_body(function))
         requests = _check_uses(site, variable, body, None, binding=binding, local=True)
+        unsafe = _cookie_changes(site, requests, moved)
+        # A client never closed (a leak) is not given the pool: it would stay unclosed.
+        closed = _closes(body, variable, ctor.close_methods)
+        if unsafe and closed:
+            borrowed = _borrow_plan(site)
+            if isinstance(borrowed, FixPlan):
+                return borrowed
+            unsafe += borrowed
         merged = _check_requests(site, requests, moved)
         end = statement.end_lineno or statement.lineno
         _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
-        unsafe = _cookie_changes(site, requests, moved)
         return _client_plan(site, "local", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
@@ -137,6 +149,57 @@ def plan_chained(site: Site, request: ast.Call) -> PlanResult:
         return _client_plan(site, "chained", "", keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
+
+
+def _borrow_plan(site: Site) -> FixPlan | str:
+    """The exact fix for a client whose cookies the shared client would lose, where the library
+    lets a client borrow a pool (aiohttp): the constructor stays as written, in its block, and gets
+    the shared pool (`connector=get_aiohttp_connector(), connector_owner=False`). Its cookie jar,
+    headers, auth, timeout and every other option stay its own and live exactly as long as
+    before, across redirects and across the requests of the block; only connections are shared,
+    and closing the client leaves the pool open. Otherwise the words to add to the reason: nothing
+    when the library has no such form, the argument that blocks it when the constructor decides
+    about the pool itself (`connector_owner=`, or `**kwargs` that may hold it; `connector=` is
+    refused earlier).
+
+    Where the one shared client is exact (no cookie can be lost) it stays the fix: it also saves
+    building a session, its cookie jar and its default headers per call.
+    """
+    ctor = site.constructor
+    assert ctor is not None
+    if ctor.borrow_accessor is None:
+        return ""
+    if site.subclass is not None or site.hook is not None:
+        # Their own signature may not take the pool's arguments, nor pass them on.
+        built = f"`{site.subclass.name}`" if site.subclass is not None else "a project function or class"
+        return f"; the session cannot borrow the shared pool instead, since it is built by {built}"
+    added = tuple(name for name, _ in ctor.borrow_arguments)
+    for keyword in site.call.keywords:
+        if keyword.arg is None or keyword.arg in added:
+            given = f"`{keyword.arg}=`" if keyword.arg else "`**kwargs`"
+            return f"; the session cannot borrow the shared pool instead, since it is given {given}"
+    return FixPlan(
+        kind="borrow",
+        library=site.library.family,
+        accessor=ctor.borrow_accessor,
+        section=ctor.section,
+        is_async=ctor.is_async,
+        variable=None,
+        keyed_options=added,
+        moved_options=(),
+    )
+
+
+def _closes(nodes: list[ast.AST], variable: str, methods: frozenset[str]) -> bool:
+    """Whether `variable.close()` (one of `methods`) is called somewhere in `nodes`."""
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in methods
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == variable
+        for node in _walk_all(nodes)
+    )
 
 
 def _client_plan(

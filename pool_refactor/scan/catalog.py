@@ -25,6 +25,13 @@ class Constructor:
     """Methods that close the client (awaited for async clients)."""
     positional: tuple[str, ...] = ()
     """Names of the constructor's positional parameters, in order (aiohttp's `base_url`)."""
+    borrow_accessor: str | None = None
+    """Function of the generated module that returns the shared pool alone (aiohttp's connector),
+    for a client that keeps everything else of its own (`borrow_arguments`)."""
+    borrow_arguments: tuple[tuple[str, str], ...] = ()
+    """Keyword arguments, with their source text, that make the constructor borrow the shared pool
+    and leave it open when the client closes (`connector=get_aiohttp_connector()`,
+    `connector_owner=False`); a constructor that already gives one of them is not rewritten so."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,8 @@ AIOHTTP = Library(
             section="aiohttp",
             close_methods=frozenset({"close"}),
             positional=("base_url",),
+            borrow_accessor="get_aiohttp_connector",
+            borrow_arguments=(("connector", "get_aiohttp_connector()"), ("connector_owner", "False")),
         ),
     ),
     one_shots=frozenset({"request"}),

@@ -36,7 +36,9 @@ class FixPlan:
 
     kind: str
     """`with` (a with-item), `local` (assignment, closed in the same function or never), `chained`
-    (`X().get(...)`, a client built for one request), `one-shot`."""
+    (`X().get(...)`, a client built for one request), `one-shot`; or `borrow`: the constructor
+    stays, with its arguments and its block, and gets the constructor's `borrow_arguments` (the
+    keywords in `keyed_options`), so that only the pool is shared (aiohttp's connector)."""
     library: str
     accessor: str
     section: str

@@ -486,6 +486,11 @@ class _Classifier:
         kind = _kind(site)
         function = site.function
 
+        if _borrows_pool(site.constructor, call):
+            accessor = site.constructor.borrow_accessor
+            message = f"borrows the shared connection pool (`{accessor}()`)"
+            return _Verdict("POOL001", Verdict.PERSISTENT, message)
+
         if isinstance(parent, ast.withitem) and parent.context_expr is call:
             statement = self.parent(parent)
             assert isinstance(statement, ast.With | ast.AsyncWith)
@@ -735,6 +740,27 @@ class _Classifier:
         if self._wrapped is None:
             self._wrapped = cache_wrapped_functions(self.tree)
         return function.name in self._wrapped
+
+
+def _borrows_pool(ctor: Constructor, call: ast.Call) -> bool:
+    """Whether the constructor is given the shared pool as `--fix` writes it (`connector=
+    get_aiohttp_connector(), connector_owner=False`): only its connections are shared, and they
+    are pooled."""
+    if ctor.borrow_accessor is None:
+        return False
+    given = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
+    for name, text in ctor.borrow_arguments:
+        value = given.get(name)
+        if value is None:
+            return False
+        if isinstance(value, ast.Call):
+            func = value.func
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if called != ctor.borrow_accessor or value.args or value.keywords:
+                return False
+        elif ast.unparse(value) != text:
+            return False
+    return True
 
 
 def _kind(site: Site) -> str:

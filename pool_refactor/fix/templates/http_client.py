@@ -89,6 +89,11 @@ or pass `lifespan` to FastAPI/Starlette; neither ever raises.
 Async clients are also closed when their event loop shuts down through
 `asyncio.run()` or `asyncio.Runner`.
 # end section
+# section: aiohttp
+A session of your own shares the pool and keeps everything else (cookies,
+headers, auth, timeout) with `connector=get_aiohttp_connector()` and
+`connector_owner=False`.
+# end section
 
 A client class patched in a test (`mock.patch("httpx.AsyncClient")`) is
 honoured, but what it returns is never kept. To mock the shared client,
@@ -139,6 +144,7 @@ if TYPE_CHECKING:
 __all__ = [
     "aclose_http_clients",
     "close_http_clients",
+    "get_aiohttp_connector",  # section: aiohttp
     "get_aiohttp_session",  # section: aiohttp
     "get_http_client",  # section: httpx-async
     "get_requests_session",  # section: requests
@@ -420,6 +426,7 @@ def _forget_closed_loops() -> None:
             del _watchers[loop]
             _async_clients.pop(loop, None)  # section: httpx-async
             _aiohttp_sessions.pop(loop, None)  # section: aiohttp
+            _aiohttp_connectors.pop(loop, None)  # section: aiohttp
             _abandon(_owned.pop(loop, []))  # section: aiohttp
             _owned.pop(loop, None)
 
@@ -430,6 +437,7 @@ async def _aclose_loop(loop: object) -> None:
         owned = _owned.pop(loop, [])
         _async_clients.pop(loop, None)  # section: httpx-async
         _aiohttp_sessions.pop(loop, None)  # section: aiohttp
+        _aiohttp_connectors.pop(loop, None)  # section: aiohttp
     for client in owned:
         with contextlib.suppress(Exception):
             await (client.aclose() if _is_httpx(client) else client.close())
@@ -722,11 +730,7 @@ def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
     hashable values (`base_url=...`); pass headers, auth and timeouts on
     each request. Raises RuntimeError outside a running asyncio loop.
     """
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        message = _NO_LOOP.format("get_aiohttp_session", "asyncio")
-        raise RuntimeError(message) from None
+    loop = _asyncio_loop("get_aiohttp_session")
     key = _options_key("get_aiohttp_session", session_options)
     session = _aiohttp_sessions.get(loop, {}).get(key)
     if session is not None and not session.closed:
@@ -737,6 +741,40 @@ def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
             _keep(loop, session)
             _aiohttp_sessions.setdefault(loop, {})[key] = session
     return session
+
+
+def _asyncio_loop(accessor: str) -> asyncio.AbstractEventLoop:
+    """Return the running asyncio loop; raise RuntimeError outside one."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        message = _NO_LOOP.format(accessor, "asyncio")
+        raise RuntimeError(message) from None
+
+
+_aiohttp_connectors: dict[object, _Connector] = {}
+
+
+def get_aiohttp_connector() -> aiohttp.BaseConnector:
+    """Return the shared aiohttp connector (the pool) of the running loop.
+
+    Give it to a session of your own, which then shares only connections
+    and keeps its own cookie jar, headers, auth and timeout:
+    `aiohttp.ClientSession(connector=get_aiohttp_connector(),
+    connector_owner=False)`. With `connector_owner=False`, closing that
+    session leaves the connector open for the others; it is closed when its
+    loop shuts down, and a connector found closed is replaced. Raises
+    RuntimeError outside a running asyncio loop.
+    """
+    loop = _asyncio_loop("get_aiohttp_connector")
+    connector = _aiohttp_connectors.get(loop)
+    if connector is not None and not connector.closed:
+        return connector
+    connector = _new_connector()
+    with _lock:
+        _keep(loop, connector)
+        _aiohttp_connectors[loop] = connector
+    return connector
 
 
 def _aiohttp_options(options: dict[str, object]) -> dict[str, Any]:
@@ -753,13 +791,18 @@ def _aiohttp_options(options: dict[str, object]) -> dict[str, Any]:
     )
     kwargs: dict[str, Any] = {"timeout": timeout, **options}
     if "connector" not in options:
-        kwargs["connector"] = _Connector(
-            limit=_env_cap("MAX_CONNECTIONS") or 0,
-            limit_per_host=_env_cap("MAX_CONNECTIONS_PER_HOST") or 0,
-            keepalive_timeout=_env_seconds("KEEPALIVE_EXPIRY", 15.0),
-        )
+        kwargs["connector"] = _new_connector()
     kwargs["cookie_jar"] = aiohttp.DummyCookieJar()
     return kwargs
+
+
+def _new_connector() -> _Connector:
+    """Return a new connector sized from the environment."""
+    return _Connector(
+        limit=_env_cap("MAX_CONNECTIONS") or 0,
+        limit_per_host=_env_cap("MAX_CONNECTIONS_PER_HOST") or 0,
+        keepalive_timeout=_env_seconds("KEEPALIVE_EXPIRY", 15.0),
+    )
 
 
 _handed_out: weakref.WeakSet[object] = weakref.WeakSet()
@@ -815,22 +858,25 @@ def _peer_closed(connection: _Conn) -> bool:
 
 
 def _abandon(clients: list[object]) -> None:
-    """Mark the sessions among the clients of a closed loop closed, no I/O.
+    """Mark the aiohttp clients of a closed loop closed, without I/O.
 
     Closing needs the loop, which is gone; marked closed, neither a session
-    nor its connector warns when it is collected.
+    nor a connector warns when it is collected.
     """
     sessions = [c for c in clients if isinstance(c, aiohttp.ClientSession)]
     for session in sessions:
         if isinstance(session.connector, _Connector):
             session.connector.abandon()
         session.detach()
+    for connector in clients:
+        if isinstance(connector, _Connector):
+            connector.abandon()
 
 
-def _aiohttp_stats(session: aiohttp.ClientSession) -> dict[str, int]:
-    """Count the connections of a session's connector (no public API)."""
-    idle: Any = getattr(session.connector, "_conns", None)
-    acquired: Any = getattr(session.connector, "_acquired", None)
+def _aiohttp_stats(connector: object) -> dict[str, int]:
+    """Count the connections of a connector (no public API)."""
+    idle: Any = getattr(connector, "_conns", None)
+    acquired: Any = getattr(connector, "_acquired", None)
     try:
         stats = {"idle": sum(len(conns) for conns in idle.values())}
         stats["in_use"] = len(acquired)
@@ -1101,6 +1147,7 @@ def reset_http_clients() -> None:
         closing = _take_sync_clients()  # section: httpx-sync, requests, urllib3
         _async_clients.clear()  # section: httpx-async
         _aiohttp_sessions.clear()  # section: aiohttp
+        _aiohttp_connectors.clear()  # section: aiohttp
     _close_each(closing)  # section: httpx-sync, requests, urllib3
 
 
@@ -1142,7 +1189,10 @@ def http_client_stats() -> dict[str, dict[str, int]]:
         for loop, sessions in _aiohttp_sessions.items():
             for key, session in sessions.items():
                 name = _describe("aiohttp", key, f"loop={id(loop):#x}")
-                stats[name] = _aiohttp_stats(session)
+                stats[name] = _aiohttp_stats(session.connector)
+        for loop, connector in _aiohttp_connectors.items():
+            name = f"aiohttp-connector[loop={id(loop):#x}]"
+            stats[name] = _aiohttp_stats(connector)
         # end section
         # section: requests
         for requests_session, thread in list(_requests_sessions.items()):
@@ -1180,6 +1230,7 @@ def _after_fork_in_child() -> None:  # pragma: no cover - in the child
     # end section
     _async_clients.clear()  # section: httpx-async
     _aiohttp_sessions.clear()  # section: aiohttp
+    _aiohttp_connectors.clear()  # section: aiohttp
     _sync_clients.clear()  # section: httpx-sync
     _requests_sessions.clear()  # section: requests
     _urllib3_managers.clear()  # section: urllib3

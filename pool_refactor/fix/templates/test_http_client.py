@@ -490,6 +490,7 @@ async def _build_async() -> object:
         http_client.get_http_client(),  # section: httpx-async
         http_client.get_aiohttp_session(),  # section: aiohttp
         http_client.get_aiohttp_session(connector=aiohttp.TCPConnector()),  # section: aiohttp
+        http_client.get_aiohttp_connector(),  # section: aiohttp
     ]
     return clients[0]
 
@@ -534,6 +535,32 @@ def test_aiohttp_session_per_loop(url: str) -> None:
     assert first.closed
     with pytest.raises(RuntimeError, match="needs a running"):
         http_client.get_aiohttp_session()
+
+
+def test_aiohttp_connector_per_loop(url: str) -> None:
+    """Sessions that borrow the loop's connector share it, never close it."""
+
+    async def main() -> aiohttp.BaseConnector:
+        """Send through two borrowing sessions, then close the connector."""
+        connector = http_client.get_aiohttp_connector()
+        for _ in range(_TWICE):  # the second reuses the first's connection
+            session = aiohttp.ClientSession(
+                connector=connector,
+                connector_owner=False,
+            )
+            async with session, session.get(url) as response:
+                assert await response.text() == "ok"
+        assert not connector.closed
+        assert http_client.get_aiohttp_connector() is connector
+        stats = http_client.http_client_stats()
+        assert [counts["open"] for counts in stats.values()] == [1]
+        await connector.close()
+        assert http_client.get_aiohttp_connector() is not connector
+        return connector
+
+    assert asyncio.run(main()).closed
+    with pytest.raises(RuntimeError, match="needs a running"):
+        http_client.get_aiohttp_connector()
 
 
 def test_aiohttp_drops_a_connection_the_peer_closed(
