@@ -292,8 +292,10 @@ def plan_update(
     - No existing file: the module rendered with the needed sections (None when no
       section is needed).
     - A file pool-refactor did not write: SharedModuleError (it is never overwritten).
-    - A file pool-refactor wrote that has every needed section: None, even if it was
-      edited since.
+    - A file pool-refactor wrote that has every needed section: None when it is what this
+      version renders or was edited since (an edited one that lacks a public function of
+      this version: SharedModuleError naming it); re-rendered when an older version wrote
+      it and nobody edited it.
     - One that lacks sections and is unchanged since it was generated: re-rendered with
       the union of its sections and the needed ones, keeping the environment prefix and
       httpx module recorded in its header (the arguments apply to new files only, so
@@ -314,9 +316,24 @@ def plan_update(
             "another path for the shared client module"
         )
     missing = chosen - present
-    if not missing:
-        return None
     header = _Header(existing)
+    prefix = header.env_prefix if _PREFIX.match(header.env_prefix) else env_prefix
+    module = header.httpx_module if _IDENTIFIER.match(header.httpx_module) else httpx_module
+    if not missing:
+        current = render(present, env_prefix=prefix, httpx_module=module, style=style)
+        if header.unchanged:
+            # Written by an older version and never edited: brought up to date, so that a
+            # rewrite of this version never imports an accessor the old module lacks.
+            return None if _same_module(current, existing) else current
+        lacking = sorted(_public_functions(current) - _public_functions(existing))
+        if lacking:
+            raise SharedModuleError(
+                f"was edited since pool-refactor generated it and lacks {', '.join(lacking)}, "
+                "which the rewritten code of this version may import; pool-refactor does not "
+                "overwrite an edited file. Add them by hand, or move your edits elsewhere, "
+                "delete the file and run `pool-refactor scan --fix` again"
+            )
+        return None
     union = present | chosen
     if not header.unchanged:
         missing_list = ", ".join(name for name in SECTIONS if name in missing)
@@ -328,9 +345,26 @@ def plan_update(
             f"edits elsewhere, delete the file and run `pool-refactor scan --fix` again "
             f"to regenerate it with sections {union_list}"
         )
-    prefix = header.env_prefix if _PREFIX.match(header.env_prefix) else env_prefix
-    module = header.httpx_module if _IDENTIFIER.match(header.httpx_module) else httpx_module
     return render(union, env_prefix=prefix, httpx_module=module, style=style)
+
+
+def _same_module(new: str, old: str) -> bool:
+    """Same text but for the version in the first line and the line endings (a version that
+    renders the same module does not rewrite it)."""
+
+    def normalised(text: str) -> str:
+        text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+        return text.split("\n", 1)[-1]
+
+    return normalised(new) == normalised(old)
+
+
+_PUBLIC_FUNCTION = re.compile(r"^(?:async )?def (?P<name>[a-z]\w*)\(", re.MULTILINE)
+
+
+def _public_functions(text: str) -> frozenset[str]:
+    """The module-level public functions of a shared module's text."""
+    return frozenset(match["name"] for match in _PUBLIC_FUNCTION.finditer(text))
 
 
 TEST_TEMPLATE = "test_http_client.py"
