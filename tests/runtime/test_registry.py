@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import subprocess
 import sys
 import textwrap
 import time
+import types
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -258,3 +261,33 @@ def test_exit_closes_sync_clients(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "True\n"
+
+
+def test_a_forked_child_never_waits_on_a_watcher_no_loop_finalizes(
+    hc: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watcher advanced where no loop hooks async generators (a trio token faked by a test, a
+    coroutine driven by hand) runs its `finally` synchronously when dropped, and that takes the
+    registry lock: the child's fork hook must drop it after releasing the lock, or the child
+    hangs (found with two generated modules in one pytest process)."""
+    token = object()
+    trio = types.SimpleNamespace(lowlevel=types.SimpleNamespace(current_trio_token=lambda: token))
+    monkeypatch.setitem(sys.modules, "trio", trio)
+    client = hc.get_http_client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads
+        pid = os.fork()
+    if not pid:  # the child
+        os._exit(0 if hc.http_client_stats() == {} else 1)
+    closing = hc.aclose_http_clients()  # the faked run never ends: close its client by hand
+    with pytest.raises(StopIteration):
+        closing.send(None)
+    assert client.is_closed and hc._owned == {}
+    deadline = time.monotonic() + 20
+    while (status := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if status == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in the fork hook")
+    assert os.waitstatus_to_exitcode(status[1]) == 0

@@ -1225,6 +1225,9 @@ def _after_fork_in_child() -> None:  # pragma: no cover - in the child
     that could tear down connections the parent still uses.
     """
     # section: httpx-async, aiohttp
+    # A watcher no loop finalizes runs its `finally` when it is dropped, and
+    # that takes the lock: the watchers are dropped once the lock is free.
+    watchers = list(_watchers.values())
     _watchers.clear()
     _owned.clear()
     # end section
@@ -1235,6 +1238,7 @@ def _after_fork_in_child() -> None:  # pragma: no cover - in the child
     _requests_sessions.clear()  # section: requests
     _urllib3_managers.clear()  # section: urllib3
     _lock.release()
+    watchers.clear()  # section: httpx-async, aiohttp
 
 
 if sys.platform != "win32":  # pragma: no branch - not on Windows
