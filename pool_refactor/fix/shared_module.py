@@ -216,13 +216,19 @@ def render(
         raise SharedModuleError("the shared module needs at least one section")
     _check_settings(env_prefix, httpx_module)
     body = restyle(_body(chosen, env_prefix, httpx_module), style)
+    return _with_header(body, "from its template", chosen, env_prefix, httpx_module)
+
+
+def _with_header(body: str, origin: str, chosen: frozenset[str], env_prefix: str, httpx_module: str) -> str:
+    """`body` under the header that marks a generated file: its settings and the hash that tells
+    an unedited file (which a later version may re-render) from an edited one (never touched)."""
     ordered = ",".join(name for name in SECTIONS if name in chosen)
     settings = (
         f"# pool-refactor: sections={ordered}\n"
         f"# pool-refactor: env-prefix={env_prefix} httpx-module={httpx_module}\n"
     )
     header = (
-        f"{HEADER_START} {__version__} from its template; edit freely.\n"
+        f"{HEADER_START} {__version__} {origin}; edit freely.\n"
         f"{settings}"
         f"# pool-refactor: sha={_digest(settings, body)[:_HASH_CHARS]}\n"
         "# pool-refactor never overwrites this file once it is edited. To\n"
@@ -400,20 +406,7 @@ def render_tests(
         own_import = own_import.removesuffix(" as http_client")
     body = body.replace(_TEMPLATE_IMPORT, own_import, 1)
     body = restyle(body, style, own_package=module_name.split(".", 1)[0])
-    ordered = ",".join(section for section in SECTIONS if section in chosen)
-    settings = (
-        f"# pool-refactor: sections={ordered}\n"
-        f"# pool-refactor: env-prefix={env_prefix} httpx-module={httpx_module}\n"
-    )
-    header = (
-        f"{HEADER_START} {__version__} for {module_name}; edit freely.\n"
-        f"{settings}"
-        f"# pool-refactor: sha={_digest(settings, body)[:_HASH_CHARS]}\n"
-        "# pool-refactor never overwrites this file once it is edited. To\n"
-        "# regenerate it, delete it and run `pool-refactor scan --fix` again.\n"
-        "\n"
-    )
-    return header + body
+    return _with_header(body, f"for {module_name}", chosen, env_prefix, httpx_module)
 
 
 TEST_FILE_NAME = "test_http_client.py"
