@@ -24,6 +24,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.servers import read_body
+
 Record = tuple[str, str, tuple[tuple[str, str], ...], bytes]
 """(method, request target, header lines in order, body)."""
 
@@ -42,22 +44,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ConnectionError:  # a client that closed its connection: nothing to answer
             self.close_connection = True
 
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _serve(self) -> None:
-        body = self._body()
+        body = read_body(self)
         self.server.owner._record((self.command, self.path, tuple(self.headers.items()), body))
         parts = urlsplit(self.path)
         query = parse_qsl(parts.query, keep_blank_values=True)

@@ -49,6 +49,22 @@ import trustme
 __all__ = ["LocalServer"]
 
 
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, whether sent with a length or chunked."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Without TCP_NODELAY, the separate writes of headers and body meet the
@@ -72,23 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionError, ssl.SSLError, OSError):
             self.close_connection = True
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _serve(self) -> None:
         owner = self.server.owner
-        self._read_body()
+        read_body(self)
         owner._record(self)
         parts = urlsplit(self.path)
         query = parse_qsl(parts.query, keep_blank_values=True)
