@@ -50,6 +50,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codemods.imports import import_bindings
 from pool_refactor.scan.catalog import LIBRARIES, Library
 from pool_refactor.scan.names import dotted_name
 
@@ -299,21 +300,10 @@ def call_key(call: ast.Call) -> str:
 
 
 def _bindings(imports: Iterable[ast.Import | ast.ImportFrom]) -> dict[str, str]:
-    """Local name -> imported dotted name, for every import in a test file (function-local too)."""
-    names: dict[str, str] = {}
-    for node in imports:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    names[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".", 1)[0]
-                    names[top] = top
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for alias in node.names:
-                if alias.name != "*":
-                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return names
+    """Local name -> imported dotted name, for every import in a test file (function-local too);
+    relative imports name the test's own helpers, never a library, and are left out."""
+    absolute = [node for node in imports if not (isinstance(node, ast.ImportFrom) and node.level)]
+    return import_bindings(absolute)
 
 
 def _imported(imports: Iterable[ast.Import | ast.ImportFrom]) -> set[str]:
