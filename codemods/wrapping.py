@@ -115,15 +115,15 @@ class _Wrapper(cst.CSTTransformer):
         code = cst.Module(body=[]).code_for_node(updated_node.with_changes(leading_lines=()))
         lines = code.splitlines()
         indent = "".join(self._indents)
-        # Rendered alone, a continuation line lacks the block's indentation: add it to every line.
         if len(lines) > 1 and all(line.strip() in self._original for line in lines):
-            return _relaid(updated_node, code, len(indent), self._default_indent, self._limit)
-        if not lines or max(len(indent) + len(line) for line in lines) <= self._limit:
-            return updated_node
-        if all(line.strip() in self._original for line in lines):
             # The project's own lines, moved at most (a `with` block's body dedented): not ours to
             # reformat, unless the formatter would now lay the statement out another way.
             return _relaid(updated_node, code, len(indent), self._default_indent, self._limit)
+        # Rendered alone, a continuation line lacks the block's indentation: add it to every line.
+        if not lines or max(len(indent) + len(line) for line in lines) <= self._limit:
+            return updated_node
+        if all(line.strip() in self._original for line in lines):
+            return updated_node  # the project's own line: not ours to reformat
         small = updated_node.body[0]
         call = _final_call(small)
         if call is None or not call.args or any(arg.star for arg in call.args) or _has_comment(call):
