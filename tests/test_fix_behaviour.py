@@ -98,6 +98,11 @@ SCENARIOS = (
     ),
     Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),
     Scenario("annotated_local_closed", "fetch", ("{base}/t",)),
+    # Requests in exclusive branches: one per call, so the shared session is exact.
+    Scenario("requests_exclusive_branches_one_request", "send", ("{base}/p", "post", {"a": "b"})),
+    Scenario("requests_exclusive_branches_one_request", "send", ("{base}/g", "get", {})),
+    Scenario("requests_exclusive_branches_one_request", "fetch", ("{base}/f", False)),
+    Scenario("requests_exclusive_branches_one_request", "by_kind", ("{base}/d", "delete")),
     Scenario(
         "keyed_verify_from_settings",
         "fetch",

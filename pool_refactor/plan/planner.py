@@ -604,7 +604,7 @@ def _cookie_changes(site: Site, requests: list[tuple[ast.Call, str, bool]], move
     if not library.has_cookie_jar:
         return ""
     sending = [(c, m, loop) for c, m, loop in requests if m not in library.build_only_methods]
-    if len(sending) > 1 or any(loop for _, _, loop in sending):
+    if any(loop for _, _, loop in sending) or not _exclusive(site, [c for c, _, _ in sending]):
         return _COOKIE_CHANGE
     moved_keywords = [kw for kw in site.call.keywords if kw.arg in moved]
     for call, method, _ in sending:
@@ -612,6 +612,54 @@ def _cookie_changes(site: Site, requests: list[tuple[ast.Call, str, bool]], move
         if _redirect_cookies_lost(library, [*call.keywords, *moved_keywords], default=default):
             return _REDIRECT_CHANGE
     return ""
+
+
+def _exclusive(site: Site, calls: list[ast.Call]) -> bool:
+    """Whether at most one of `calls` can run in one pass through the client's scope: every two
+    of them sit in different branches of one `if`/`elif`/`else`, conditional expression or
+    `match`. Only then can no response's cookie reach a later request on the same client.
+
+    `try`/`except` branches are not exclusive (the body may have sent a request before it
+    raised), nor is an `if` test and its branches."""
+    if len(calls) < 2:
+        return True
+    wanted = {id(call) for call in calls}
+    paths: list[dict[int, tuple[str, int]]] = []
+    for node, parents, _ in _walk_with_parents([site.scopes[0]]):
+        if id(node) not in wanted:
+            continue
+        path: dict[int, tuple[str, int]] = {}
+        chain = [*parents, node]
+        for depth, holder in enumerate(parents):
+            child = chain[depth + 1]
+            branch = _branch_of(holder, child)
+            if branch is not None:
+                path[id(holder)] = branch
+            elif isinstance(holder, ast.match_case) and depth and not any(s is child for s in holder.body):
+                path.pop(id(parents[depth - 1]), None)  # a guard runs before the next case's body
+        paths.append(path)
+    if len(paths) != len(calls):
+        return False  # a call outside the scope that was read: assume they may all run
+    for index, first in enumerate(paths):
+        for second in paths[index + 1 :]:
+            if not any(first[key] != second[key] for key in first.keys() & second.keys()):
+                return False
+    return True
+
+
+def _branch_of(holder: ast.AST, child: ast.AST) -> tuple[str, int] | None:
+    """Which exclusive branch of `holder` the direct child `child` belongs to, if any."""
+    if isinstance(holder, ast.If | ast.IfExp):
+        for name in ("body", "orelse"):
+            value = getattr(holder, name)
+            if value is child or (isinstance(value, list) and any(item is child for item in value)):
+                return (name, 0)
+        return None  # the test runs whatever the branch
+    if isinstance(holder, ast.Match):
+        for index, case in enumerate(holder.cases):
+            if case is child:
+                return ("case", index)
+    return None
 
 
 def _redirect_cookies_lost(
