@@ -383,12 +383,19 @@ def test_namespace_without_evidence_is_refused(tmp_path: Path, mention: dict[str
 def test_namespace_needs_one_main_package(tmp_path: Path) -> None:
     plugins = {"plugins/weather.py": SITE, "tests/test_w.py": "import plugins.weather\n"}
     project = build(tmp_path / "none", {"pyproject.toml": pyproject("x"), **plugins})
-    with pytest.raises(PlacementError, match="no regular package .* must not go into the namespace package"):
+    with pytest.raises(
+        PlacementError, match="no regular package .* must not go into the namespace package"
+    ) as none:
         locate(project, "plugins/weather.py")
+    assert str(none.value).endswith("--module, for example --module path/to/a/regular/package/http_client.py")
     two = {"pyproject.toml": pyproject("x"), "app/__init__.py": "", "worker/__init__.py": "", **plugins}
     project = build(tmp_path / "two", two)
-    with pytest.raises(PlacementError, match=r"several top-level packages \(app, worker\)"):
+    with pytest.raises(PlacementError, match=r"several top-level packages \(app, worker\)") as two_found:
         locate(project, "plugins/weather.py")
+    assert "<" not in str(two_found.value)
+    assert str(two_found.value).endswith(
+        "choose its place with --module, for example --module app/http_client.py"
+    )
     assert locate(project, "plugins/weather.py", "worker/http_client.py") == (
         "worker/http_client.py",
         "worker.http_client",

@@ -540,6 +540,9 @@ def _looks_like_script(path: Path, data: bytes, project: _Project) -> bool:
 # --- choosing the place -------------------------------------------------------------------------
 
 
+_SEVERAL = "the project has several top-level packages"
+
+
 def _main_package(project: _Project) -> Path | str:
     """The distribution's top-level regular package, or why there is none to choose."""
     candidates: dict[str, Path] = {}
@@ -563,7 +566,7 @@ def _main_package(project: _Project) -> Path | str:
         return next(iter(mains.values()))
     if not mains:
         return "the project has no regular package (a folder with __init__.py) to hold it"
-    return f"the project has several top-level packages ({', '.join(sorted(mains))})"
+    return f"{_SEVERAL} ({', '.join(sorted(mains))})"
 
 
 def _home(top: Path) -> Path:
@@ -637,9 +640,14 @@ def _default_place(named: _Name, project: _Project) -> Path:
         return named.root / MODULE_FILENAME
     if isinstance(main, str):
         where = f"the namespace package `{named.name.split('.')[0]}`"
+        several = main.startswith(_SEVERAL)
+        packages = re.findall(r"[\w.]+", main.partition("(")[2]) if several else []
+        example = (
+            f"{packages[0]}/{MODULE_FILENAME}" if packages else f"path/to/a/regular/package/{MODULE_FILENAME}"
+        )
         raise PlacementError(
             f"{main}, and the shared module must not go into {where} (a plugin loader would take it "
-            "for a plugin); pass --module <package>/http_client.py"
+            f"for a plugin); choose its place with --module, for example --module {example}"
         )
     return _home(main)
 
