@@ -314,3 +314,80 @@ def test_warnings_are_sorted_by_path_and_line() -> None:
     files = [(Path("b.py"), source), (Path("a.py"), source)]
     warnings = find_broken_mocks(files, _replaced(), _modules())
     assert [(w.path, w.line) for w in warnings] == [("a.py", 2), ("a.py", 3), ("b.py", 2), ("b.py", 3)]
+
+
+BORROW = Replaced(
+    "app.bridge", "aiohttp", "ClientSession", "get_aiohttp_connector", "app.http_client", "borrow"
+)
+
+
+def test_a_borrowing_constructor_breaks_only_checks_of_its_exact_arguments(tmp_path: Path) -> None:
+    """A session that borrows the shared connector is still built by `aiohttp.ClientSession`, so
+    patching it keeps working; only a check of the exact arguments it got sees the two new ones."""
+    root = _project(tmp_path, {"app/__init__.py": "", "app/bridge.py": "import aiohttp\n"})
+    modules = ProjectModules([root], {"app.bridge": "import aiohttp\n"})
+    source = """\
+from unittest import mock
+from unittest.mock import call, patch
+
+
+def test_with_form():
+    with patch("app.bridge.aiohttp.ClientSession") as session_class:
+        run()
+    session_class.assert_called_once_with(timeout=5)
+
+
+@patch("app.other.thing")
+@patch("aiohttp.ClientSession")
+def test_decorated(session_class, thing):
+    run()
+    assert session_class.call_args == call(timeout=5)
+    thing.assert_called_once_with(1)
+
+
+def test_started():
+    session_class = patch("app.bridge.aiohttp.ClientSession").start()
+    run()
+    assert session_class.call_args.kwargs["timeout"] == 5
+
+
+def test_mocker(mocker):
+    fake = mocker.patch("app.bridge.aiohttp.ClientSession")
+    run()
+    assert fake.call_args.kwargs == {"timeout": 5}
+
+
+def test_monkeypatch(monkeypatch):
+    fake = mock.MagicMock()
+    monkeypatch.setattr("app.bridge.aiohttp.ClientSession", fake)
+    run()
+    fake.assert_called()
+
+
+def test_only_set_up():
+    with patch("app.bridge.aiohttp.ClientSession") as session_class:
+        session_class.return_value.__aenter__.return_value.get.return_value = 1
+        run()
+"""
+    warnings = find_broken_mocks([(Path("t.py"), source)], [BORROW], modules)
+    assert [(w.line, w.target, w.edit) for w in warnings] == [
+        (6, "app.bridge.aiohttp.ClientSession", None),
+        (12, "aiohttp.ClientSession", None),
+        (26, "app.bridge.aiohttp.ClientSession", None),
+    ]
+    assert warnings[0].suggestion == (
+        "After the fix `app.bridge` still builds `aiohttp.ClientSession`, so this patch keeps working, "
+        "but it passes `connector=get_aiohttp_connector(), connector_owner=False` too (the client borrows "
+        "the shared connection pool): the check of its exact arguments at line 8 "
+        "(`session_class.assert_called_once_with`) fails. Expect them as well: "
+        "`connector=mock.ANY, connector_owner=False`."
+    )
+    assert "line 15 (`session_class.call_args ==`)" in warnings[1].suggestion
+    assert "thing" not in warnings[1].suggestion
+    assert "line 28 (`fake.call_args ==`)" in warnings[2].suggestion
+    assert all(w.manual for w in warnings)
+    # the same patches, with the session replaced by the shared one instead: every patch breaks
+    replaced = Replaced(
+        "app.bridge", "aiohttp", "ClientSession", "get_aiohttp_session", "app.http_client", "with"
+    )
+    assert len(find_broken_mocks([(Path("t.py"), source)], [replaced], modules)) == 6

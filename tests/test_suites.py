@@ -118,3 +118,32 @@ def test_excluded_tests_are_still_checked(tmp_path: Path, monkeypatch: pytest.Mo
     result = CliRunner().invoke(app, ["scan", "--fix", "--no-cache", "--exclude", "tests/", "."])
     assert result.exit_code == 0, result.output
     assert "tests/test_notify.py:4: After the fix the rewritten code no longer calls `post`" in result.output
+
+
+def test_exact_argument_checks_of_a_borrowing_session_are_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the CLI: the session keeps being built (it borrows the pool), so its patch is not
+    reported, but the test's check of the exact arguments it was built with is."""
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "svc"\n',
+            "svc/__init__.py": "",
+            "svc/pages.py": "import aiohttp\n\n\nasync def page(url):\n"
+            "    async with aiohttp.ClientSession(raise_for_status=True) as session:\n"
+            "        async with session.get(url) as response:\n"
+            "            return await response.text()\n",
+            "tests/test_pages.py": "from unittest import mock\n\n\n"
+            "@mock.patch('svc.pages.aiohttp.ClientSession')\ndef test_it(session_class):\n"
+            "    session_class.assert_called_once_with(raise_for_status=True)\n",
+        },
+    )
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(app, ["scan", "--fix", "--no-cache", "svc"])
+    assert result.exit_code == 0, result.output
+    assert "connector=get_aiohttp_connector(), connector_owner=False" in (root / "svc/pages.py").read_text()
+    assert (
+        "tests/test_pages.py:4: After the fix `svc.pages` still builds `aiohttp.ClientSession`, so this "
+        "patch keeps working, but it passes" in " ".join(result.output.split())
+    )

@@ -28,6 +28,12 @@ is the module `httpx` because `shop/users.py` says `import httpx`; `shop.users.C
 - any target whose path goes through a name the fix removed (`shop.users.httpx.Client` once
   `import httpx` is gone from `shop.users`): the patch fails with `AttributeError`.
 
+**Constructors that borrow the pool** (`Replaced.borrows`: an aiohttp session given the shared
+connector) are still called, so their patches keep working; what breaks is a check of the exact
+arguments the mock was built with (`m.assert_called_once_with(...)`, `m.call_args == call(...)`),
+which now sees the borrowing arguments too. Those checks are listed, found by following the mock's
+name through the test function.
+
 **Not reported** (checked against the generated module, each with a client built *before* the mock
 starts, in `tests/test_transport_mocks.py`): a patch of any other method of the client class
 (`httpx.AsyncClient.send`, `requests.Session.request`: the shared client is an instance of it), and
@@ -100,13 +106,18 @@ class Replaced:
     accessor_module: str
     """The generated module's absolute name (`shop.http_client`)."""
     kind: str
-    """The plan's kind: `with` (`async with X() as c`), `local` (`c = X()`), `one-shot`."""
+    """The plan's kind: `with` (`async with X() as c`), `local` (`c = X()`), `one-shot`, or
+    `borrow` (the constructor is still called, with the arguments that borrow the shared pool)."""
     await_result: bool = False
     """A one-shot in async code, now awaited on the async client."""
 
     @property
     def is_constructor(self) -> bool:
         return self.kind != "one-shot"
+
+    @property
+    def borrows(self) -> bool:
+        return self.kind == "borrow"
 
 
 @dataclass(frozen=True)
@@ -442,11 +453,20 @@ def find_broken_mocks(
                 imports.append(node)
         bindings = _bindings(imports)
         imported = _imported(imports)
+        parents: dict[int, ast.AST] | None = None
         for call in calls:
             for patch in _patches(call, bindings):
                 warning = classifier.warning(patch, path.as_posix(), imported)
                 if warning is not None:
                     warnings.append(warning)
+                    continue
+                borrowing = classifier.borrowing(patch)
+                if not borrowing:
+                    continue
+                parents = parents if parents is not None else _parent_map(tree)
+                checks = _exact_argument_checks(patch, parents)
+                if checks:
+                    warnings.append(classifier.borrow_warning(patch, path.as_posix(), borrowing, checks))
     warnings.sort(key=lambda w: (w.path, w.line, w.target))
     return warnings
 
@@ -462,11 +482,67 @@ _CLIENT_CLASSES = {"get_http_client": "AsyncClient", "get_sync_http_client": "Cl
 
 class _Classifier:
     def __init__(self, replaced: Sequence[Replaced], modules: ProjectModules) -> None:
-        self._replaced = replaced
+        # A borrowing constructor is still called, so its patches keep working: only checks of
+        # its exact arguments break (`borrowing`); it is kept apart from what the fix replaced.
+        self._replaced = [item for item in replaced if not item.borrows]
+        self._borrowed = [item for item in replaced if item.borrows]
         self._modules = modules
         self._by_module: dict[str, list[Replaced]] = {}
-        for item in replaced:
+        for item in self._replaced:
             self._by_module.setdefault(item.module, []).append(item)
+        self._borrowed_by_module: dict[str, list[Replaced]] = {}
+        for item in self._borrowed:
+            self._borrowed_by_module.setdefault(item.module, []).append(item)
+
+    def borrowing(self, patch: _Patch) -> list[Replaced]:
+        """The borrowing constructions that `patch` replaces with its mock: a patch of the class
+        where a module that borrows imports it, or of the library's class itself."""
+        if not self._borrowed:
+            return []
+        owner, _ = self._modules.resolve(patch.owner)
+        own = self._borrowed_by_module.get(owner)
+        if own is not None:
+            bound = (self._modules.bindings(owner) or {}).get(patch.attribute)
+            if bound is None:
+                return []
+            real, _ = self._modules.resolve(bound)
+            library = _library_module(real)
+            name = real.rsplit(".", 1)[-1]
+            return [r for r in own if library is not None and r.library == library.family and r.name == name]
+        library = _library_module(owner)
+        if library is None or library.constructor(patch.attribute) is None:
+            return []
+        aimed = self._modules.first_module(patch.owner)
+        if aimed is not None and aimed not in self._borrowed_by_module:
+            return []
+        return [r for r in self._borrowed if r.library == library.family and r.name == patch.attribute]
+
+    def borrow_warning(
+        self, patch: _Patch, path: str, users: Sequence[Replaced], checks: Sequence[tuple[int, str]]
+    ) -> MockWarning:
+        """The exact-argument checks of a mocked constructor that now also gets the pool's arguments."""
+        library = next(lib for lib in LIBRARIES if lib.family == users[0].library)
+        ctor = library.constructor(users[0].name)
+        assert ctor is not None
+        added = ", ".join(f"{name}={value}" for name, value in ctor.borrow_arguments)
+        expected = ", ".join(
+            f"{name}=mock.ANY" if "(" in value else f"{name}={value}" for name, value in ctor.borrow_arguments
+        )
+        modules = ", ".join(sorted({f"`{r.module}`" for r in users}))
+        where = ", ".join(f"line {line} (`{what}`)" for line, what in checks)
+        text = (
+            f"After the fix {modules} still builds `{library.modules[0]}.{ctor.name}`, so this patch keeps "
+            f"working, but it passes `{added}` too (the client borrows the shared connection pool): the "
+            f"check of its exact arguments at {where} fails. Expect them as well: `{expected}`."
+        )
+        return MockWarning(
+            path,
+            patch.call.lineno,
+            patch.target,
+            text,
+            manual="an assertion of the constructor's exact arguments is edited by hand",
+            site=call_key(patch.call),
+        )
 
     def _users(self, library: Library, name: str) -> list[Replaced]:
         return [r for r in self._replaced if r.library == library.family and r.name == name]
@@ -660,3 +736,107 @@ def _is_async(replaced: Replaced) -> bool:
     library = next(lib for lib in LIBRARIES if lib.family == replaced.library)
     ctor = library.constructor(replaced.name)
     return bool(ctor and ctor.is_async)
+
+
+# ---------------------------------------------------------------------------
+# Checks of a mock's exact arguments (a borrowing constructor gets more of them)
+# ---------------------------------------------------------------------------
+
+_EXACT_CHECKS = frozenset(
+    {"assert_called_with", "assert_called_once_with", "assert_any_call", "assert_has_calls"}
+)
+_RECORDED_CALLS = frozenset({"call_args", "call_args_list", "mock_calls"})
+
+
+def _parent_map(tree: ast.AST) -> dict[int, ast.AST]:
+    return {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _exact_argument_checks(patch: _Patch, parents: Mapping[int, ast.AST]) -> list[tuple[int, str]]:
+    """Where the test checks every argument the mock that `patch` installs was called with
+    (`m.assert_called_once_with(...)`, `m.call_args == call(...)`): line and the check's text.
+    The mock is followed by name through the test function: `with patch(...) as m`, `m =
+    mocker.patch(...)`, `m = patch(...).start()`, a `@patch` decorator's parameter, or the fake
+    given to `monkeypatch.setattr`/`new=`."""
+    names, scope = _mock_names(patch, parents)
+    if not names or scope is None:
+        return []
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(scope):
+        if not (
+            isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names
+        ):
+            continue
+        if node.attr in _EXACT_CHECKS and isinstance(parents.get(id(node)), ast.Call):
+            found.append((node.lineno, f"{node.value.id}.{node.attr}"))
+        elif node.attr in _RECORDED_CALLS:
+            holder = parents.get(id(node))
+            if isinstance(holder, ast.Attribute) and holder.attr in ("kwargs", "args"):
+                holder = parents.get(id(holder))
+            if isinstance(holder, ast.Compare) and all(
+                isinstance(op, ast.Eq | ast.NotEq) for op in holder.ops
+            ):
+                found.append((node.lineno, f"{node.value.id}.{node.attr} =="))
+    return sorted(set(found))
+
+
+def _mock_names(patch: _Patch, parents: Mapping[int, ast.AST]) -> tuple[set[str], ast.AST | None]:
+    """The names the mock of a patch call is known by, and the function they live in."""
+    call = patch.call
+    names: set[str] = set()
+    given = _given_value(patch)
+    if isinstance(given, ast.Name):
+        names.add(given.id)
+    holder = parents.get(id(call))
+    if isinstance(holder, ast.Attribute) and holder.attr == "start":
+        started = parents.get(id(holder))
+        holder = parents.get(id(started)) if isinstance(started, ast.Call) else None
+    if isinstance(holder, ast.withitem) and isinstance(holder.optional_vars, ast.Name):
+        names.add(holder.optional_vars.id)
+    elif isinstance(holder, ast.Assign | ast.AnnAssign):
+        targets = holder.targets if isinstance(holder, ast.Assign) else [holder.target]
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    elif isinstance(holder, ast.FunctionDef | ast.AsyncFunctionDef) and call in holder.decorator_list:
+        parameter = _decorator_parameter(holder, call, parents)
+        if parameter:
+            names.add(parameter)
+        return names, holder
+    scope: ast.AST | None = holder
+    while scope is not None and not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Module):
+        scope = parents.get(id(scope))
+    return names, scope
+
+
+def _given_value(patch: _Patch) -> ast.expr | None:
+    """The replacement a patch call is given (`new=`, or the positional after the target), if any."""
+    for keyword in patch.call.keywords:
+        if keyword.arg in ("new", "value"):
+            return keyword.value
+    position = {"patch": 1, "object": 2, "setattr": 1 if patch.string_form else 2}.get(patch.kind)
+    if position is None or len(patch.call.args) <= position:
+        return None
+    return patch.call.args[position]
+
+
+def _decorator_parameter(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, call: ast.Call, parents: Mapping[int, ast.AST]
+) -> str:
+    """The parameter a `@patch(...)` decorator passes its mock in: the decorator nearest the
+    function gives the first mock argument (after `self`/`cls`); one given a replacement gives none."""
+    giving: list[ast.expr] = []
+    for decorator in reversed(function.decorator_list):
+        if not isinstance(decorator, ast.Call):
+            continue
+        name = dotted_name(decorator.func) or ""
+        if name.rsplit(".", 1)[-1] not in ("patch", "object"):
+            continue
+        kind = "object" if name.endswith(".object") else "patch"
+        if _given_value(_Patch(decorator, kind, "", "", "", kind == "patch")) is None:
+            giving.append(decorator)
+    if call not in giving:
+        return ""
+    parameters = [a.arg for a in [*function.args.posonlyargs, *function.args.args]]
+    if parameters and parameters[0] in ("self", "cls"):
+        parameters = parameters[1:]
+    index = giving.index(call)
+    return parameters[index] if index < len(parameters) else ""

@@ -290,7 +290,8 @@ def _constructor_name(family: str, accessor: str) -> str:
     library = next((lib for lib in LIBRARIES if lib.family == family), None)
     if library is None:
         return ""
-    return next((c.name for c in library.constructors if c.accessor == accessor), "")
+    # a borrowing plan names the pool's accessor: the constructor it keeps calling is the one
+    return next((c.name for c in library.constructors if accessor in (c.accessor, c.borrow_accessor)), "")
 
 
 def _report_mocks(
