@@ -261,6 +261,21 @@ def fetch_orders(user_id: str) -> list[dict[str, str]]:
         return response.json()
 '''
 
+MAIN = '''\
+"""The service: its app is wired to close the shared clients, with an import in the project's order."""
+
+from fastapi import FastAPI
+
+from shop.users import fetch_user
+
+app = FastAPI(title="shop")
+
+
+@app.get("/users/{user_id}")
+async def user(user_id: str) -> object:
+    return await fetch_user(user_id, "token")
+'''
+
 CONFIGS = {
     "ruff_88": "[tool.ruff]\nline-length = 88\n[tool.ruff.lint]\nselect = ['E', 'F', 'I']\n",
     "ruff_80_isort_first_party": (
@@ -306,13 +321,15 @@ def test_the_projects_own_checks_find_nothing_new_after_the_fix(tmp_path: Path, 
     )
     subprocess.run([RUFF, "format", "--no-cache", "-q", "shop"], cwd=project, check=True, timeout=60)
     (project / "shop" / "users.py").write_text(USERS)
-    subprocess.run([RUFF, "format", "--no-cache", "-q", "shop/users.py"], cwd=project, check=True, timeout=60)
+    (project / "shop" / "main.py").write_text(MAIN)
+    edited = ["shop/users.py", "shop/main.py"]
+    subprocess.run([RUFF, "format", "--no-cache", "-q", *edited], cwd=project, check=True, timeout=60)
     subprocess.run(
-        [RUFF, "check", "--no-cache", "--fix", "-q", "--select", "I", "shop/users.py"],
+        [RUFF, "check", "--no-cache", "--fix", "-q", "--select", "I", *edited],
         cwd=project,
         timeout=60,
     )
-    before = _checks(project, ["shop/users.py"])
+    before = _checks(project, edited)
     fixed = subprocess.run(
         [sys.executable, "-m", "pool_refactor", "scan", "--fix", "shop"],
         cwd=project,
@@ -321,8 +338,9 @@ def test_the_projects_own_checks_find_nothing_new_after_the_fix(tmp_path: Path, 
         timeout=120,
     )
     assert "Fixed 2 site(s) in 1 file(s)" in fixed.stderr, fixed.stdout + fixed.stderr
-    after = _checks(project, ["shop/users.py"])
-    assert after == before, (project / "shop" / "users.py").read_text()
+    assert "lifespan=lifespan" in (project / "shop" / "main.py").read_text()
+    after = _checks(project, edited)
+    assert after == before, "\n".join((project / name).read_text() for name in edited)
 
 
 def test_a_comment_between_the_imports_and_a_class_keeps_one_blank_line() -> None:

@@ -21,8 +21,8 @@ MAIN_WIRED = '''"""The service: the only application whose requests use the HTTP
 
 from fastapi import FastAPI
 
-from svc.users import fetch_user
 from svc.http_client import lifespan
+from svc.users import fetch_user
 
 app = FastAPI(title="svc", lifespan=lifespan)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -201,6 +201,8 @@ def _wire(
         sources[resolved] = (file, source)
         texts.append((resolved, source.text))
     sections: set[str] = set().union(*(r.sections for r in item.rewrites))
+    imports = read_style(options.config.project_root).imports
+    own = item.target.import_name.lstrip(".").split(".", 1)[0]  # as the rewrite sorts it: first party
     edits, notes = plan_wiring(
         texts,
         item.target.import_name,
@@ -210,6 +212,7 @@ def _wire(
         # Entry points are declared beside the configuration; without one (a setup.py project
         # scanned by its package folder) the wiring finds the project's root itself.
         project_root=options.config.project_root.resolve() if options.config.config_file else None,
+        import_style=replace(imports, first_party=imports.first_party | {own}),
     )
     others: list[tuple[DiscoveredFile, Source, str]] = []
     for edit in edits:

@@ -81,6 +81,7 @@ import libcst as cst
 from codemods.imports import (
     EditContext,
     ImportBindings,
+    ImportStyle,
     add_import,
     apply_import_changes,
     ascii_imports,
@@ -90,6 +91,7 @@ from codemods.imports import (
     import_bindings,
     nfkc,
     qualify,
+    set_import_style,
 )
 from codemods.shared_client import append_args
 from codemods.toplevel import read_top_level
@@ -166,6 +168,7 @@ def plan_wiring(
     has_async: bool,
     has_sync: bool,
     project_root: Path | None = None,
+    import_style: ImportStyle | None = None,
 ) -> tuple[list[WiringEdit], list[WiringNote]]:
     """Plan the edits that close the shared clients at shutdown (see the module docstring).
 
@@ -174,6 +177,8 @@ def plan_wiring(
     name. `sections` is accepted for the record (every section's module has the close functions
     and `lifespan`); `has_async`/`has_sync` say which kinds of client the package uses.
     `project_root` is where the project's entry points are declared (`reach.entry_points`).
+    `import_style` places the added imports where the project's isort settings put them (else
+    where libcst does, after the last import).
     """
     del sections, has_sync  # the close functions exist in every generated module
     candidates = [(path, text) for path, text in files if not _is_test_file(path)]
@@ -182,7 +187,7 @@ def plan_wiring(
         return [], []
     if project_root is None:
         project_root = _project_root([path for path, _text in candidates])
-    planner = _Planner(candidates, accessor_module, has_async, trees, project_root)
+    planner = _Planner(candidates, accessor_module, has_async, trees, project_root, import_style)
     planner.plan()
     return planner.edits(), planner.notes
 
@@ -747,8 +752,10 @@ class _Planner:
         has_async: bool,
         trees: _Trees,
         project_root: Path | None = None,
+        import_style: ImportStyle | None = None,
     ) -> None:
         self._files = files
+        self._import_style = import_style
         self._accessor = accessor_module
         self._has_async = has_async
         self._trees = trees
@@ -1376,7 +1383,7 @@ class _Planner:
             if not (work.insert_after or work.add_kwarg or work.append_element):
                 continue
             try:
-                new_text, checked = _apply(work, self._accessor)
+                new_text, checked = _apply(work, self._accessor, self._import_style)
                 compile(checked, str(work.path), "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
             except Exception as exc:  # a bug of ours: never hand back code that does not compile
                 self.notes.append(
@@ -1629,12 +1636,14 @@ def _append_element(node: cst.List | cst.Tuple, name: str) -> cst.List | cst.Tup
     return node.with_changes(elements=elements)
 
 
-def _apply(work: _FileWork, accessor_module: str) -> tuple[str, str]:
+def _apply(work: _FileWork, accessor_module: str, style: ImportStyle | None = None) -> tuple[str, str]:
     """The new text of the file, and the code to compile to check it: the edited excerpt when
     there is one (the left-out statements are whole top-level statements that compiled before and
     come back unchanged in place of single statements, so the whole compiles when that does)."""
     module = _apply_edits(work)
     context = EditContext(filename=str(work.path))
+    if style is not None:
+        set_import_style(context, style)
     for exported, local in sorted(work.imports.items()):
         add_import(context, accessor_module, exported, None if local == exported else local)
     top = read_top_level(module, module.code) if work.imports else None  # libcst reads the head only
