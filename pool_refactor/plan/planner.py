@@ -243,8 +243,12 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
                 f"takes {limit} (pass the rest by keyword)"
             )
         keyed = []
+        kept: list[str] = []  # options only the one-shot's own client can keep (it then borrows the pool)
         for keyword in call.keywords:
             if keyword.arg is None or keyword.arg in library.one_shot_request_options:
+                continue
+            if keyword.arg in library.one_shot_borrow_keeps:
+                kept.append(keyword.arg)
                 continue
             if keyword.arg in library.refused_options:
                 raise _Refused(library.refused_options[keyword.arg])
@@ -267,6 +271,21 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
                 raise _Refused(
                     f"`{library.family}.{site.one_shot}()` is not used as `async with ... as response`"
                 )
+            if (unsafe or kept) and library.one_shot_borrow and async_ctor.borrow_accessor:
+                # The call keeps the client it builds (its cookies, across redirects), which
+                # borrows the shared pool instead of opening a connection of its own.
+                return FixPlan(
+                    kind="borrow",
+                    library=library.family,
+                    accessor=async_ctor.borrow_accessor,
+                    section=async_ctor.section,
+                    is_async=True,
+                    variable=None,
+                    keyed_options=library.one_shot_borrow,
+                    moved_options=(),
+                )
+            if kept:
+                raise _Refused(library.refused_options[kept[0]])
             plan = _one_shot_plan(
                 site, async_ctor.accessor, async_ctor.section, True, keyed, await_result=False
             )

@@ -74,6 +74,12 @@ class Library:
     """One-shot functions that already use a module-level pool (urllib3.request)."""
     one_shot_form: str = "call"
     """`call`: `lib.get(...)` returns a response; `async-context`: used as `async with lib.request(...)`."""
+    one_shot_borrow: tuple[str, ...] = ()
+    """The async constructor's `borrow_arguments` that the one-shot function takes too, so that the
+    client it builds for the call borrows the shared pool and keeps its own cookies
+    (`aiohttp.request(..., connector=get_aiohttp_connector())`: a given connector is not owned)."""
+    one_shot_borrow_keeps: frozenset[str] = frozenset()
+    """Refused options that the one-shot's own client keeps exactly when it borrows the pool."""
     has_cookie_jar: bool = True
     """Whether a client keeps cookies between its requests (so sharing one changes what is sent)."""
     redirect_option: str | None = None
@@ -228,6 +234,8 @@ AIOHTTP = Library(
         "loop": "the session is bound to an explicit loop",
     },
     one_shot_form="async-context",
+    one_shot_borrow=("connector",),
+    one_shot_borrow_keeps=frozenset({"cookies"}),
     tls_off=(("ssl", False), ("verify_ssl", False)),
     redirect_option="allow_redirects",
     follows_redirects_by_default=True,

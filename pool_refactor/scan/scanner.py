@@ -471,6 +471,14 @@ class _Classifier:
                 Verdict.PERSISTENT,
                 f"`{name}()` at module level runs once, at import",
             )
+        ctor = next((c for c in site.library.constructors if c.is_async and c.borrow_accessor), None)
+        if (
+            site.library.one_shot_borrow
+            and ctor is not None
+            and _borrows_pool(ctor, site.call, site.library.one_shot_borrow)
+        ):
+            message = f"`{name}()` borrows the shared connection pool (`{ctor.borrow_accessor}()`)"
+            return _Verdict("POOL001", Verdict.PERSISTENT, message)
         where = "in a loop: a new client for every iteration" if site.in_loop else "a new client per call"
         message = f"`{name}()` builds and closes a client for this one request ({where})"
         if isinstance(site.function, ast.AsyncFunctionDef) and site.library.one_shot_form == "call":
@@ -742,14 +750,16 @@ class _Classifier:
         return function.name in self._wrapped
 
 
-def _borrows_pool(ctor: Constructor, call: ast.Call) -> bool:
-    """Whether the constructor is given the shared pool as `--fix` writes it (`connector=
-    get_aiohttp_connector(), connector_owner=False`): only its connections are shared, and they
-    are pooled."""
+def _borrows_pool(ctor: Constructor, call: ast.Call, names: tuple[str, ...] | None = None) -> bool:
+    """Whether the constructor (or, with `names`, a one-shot given those of its borrowing
+    arguments) is given the shared pool as `--fix` writes it (`connector=get_aiohttp_connector(),
+    connector_owner=False`): only its connections are shared, and they are pooled."""
     if ctor.borrow_accessor is None:
         return False
     given = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
     for name, text in ctor.borrow_arguments:
+        if names is not None and name not in names:
+            continue
         value = given.get(name)
         if value is None:
             return False
