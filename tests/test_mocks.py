@@ -376,7 +376,7 @@ def test_only_set_up():
         (26, "app.bridge.aiohttp.ClientSession", None),
     ]
     assert warnings[0].suggestion == (
-        "After the fix `app.bridge` still builds `aiohttp.ClientSession`, so this patch keeps working, "
+        "After the fix `app.bridge` still calls `aiohttp.ClientSession`, so this patch keeps working, "
         "but it passes `connector=get_aiohttp_connector(), connector_owner=False` too (the client borrows "
         "the shared connection pool): the check of its exact arguments at line 8 "
         "(`session_class.assert_called_once_with`) fails. Expect them as well: "
@@ -391,3 +391,25 @@ def test_only_set_up():
         "app.bridge", "aiohttp", "ClientSession", "get_aiohttp_session", "app.http_client", "with"
     )
     assert len(find_broken_mocks([(Path("t.py"), source)], [replaced], modules)) == 6
+
+
+def test_a_borrowing_one_shot_lists_checks_of_its_exact_arguments(tmp_path: Path) -> None:
+    root = _project(tmp_path, {"app/__init__.py": "", "app/bridge.py": "import aiohttp\n"})
+    modules = ProjectModules([root], {"app.bridge": "import aiohttp\n"})
+    one_shot = Replaced(
+        "app.bridge", "aiohttp", "request", "get_aiohttp_connector", "app.http_client", "borrow"
+    )
+    source = (
+        "from unittest.mock import patch\n\n\n"
+        "def test_it():\n"
+        '    with patch("aiohttp.request") as request:\n'
+        "        run()\n"
+        '    request.assert_called_once_with("GET", "https://h.test")\n'
+    )
+    [warning] = find_broken_mocks([(Path("t.py"), source)], [one_shot], modules)
+    assert (warning.line, warning.target) == (5, "aiohttp.request")
+    assert warning.suggestion.startswith(
+        "After the fix `app.bridge` still calls `aiohttp.request`, so this patch keeps working, "
+        "but it passes `connector=get_aiohttp_connector()` too"
+    )
+    assert warning.suggestion.endswith("Expect them as well: `connector=mock.ANY`.")

@@ -144,6 +144,6 @@ def test_exact_argument_checks_of_a_borrowing_session_are_listed(
     assert result.exit_code == 0, result.output
     assert "connector=get_aiohttp_connector(), connector_owner=False" in (root / "svc/pages.py").read_text()
     assert (
-        "tests/test_pages.py:4: After the fix `svc.pages` still builds `aiohttp.ClientSession`, so this "
+        "tests/test_pages.py:4: After the fix `svc.pages` still calls `aiohttp.ClientSession`, so this "
         "patch keeps working, but it passes" in " ".join(result.output.split())
     )

@@ -510,7 +510,9 @@ class _Classifier:
             name = real.rsplit(".", 1)[-1]
             return [r for r in own if library is not None and r.library == library.family and r.name == name]
         library = _library_module(owner)
-        if library is None or library.constructor(patch.attribute) is None:
+        if library is None or (
+            library.constructor(patch.attribute) is None and patch.attribute not in library.one_shots
+        ):
             return []
         aimed = self._modules.first_module(patch.owner)
         if aimed is not None and aimed not in self._borrowed_by_module:
@@ -523,15 +525,20 @@ class _Classifier:
         """The exact-argument checks of a mocked constructor that now also gets the pool's arguments."""
         library = next(lib for lib in LIBRARIES if lib.family == users[0].library)
         ctor = library.constructor(users[0].name)
-        assert ctor is not None
-        added = ", ".join(f"{name}={value}" for name, value in ctor.borrow_arguments)
+        if ctor is None:  # a one-shot (`aiohttp.request`): the arguments of its own session it takes
+            ctor = next(c for c in library.constructors if c.borrow_accessor)
+            arguments = [(n, v) for n, v in ctor.borrow_arguments if n in library.one_shot_borrow]
+        else:
+            arguments = list(ctor.borrow_arguments)
+        added = ", ".join(f"{name}={value}" for name, value in arguments)
         expected = ", ".join(
-            f"{name}=mock.ANY" if "(" in value else f"{name}={value}" for name, value in ctor.borrow_arguments
+            f"{name}=mock.ANY" if "(" in value else f"{name}={value}" for name, value in arguments
         )
+        called = f"{library.modules[0]}.{users[0].name}"
         modules = ", ".join(sorted({f"`{r.module}`" for r in users}))
         where = ", ".join(f"line {line} (`{what}`)" for line, what in checks)
         text = (
-            f"After the fix {modules} still builds `{library.modules[0]}.{ctor.name}`, so this patch keeps "
+            f"After the fix {modules} still calls `{called}`, so this patch keeps "
             f"working, but it passes `{added}` too (the client borrows the shared connection pool): the "
             f"check of its exact arguments at {where} fails. Expect them as well: `{expected}`."
         )

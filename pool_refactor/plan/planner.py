@@ -283,6 +283,7 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
                     variable=None,
                     keyed_options=library.one_shot_borrow,
                     moved_options=(),
+                    method=site.one_shot,  # what is still called (for the mock check)
                 )
             if kept:
                 raise _Refused(library.refused_options[kept[0]])
