@@ -63,7 +63,6 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         if not isinstance(item.optional_vars, ast.Name):
             raise _Refused("the client is not bound to a plain name (`as client`)")
         variable = item.optional_vars.id
-        keyed, moved = _constructor_options(site)
         function = site.function
         index = statement.items.index(item)
         later_items: list[ast.AST] = [it.context_expr for it in statement.items[index + 1 :]]
@@ -73,14 +72,18 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         else:
             scope_nodes = list(_function_body(function))
         requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
-        unsafe = _cookie_changes(site, requests, moved)
-        if unsafe:
-            borrowed = _borrow_plan(site)
-            if isinstance(borrowed, FixPlan):
-                return borrowed
-            unsafe += borrowed
-        merged = _check_requests(site, requests, moved)
-        _check_stable(site, moved, _walk_all(region))
+        try:
+            keyed, moved = _constructor_options(site)
+            unsafe = _cookie_changes(site, requests, moved)
+            if unsafe:
+                borrowed = _borrow_plan(site)
+                if isinstance(borrowed, FixPlan):
+                    return borrowed
+                unsafe += borrowed
+            merged = _check_requests(site, requests, moved)
+            _check_stable(site, moved, _walk_all(region))
+        except _Refused as refused:
+            return _borrow_instead(site, refused)
         return _client_plan(site, "with", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
@@ -109,20 +112,25 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
             binding = statement.targets[0]
         else:
             raise _Refused("the client is not assigned by a plain assignment")
-        keyed, moved = _constructor_options(site)
         body = list(_function_body(function))
         requests = _check_uses(site, variable, body, None, binding=binding, local=True)
-        unsafe = _cookie_changes(site, requests, moved)
         # A client never closed (a leak) is not given the pool: it would stay unclosed.
         closed = _closes(body, variable, ctor.close_methods)
-        if unsafe and closed:
-            borrowed = _borrow_plan(site)
-            if isinstance(borrowed, FixPlan):
-                return borrowed
-            unsafe += borrowed
-        merged = _check_requests(site, requests, moved)
-        end = statement.end_lineno or statement.lineno
-        _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
+        try:
+            keyed, moved = _constructor_options(site)
+            unsafe = _cookie_changes(site, requests, moved)
+            if unsafe and closed:
+                borrowed = _borrow_plan(site)
+                if isinstance(borrowed, FixPlan):
+                    return borrowed
+                unsafe += borrowed
+            merged = _check_requests(site, requests, moved)
+            end = statement.end_lineno or statement.lineno
+            _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
+        except _Refused as refused:
+            if not closed:
+                raise
+            return _borrow_instead(site, refused)
         return _client_plan(site, "local", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
@@ -188,6 +196,31 @@ def _borrow_plan(site: Site) -> FixPlan | str:
         keyed_options=added,
         moved_options=(),
     )
+
+
+def _borrow_instead(site: Site, refused: _Refused) -> FixPlan | str:
+    """Where the shared client cannot replace a client exactly (an option it cannot take or
+    key, a merge it cannot write), a client that can borrow the pool keeps every one of its own
+    arguments, so nothing of that matters: only the pool is shared. Otherwise the refusal, with
+    what blocks the borrow when the refusal is about something else."""
+    ctor = site.constructor
+    assert ctor is not None
+    if ctor.borrow_accessor is None or any(isinstance(a, ast.Starred) for a in site.call.args):
+        return str(refused)
+    given = {keyword.arg for keyword in site.call.keywords}
+    library = site.library
+    blocking = sorted(
+        name for name in given if name in library.refused_options and name not in ctor.borrow_keeps
+    )
+    if blocking:
+        if str(refused) == library.refused_options[blocking[0]]:
+            return str(refused)
+        blocked = f"the session cannot borrow the shared pool instead, since it is given `{blocking[0]}=`"
+        return f"{refused}; {blocked}"
+    if None in given and "`**kwargs`" in str(refused):
+        return str(refused)
+    borrowed = _borrow_plan(site)
+    return borrowed if isinstance(borrowed, FixPlan) else f"{refused}{borrowed}"
 
 
 def _closes(nodes: list[ast.AST], variable: str, methods: frozenset[str]) -> bool:

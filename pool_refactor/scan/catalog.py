@@ -32,6 +32,9 @@ class Constructor:
     """Keyword arguments, with their source text, that make the constructor borrow the shared pool
     and leave it open when the client closes (`connector=get_aiohttp_connector()`,
     `connector_owner=False`); a constructor that already gives one of them is not rewritten so."""
+    borrow_keeps: frozenset[str] = frozenset()
+    """Refused options (`Library.refused_options`) that a borrowing client keeps exactly: it is still
+    built with them. Any other refused option (its own pool, an explicit loop) blocks the borrow."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ AIOHTTP = Library(
             positional=("base_url",),
             borrow_accessor="get_aiohttp_connector",
             borrow_arguments=(("connector", "get_aiohttp_connector()"), ("connector_owner", "False")),
+            borrow_keeps=frozenset({"cookies", "cookie_jar", "auth"}),
         ),
     ),
     one_shots=frozenset({"request"}),
