@@ -117,6 +117,12 @@ SCENARIOS = (
     # Session options the shared session cannot take: the session keeps them and borrows the pool.
     Scenario("aiohttp_cookies_borrow_connector", "me", ("{named}/me", "s2"), cookies=True),
     Scenario("aiohttp_auth_borrow_connector", "me", ("{base}/me", "user", "secret")),
+    Scenario(
+        "aiohttp_reads_cookie_jar_borrow_connector",
+        "cookies_after_login",
+        ("{named}/redirect?to=/me&sid=4&theme=dark",),
+        cookies=True,
+    ),
     Scenario("aiohttp_raise_for_status_may_be_none_borrow_connector", "fetch", ("{base}/f", None)),
     Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),
     Scenario("annotated_local_closed", "fetch", ("{base}/t",)),

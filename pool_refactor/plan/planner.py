@@ -35,6 +35,15 @@ class _Refused(Exception):
     """Raised inside the checks; its message is the reason shown to the user."""
 
 
+class _StateUse(_Refused):
+    """The code reads or changes the client's own state (`session.cookie_jar`): the shared client
+    would not have it, but a client that keeps itself and only borrows the pool does."""
+
+    def __init__(self, message: str, attribute: str) -> None:
+        super().__init__(message)
+        self.attribute = attribute
+
+
 # --------------------------------------------------------------------------------------------
 # Public entry points
 
@@ -71,7 +80,12 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
             scope_nodes: list[ast.AST] = list(region)
         else:
             scope_nodes = list(_function_body(function))
-        requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
+        try:
+            requests = _check_uses(
+                site, variable, scope_nodes, region, binding=item.optional_vars, local=False
+            )
+        except _StateUse as refused:
+            return _borrow_instead(site, refused)
         try:
             keyed, moved = _constructor_options(site)
             unsafe = _cookie_changes(site, requests, moved)
@@ -113,9 +127,14 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
         else:
             raise _Refused("the client is not assigned by a plain assignment")
         body = list(_function_body(function))
-        requests = _check_uses(site, variable, body, None, binding=binding, local=True)
         # A client never closed (a leak) is not given the pool: it would stay unclosed.
         closed = _closes(body, variable, ctor.close_methods)
+        try:
+            requests = _check_uses(site, variable, body, None, binding=binding, local=True)
+        except _StateUse as refused:
+            if not closed:
+                raise
+            return _borrow_instead(site, refused)
         try:
             keyed, moved = _constructor_options(site)
             unsafe = _cookie_changes(site, requests, moved)
@@ -207,6 +226,8 @@ def _borrow_instead(site: Site, refused: _Refused) -> FixPlan | str:
     assert ctor is not None
     if ctor.borrow_accessor is None or any(isinstance(a, ast.Starred) for a in site.call.args):
         return str(refused)
+    if isinstance(refused, _StateUse) and any(name == refused.attribute for name, _ in ctor.borrow_arguments):
+        return str(refused)  # the code touches the pool itself (`session.connector`)
     given = {keyword.arg for keyword in site.call.keywords}
     library = site.library
     blocking = sorted(
@@ -472,7 +493,7 @@ def _check_uses(
                 _check_close(parents, variable, line)
                 continue
             if attr in library.client_state_attributes:
-                raise _Refused(f"the code reads or changes the client's `{attr}` (line {line})")
+                raise _StateUse(f"the code reads or changes the client's `{attr}` (line {line})", attr)
             if attr in ctor.close_methods:
                 raise _Refused(f"the client is closed explicitly at line {line}")
             raise _Refused(f"the code uses `{variable}.{attr}` (line {line})")
