@@ -117,6 +117,7 @@ SCENARIOS = (
     # Session options the shared session cannot take: the session keeps them and borrows the pool.
     Scenario("aiohttp_cookies_borrow_connector", "me", ("{named}/me", "s2"), cookies=True),
     Scenario("aiohttp_auth_borrow_connector", "me", ("{base}/me", "user", "secret")),
+    Scenario("aiohttp_plain_subclass_borrow_connector", "me", ("{named}/me", "s3"), cookies=True),
     Scenario(
         "aiohttp_reads_cookie_jar_borrow_connector",
         "cookies_after_login",

@@ -196,8 +196,9 @@ def _borrow_plan(site: Site) -> FixPlan | str:
     assert ctor is not None
     if ctor.borrow_accessor is None:
         return ""
-    if site.subclass is not None or site.hook is not None:
-        # Their own signature may not take the pool's arguments, nor pass them on.
+    if (site.subclass is not None and not site.subclass.plain) or site.hook is not None:
+        # Their own signature may not take the pool's arguments, nor pass them on (a class that
+        # adds nothing has its base's).
         built = f"`{site.subclass.name}`" if site.subclass is not None else "a project function or class"
         return f"; the session cannot borrow the shared pool instead, since it is built by {built}"
     added = tuple(name for name, _ in ctor.borrow_arguments)
