@@ -1,0 +1,276 @@
+"""The project pass: calls, in one module, of client factories, wrapper classes and client subclasses
+defined in another module of the project (`from app.retry import RetryingHttpClient`, then
+`RetryingHttpClient()` in a request handler), reported as the same-module calls are, with the chain
+naming the other file and line.
+
+Decisions, and why:
+
+* **One hop, by path.** Each file's scan records its module-level exports (`FileScan.exports`, plain
+  data, cached with the file). An import is resolved to a file the way the interpreter would find
+  it from the importing file: absolute names from the folder above the file's outermost regular
+  package, from the scanned folders, the project root and its `src/`, and the file's own folder (a
+  script's siblings); relative imports from the file's own package. A name that resolves to any
+  other file (a same-named class of another package, a module outside the project) never matches,
+  and a name re-bound in the importing module shadows the import (`scan.names.ImportTable`). A
+  re-export (`from .retry import X` in `app/__init__.py`, imported as `from app import X`) is a
+  second hop and is not followed.
+* **Only files that spell an exported name are parsed.** When no file exports anything (the usual
+  case) the pass costs nothing. Otherwise each file's bytes are searched for the exported names as
+  words; only those that match are parsed, and each of their statements walked.
+* **Cached with both sides.** A file's cross-module findings depend on its bytes, on the exports of
+  every file it may import and on which files exist (an added `__init__.py` changes what a name
+  resolves to). They are stored per file with its digest, under one fingerprint of every file's
+  exports plus the list of files and roots. A warm run with nothing changed opens no file and does
+  not load the scanner; a changed file is looked at again (its digest differs); a change to any
+  export or to the set of files recomputes the pass (a read and a word search per file, a parse for
+  the few that spell a name), which is cheap and keeps the key simple.
+* **Never rewritten.** `--fix` edits one file at a time from what that file says; these sites get
+  the reason they are not fixed (`scan.scanner._hook_reason`, `_subclass_reason`).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pool_refactor.run.cache import ScanCache
+from pool_refactor.scan.findings import Export, FileScan, Finding
+from pool_refactor.scan.source import MAX_SOURCE_BYTES, SourceError, decode_source, read_bytes
+
+if TYPE_CHECKING:
+    from pool_refactor.scan.scanner import Hook, Subclass
+
+__all__ = ["ProjectFile", "ProjectPass"]
+
+
+@dataclass(frozen=True)
+class ProjectFile:
+    absolute: str
+    display: str
+    digest: str | None
+    """BLAKE2b of the bytes scanned, when the run caches; None otherwise."""
+    scan: FileScan
+
+
+class ProjectPass:
+    """The exports of one run's files, and the cross-module findings they lead to."""
+
+    def __init__(self, files: Sequence[ProjectFile], roots: Sequence[Path]) -> None:
+        self.files = files
+        self.exporters: dict[str, tuple[str, dict[str, Export]]] = {}
+        """Absolute path -> (display, exports by the dotted name they are called by)."""
+        for file in files:
+            if file.scan.exports:
+                table = {_key(export): export for export in file.scan.exports}
+                self.exporters[os.path.normpath(file.absolute)] = (file.display, table)
+        self.roots = tuple(dict.fromkeys(os.path.normpath(str(root)) for root in roots))
+        self._pattern: re.Pattern[bytes] | None = None
+        self._fingerprint: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.exporters)
+
+    @property
+    def fingerprint(self) -> str:
+        """Everything besides a file's own bytes that its cross-module findings depend on."""
+        if self._fingerprint is None:
+            data = [
+                sorted(
+                    (path, display, sorted((k, list(vars(e).values())) for k, e in table.items()))
+                    for path, (display, table) in self.exporters.items()
+                ),
+                sorted(os.path.normpath(file.absolute) for file in self.files),
+                list(self.roots),
+            ]
+            encoded = json.dumps(data, separators=(",", ":")).encode()
+            self._fingerprint = hashlib.blake2b(encoded, digest_size=16).hexdigest()
+        return self._fingerprint
+
+    def run(self, cache: ScanCache | None) -> dict[int, tuple[Finding, ...]]:
+        """The cross-module findings of each file (by index in `files`) that has any."""
+        if cache is not None:
+            cache.cross_fingerprint(self.fingerprint if self.active else "")
+        if not self.active:
+            return {}
+        found: dict[int, tuple[Finding, ...]] = {}
+        for index, file in enumerate(self.files):
+            hit = None
+            if cache is not None and file.digest is not None:
+                hit = cache.cross_hit(file.absolute, file.digest, self.fingerprint, file.display)
+            if hit is None:
+                hit = self.findings_for(file.absolute, file.display)
+                if cache is not None and file.digest is not None:
+                    cache.cross_record(file.absolute, file.digest, self.fingerprint, hit)
+            if hit:
+                found[index] = hit
+        return found
+
+    def findings_for(self, absolute: str, display: str) -> tuple[Finding, ...]:
+        """Read the file as it is now; its calls of other modules' exports, as findings."""
+        if not self.active:
+            return ()
+        try:
+            raw = read_bytes(Path(absolute), MAX_SOURCE_BYTES)
+        except (SourceError, OSError):
+            return ()  # the file's own scan reports why it cannot be read
+        if self._pattern is None:
+            words = sorted(
+                {(e.owner or e.name).encode() for _, t in self.exporters.values() for e in t.values()}
+            )
+            self._pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w) for w in words) + rb")\b")
+        if self._pattern.search(raw) is None:
+            return ()
+        try:
+            text = decode_source(raw).text
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(text, filename=display)
+        except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
+            return ()  # as above
+        return _Importer(self, os.path.normpath(absolute)).findings(tree, text, display)
+
+
+def _key(export: Export) -> str:
+    return f"{export.owner}.{export.name}" if export.owner else export.name
+
+
+class _Importer:
+    """One module that may import exports: how its imports resolve to the project's files."""
+
+    def __init__(self, project: ProjectPass, absolute: str) -> None:
+        self.project = project
+        self.absolute = absolute
+        folder = os.path.dirname(absolute)
+        self.roots = tuple(dict.fromkeys([*_package_root(folder), *project.roots, folder]))
+        self._hooks: dict[tuple[str, str], Hook | Subclass | None] = {}
+
+    def findings(self, tree: ast.Module, text: str, display: str) -> tuple[Finding, ...]:
+        from pool_refactor.scan.scanner import scan_imported  # only a file that spells an export
+
+        tops = self._absolutize(tree)
+        if not tops:
+            return ()
+        module = scan_imported(tree, text, display, tops, self._resolve)
+        if module is None:
+            return ()
+        # These sites never carry a plan: the verdicts of imported hooks and subclasses give reasons.
+        return tuple(
+            sorted((module.finding(item) for item in module.sites), key=lambda f: (f.line, f.column))
+        )
+
+    def _absolutize(self, tree: ast.Module) -> set[str]:
+        """Turn relative imports into the absolute names they stand for here (so the import table
+        resolves them like any other); the top-level names of every import."""
+        tops: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                name = self._relative(node.level, node.module)
+                if name is None:
+                    continue
+                node.level, node.module = 0, name
+            if isinstance(node, ast.ImportFrom) and node.module:
+                tops.add(node.module.split(".", 1)[0])
+            elif isinstance(node, ast.Import):
+                tops.update(alias.name.split(".", 1)[0] for alias in node.names)
+        return tops
+
+    def _relative(self, level: int, module: str | None) -> str | None:
+        base = os.path.dirname(self.absolute)
+        for _ in range(level - 1):
+            base = os.path.dirname(base)
+        for root in self.roots:
+            if base == root or base.startswith(root + os.sep):
+                parts = [p for p in base[len(root) :].split(os.sep) if p]
+                if module:
+                    parts += module.split(".")
+                if parts and all(part.isidentifier() for part in parts):
+                    return ".".join(parts)
+        return None
+
+    def _file_of(self, module: list[str]) -> str | None:
+        for root in self.roots:
+            base = os.path.join(root, *module)
+            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+                if candidate in self.project.exporters and candidate != self.absolute:
+                    return candidate
+                if os.path.isfile(candidate):
+                    return None  # the name is this file's, which exports nothing by that name
+        return None
+
+    def _lookup(self, target: str) -> Hook | Subclass | None:
+        """The export that the dotted `target` names (`app.retry.RetryingHttpClient`), if any."""
+        parts = target.split(".")
+        for split in range(len(parts) - 1, 0, -1):
+            path = self._file_of(parts[:split])
+            if path is None:
+                continue
+            key = ".".join(parts[split:])
+            if (path, key) not in self._hooks:
+                from pool_refactor.scan.scanner import imported_hook
+
+                display, table = self.project.exporters[path]
+                export = table.get(key)
+                hook = imported_hook(export, f"{display}:{export.line}") if export is not None else None
+                self._hooks[(path, key)] = hook
+            return self._hooks[(path, key)]
+        return None
+
+    def _resolve(self, call: ast.Call, scopes: list[ast.AST], imports: object) -> Hook | Subclass | None:
+        from pool_refactor.scan.names import ImportTable
+        from pool_refactor.scan.scanner import Hook, client_given
+
+        assert isinstance(imports, ImportTable)
+        target = imports.resolve(call.func, scopes)
+        if target is not None:
+            found = self._lookup(target)
+            if found is None or isinstance(found, Hook) and (found.owner or client_given(call, found)):
+                return None
+            return found
+        # `self.make_client()` in a method of a class derived from an imported class that defines it
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)) or len(scopes) < 3:
+            return None
+        method, owner = scopes[0], scopes[1]
+        if not (
+            isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and isinstance(owner, ast.ClassDef)
+        ):
+            return None
+        arguments = method.args.posonlyargs + method.args.args
+        if not arguments or arguments[0].arg != func.value.id:
+            return None
+        if any(
+            isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name == func.attr
+            for stmt in owner.body
+        ):
+            return None  # overridden here: the call runs this class's own method
+        for base in owner.bases:
+            base_target = imports.resolve(base, scopes[2:])
+            if base_target is None:
+                continue
+            found = self._lookup(f"{base_target}.{func.attr}")
+            if isinstance(found, Hook) and found.owner:
+                return found
+        return None
+
+
+def _package_root(folder: str) -> list[str]:
+    """The folder above the outermost regular package holding `folder` (where the interpreter
+    starts that package's absolute names), if `folder` is in one."""
+    top: str | None = None
+    current = folder
+    while os.path.basename(current).isidentifier() and os.path.isfile(os.path.join(current, "__init__.py")):
+        top = current
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return [os.path.dirname(top)] if top is not None else []
