@@ -34,7 +34,6 @@ import ast
 import hashlib
 import json
 import os
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,7 +71,7 @@ class ProjectPass:
                 table = {_key(export): export for export in file.scan.exports}
                 self.exporters[os.path.normpath(file.absolute)] = (file.display, table)
         self.roots = tuple(dict.fromkeys(os.path.normpath(str(root)) for root in roots))
-        self._pattern: re.Pattern[bytes] | None = None
+        self._words: list[bytes] | None = None
         self._fingerprint: str | None = None
 
     @property
@@ -122,13 +121,14 @@ class ProjectPass:
             raw = read_bytes(Path(absolute), MAX_SOURCE_BYTES)
         except (SourceError, OSError):
             return ()  # the file's own scan reports why it cannot be read
-        if self._pattern is None:
-            words = sorted(
+        if self._words is None:
+            self._words = sorted(
                 {(e.owner or e.name).encode() for _, t in self.exporters.values() for e in t.values()}
             )
-            self._pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w) for w in words) + rb")\b")
-        if self._pattern.search(raw) is None:
-            return ()
+        own = self.exporters.get(os.path.normpath(absolute))
+        skip = {(e.owner or e.name).encode() for e in own[1].values()} if own is not None else set()
+        if not any(word in raw for word in self._words if word not in skip):
+            return ()  # a substring search, much quicker than a regex; a false hit only costs a parse
         try:
             text = decode_source(raw).text
             with warnings.catch_warnings():
@@ -156,10 +156,18 @@ class _Importer:
     def findings(self, tree: ast.Module, text: str, display: str) -> tuple[Finding, ...]:
         from pool_refactor.scan.scanner import scan_imported  # only a file that spells an export
 
-        tops = self._absolutize(tree)
+        tops, spelled = self._absolutize(tree)
+        tops &= self._firsts()
         if not tops:
             return ()
-        module = scan_imported(tree, text, display, tops, self._resolve)
+        words = spelled | {
+            w
+            for _, table in self.project.exporters.values()
+            for e in table.values()
+            for w in (e.name, e.owner)
+            if w
+        }
+        module = scan_imported(tree, text, display, tops, words, self._resolve)
         if module is None:
             return ()
         # These sites never carry a plan: the verdicts of imported hooks and subclasses give reasons.
@@ -167,21 +175,35 @@ class _Importer:
             sorted((module.finding(item) for item in module.sites), key=lambda f: (f.line, f.column))
         )
 
-    def _absolutize(self, tree: ast.Module) -> set[str]:
+    def _firsts(self) -> set[str]:
+        """The first part of every name an exporting file has from this file's roots: an import
+        whose top-level name is not one of them cannot lead to an export."""
+        firsts: set[str] = set()
+        for path in self.project.exporters:
+            for root in self.roots:
+                if path.startswith(root + os.sep):
+                    first = path[len(root) + 1 :].split(os.sep, 1)[0]
+                    firsts.add(first.removesuffix(".py"))
+        return firsts
+
+    def _absolutize(self, tree: ast.Module) -> tuple[set[str], set[str]]:
         """Turn relative imports into the absolute names they stand for here (so the import table
-        resolves them like any other); the top-level names of every import."""
+        resolves them like any other); the top-level names of every import, and the names that the
+        relative imports bind (what their statements spell, for the walk to keep them)."""
         tops: set[str] = set()
-        for node in ast.walk(tree):
+        spelled: set[str] = set()
+        for node in _statements(tree):
             if isinstance(node, ast.ImportFrom) and node.level:
                 name = self._relative(node.level, node.module)
                 if name is None:
                     continue
                 node.level, node.module = 0, name
+                spelled.update(alias.asname or alias.name for alias in node.names)
             if isinstance(node, ast.ImportFrom) and node.module:
                 tops.add(node.module.split(".", 1)[0])
             elif isinstance(node, ast.Import):
                 tops.update(alias.name.split(".", 1)[0] for alias in node.names)
-        return tops
+        return tops, spelled
 
     def _relative(self, level: int, module: str | None) -> str | None:
         base = os.path.dirname(self.absolute)
@@ -274,3 +296,20 @@ def _package_root(folder: str) -> list[str]:
             break
         current = parent
     return [os.path.dirname(top)] if top is not None else []
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statements(tree: ast.Module) -> list[ast.AST]:
+    """Every statement, nested ones included, without visiting expressions: imports are statements."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        for name in _BLOCKS:
+            block = getattr(node, name, None)
+            if isinstance(block, list):
+                stack.extend(block)
+    return found

@@ -1215,6 +1215,7 @@ def scan_imported(
     text: str,
     path: str,
     modules: Iterable[str],
+    words: Iterable[str],
     external: ExternalResolver,
     libraries: tuple[Library, ...] = catalog.LIBRARIES,
 ) -> ScannedModule | None:
@@ -1222,13 +1223,16 @@ def scan_imported(
     other modules of the project (`external` says which call is one), classified as constructions
     of the client they build, exactly as such calls are when the definition is in the same module.
 
-    `modules` are the top-level names of the imports that may lead to the project's modules. Every
-    statement is walked: this runs only for the few modules that spell an exported name."""
+    `modules` are the top-level names of the imports that may lead to the project's modules, and
+    `words` the other names a relevant statement may spell (an exported method called as
+    `self.make_client()`, the names a relative import binds): as in `scan_module`, only the
+    statements that spell one of them, or a name those imports bind, are walked."""
     if is_generated(text):
         return None
-    imports = ImportTable(tree, modules)
+    imports = ImportTable(tree, [*modules, *words], text)
     if imports.empty:
         return None
+    imports.widen(text, words)
     collector = _Collector(tree, imports, libraries, external=external)
     collector.run()
     if not collector.sites:
