@@ -71,7 +71,20 @@ class ProjectPass:
                 table = {_key(export): export for export in file.scan.exports}
                 self.exporters[os.path.normpath(file.absolute)] = (file.display, table)
         self.roots = tuple(dict.fromkeys(os.path.normpath(str(root)) for root in roots))
-        self._words: list[bytes] | None = None
+        self._spellings: list[tuple[str, tuple[bytes, ...]]] = []
+        """For each export, the words any module that calls it must spell, with its file: the name
+        (a factory method's class and its own name) and the last part of the module's name, which
+        every import of the module spells (`from ..clients import X`, `import app.clients as c`);
+        a package's `__init__.py` can be imported as `from . import X`, so only the names there."""
+        for path, (_, table) in self.exporters.items():
+            stem = os.path.basename(path).removesuffix(".py")
+            for export in table.values():
+                words = [export.owner, export.name] if export.owner else [export.name]
+                if stem != "__init__":
+                    words.append(stem)
+                self._spellings.append((path, tuple(word.encode() for word in words)))
+        self._modules: dict[tuple[tuple[str, ...], tuple[str, ...]], str | None] = {}
+        """(roots, module parts) -> the first file that the module name reaches from those roots."""
         self._fingerprint: str | None = None
 
     @property
@@ -121,14 +134,9 @@ class ProjectPass:
             raw = read_bytes(Path(absolute), MAX_SOURCE_BYTES)
         except (SourceError, OSError):
             return ()  # the file's own scan reports why it cannot be read
-        if self._words is None:
-            self._words = sorted(
-                {(e.owner or e.name).encode() for _, t in self.exporters.values() for e in t.values()}
-            )
-        own = self.exporters.get(os.path.normpath(absolute))
-        skip = {(e.owner or e.name).encode() for e in own[1].values()} if own is not None else set()
-        if not any(word in raw for word in self._words if word not in skip):
-            return ()  # a substring search, much quicker than a regex; a false hit only costs a parse
+        me = os.path.normpath(absolute)
+        if not _spells_any(raw, [words for path, words in self._spellings if path != me]):
+            return ()
         try:
             text = decode_source(raw).text
             with warnings.catch_warnings():
@@ -136,7 +144,38 @@ class ProjectPass:
                 tree = ast.parse(text, filename=display)
         except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
             return ()  # as above
-        return _Importer(self, os.path.normpath(absolute)).findings(tree, text, display)
+        return _Importer(self, me).findings(tree, text, display)
+
+    def module_file(self, roots: tuple[str, ...], module: tuple[str, ...]) -> str | None:
+        """The file the module name reaches first from `roots` (as `sys.path` would), if any."""
+        key = (roots, module)
+        if key not in self._modules:
+            found: str | None = None
+            for root in roots:
+                base = os.path.join(root, *module)
+                found = next(
+                    (c for c in (base + ".py", os.path.join(base, "__init__.py")) if os.path.isfile(c)), None
+                )
+                if found is not None:
+                    break
+            self._modules[key] = found
+        return self._modules[key]
+
+
+def _spells_any(raw: bytes, spellings: list[tuple[bytes, ...]]) -> bool:
+    """Whether `raw` holds every word of one of `spellings`: substring searches, much quicker than
+    a regex (a false hit only costs a parse), each word searched for at most once."""
+    present: dict[bytes, bool] = {}
+    for words in spellings:
+        for word in words:
+            found = present.get(word)
+            if found is None:
+                found = present[word] = word in raw
+            if not found:
+                break
+        else:
+            return True
+    return False
 
 
 def _key(export: Export) -> str:
@@ -167,7 +206,7 @@ class _Importer:
             for w in (e.name, e.owner)
             if w
         }
-        module = scan_imported(tree, text, display, tops, words, self._resolve)
+        module = scan_imported(tree, text, display, tops, words, self._resolve, self._leads_to_export)
         if module is None:
             return ()
         # These sites never carry a plan: the verdicts of imported hooks and subclasses give reasons.
@@ -219,14 +258,27 @@ class _Importer:
         return None
 
     def _file_of(self, module: list[str]) -> str | None:
-        for root in self.roots:
-            base = os.path.join(root, *module)
-            for candidate in (base + ".py", os.path.join(base, "__init__.py")):
-                if candidate in self.project.exporters and candidate != self.absolute:
-                    return candidate
-                if os.path.isfile(candidate):
-                    return None  # the name is this file's, which exports nothing by that name
-        return None
+        """The exporting file that the module name reaches from here (not this file itself)."""
+        found = self.project.module_file(self.roots, tuple(module))
+        return (
+            found
+            if found is not None and found != self.absolute and found in self.project.exporters
+            else None
+        )
+
+    def _leads_to_export(self, target: str) -> bool:
+        """Whether an import of the dotted `target` binds an exporting module (`import app.retry as
+        r`), an export, or a class whose factory method is one; other imports shadow their name."""
+        parts = target.split(".")
+        if self._file_of(parts) is not None:
+            return True
+        for split in range(len(parts) - 1, 0, -1):
+            path = self._file_of(parts[:split])
+            if path is not None:
+                key = ".".join(parts[split:])
+                table = self.project.exporters[path][1]
+                return key in table or any(name.startswith(key + ".") for name in table)
+        return False
 
     def _lookup(self, target: str) -> Hook | Subclass | None:
         """The export that the dotted `target` names (`app.retry.RetryingHttpClient`), if any."""

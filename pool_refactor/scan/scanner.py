@@ -1217,6 +1217,7 @@ def scan_imported(
     modules: Iterable[str],
     words: Iterable[str],
     external: ExternalResolver,
+    bind: Callable[[str], bool],
     libraries: tuple[Library, ...] = catalog.LIBRARIES,
 ) -> ScannedModule | None:
     """The calls, in one module, of factories, wrapper classes and client subclasses defined in
@@ -1225,11 +1226,12 @@ def scan_imported(
 
     `modules` are the top-level names of the imports that may lead to the project's modules, and
     `words` the other names a relevant statement may spell (an exported method called as
-    `self.make_client()`, the names a relative import binds): as in `scan_module`, only the
-    statements that spell one of them, or a name those imports bind, are walked."""
+    `self.make_client()`, the names a relative import binds); `bind` says which imports (by dotted
+    target) may lead to an export. As in `scan_module`, only the statements that spell one of the
+    words, or a name those imports bind, are walked."""
     if is_generated(text):
         return None
-    imports = ImportTable(tree, [*modules, *words], text)
+    imports = ImportTable(tree, [*modules, *words], text, bind)
     if imports.empty:
         return None
     imports.widen(text, words)
