@@ -184,3 +184,20 @@ def test_fix_keeps_the_calls_of_other_modules_where_they_now_stand(tmp_path: Pat
     text = (package / "handler.py").read_text().splitlines()
     line = next(n for n, t in enumerate(text, start=1) if "Retrying()" in t)
     assert ("app/handler.py", line, "POOL201") in left
+
+
+def test_a_package_scanned_from_inside_with_a_folder_without_init(tmp_path: Path) -> None:
+    """`app/sub/` has no `__init__.py` (a namespace subpackage of the regular package `app`), and
+    the scan runs inside `app/`: `from app.clients import ...` still resolves from the folder above
+    the outermost regular package, as the interpreter resolves it."""
+    package = tmp_path / "app"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "clients.py").write_text(
+        "import httpx\n\n\nclass Retrying:\n    def __init__(self):\n        self.c = httpx.Client()\n"
+    )
+    (package / "sub" / "handler.py").write_text(
+        "from app.clients import Retrying\n\n\ndef get(url):\n    return Retrying().c.get(url)\n"
+    )
+    found = [(f["path"], f["line"], f["code"]) for f in scan_json(package, "--no-cache")]
+    assert found == [("clients.py", 6, "POOL001"), ("sub/handler.py", 5, "POOL201")]

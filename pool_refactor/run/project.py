@@ -45,6 +45,7 @@ from pool_refactor.scan.findings import Export, FileScan, Finding
 from pool_refactor.scan.source import MAX_SOURCE_BYTES, SourceError, decode_source, read_bytes
 
 if TYPE_CHECKING:
+    from pool_refactor.scan.names import ImportTable
     from pool_refactor.scan.scanner import Hook, Subclass
 
 __all__ = ["ProjectFile", "ProjectPass"]
@@ -298,11 +299,9 @@ class _Importer:
             return self._hooks[(path, key)]
         return None
 
-    def _resolve(self, call: ast.Call, scopes: list[ast.AST], imports: object) -> Hook | Subclass | None:
-        from pool_refactor.scan.names import ImportTable
+    def _resolve(self, call: ast.Call, scopes: list[ast.AST], imports: ImportTable) -> Hook | Subclass | None:
         from pool_refactor.scan.scanner import Hook, client_given
 
-        assert isinstance(imports, ImportTable)
         target = imports.resolve(call.func, scopes)
         if target is not None:
             found = self._lookup(target)
@@ -338,11 +337,14 @@ class _Importer:
 
 def _package_root(folder: str) -> list[str]:
     """The folder above the outermost regular package holding `folder` (where the interpreter
-    starts that package's absolute names), if `folder` is in one."""
+    starts that package's absolute names), if `folder` is in one. Folders in between may lack
+    `__init__.py` (a namespace subpackage of a regular package imports all the same), as in
+    `fix.placement`; a folder whose name is not an identifier ends the chain."""
     top: str | None = None
     current = folder
-    while os.path.basename(current).isidentifier() and os.path.isfile(os.path.join(current, "__init__.py")):
-        top = current
+    while os.path.basename(current).isidentifier():
+        if os.path.isfile(os.path.join(current, "__init__.py")):
+            top = current
         parent = os.path.dirname(current)
         if parent == current:
             break

@@ -113,8 +113,6 @@ class Hook:
     that, when a call passes it, means no client is built (the call is not a construction)."""
     given_index: int = -1
     """That parameter's position among a call's positional arguments; -1 for keyword-only."""
-    imported: bool = False
-    """Defined in another module of the project (`where` names that file)."""
 
     @property
     def client(self) -> str:
@@ -1270,7 +1268,6 @@ def imported_hook(export: Export, where: str) -> Hook | Subclass | None:
         export.module,
         given=export.given,
         given_index=export.given_index,
-        imported=True,
     )
 
 
