@@ -201,3 +201,23 @@ def test_a_package_scanned_from_inside_with_a_folder_without_init(tmp_path: Path
     )
     found = [(f["path"], f["line"], f["code"]) for f in scan_json(package, "--no-cache")]
     assert found == [("clients.py", 6, "POOL001"), ("sub/handler.py", 5, "POOL201")]
+
+
+def test_a_bug_in_the_project_pass_is_an_error_of_that_file_not_the_end_of_the_run(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pool_refactor.run.config import load_config
+    from pool_refactor.run.options import Options
+    from pool_refactor.run.pipeline import run
+    from pool_refactor.scan import scanner
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(scanner, "scan_imported", broken)
+    monkeypatch.chdir(project)
+    result = run(Options(paths=[Path(".")], config=load_config(project), use_cache=False, jobs=1)).result
+    assert {(e.path, e.message) for e in result.errors} >= {
+        ("shop/commands.py", "internal error in the project pass: RuntimeError: boom")
+    }
+    assert ("shop/clients.py", 39, "POOL301") in {(f.path, f.line, f.code) for f in result.findings}

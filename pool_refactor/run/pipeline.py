@@ -163,6 +163,10 @@ def _scan_files(
     for index, found in project.run(cache).items():
         complete[index] = replace(complete[index], findings=complete[index].findings + found)
         imported[files[index].display] = found
+    if project.errors:
+        for index, scan in enumerate(complete):
+            if scan.display in project.errors and scan.error is None:
+                complete[index] = replace(scan, error=project.errors[scan.display])
     if cache is not None and not options.diff:  # --diff promises to write nothing, the cache included
         cache.save(os.path.join(cwd, path) for path in options.paths)
     return complete, project, imported

@@ -87,6 +87,8 @@ class ProjectPass:
         self._modules: dict[tuple[tuple[str, ...], tuple[str, ...]], str | None] = {}
         """(roots, module parts) -> the first file that the module name reaches from those roots."""
         self._fingerprint: str | None = None
+        self.errors: dict[str, str] = {}
+        """Display path -> what went wrong while looking at that file (never cached)."""
 
     @property
     def active(self) -> bool:
@@ -121,7 +123,7 @@ class ProjectPass:
                 hit = cache.cross_hit(file.absolute, file.digest, self.fingerprint, file.display)
             if hit is None:
                 hit = self.findings_for(file.absolute, file.display)
-                if cache is not None and file.digest is not None:
+                if cache is not None and file.digest is not None and file.display not in self.errors:
                     cache.cross_record(file.absolute, file.digest, self.fingerprint, hit)
             if hit:
                 found[index] = hit
@@ -145,7 +147,11 @@ class ProjectPass:
                 tree = ast.parse(text, filename=display)
         except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
             return ()  # as above
-        return _Importer(self, me).findings(tree, text, display)
+        try:
+            return _Importer(self, me).findings(tree, text, display)
+        except Exception as exc:  # a bug of ours must not end the run, but it must be seen
+            self.errors[display] = f"internal error in the project pass: {type(exc).__name__}: {exc}"
+            return ()
 
     def module_file(self, roots: tuple[str, ...], module: tuple[str, ...]) -> str | None:
         """The file the module name reaches first from `roots` (as `sys.path` would), if any."""
