@@ -213,7 +213,9 @@ class _Importer:
             for w in (e.name, e.owner)
             if w
         }
-        module = scan_imported(tree, text, display, tops, words, self._resolve, self._leads_to_export)
+        module = scan_imported(
+            tree, text, display, tops, words, self._resolve, self._leads_to_export, self._imported_class
+        )
         if module is None:
             return ()
         # These sites never carry a plan: the verdicts of imported hooks and subclasses give reasons.
@@ -304,6 +306,12 @@ class _Importer:
                 self._hooks[(path, key)] = hook
             return self._hooks[(path, key)]
         return None
+
+    def _imported_class(self, target: str) -> Subclass | None:
+        from pool_refactor.scan.scanner import Subclass
+
+        found = self._lookup(target)
+        return found if isinstance(found, Subclass) else None
 
     def _resolve(self, call: ast.Call, scopes: list[ast.AST], imports: ImportTable) -> Hook | Subclass | None:
         from pool_refactor.scan.scanner import Hook, client_given

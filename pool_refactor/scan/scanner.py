@@ -138,6 +138,10 @@ class Subclass:
     where: str = ""
     """`path:line` of the class when it is defined in another module of the project (imported);
     such sites are reported, never rewritten (the fix edits one file at a time)."""
+    imported_base: str = ""
+    """For a class of this module derived, directly or not, from such an imported class (then
+    `through` names the imported class): that class's `path:line`. Its sites are reported, never
+    rewritten, for the same reason."""
 
     @property
     def base(self) -> str:
@@ -344,6 +348,8 @@ class _Collector:
     ) -> None:
         if self.external is not None:
             found = self.external(call, scopes, self.imports)
+            if found is None and self.subclasses and isinstance(call.func, ast.Name):
+                found = resolve_subclass(call.func.id, scopes, self.imports, self.subclasses)
             if found is not None:
                 qualname = ".".join(names) if names else "<module>"
                 hook_found = found if isinstance(found, Hook) else None
@@ -646,7 +652,7 @@ class _Classifier:
         unless it adds nothing to its base."""
         if site.hook is not None:
             return _Verdict(code, Verdict.PER_REQUEST, message, reason=_hook_reason(site.hook))
-        if site.subclass is not None and (site.subclass.where or not site.subclass.plain):
+        if site.subclass is not None and (_imported(site.subclass) or not site.subclass.plain):
             return _Verdict(code, Verdict.PER_REQUEST, message, reason=_subclass_reason(site.subclass))
         return _Verdict(code, Verdict.PER_REQUEST, message, request=request)
 
@@ -655,7 +661,7 @@ class _Classifier:
         client was never closed, so there is no close to remove), planned the same way."""
         if site.hook is not None:
             return _Verdict("POOL201", Verdict.LEAK, message, reason=_hook_reason(site.hook))
-        if site.subclass is not None and (site.subclass.where or not site.subclass.plain):
+        if site.subclass is not None and (_imported(site.subclass) or not site.subclass.plain):
             return _Verdict("POOL201", Verdict.LEAK, message, reason=_subclass_reason(site.subclass))
         return _Verdict("POOL201", Verdict.LEAK, message, request=request)
 
@@ -910,8 +916,11 @@ def _kind(site: Site) -> str:
     if site.subclass is None:
         return name
     article = "an" if site.module[:1] in "aeioh" else "a"  # an httpx..., an aiohttp..., a requests...
-    where = f", defined at {site.subclass.where}" if site.subclass.where else ""
-    return f"`{site.subclass.name}` ({article} {name}{where})"
+    sub = site.subclass
+    where = f", defined at {sub.where}" if sub.where else ""
+    if sub.imported_base:
+        where = f", through `{sub.through}` defined at {sub.imported_base}"
+    return f"`{sub.name}` ({article} {name}{where})"
 
 
 def _short_call(call: ast.Call) -> str:
@@ -963,8 +972,24 @@ def _factory_advice(accessor: str, with_uses: tuple[int, ...]) -> str:
     )
 
 
+def _imported(subclass: Subclass) -> bool:
+    return bool(subclass.where or subclass.imported_base)
+
+
 def _subclass_reason(subclass: Subclass) -> str:
     through = f" (through `{subclass.through}`)" if subclass.through else ""
+    if subclass.imported_base:
+        via = f"through `{subclass.through}` ({subclass.imported_base})"
+        if subclass.plain:
+            return (
+                f"`{subclass.name}` adds nothing to `{subclass.base}` {via}, but that class is defined in "
+                "another module, and --fix rewrites only clients whose class it can see in the file it "
+                f"edits; construct `{subclass.base}` here and --fix can move it onto the shared client"
+            )
+        return (
+            f"`{subclass.name}` subclasses `{subclass.base}` {via}; its overrides would be lost on the "
+            "shared client"
+        )
     if subclass.where and subclass.plain:
         return (
             f"`{subclass.name}` ({subclass.where}) adds nothing to `{subclass.base}`{through}, but it is "
@@ -1216,6 +1241,7 @@ def scan_imported(
     words: Iterable[str],
     external: ExternalResolver,
     bind: Callable[[str], bool],
+    external_class: Callable[[str], Subclass | None],
     libraries: tuple[Library, ...] = catalog.LIBRARIES,
 ) -> ScannedModule | None:
     """The calls, in one module, of factories, wrapper classes and client subclasses defined in
@@ -1225,15 +1251,26 @@ def scan_imported(
     `modules` are the top-level names of the imports that may lead to the project's modules, and
     `words` the other names a relevant statement may spell (an exported method called as
     `self.make_client()`, the names a relative import binds); `bind` says which imports (by dotted
-    target) may lead to an export. As in `scan_module`, only the statements that spell one of the
-    words, or a name those imports bind, are walked."""
+    target) may lead to an export, and `external_class` which dotted name is an imported client
+    subclass (a class of this module derived from one is a client subclass too). As in
+    `scan_module`, only the statements that spell one of the words, or a name those imports bind,
+    are walked."""
     if is_generated(text):
         return None
     imports = ImportTable(tree, [*modules, *words], text, bind)
     if imports.empty:
         return None
     imports.widen(text, words)
-    collector = _Collector(tree, imports, libraries, external=external)
+    derived = _derived_from_imported(imports, external_class)
+    while derived:
+        # `Admin()` spells no import: walk the statements that spell the classes' names too, which
+        # may define more such classes (`class Quiet(Admin)`) or shadow a name.
+        imports.widen(text, {name for _, name in derived})
+        wider = _derived_from_imported(imports, external_class)
+        if wider.keys() <= derived.keys():
+            break
+        derived = wider
+    collector = _Collector(tree, imports, libraries, derived, external=external)
     collector.run()
     if not collector.sites:
         return None
@@ -1242,6 +1279,40 @@ def scan_imported(
     _mark_with_uses(collector.sites, classifier)
     classified = [Classified(site, classifier.classify(site)) for site in collector.sites]
     return ScannedModule(path, classified, _LINE_SPLIT.split(text), classifier.parents)
+
+
+def _derived_from_imported(imports: ImportTable, imported: Callable[[str], Subclass | None]) -> Subclasses:
+    """The classes of the module derived from a client subclass imported from another module of the
+    project, directly or through another such class of the module (in any order of definition)."""
+    found: Subclasses = {}
+    pending = list(imports.classes)
+    progress = True
+    while pending and progress:
+        progress = False
+        for entry in list(pending):
+            node, chain = entry
+            for base in node.bases:
+                target = imports.resolve(base, chain)
+                parent = imported(target) if target is not None else None
+                if parent is None and isinstance(base, ast.Name):
+                    parent = resolve_subclass(base.id, chain, imports, found)
+                if parent is None:
+                    continue
+                found[(id(chain[0]), node.name)] = Subclass(
+                    node.name,
+                    parent.library,
+                    parent.constructor,
+                    parent.module,
+                    # the imported class, whichever class of this module is in between
+                    through=parent.through if parent.imported_base else parent.name,
+                    plain=_adds_nothing(node) and parent.plain,
+                    line=node.lineno,
+                    imported_base=parent.imported_base or parent.where,
+                )
+                pending.remove(entry)
+                progress = True
+                break
+    return found
 
 
 def imported_hook(export: Export, where: str) -> Hook | Subclass | None:
