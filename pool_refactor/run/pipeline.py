@@ -175,8 +175,9 @@ def _scan_files(
 def _import_roots(options: Options) -> list[Path]:
     """Folders an absolute import of the project may start from, besides each file's own package
     root and folder: the folders scanned, the project root and its `src/`."""
-    roots = [Path(path).resolve() for path in options.paths if Path(path).is_dir()]
-    root = options.config.project_root.resolve()
+    # Absolute but not resolved, as the files' own paths are (a symlinked folder stays as named).
+    roots = [Path(os.path.abspath(path)) for path in options.paths if os.path.isdir(path)]
+    root = Path(os.path.abspath(options.config.project_root))
     return [*roots, root, root / "src"]
 
 
