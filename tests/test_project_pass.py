@@ -221,3 +221,7 @@ def test_a_bug_in_the_project_pass_is_an_error_of_that_file_not_the_end_of_the_r
         ("shop/commands.py", "internal error in the project pass: RuntimeError: boom")
     }
     assert ("shop/clients.py", 39, "POOL301") in {(f.path, f.line, f.code) for f in result.findings}
+
+
+def test_the_same_findings_whatever_the_jobs(project: Path) -> None:
+    assert scan_json(project, "--no-cache", "--jobs", "2") == scan_json(project, "--no-cache", "--jobs", "1")
