@@ -199,6 +199,52 @@ def test_encoding_round_trips_every_field(project: Path) -> None:
             assert got == type(want)(**{**want.__dict__, "path": "after.py"})
 
 
+WRAPPER = (
+    "import httpx\n\n\nclass Retrying:\n"
+    "    def __init__(self, client=None):\n        self.c = client or httpx.Client()\n"
+)
+USES_WRAPPER = "from app.retry import Retrying\n\n\ndef get(url):\n    return Retrying().c.get(url)\n"
+
+
+def test_exports_round_trip(project: Path) -> None:
+    (project / "app" / "retry.py").write_text(WRAPPER)
+    original = scan_one(project / "app" / "retry.py", "before.py")
+    assert [(e.kind, e.name, e.given, e.given_index) for e in original.exports] == [
+        ("wrapper", "Retrying", "client", 0)
+    ]
+    decoded = decode_scan(json.loads(json.dumps(encode_scan(original))), "after.py")
+    assert decoded.exports == original.exports
+
+
+def test_a_warm_run_answers_calls_of_other_modules_without_reading(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "app" / "retry.py").write_text(WRAPPER)
+    (project / "app" / "__init__.py").write_text("")
+    handler = project / "app" / "handler.py"
+    handler.write_text(USES_WRAPPER)
+    for path in (project / "app").iterdir():
+        os.utime(path, (HOUR_AGO, HOUR_AGO))
+    cold = scan(project)
+    assert [(f.path, f.line, f.code) for f in cold.findings if f.path.endswith("handler.py")] == [
+        ("app/handler.py", 5, "POOL201")
+    ]
+    assert cold == scan(project, use_cache=False)
+    with monkeypatch.context() as patched:
+        forbid(patched, "read_bytes")
+        patched.setattr("pool_refactor.run.project.read_bytes", forbid_call)
+        assert scan(project) == cold
+    # The importing file gains a call: its cross-module findings are computed again, from its bytes.
+    handler.write_text(USES_WRAPPER + "\n\ndef again(url):\n    return Retrying().c.get(url)\n")
+    os.utime(handler, (HOUR_AGO + 5, HOUR_AGO + 5))
+    lines = [f.line for f in scan(project).findings if f.path.endswith("handler.py")]
+    assert lines == [5, 9]
+
+
+def forbid_call(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a file was read on a warm run")
+
+
 @pytest.mark.parametrize("module", ["scan/scanner.py", "scan/catalog.py", "plan/planner.py", "paths.py"])
 def test_the_key_changes_with_the_code_that_decides_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pool_refactor.plan.planner import plan_site
 from pool_refactor.scan import catalog
-from pool_refactor.scan.findings import Applicability, FileScan, Finding, FixPlan
+from pool_refactor.scan.findings import Applicability, Export, FileScan, Finding, FixPlan
 from pool_refactor.scan.scanner import scan_module
 from pool_refactor.scan.source import Source, SourceError, is_generated, mentions_any, read_source
 
@@ -46,21 +46,27 @@ def scan_loaded(source: Source, display: str) -> FileScan:
     except (ValueError, RecursionError, MemoryError) as exc:
         return FileScan(display, error=f"cannot parse: {exc}")
     try:
-        findings = analyze_tree(tree, source.text, display)
+        findings, exports = analyze_module(tree, source.text, display)
     except RecursionError:
         return FileScan(display, error="cannot scan: nesting too deep", parsed=True)
     except Exception as exc:  # a bug of ours must not end the run, but it must be seen
         return FileScan(
             display, error=f"internal error while scanning: {type(exc).__name__}: {exc}", parsed=True
         )
-    return FileScan(display, tuple(findings), parsed=True)
+    return FileScan(display, tuple(findings), parsed=True, exports=exports)
 
 
 def analyze_tree(tree: ast.Module, text: str, path: str) -> list[Finding]:
     """Every catalogued construction site of one parsed module, planned, in source order."""
+    return analyze_module(tree, text, path)[0]
+
+
+def analyze_module(tree: ast.Module, text: str, path: str) -> tuple[list[Finding], tuple[Export, ...]]:
+    """`analyze_tree`, and what other modules of the project may import from this one and call
+    per request (`FileScan.exports`)."""
     module = scan_module(tree, text, path)
     if module is None:
-        return []
+        return [], ()
     findings = []
     for item in module.sites:
         if item.request is None:
@@ -75,7 +81,7 @@ def analyze_tree(tree: ast.Module, text: str, path: str) -> list[Finding]:
         else:
             findings.append(module.finding(item, reason=result))
     findings.sort(key=lambda f: (f.line, f.column))
-    return findings
+    return findings, module.exports
 
 
 def analyze_source(text: str, path: str = "<string>") -> list[Finding]:

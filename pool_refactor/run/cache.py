@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import pool_refactor
-from pool_refactor.scan.findings import FileScan, Finding, FixPlan
+from pool_refactor.scan.findings import Export, FileScan, Finding, FixPlan
 
 __all__ = [
     "CACHE_FILENAME",
@@ -65,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bumped whenever the layout of the JSON file changes."""
 
 CACHE_FILENAME = "scan-cache.json"
@@ -185,6 +185,27 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
+_EXPORT_FIELDS = tuple(f.name for f in fields(Export))
+
+
+def encode_findings(findings: Iterable[Finding]) -> list[Any]:
+    return [[_encode_value(getattr(f, name)) for name in _FINDING_LAYOUT[0]] for f in findings]
+
+
+def decode_findings(raw_findings: Any, display: str) -> tuple[Finding, ...]:
+    """Findings stored for a file now shown as ``display``; raises on anything malformed."""
+    names, converters = _FINDING_LAYOUT
+    findings = []
+    for values in raw_findings:
+        if len(values) != len(names):
+            raise ValueError("finding layout changed")
+        values = list(values)
+        values[_PATH_INDEX] = display  # a content hit for a renamed or copied file: its own path
+        kwargs = {n: (v if c is None else c(v)) for n, v, c in zip(names, values, converters, strict=True)}
+        findings.append(Finding(**kwargs))
+    return tuple(findings)
+
+
 def encode_scan(scan: FileScan) -> Any:
     """A FileScan as JSON values; ``None`` for the common case (nothing found, nothing parsed)."""
     if not scan.findings and scan.error is None and not scan.parsed:
@@ -192,7 +213,8 @@ def encode_scan(scan: FileScan) -> Any:
     return [
         scan.error,
         scan.parsed,
-        [[_encode_value(getattr(f, name)) for name in _FINDING_LAYOUT[0]] for f in scan.findings],
+        encode_findings(scan.findings),
+        [[getattr(e, name) for name in _EXPORT_FIELDS] for e in scan.exports],
     ]
 
 
@@ -200,18 +222,15 @@ def decode_scan(entry: Any, display: str) -> FileScan:
     """The stored result for a file now shown as ``display``; raises on anything malformed."""
     if entry is None:
         return FileScan(display)
-    error, parsed, raw_findings = entry
+    error, parsed, raw_findings, raw_exports = entry
     if not (error is None or isinstance(error, str)) or not isinstance(parsed, bool):
         raise ValueError("malformed cache entry")
-    names, converters = _FINDING_LAYOUT
-    findings = []
-    for values in raw_findings:
-        if len(values) != len(names):
-            raise ValueError("finding layout changed")
-        values[_PATH_INDEX] = display  # a content hit for a renamed or copied file: its own path
-        kwargs = {n: (v if c is None else c(v)) for n, v, c in zip(names, values, converters, strict=True)}
-        findings.append(Finding(**kwargs))
-    return FileScan(display, tuple(findings), error, parsed)
+    exports = []
+    for values in raw_exports:
+        if len(values) != len(_EXPORT_FIELDS):
+            raise ValueError("export layout changed")
+        exports.append(Export(**dict(zip(_EXPORT_FIELDS, values, strict=True))))
+    return FileScan(display, decode_findings(raw_findings, display), error, parsed, tuple(exports))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -232,6 +251,11 @@ class ScanCache:
         """Digest -> encoded FileScan, from the file on disk."""
         self.new_stats: dict[str, list[Any]] = {}
         self.new_scans: dict[str, Any] = {}
+        self.cross: dict[str, Any] = {}
+        """The project pass (``run.project``) as of the last run: ``fingerprint`` (of every file's
+        exports and the tree's layout) and ``files``, absolute path -> [digest, encoded findings]."""
+        self.new_cross: dict[str, Any] = {}
+        self.new_cross_fingerprint = ""
         self.dirty = False
         self.hits = 0
 
@@ -252,6 +276,9 @@ class ScanCache:
         except (KeyError, TypeError):
             return cache
         cache.stats, cache.scans, cache.written_ns = stats, scans, written
+        cross = data.get("cross")
+        if isinstance(cross, dict) and isinstance(cross.get("files"), dict):
+            cache.cross = cross
         return cache
 
     @property
@@ -297,6 +324,38 @@ class ScanCache:
         if entry is _MISSING:
             self.dirty = True
 
+    def cross_hit(
+        self, absolute: str, digest: str, fingerprint: str, display: str
+    ) -> tuple[Finding, ...] | None:
+        """The project pass's findings for a file, if its bytes and everything else the pass read
+        (``fingerprint``) are as when they were stored."""
+        if self.cross.get("fingerprint") != fingerprint:
+            return None
+        entry = self.cross["files"].get(absolute)
+        try:
+            stored_digest, raw = entry
+            if stored_digest != digest:
+                return None
+            found = decode_findings(raw, display)
+        except (TypeError, ValueError, KeyError):
+            return None
+        self.new_cross[absolute] = entry
+        return found
+
+    def cross_record(self, absolute: str, digest: str, fingerprint: str, found: Iterable[Finding]) -> None:
+        if self.cross.get("fingerprint") != fingerprint:
+            self.dirty = True
+        entry = [digest, encode_findings(found)]
+        if self.cross.get("files", {}).get(absolute) != entry:
+            self.dirty = True
+        self.new_cross[absolute] = entry
+
+    def cross_fingerprint(self, fingerprint: str) -> None:
+        """The project pass ran with this fingerprint (or, empty, did not run: no file exports)."""
+        if self.cross.get("fingerprint", "") != fingerprint:
+            self.dirty = True
+        self.new_cross_fingerprint = fingerprint
+
     def save(self, roots: Iterable[str]) -> None:
         """Write this run's table (plus entries for folders not scanned this run); never raises."""
         prefixes = tuple(r if r.endswith(os.sep) else r + os.sep for r in roots)
@@ -328,6 +387,7 @@ class ScanCache:
             "written_ns": time.time_ns(),
             "stats": stats,
             "scans": scans,
+            "cross": {"fingerprint": self.new_cross_fingerprint, "files": self.new_cross},
         }
         try:
             _prepare_directory(self.directory)

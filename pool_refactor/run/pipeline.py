@@ -6,14 +6,16 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
 from pool_refactor.paths import DiscoveredFile
 from pool_refactor.run.cache import ScanCache
 from pool_refactor.run.files import DiscoveryError, discover
 from pool_refactor.run.options import Options, Outcome
 from pool_refactor.run.parallel import scan_files
+from pool_refactor.run.project import ProjectFile, ProjectPass
 from pool_refactor.run.workers import effective_jobs
-from pool_refactor.scan.findings import FileError, FileScan, ScanResult
+from pool_refactor.scan.findings import FileError, FileScan, Finding, ScanResult
 from pool_refactor.scan.rules import is_enabled
 
 PROGRESS_THRESHOLD = 300
@@ -29,7 +31,7 @@ def run(options: Options) -> Outcome:
         else:
             files.append(item)
 
-    scans = _scan_files(files, options)
+    scans, project, imported = _scan_files(files, options)
     result = collect(scans, select=options.select, ignore=options.ignore)
     result.errors = sorted(discovery_errors + result.errors, key=lambda e: e.path)
     outcome = Outcome(result)
@@ -53,7 +55,30 @@ def run(options: Options) -> Outcome:
         from pool_refactor.run.fixing import apply_fixes
 
         apply_fixes(files, result, options, outcome)
+        if options.fix and imported:
+            _restore_imported(result, imported, project, files, options)
     return outcome
+
+
+def _restore_imported(
+    result: ScanResult,
+    imported: dict[str, tuple[Finding, ...]],
+    project: ProjectPass,
+    files: list[DiscoveredFile],
+    options: Options,
+) -> None:
+    """A rewritten file's findings are those of its scan after the fix (`run.fixing`), which sees
+    one file: give it back its calls of other modules' exports, where they stand now."""
+    present = {id(f) for f in result.findings}
+    paths = {file.display: str(file.path) for file in files}
+    for display, found in imported.items():
+        old = {id(f) for f in found}
+        if old <= present:
+            continue  # not rewritten: its findings, these included, are as they were
+        result.findings = [f for f in result.findings if id(f) not in old]
+        again = project.findings_for(os.path.abspath(paths[display]), display)
+        result.findings += [f for f in again if is_enabled(f.code, options.select, options.ignore)]
+    result.findings.sort(key=lambda f: (f.path, f.line, f.column))
 
 
 def collect(
@@ -81,8 +106,11 @@ def collect(
     return result
 
 
-def _scan_files(files: list[DiscoveredFile], options: Options) -> list[FileScan]:
-    """Per-file results in the order of ``files``, the same whatever ``jobs`` and the cache hold.
+def _scan_files(
+    files: list[DiscoveredFile], options: Options
+) -> tuple[list[FileScan], ProjectPass, dict[str, tuple[Finding, ...]]]:
+    """Per-file results in the order of ``files``, the same whatever ``jobs`` and the cache hold,
+    with the project pass's findings (``run.project``) added; the pass, and those findings by file.
 
     Files whose stat matches the cache are answered without being opened; the rest are read,
     hashed, looked up by content and scanned only when new (``pool_refactor.run.parallel``), in worker
@@ -94,13 +122,16 @@ def _scan_files(files: list[DiscoveredFile], options: Options) -> list[FileScan]
     cwd = os.getcwd()
     absolute = [os.path.join(cwd, file.path) for file in files]  # the cache's key for each file
     scans: list[FileScan | None] = [None] * len(files)
+    digests: list[str | None] = [None] * len(files)
     pending: list[int] = []
     for index, file in enumerate(files):
         hit = cache.fresh(absolute[index], file.display) if cache is not None else None
         if hit is None:
             pending.append(index)
         else:
+            assert cache is not None
             scans[index] = hit
+            digests[index] = cache.stats[absolute[index]][3]
     tasks = [(str(files[i].path), files[i].display) for i in pending]
     results = scan_files(
         tasks,
@@ -117,13 +148,37 @@ def _scan_files(files: list[DiscoveredFile], options: Options) -> list[FileScan]
                 # the progress bar's refresh thread exists.
                 advance = _start_progress(stack, len(files), len(files) - len(pending))
             scans[index] = scanned.scan
+            digests[index] = scanned.digest
             if cache is not None:
                 cache.record(absolute[index], scanned.digest, scanned.stat, scanned.scan)
             if advance is not None:
                 advance()
+    complete = [scan for scan in scans if scan is not None]
+    assert len(complete) == len(files)
+    project = ProjectPass(
+        [ProjectFile(absolute[i], files[i].display, digests[i], complete[i]) for i in range(len(files))],
+        _import_roots(options),
+    )
+    imported: dict[str, tuple[Finding, ...]] = {}
+    for index, found in project.run(cache).items():
+        complete[index] = replace(complete[index], findings=complete[index].findings + found)
+        imported[files[index].display] = found
+    if project.errors:
+        for index, scan in enumerate(complete):
+            if scan.display in project.errors and scan.error is None:
+                complete[index] = replace(scan, error=project.errors[scan.display])
     if cache is not None and not options.diff:  # --diff promises to write nothing, the cache included
         cache.save(os.path.join(cwd, path) for path in options.paths)
-    return [scan for scan in scans if scan is not None]
+    return complete, project, imported
+
+
+def _import_roots(options: Options) -> list[Path]:
+    """Folders an absolute import of the project may start from, besides each file's own package
+    root and folder: the folders scanned, the project root and its `src/`."""
+    # Absolute but not resolved, as the files' own paths are (a symlinked folder stays as named).
+    roots = [Path(os.path.abspath(path)) for path in options.paths if os.path.isdir(path)]
+    root = Path(os.path.abspath(options.config.project_root))
+    return [*roots, root, root / "src"]
 
 
 def _start_progress(stack: contextlib.ExitStack, total: int, completed: int) -> Callable[[], None]:

@@ -150,6 +150,38 @@ class ScanResult:
 
 
 @dataclass(frozen=True)
+class Export:
+    """A module-level name of one file that builds a client when called: a subclass of a client class,
+    a wrapper class whose `__init__` builds one, or a factory. Plain data, so it can be cached with the
+    file and looked up when another module of the project imports the name (`run.project`)."""
+
+    kind: str
+    """`subclass`, `wrapper` or `factory`."""
+    name: str
+    """The module-level name other modules import (the class, or the factory's function or class)."""
+    line: int
+    """Where the client is built (wrapper, factory) or where the class is defined (subclass)."""
+    qualname: str
+    """`RetryingHttpClient.__init__`, `make_client`, `Api.make_client`; a subclass's own name."""
+    module: str
+    """The client library's module as imported there (`httpx`), which names the library."""
+    constructor: str
+    """The client class (`AsyncClient`)."""
+    owner: str = ""
+    """For a factory method (`self.make_client()`): its class; only subclasses of it call it so."""
+    through: str = ""
+    """For a subclass: the class of its module it derives from, when not directly from the client."""
+    plain: bool = False
+    """For a subclass: it adds nothing to the client class (its body is a docstring or `pass`)."""
+    given: str = ""
+    """For a wrapper that builds its client only when none is given (`client or httpx.AsyncClient()`):
+    the `__init__` parameter that, when passed, means no client is built."""
+    given_index: int = -1
+    """That parameter's position among the call's positional arguments (`self` excluded); -1 if
+    it can only be passed by keyword."""
+
+
+@dataclass(frozen=True)
 class FileScan:
     """The outcome for one file; plain data so it can cross process boundaries."""
 
@@ -157,3 +189,5 @@ class FileScan:
     findings: tuple[Finding, ...] = ()
     error: str | None = None
     parsed: bool = False
+    exports: tuple[Export, ...] = ()
+    """What other modules of the project may import from this one and call per request."""

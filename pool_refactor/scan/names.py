@@ -18,7 +18,7 @@ the statements that spell those classes' names too, since a call `APIClient()` s
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pool_refactor.scan.relevance import Everything, Relevance
 
@@ -32,8 +32,17 @@ COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 class ImportTable:
     """Maps local names to dotted targets (`hx` -> `httpx`, `AC` -> `httpx.AsyncClient`)."""
 
-    def __init__(self, tree: ast.Module, modules: Iterable[str], text: str | None = None) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        modules: Iterable[str],
+        text: str | None = None,
+        bind: Callable[[str], bool] | None = None,
+    ) -> None:
         self._modules = frozenset(modules)
+        self._bind_only = bind
+        """When given, an import of one of `modules` binds its name only if this accepts the dotted
+        target (any other import shadows it): the project pass follows only what leads to an export."""
         self._tree = tree
         self._scopes: dict[int, dict[str, str]] = {}
         self._shadowed: dict[int, set[str]] = {}
@@ -123,7 +132,7 @@ class ImportTable:
                 top = alias.name.split(".", 1)[0]
                 local = alias.asname or top
                 target = alias.name if alias.asname else top
-                if top in self._modules:
+                if top in self._modules and (self._bind_only is None or self._bind_only(target)):
                     self._bind(scope, local, target)
                 else:
                     self._shadow(scope, local)
@@ -136,9 +145,11 @@ class ImportTable:
                 if alias.name == "*":
                     continue
                 if child.level == 0 and top in self._modules:
-                    self._bind(scope, local, f"{module}.{alias.name}")
-                else:
-                    self._shadow(scope, local)
+                    target = f"{module}.{alias.name}"
+                    if self._bind_only is None or self._bind_only(target):
+                        self._bind(scope, local, target)
+                        continue
+                self._shadow(scope, local)
             return
         if isinstance(child, ast.Try | ast.TryStar):
             guard = any(_catches_import_error(h) for h in child.handlers)

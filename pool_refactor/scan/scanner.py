@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from pool_refactor.scan import catalog
@@ -25,7 +25,7 @@ from pool_refactor.scan.caches import (
 )
 from pool_refactor.scan.catalog import Constructor, Library
 from pool_refactor.scan.connections import connection_scope
-from pool_refactor.scan.findings import Applicability, Finding, FixPlan, Verdict
+from pool_refactor.scan.findings import Applicability, Export, Finding, FixPlan, Verdict
 from pool_refactor.scan.names import COMPREHENSIONS, ImportTable
 from pool_refactor.scan.rules import RULES_BY_CODE
 from pool_refactor.scan.source import is_generated
@@ -108,6 +108,11 @@ class Hook:
     module: str
     with_uses: tuple[int, ...] = ()
     """Lines where the factory's result is entered with `with`/`async with` (filled after the walk)."""
+    given: str = ""
+    """For a wrapper built as `self._c = client or httpx.AsyncClient()`: the `__init__` parameter
+    that, when a call passes it, means no client is built (the call is not a construction)."""
+    given_index: int = -1
+    """That parameter's position among a call's positional arguments; -1 for keyword-only."""
 
     @property
     def client(self) -> str:
@@ -128,6 +133,15 @@ class Subclass:
     """The class (and any class of the module it goes through) adds nothing: its body is only a
     docstring or `pass`, with no decorator or metaclass. Such a class is its base under another
     name, so its sites are rewritten like the base's."""
+    line: int = 0
+    """The line of its `class` statement."""
+    where: str = ""
+    """`path:line` of the class when it is defined in another module of the project (imported);
+    such sites are reported, never rewritten (the fix edits one file at a time)."""
+    imported_base: str = ""
+    """For a class of this module derived, directly or not, from such an imported class (then
+    `through` names the imported class): that class's `path:line`. Its sites are reported, never
+    rewritten, for the same reason."""
 
     @property
     def base(self) -> str:
@@ -172,13 +186,19 @@ def _derived(
     if target is not None:
         library, ctor, module = _constructor_of(target, libraries)
         if library is not None and ctor is not None:
-            return Subclass(name, library, ctor, module, plain=plain)
+            return Subclass(name, library, ctor, module, plain=plain, line=node.lineno)
         return None
     if isinstance(base, ast.Name):
         parent = resolve_subclass(base.id, chain, imports, found)
         if parent is not None:
             return Subclass(
-                name, parent.library, parent.constructor, parent.module, parent.name, plain and parent.plain
+                name,
+                parent.library,
+                parent.constructor,
+                parent.module,
+                parent.name,
+                plain and parent.plain,
+                node.lineno,
             )
     return None
 
@@ -232,8 +252,12 @@ class _Collector:
         libraries: tuple[Library, ...],
         subclasses: Subclasses | None = None,
         hooks: dict[str, list[Hook]] | None = None,
+        external: ExternalResolver | None = None,
     ) -> None:
         self.tree = tree
+        self.external = external
+        """For the project pass: what a call resolves to in another module of the project (a
+        factory, a wrapper class or a client subclass); when given, only such calls are collected."""
         self.imports = imports
         self.libraries = libraries
         self.subclasses = subclasses or {}
@@ -322,6 +346,31 @@ class _Collector:
         in_loop: bool,
         names: list[str],
     ) -> None:
+        if self.external is not None:
+            found = self.external(call, scopes, self.imports)
+            if found is None and self.subclasses and isinstance(call.func, ast.Name):
+                found = resolve_subclass(call.func.id, scopes, self.imports, self.subclasses)
+            if found is not None:
+                qualname = ".".join(names) if names else "<module>"
+                hook_found = found if isinstance(found, Hook) else None
+                sub_found = found if isinstance(found, Subclass) else None
+                self.sites.append(
+                    Site(
+                        call,
+                        found.library,
+                        found.constructor,
+                        None,
+                        scopes,
+                        function,
+                        in_loop,
+                        qualname,
+                        self.imports,
+                        found.module,
+                        sub_found,
+                        hook_found,
+                    )
+                )
+            return
         if self.hooks:
             hook = self._hook_called(call, scopes)
             if hook is not None:
@@ -383,7 +432,7 @@ class _Collector:
         func = call.func
         if isinstance(func, ast.Name):
             hook = next((h for h in self.hooks.get(func.id, ()) if not h.owner), None)
-            if hook is None:
+            if hook is None or client_given(call, hook):
                 return None
             for scope in scopes[:-1]:
                 if not isinstance(scope, ast.ClassDef) and self.imports.binds(func.id, scope):
@@ -404,6 +453,24 @@ class _Collector:
             if hook.owner and (owner.name == hook.owner or hook.owner in bases):
                 return hook
         return None
+
+
+ExternalResolver = Callable[[ast.Call, list[ast.AST], ImportTable], "Hook | Subclass | None"]
+"""Given a call, its scopes (innermost first) and the module's import table: the hook or subclass of
+another module of the project that it calls, or None."""
+
+
+def client_given(call: ast.Call, hook: Hook) -> bool:
+    """Whether a call of a wrapper that builds its client only when none is given may pass one
+    (by keyword, by position, or through `*args`/`**kwargs`, which the scanner cannot see into):
+    then it is not a construction, and is not reported."""
+    if not hook.given:
+        return False
+    if any(keyword.arg is None or keyword.arg == hook.given for keyword in call.keywords):
+        return True
+    if any(isinstance(argument, ast.Starred) for argument in call.args):
+        return True
+    return 0 <= hook.given_index < len(call.args)
 
 
 def _is_loop_part(parent: ast.AST, field: str, child: ast.AST) -> bool:
@@ -559,6 +626,18 @@ class _Classifier:
             lazy = self._lazy_or(site, parent)
             if lazy is not None:
                 return lazy
+        fallback = fallback_of(call, self.parents)
+        if fallback is not None and function is not None:
+            statement, target, given = fallback
+            if isinstance(target, ast.Attribute | ast.Subscript) and _is_parameter(function, given):
+                if _is_init_like(function, self.imports):
+                    name = getattr(function, "name", "<lambda>")
+                    return _Verdict(
+                        "POOL001",
+                        Verdict.PERSISTENT,
+                        f"stored on `{ast.unparse(target)}` in `{name}` when no `{given}` is given",
+                    )
+                return self._stored(site, target, statement)
         if isinstance(parent, ast.Expr):
             return _Verdict(
                 "POOL201",
@@ -572,7 +651,8 @@ class _Classifier:
             outer = self.parent(parent)
             if isinstance(outer, ast.Call) and outer.func is parent:
                 return self._leak(site, message, PlanRequest("chained", parent=outer))
-            return _Verdict("POOL201", Verdict.LEAK, message)
+            reason = _hook_reason(site.hook) if site.hook is not None else ""
+            return _Verdict("POOL201", Verdict.LEAK, message, reason=reason)
         return _Verdict("POOL302", Verdict.UNCLEAR, f"{kind} used in an expression the scanner cannot follow")
 
     def _per_request(self, code: str, site: Site, message: str, request: PlanRequest) -> _Verdict:
@@ -580,7 +660,7 @@ class _Classifier:
         unless it adds nothing to its base."""
         if site.hook is not None:
             return _Verdict(code, Verdict.PER_REQUEST, message, reason=_hook_reason(site.hook))
-        if site.subclass is not None and not site.subclass.plain:
+        if site.subclass is not None and (_imported(site.subclass) or not site.subclass.plain):
             return _Verdict(code, Verdict.PER_REQUEST, message, reason=_subclass_reason(site.subclass))
         return _Verdict(code, Verdict.PER_REQUEST, message, request=request)
 
@@ -589,7 +669,7 @@ class _Classifier:
         client was never closed, so there is no close to remove), planned the same way."""
         if site.hook is not None:
             return _Verdict("POOL201", Verdict.LEAK, message, reason=_hook_reason(site.hook))
-        if site.subclass is not None and not site.subclass.plain:
+        if site.subclass is not None and (_imported(site.subclass) or not site.subclass.plain):
             return _Verdict("POOL201", Verdict.LEAK, message, reason=_subclass_reason(site.subclass))
         return _Verdict("POOL201", Verdict.LEAK, message, request=request)
 
@@ -750,6 +830,65 @@ class _Classifier:
         return function.name in self._wrapped
 
 
+def fallback_of(call: ast.Call, parents: dict[int, ast.AST]) -> tuple[ast.stmt, ast.expr, str] | None:
+    """`target = given or X()`, `target = given if given is not None else X()` (or the reverse
+    conditional): a client built only when the parameter `given` holds none. The statement, its
+    single target and the name of `given`."""
+    parent = parents.get(id(call))
+    given: str | None = None
+    if isinstance(parent, ast.BoolOp) and isinstance(parent.op, ast.Or) and len(parent.values) == 2:
+        first = parent.values[0]
+        if parent.values[1] is call and isinstance(first, ast.Name):
+            given = first.id
+    elif isinstance(parent, ast.IfExp):
+        given = _conditional_given(parent, call)
+    if given is None or parent is None:
+        return None
+    statement = parents.get(id(parent))
+    if isinstance(statement, ast.Assign) and statement.value is parent and len(statement.targets) == 1:
+        return statement, statement.targets[0], given
+    if isinstance(statement, ast.AnnAssign) and statement.value is parent:
+        return statement, statement.target, given
+    return None
+
+
+def _conditional_given(expression: ast.IfExp, call: ast.Call) -> str | None:
+    """`p if p is not None else X()`, `p if p else X()`, `X() if p is None else p`, `X() if not p
+    else p`: the name `p`, when the client is built exactly when `p` holds none."""
+    test = expression.test
+    if expression.orelse is call and isinstance(expression.body, ast.Name):
+        name = expression.body.id
+        if isinstance(test, ast.Name) and test.id == name:
+            return name
+        if _compares_none(test, name, ast.IsNot):
+            return name
+    if expression.body is call and isinstance(expression.orelse, ast.Name):
+        name = expression.orelse.id
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            operand = test.operand
+            return name if isinstance(operand, ast.Name) and operand.id == name else None
+        if _compares_none(test, name, ast.Is):
+            return name
+    return None
+
+
+def _compares_none(test: ast.expr, name: str, operator: type[ast.cmpop]) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == name
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], operator)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    )
+
+
+def _is_parameter(function: FunctionNode, name: str) -> bool:
+    arguments = function.args
+    return any(arg.arg == name for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs])
+
+
 def _borrows_pool(ctor: Constructor, call: ast.Call, names: tuple[str, ...] | None = None) -> bool:
     """Whether the constructor (or, with `names`, a one-shot given those of its borrowing
     arguments) is given the shared pool as `--fix` writes it (`connector=get_aiohttp_connector(),
@@ -787,7 +926,11 @@ def _kind(site: Site) -> str:
     if site.subclass is None:
         return name
     article = "an" if site.module[:1] in "aeioh" else "a"  # an httpx..., an aiohttp..., a requests...
-    return f"`{site.subclass.name}` ({article} {name})"
+    sub = site.subclass
+    where = f", defined at {sub.where}" if sub.where else ""
+    if sub.imported_base:
+        where = f", through `{sub.through}` defined at {sub.imported_base}"
+    return f"`{sub.name}` ({article} {name}{where})"
 
 
 def _short_call(call: ast.Call) -> str:
@@ -798,6 +941,13 @@ def _short_call(call: ast.Call) -> str:
 def _hook_reason(hook: Hook) -> str:
     if hook.kind == "wrapper":
         name = hook.qualname.rpartition(".")[0]
+        if hook.given:
+            return (
+                f"`{name}` builds its own client in `__init__` ({hook.where}) when no `{hook.given}` is "
+                f"given; pass it the shared client (`{hook.given}={hook.constructor.accessor}()`) if it "
+                f"does not close a client it is given, or make one `{name}` and keep it (at start-up, "
+                "or in a cached factory)"
+            )
         return (
             f"`{name}` builds its own client in `__init__` ({hook.where}); make one `{name}` and keep it "
             f"(at start-up, or in a cached factory), or let `{name}` take the shared client "
@@ -832,8 +982,35 @@ def _factory_advice(accessor: str, with_uses: tuple[int, ...]) -> str:
     )
 
 
+def _imported(subclass: Subclass) -> bool:
+    return bool(subclass.where or subclass.imported_base)
+
+
 def _subclass_reason(subclass: Subclass) -> str:
     through = f" (through `{subclass.through}`)" if subclass.through else ""
+    if subclass.imported_base:
+        via = f"through `{subclass.through}` ({subclass.imported_base})"
+        if subclass.plain:
+            return (
+                f"`{subclass.name}` adds nothing to `{subclass.base}` {via}, but that class is defined in "
+                "another module, and --fix rewrites only clients whose class it can see in the file it "
+                f"edits; construct `{subclass.base}` here and --fix can move it onto the shared client"
+            )
+        return (
+            f"`{subclass.name}` subclasses `{subclass.base}` {via}; its overrides would be lost on the "
+            "shared client"
+        )
+    if subclass.where and subclass.plain:
+        return (
+            f"`{subclass.name}` ({subclass.where}) adds nothing to `{subclass.base}`{through}, but it is "
+            "defined in another module, and --fix rewrites only clients whose class it can see in the "
+            f"file it edits; construct `{subclass.base}` here and --fix can move it onto the shared client"
+        )
+    if subclass.where:
+        return (
+            f"`{subclass.name}` ({subclass.where}) subclasses `{subclass.base}`{through}; its overrides "
+            "would be lost on the shared client"
+        )
     return (
         f"`{subclass.name}` subclasses `{subclass.base}`{through}; its overrides would be lost on the "
         "shared client"
@@ -1014,6 +1191,8 @@ class ScannedModule:
     sites: list[Classified]
     lines: list[str]
     parents: dict[int, ast.AST]
+    exports: tuple[Export, ...] = ()
+    """What other modules may import from this one and call per request (`FileScan.exports`)."""
 
     def finding(
         self,
@@ -1051,15 +1230,177 @@ def scan_module(
         subclasses = wider
     collector = _Collector(tree, imports, libraries, subclasses)
     collector.run()
+    exports = _subclass_exports(subclasses, tree)
     if not collector.sites:
-        return None
+        return ScannedModule(path, [], [], {}, exports) if exports else None
     collector.complete_parents()
     classifier = _Classifier(collector)
     classified = [Classified(site, classifier.classify(site)) for site in collector.sites]
     hooks = _find_hooks(classified, collector.parents, path)
     if hooks:
+        exports += tuple(_hook_export(hook) for found in hooks.values() for hook in found)
         classified += _hook_sites(tree, text, imports, libraries, subclasses, hooks, classifier, classified)
+    return ScannedModule(path, classified, _LINE_SPLIT.split(text), classifier.parents, exports)
+
+
+def scan_imported(
+    tree: ast.Module,
+    text: str,
+    path: str,
+    modules: Iterable[str],
+    words: Iterable[str],
+    external: ExternalResolver,
+    bind: Callable[[str], bool],
+    external_class: Callable[[str], Subclass | None],
+    libraries: tuple[Library, ...] = catalog.LIBRARIES,
+) -> ScannedModule | None:
+    """The calls, in one module, of factories, wrapper classes and client subclasses defined in
+    other modules of the project (`external` says which call is one), classified as constructions
+    of the client they build, exactly as such calls are when the definition is in the same module.
+
+    `modules` are the top-level names of the imports that may lead to the project's modules, and
+    `words` the other names a relevant statement may spell (an exported method called as
+    `self.make_client()`, the names a relative import binds); `bind` says which imports (by dotted
+    target) may lead to an export, and `external_class` which dotted name is an imported client
+    subclass (a class of this module derived from one is a client subclass too). As in
+    `scan_module`, only the statements that spell one of the words, or a name those imports bind,
+    are walked."""
+    if is_generated(text):
+        return None
+    imports = ImportTable(tree, [*modules, *words], text, bind)
+    if imports.empty:
+        return None
+    imports.widen(text, words)
+    derived = _derived_from_imported(imports, external_class)
+    while derived:
+        # `Admin()` spells no import: walk the statements that spell the classes' names too, which
+        # may define more such classes (`class Quiet(Admin)`) or shadow a name.
+        imports.widen(text, {name for _, name in derived})
+        wider = _derived_from_imported(imports, external_class)
+        if wider.keys() <= derived.keys():
+            break
+        derived = wider
+    collector = _Collector(tree, imports, libraries, derived, external=external)
+    collector.run()
+    if not collector.sites:
+        return None
+    collector.complete_parents()
+    classifier = _Classifier(collector)
+    _mark_with_uses(collector.sites, classifier)
+    classified = [Classified(site, classifier.classify(site)) for site in collector.sites]
     return ScannedModule(path, classified, _LINE_SPLIT.split(text), classifier.parents)
+
+
+def _derived_from_imported(imports: ImportTable, imported: Callable[[str], Subclass | None]) -> Subclasses:
+    """The classes of the module derived from a client subclass imported from another module of the
+    project, directly or through another such class of the module (in any order of definition)."""
+    found: Subclasses = {}
+    pending = list(imports.classes)
+    progress = True
+    while pending and progress:
+        progress = False
+        for entry in list(pending):
+            node, chain = entry
+            for base in node.bases:
+                target = imports.resolve(base, chain)
+                parent = imported(target) if target is not None else None
+                if parent is None and isinstance(base, ast.Name):
+                    parent = resolve_subclass(base.id, chain, imports, found)
+                if parent is None:
+                    continue
+                found[(id(chain[0]), node.name)] = Subclass(
+                    node.name,
+                    parent.library,
+                    parent.constructor,
+                    parent.module,
+                    # the imported class, whichever class of this module is in between
+                    through=parent.through if parent.imported_base else parent.name,
+                    plain=_adds_nothing(node) and parent.plain,
+                    line=node.lineno,
+                    imported_base=parent.imported_base or parent.where,
+                )
+                pending.remove(entry)
+                progress = True
+                break
+    return found
+
+
+def imported_hook(export: Export, where: str) -> Hook | Subclass | None:
+    """What `export` (found in another module, `where` is `path:line`) is to the scanner of a module
+    that imports it; None when its library is no longer catalogued (a stale cached export)."""
+    library = catalog.library_for_module(export.module)
+    constructor = library.constructor(export.constructor) if library is not None else None
+    if library is None or constructor is None:
+        return None
+    if export.kind == "subclass":
+        return Subclass(
+            export.name, library, constructor, export.module, export.through, export.plain, export.line, where
+        )
+    if export.kind == "wrapper":
+        constructor = replace(constructor, close_methods=constructor.close_methods | {"close", "aclose"})
+    return Hook(
+        export.kind,
+        export.name,
+        export.qualname,
+        where,
+        export.owner,
+        constructor,
+        library,
+        export.module,
+        given=export.given,
+        given_index=export.given_index,
+    )
+
+
+def _subclass_exports(subclasses: Subclasses, tree: ast.Module) -> tuple[Export, ...]:
+    """The module-level classes derived from a client class, as other modules may import them."""
+    return tuple(
+        Export(
+            "subclass",
+            sub.name,
+            sub.line,
+            sub.name,
+            sub.module,
+            sub.constructor.name,
+            through=sub.through,
+            plain=sub.plain,
+        )
+        for (scope, _), sub in subclasses.items()
+        if scope == id(tree)
+    )
+
+
+def _hook_export(hook: Hook) -> Export:
+    return Export(
+        hook.kind,
+        hook.name,
+        int(hook.where.rpartition(":")[2]),
+        hook.qualname,
+        hook.module,
+        hook.constructor.name,
+        owner=hook.owner,
+        given=hook.given,
+        given_index=hook.given_index,
+    )
+
+
+def _mark_with_uses(sites: list[Site], classifier: _Classifier) -> list[Hook]:
+    """Give each factory the lines where its result is entered with `with`/`async with` (the advice
+    depends on it); the hooks of `sites`, updated."""
+    entered: dict[int, list[int]] = {}
+    for site in sites:
+        parent = classifier.parent(site.call)
+        if isinstance(parent, ast.withitem) and parent.context_expr is site.call and site.hook is not None:
+            entered.setdefault(id(site.hook), []).append(site.call.lineno)
+    updated: dict[int, Hook] = {}
+    for site in sites:
+        hook = site.hook
+        if hook is None:
+            continue
+        if id(hook) not in updated:
+            updated[id(hook)] = replace(hook, with_uses=tuple(sorted(set(entered.get(id(hook), [])))))
+        site.hook = updated[id(hook)]
+    return list(updated.values())
 
 
 def _find_hooks(
@@ -1094,25 +1435,47 @@ def _find_hooks(
             assert isinstance(outer, ast.ClassDef)
             statement = parents.get(id(site.call))
             arguments = function.args.posonlyargs + function.args.args
+            given, given_index = "", -1
+            fallback = fallback_of(site.call, parents)
+            if fallback is not None and _is_parameter(function, fallback[2]):
+                statement, given = fallback[0], fallback[2]
+                names = [arg.arg for arg in arguments]
+                given_index = names.index(given) - 1 if given in names[1:] else -1
+            target = _single_target(statement)
             if not (
-                isinstance(statement, ast.Assign)
-                and statement in function.body
-                and len(statement.targets) == 1
-                and isinstance(statement.targets[0], ast.Attribute)
-                and isinstance(statement.targets[0].value, ast.Name)
+                statement in function.body
+                and isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
                 and arguments
-                and statement.targets[0].value.id == arguments[0].arg
+                and target.value.id == arguments[0].arg
             ):
                 continue
             # The wrapper is closed by its own close methods, or by the client's names.
             closes = site.constructor.close_methods | {"close", "aclose"}
             ctor = replace(site.constructor, close_methods=closes)
             hook = Hook(
-                "wrapper", outer.name, f"{outer.name}.__init__", where, "", ctor, site.library, site.module
+                "wrapper",
+                outer.name,
+                f"{outer.name}.__init__",
+                where,
+                "",
+                ctor,
+                site.library,
+                site.module,
+                given=given,
+                given_index=given_index,
             )
         if hook is not None:
             hooks.setdefault(hook.name, []).append(hook)
     return hooks
+
+
+def _single_target(statement: ast.AST | None) -> ast.expr | None:
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        return statement.targets[0]
+    if isinstance(statement, ast.AnnAssign) and statement.value is not None:
+        return statement.target
+    return None
 
 
 def _hook_sites(
@@ -1135,20 +1498,9 @@ def _hook_sites(
         return []
     walker.complete_parents()
     classifier.parents = {**classifier.parents, **walker.parents}
-    entered: dict[int, list[int]] = {}
-    for site in walker.sites:
-        parent = classifier.parent(site.call)
-        if isinstance(parent, ast.withitem) and parent.context_expr is site.call and site.hook is not None:
-            entered.setdefault(id(site.hook), []).append(site.call.lineno)
-    updated: dict[int, Hook] = {}
-    for site in walker.sites:
-        hook = site.hook
-        assert hook is not None
-        if id(hook) not in updated:
-            updated[id(hook)] = replace(hook, with_uses=tuple(sorted(set(entered.get(id(hook), [])))))
-        site.hook = updated[id(hook)]
+    updated = _mark_with_uses(walker.sites, classifier)
     # The factory's own finding gets advice that fits how its callers use it.
-    by_line = {(h.where, h.name): h for h in updated.values() if h.kind == "factory"}
+    by_line = {(h.where, h.name): h for h in updated if h.kind == "factory"}
     for index, item in enumerate(classified):
         if item.verdict.code != "POOL301" or not isinstance(item.site.function, ast.FunctionDef):
             continue

@@ -1,0 +1,227 @@
+"""Factories, wrapper classes and client subclasses defined in one module of the project and called
+in another (`run.project`): reported exactly as in the one-module case, with the chain naming the
+other file and line, through every report, `--check`, the cache and `--fix`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import cli
+from tests.test_startup import imported, loaded
+
+FIXTURE = Path(__file__).parent / "fixtures" / "scan_project"
+_MARK = re.compile(r"#\s*expect:\s*(?P<body>[^#\n]+)")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    target = tmp_path / "project"
+    shutil.copytree(FIXTURE, target)
+    hour_ago = time.time() - 3600  # old enough for the cache to trust each file's stat
+    for path in target.rglob("*.py"):
+        os.utime(path, (hour_ago, hour_ago))
+    return target
+
+
+def scan_json(folder: Path, *args: str) -> list[dict[str, Any]]:
+    done = cli(folder, "--format", "json", *args)
+    assert done.returncode == 0, done.stderr
+    findings: list[dict[str, Any]] = json.loads(done.stdout)["findings"]
+    return findings
+
+
+def _words(finding: dict[str, Any]) -> list[str]:
+    words = [finding["code"], finding["verdict"]]
+    if finding["in_loop"]:
+        words.append("loop")
+    return words
+
+
+def test_every_shape_is_reported_exactly(project: Path) -> None:
+    findings = scan_json(project, "--no-cache")
+    expected_file = FIXTURE / "expected.json"
+    if os.environ.get("POOL_REFACTOR_UPDATE_GOLDEN"):
+        expected_file.write_text(json.dumps(findings, indent=2) + "\n", encoding="utf-8")
+    assert findings == json.loads(expected_file.read_text(encoding="utf-8"))
+    # ...and the golden file agrees with the markers written by hand on each line.
+    marked: dict[tuple[str, int], list[str]] = {}
+    for path in sorted(project.rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            match = _MARK.search(line)
+            if match:
+                marked[(path.relative_to(project).as_posix(), number)] = match.group("body").split()
+    got = {(f["path"], f["line"]): _words(f) for f in findings}
+    assert got == marked
+
+
+def test_the_chain_names_the_other_file_and_line(project: Path) -> None:
+    by_place = {(f["path"], f["line"]): f for f in scan_json(project, "--no-cache")}
+    wrapper = by_place[("shop/api/handlers.py", 9)]
+    assert wrapper["message"] == (
+        "`Retrying()` (it builds `httpx.AsyncClient` at shop/clients.py:20, in "
+        "`RetryingHttpClient.__init__`) created and closed within `profile` (a new client per call)"
+    )
+    subclass = by_place[("shop/commands.py", 8)]
+    assert subclass["message"].startswith("`APIClient` (an `httpx.Client`, defined at shop/clients.py:8)")
+    assert subclass["reason"] == (
+        "`APIClient` (shop/clients.py:8) subclasses `httpx.Client`; "
+        "its overrides would be lost on the shared client"
+    )
+    plain = by_place[("shop/commands.py", 21)]
+    assert "defined in another module" in plain["reason"] and not plain["fixable"]
+    factory = by_place[("shop/api/hooks.py", 15)]
+    assert "from the factory `Api.make_client` at shop/clients.py:44" in factory["message"]
+
+
+@pytest.mark.parametrize("fmt", ["sarif", "concise", "github", "markdown"])
+def test_other_reports_show_the_chain(project: Path, fmt: str) -> None:
+    done = cli(project, "--format", fmt, "--no-cache")
+    assert done.returncode == 0, done.stderr
+    assert "shop/clients.py:20" in done.stdout
+    assert "shop/clients.py:44" in done.stdout
+
+
+def test_check_counts_calls_of_another_module_as_per_request(tmp_path: Path) -> None:
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "retry.py").write_text(
+        "import httpx\n\n\nclass Retrying:\n    def __init__(self):\n        self.c = httpx.Client()\n"
+    )
+    handler = package / "handler.py"
+    handler.write_text(
+        "from app.retry import Retrying\n\n\ndef get(url):\n    return Retrying().c.get(url)\n"
+    )
+    assert cli(tmp_path, "--check", "--no-cache", "-q").returncode == 1
+    handler.write_text(
+        "from app.retry import Retrying\n\n\n"
+        "def get(url):\n    return Retrying().c.get(url)  # noqa: POOL201\n"
+    )
+    assert cli(tmp_path, "--check", "--no-cache", "-q").returncode == 0
+
+
+def test_the_cache_follows_both_files(project: Path) -> None:
+    cold = scan_json(project)
+    assert scan_json(project) == cold  # warm: every answer from the cache
+    clients = project / "shop" / "clients.py"
+    text = clients.read_text(encoding="utf-8")
+    # The wrapper stops building a client: its callers elsewhere are no longer constructions.
+    clients.write_text(text.replace("self._client = httpx.AsyncClient()", "self._client = None"))
+    after = scan_json(project)
+    assert not [f for f in after if f["path"] == "shop/api/handlers.py" and "Retrying" in f["message"]]
+    assert [f for f in after if f["path"] == "shop/commands.py"] == [
+        f for f in cold if f["path"] == "shop/commands.py"
+    ]
+    clients.write_text(text)
+    assert scan_json(project) == cold
+    # The importing file changes alone: its findings follow, the others are reused.
+    handlers = project / "shop" / "api" / "handlers.py"
+    handlers.write_text(
+        handlers.read_text(encoding="utf-8").replace("    client = Retrying()", "    client = 1")
+    )
+    changed = scan_json(project)
+    assert ("shop/api/handlers.py", 9) not in {(f["path"], f["line"]) for f in changed}
+    assert len(changed) == len(cold) - 1
+
+
+def test_an_importer_that_did_not_change_sees_a_new_export(tmp_path: Path) -> None:
+    """`use.py` is unchanged and answered by its stat; the factory it imports appears in another
+    file, which changes the project pass's fingerprint, so its findings are computed again."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "use.py").write_text(
+        "from lib.make import build\n\n\ndef get(url):\n    with build() as c:\n        return c.get(url)\n"
+    )
+    hour_ago = time.time() - 3600
+    os.utime(tmp_path / "use.py", (hour_ago, hour_ago))
+    assert scan_json(tmp_path) == []
+    (tmp_path / "lib" / "make.py").write_text("import httpx\n\n\ndef build():\n    return httpx.Client()\n")
+    expected = [("lib/make.py", 5, "POOL301"), ("use.py", 5, "POOL101")]
+    assert [(f["path"], f["line"], f["code"]) for f in scan_json(tmp_path)] == expected
+    assert [(f["path"], f["line"], f["code"]) for f in scan_json(tmp_path)] == expected  # warm
+
+
+def test_a_warm_run_with_exports_loads_no_scanner(project: Path) -> None:
+    imported(["scan", ".", "--format", "concise"], project)  # fills the cache
+    modules = imported(["scan", ".", "--format", "concise"], project)
+    assert loaded(modules, "pool_refactor.run.project")
+    assert not loaded(modules, "pool_refactor.scan.scanner")
+    assert not loaded(modules, "pool_refactor.plan")
+
+
+def test_fix_keeps_the_calls_of_other_modules_where_they_now_stand(tmp_path: Path) -> None:
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "retry.py").write_text(
+        "import httpx\n\n\nclass Retrying:\n    def __init__(self):\n        self.c = httpx.Client()\n"
+    )
+    (package / "handler.py").write_text(
+        "import httpx\n\nfrom app.retry import Retrying\n\n\n"
+        "def fetch(url):\n    with httpx.Client() as client:\n        return client.get(url).text\n\n\n"
+        "def get(url):\n    return Retrying().c.get(url)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pool_refactor", "scan", "--fix", "--no-cache", "--format", "json", "app"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "get_sync_http_client" in (package / "handler.py").read_text()
+    left = [(f["path"], f["line"], f["code"]) for f in json.loads(done.stdout)["findings"]]
+    text = (package / "handler.py").read_text().splitlines()
+    line = next(n for n, t in enumerate(text, start=1) if "Retrying()" in t)
+    assert ("app/handler.py", line, "POOL201") in left
+
+
+def test_a_package_scanned_from_inside_with_a_folder_without_init(tmp_path: Path) -> None:
+    """`app/sub/` has no `__init__.py` (a namespace subpackage of the regular package `app`), and
+    the scan runs inside `app/`: `from app.clients import ...` still resolves from the folder above
+    the outermost regular package, as the interpreter resolves it."""
+    package = tmp_path / "app"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "clients.py").write_text(
+        "import httpx\n\n\nclass Retrying:\n    def __init__(self):\n        self.c = httpx.Client()\n"
+    )
+    (package / "sub" / "handler.py").write_text(
+        "from app.clients import Retrying\n\n\ndef get(url):\n    return Retrying().c.get(url)\n"
+    )
+    found = [(f["path"], f["line"], f["code"]) for f in scan_json(package, "--no-cache")]
+    assert found == [("clients.py", 6, "POOL001"), ("sub/handler.py", 5, "POOL201")]
+
+
+def test_a_bug_in_the_project_pass_is_an_error_of_that_file_not_the_end_of_the_run(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pool_refactor.run.config import load_config
+    from pool_refactor.run.options import Options
+    from pool_refactor.run.pipeline import run
+    from pool_refactor.scan import scanner
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(scanner, "scan_imported", broken)
+    monkeypatch.chdir(project)
+    result = run(Options(paths=[Path(".")], config=load_config(project), use_cache=False, jobs=1)).result
+    assert {(e.path, e.message) for e in result.errors} >= {
+        ("shop/commands.py", "internal error in the project pass: RuntimeError: boom")
+    }
+    assert ("shop/clients.py", 39, "POOL301") in {(f.path, f.line, f.code) for f in result.findings}
+
+
+def test_the_same_findings_whatever_the_jobs(project: Path) -> None:
+    assert scan_json(project, "--no-cache", "--jobs", "2") == scan_json(project, "--no-cache", "--jobs", "1")
