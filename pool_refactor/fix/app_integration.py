@@ -307,7 +307,11 @@ def settings_fields_edit(
     above the fields names it; `style` the project's (imports placed and quoted its way). Raises
     SettingsEditError when a name the fields need (`Field`, `AliasChoices`, `Literal`, `Union`)
     is bound to something else in the module, or the class is written on one line."""
-    tree = ast.parse(text)
+    try:
+        tree = ast.parse(text)
+        module = cst.parse_module(text)
+    except (SyntaxError, ValueError, cst.ParserSyntaxError) as exc:
+        raise SettingsEditError(f"{settings.path.name} does not parse: {exc}") from None
     imports = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
     bindings = import_bindings(imports)
     target = next(
@@ -370,7 +374,6 @@ def settings_fields_edit(
             leading = [cst.EmptyLine(indent=False), cst.EmptyLine(comment=comment)]
             statement = statement.with_changes(leading_lines=leading)
         statements.append(statement)
-    module = cst.parse_module(text)
     module = module.visit(_AppendToClass(settings.class_name, statements))
     context = EditContext()
     if style is not None:

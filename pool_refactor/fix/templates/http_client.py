@@ -1284,36 +1284,39 @@ def _pool_metrics(
 ) -> list[prometheus_client.core.Metric]:
     """Return the gauge families of the statistics of every client."""
     texts = {
-        "connections_in_use": "Connections serving a request.",
-        "connections_idle": "Connections kept alive for reuse.",
-        "connections_open": "Open connections.",
-        "connections_max": "Cap on open connections (+Inf: none).",
-        "connections_waiting": "Requests waiting for a free connection.",
+        "connections_in_use": ("Connections serving a request.", "client"),
+        "connections_idle": ("Connections kept alive for reuse.", "client"),
+        "connections_open": ("Open connections.", "client"),
+        "connections_max": ("Cap on open connections (+Inf: none).", "client"),
+        "connections_waiting": ("Requests waiting for a connection.", "client"),
+        "clients": ("Shared async clients per event loop.", "loop"),
     }
     gauges = {
         name: prometheus_client.core.GaugeMetricFamily(
             f"{_METRIC_PREFIX}_{name}",
             text,
-            labels=["client"],
+            labels=[label],
         )
-        for name, text in texts.items()
+        for name, (text, label) in texts.items()
     }
-    for client, counts in stats.items():
-        for field in ("in_use", "idle", "open"):
-            if field in counts:
-                gauge = gauges[f"connections_{field}"]
-                gauge.add_metric([client], counts[field])
-    for client, (cap, waiting) in limits.items():
-        gauges["connections_max"].add_metric([client], cap)
-        gauges["connections_waiting"].add_metric([client], waiting)
-    per_loop = prometheus_client.core.GaugeMetricFamily(
-        f"{_METRIC_PREFIX}_clients",
-        "Shared async clients per event loop.",
-        labels=["loop"],
-    )
-    for loop, count in clients.items():
-        per_loop.add_metric([loop], count)
-    return [*gauges.values(), per_loop]
+    samples = [
+        (f"connections_{field}", client, float(counts[field]))
+        for client, counts in stats.items()
+        for field in ("in_use", "idle", "open")
+        if field in counts
+    ]
+    samples += [
+        (name, client, value)
+        for client, (cap, waiting) in limits.items()
+        for name, value in (
+            ("connections_max", cap),
+            ("connections_waiting", float(waiting)),
+        )
+    ]
+    samples += [("clients", loop, float(n)) for loop, n in clients.items()]
+    for name, label, value in samples:
+        gauges[name].add_metric([label], value)
+    return list(gauges.values())
 
 
 def _pool_limits() -> tuple[dict[str, tuple[float, int]], dict[str, int]]:
