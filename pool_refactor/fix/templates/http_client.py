@@ -1288,7 +1288,7 @@ def _pool_metrics(
         "connections_idle": ("Connections kept alive for reuse.", "client"),
         "connections_open": ("Open connections.", "client"),
         "connections_max": ("Cap on open connections (+Inf: none).", "client"),
-        "connections_waiting": ("Requests waiting for a connection.", "client"),
+        "connections_waiting": ("Requests queued for a connection.", "client"),
         "clients": ("Shared async clients per event loop.", "loop"),
     }
     gauges = {

@@ -707,7 +707,7 @@ def test_the_application_settings_win_over_the_environment(
     build: Callable[[], object],
     bads: list[tuple[str, str]],
 ) -> None:
-    """A value of the settings is read and checked; unset, the environment's."""
+    """Read a setting of the application first, else the environment."""
     location = f"_http_client_app_settings:{where}"
     monkeypatch.setattr(http_client, "_APP_SETTINGS", location)
     name, value = bads[0]
@@ -739,14 +739,19 @@ def test_unconfigured_django_settings_leave_the_environment(
 
 # end section
 # section: metrics-prometheus
-def _samples() -> dict[tuple[str, str], float]:
+_Stats = dict[str, dict[str, int]]
+_Samples = dict[tuple[str, str], float]
+
+
+def _samples() -> _Samples:
     """Scrape the default registry: this module's gauges by name and label."""
-    found: dict[tuple[str, str], float] = {}
+    found: _Samples = {}
     for metric in prometheus_client.REGISTRY.collect():
         for sample in metric.samples:
             if sample.name.startswith(_METRIC_PREFIX):
                 label = ",".join(sample.labels.values())
-                found[sample.name.removeprefix(_METRIC_PREFIX), label] = sample.value
+                key = sample.name.removeprefix(_METRIC_PREFIX)
+                found[key, label] = sample.value
     return found
 
 
@@ -755,8 +760,6 @@ def test_the_pools_are_prometheus_gauges(
 ) -> None:
     """Every client's pool is exported, read at each scrape of the registry."""
     monkeypatch.setenv("HTTP_CLIENT_MAX_CONNECTIONS", "3")
-    _Stats = dict[str, dict[str, int]]
-    _Samples = dict[tuple[str, str], float]
 
     async def main() -> tuple[_Stats, _Samples]:
         """Build every client in this loop; scrape while they are kept."""
