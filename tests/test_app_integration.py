@@ -315,3 +315,84 @@ def test_without_integrations_the_module_is_what_it_was() -> None:
     """No settings, no metrics: the rendering has neither section and imports neither library."""
     text = shared_module.render(SECTIONS)
     assert "_APP_SETTINGS" not in text and "prometheus" not in text and "settings=" not in text
+
+
+def test_fix_brings_an_unedited_older_module_up_and_leaves_an_edited_one(tmp_path: Path) -> None:
+    """The module an older version wrote (no settings section) is re-rendered with it and the class
+    gets its fields; an edited one is left as it is, with a warning saying what it lacks, and then
+    the settings class is not edited either (nothing would read the fields)."""
+    older = shared_module.render(["httpx-async"])
+    folder = _copy("pydantic_app", tmp_path / "unedited")
+    (folder / "shop" / "http_client.py").write_text(older)
+    _fixed(folder)
+    module = (folder / "shop" / "http_client.py").read_text()
+    assert "# pool-refactor: settings=pydantic shop.config:get_settings()\n" in module
+    assert (folder / "shop" / "config.py").read_text() == (
+        FIXTURES / "pydantic_config.expected.py"
+    ).read_text()
+
+    folder = _copy("pydantic_app", tmp_path / "edited")
+    edited = older.replace('"""Shared, pooled', '"""Ours now. Shared, pooled', 1)
+    (folder / "shop" / "http_client.py").write_text(edited)
+    output = _fixed(folder)
+    assert (folder / "shop" / "http_client.py").read_text() == edited
+    assert (folder / "shop" / "config.py").read_text() == (
+        FIXTURES / "pydantic_app" / "shop" / "config.py"
+    ).read_text()
+    assert (
+        "shop/http_client.py: was edited since pool-refactor generated it, so it is not regenerated and "
+        "does not read its limits from the application's settings (shop.config:get_settings()); delete "
+        "it and run `pool-refactor scan --fix` again to get them, or add them by hand"
+    ) in output
+
+
+def test_a_name_too_long_for_the_header_is_left_out_with_a_note() -> None:
+    package = "a" * 60
+    settings = "from pydantic_settings import BaseSettings\nclass S(BaseSettings): ...\nsettings = S()\n"
+    metrics = "from prometheus_client import Counter\nC = Counter('x_total', 'x', namespace='shop')\n"
+    found = detect(
+        [
+            (Path("config.py"), f"{package}.config", settings.encode()),
+            (Path("metrics.py"), f"{package}.metrics", metrics.encode()),
+        ]
+    )
+    assert found.app == AppIntegration(metrics="prometheus", metric_prefix="shop_http_client")
+    assert found.settings_class is None
+    assert found.notes == [
+        f"the application's settings are not read: cannot record '# pool-refactor: settings=pydantic "
+        f"{package}.config:settings' in the shared module's header"
+    ]
+
+
+def test_the_generated_tests_pass_with_another_environment_prefix(tmp_path: Path) -> None:
+    """The fields and the variables follow `env-prefix`: the tests written beside the module set
+    the settings by those names."""
+    app = AppIntegration("pydantic", "pkg.config:settings", "prometheus", "pkg_http_client")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    module = shared_module.render(SECTIONS, env_prefix="PKG_HTTP_", app=app)
+    assert "PKG_HTTP_MAX_CONNECTIONS" in module and "HTTP_CLIENT_" not in module
+    (tmp_path / "pkg" / "http_client.py").write_text(module)
+    tests = shared_module.render_tests(SECTIONS, "pkg.http_client", env_prefix="PKG_HTTP_", app=app)
+    (tmp_path / "test_http_client.py").write_text(tests)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:asyncio",
+        "-W",
+        "error",
+    ]
+    done = subprocess.run(
+        [*command, "test_http_client.py"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -39,7 +39,7 @@ from codemods.imports import (
     import_bindings,
     set_import_style,
 )
-from pool_refactor.fix.shared_module import NO_APP, AppIntegration, _single_quotes
+from pool_refactor.fix.shared_module import NO_APP, AppIntegration, SharedModuleError, _single_quotes
 from pool_refactor.fix.style import ProjectStyle
 
 _MENTIONS = (b"pydantic_settings", b"prometheus_client", b"django")
@@ -134,8 +134,26 @@ def detect(files: Iterable[tuple[Path, str, bytes]]) -> Detected:
         app = AppIntegration(settings="django")
     if uses_prometheus:
         app = AppIntegration(app.settings, app.settings_object, "prometheus", metric_prefix(metrics))
-    detected.app = app
+    detected.app = _recordable(app, detected)
     return detected
+
+
+def _recordable(app: AppIntegration, detected: Detected) -> AppIntegration:
+    """`app` without what its header line cannot hold (a dotted path too long for 79 columns):
+    that part is left out with a note, rather than failing the module."""
+    settings = AppIntegration(app.settings, app.settings_object)
+    metrics = AppIntegration(metrics=app.metrics, metric_prefix=app.metric_prefix)
+    try:
+        settings.check()
+    except SharedModuleError as exc:
+        detected.notes.append(f"the application's settings are not read: {exc}")
+        settings, detected.settings_class = NO_APP, None
+    try:
+        metrics.check()
+    except SharedModuleError as exc:
+        detected.notes.append(f"the pools are not exported as metrics: {exc}")
+        metrics = NO_APP
+    return AppIntegration(settings.settings, settings.settings_object, metrics.metrics, metrics.metric_prefix)
 
 
 def _imported_module(node: ast.Import | ast.ImportFrom) -> str:

@@ -83,9 +83,10 @@ Seconds accept `none` (no limit). A bad value raises `ValueError` naming the
 variable and the value.
 # section: settings-pydantic
 The application's pydantic-settings class declares each variable as a field
-(`http_client_max_connections`, ...), so `.env` and the environment reach
-the module through it, validated with the application's other settings. A
-variable its settings leave unset is read from the environment.
+(its name in lower case), so `.env` and the environment reach the module
+through it, validated with the application's other settings. A variable
+its settings leave unset (or settings that cannot be loaded, as in a script
+run without the application's environment) is read from the environment.
 # end section
 # section: settings-django
 Django's `settings` (HTTP_CLIENT_MAX_CONNECTIONS = 20 in settings.py) win
@@ -97,9 +98,9 @@ Call `aclose_http_clients()` (async) or `close_http_clients()` at shutdown,
 or pass `lifespan` to FastAPI/Starlette; neither ever raises.
 `http_client_stats()` counts the connections of every client.
 # section: metrics-prometheus
-Prometheus reads the pools from the default registry at each scrape:
-`http_client_connections_in_use`, `_idle`, `_open`, `_max` and `_waiting`
-per client, and `http_client_clients` per event loop.
+Prometheus reads the pools from the default registry at each scrape: the
+gauges `<_METRIC_PREFIX>_connections_in_use`, `_idle`, `_open`, `_max` and
+`_waiting` per client, and `<_METRIC_PREFIX>_clients` per event loop.
 # end section
 # section: httpx-async, aiohttp
 Async clients are also closed when their event loop shuts down through
@@ -216,11 +217,16 @@ def _app_setting(variable: str) -> object:
     The settings are looked up when a client is built, never when this
     module is imported, so a settings module that imports this one makes no
     import cycle, and the values are the ones the application runs with.
+    Settings that cannot be loaded here (a script or a test run without the
+    application's environment) leave the environment in charge: the client
+    per call that this module replaced never needed them, and the
+    application reports its own settings' errors when it loads them.
     """
     module, _, name = _APP_SETTINGS.partition(":")
-    settings: Any = getattr(importlib.import_module(module), name.strip("()"))
-    if name.endswith("()"):
-        settings = settings()
+    settings: Any = None
+    with contextlib.suppress(Exception):
+        found = getattr(importlib.import_module(module), name.strip("()"))
+        settings = found() if name.endswith("()") else found
     # section: settings-django
     if not getattr(settings, "configured", True):
         return None  # Django is not set up here: the environment applies

@@ -712,14 +712,30 @@ def test_the_application_settings_win_over_the_environment(
     monkeypatch.setattr(http_client, "_APP_SETTINGS", location)
     name, value = bads[0]
     monkeypatch.setenv(f"HTTP_CLIENT_{name}", value)
-    vars(app_settings).update({f"http_client_{name}".lower(): 1})
+    vars(app_settings).update({f"HTTP_CLIENT_{name}".lower(): 1})
     vars(app_settings).update({f"HTTP_CLIENT_{name}": 1})
     assert build() is not None
     http_client.reset_http_clients()
     monkeypatch.delenv(f"HTTP_CLIENT_{name}")
-    vars(app_settings).update({f"http_client_{name}".lower(): value})
+    vars(app_settings).update({f"HTTP_CLIENT_{name}".lower(): value})
     vars(app_settings).update({f"HTTP_CLIENT_{name}": value})
     with pytest.raises(ValueError, match=f"HTTP_CLIENT_{name}="):
+        build()
+
+
+@pytest.mark.parametrize("build", [b[1] for b in _BUILDERS])
+def test_settings_that_cannot_be_loaded_leave_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    app_settings: types.SimpleNamespace,
+    build: Callable[[], object],
+) -> None:
+    """A run without the application's environment reads the variables."""
+    location = "_http_client_app_settings:missing()"
+    monkeypatch.setattr(http_client, "_APP_SETTINGS", location)
+    vars(app_settings).update({"HTTP_CLIENT_TIMEOUT".lower(): 1})
+    vars(app_settings).update({"HTTP_CLIENT_TIMEOUT": 1})
+    monkeypatch.setenv("HTTP_CLIENT_TIMEOUT", "x")
+    with pytest.raises(ValueError, match="HTTP_CLIENT_TIMEOUT="):
         build()
 
 
