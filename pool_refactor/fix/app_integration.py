@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -42,8 +42,11 @@ from codemods.imports import (
 from pool_refactor.fix.shared_module import NO_APP, AppIntegration, SharedModuleError, _single_quotes
 from pool_refactor.fix.style import ProjectStyle
 
-_MENTIONS = (b"pydantic_settings", b"prometheus_client", b"django")
-"""Bytes a file must contain to be read at all (the prefilter)."""
+_PARSED = (b"pydantic_settings", b"prometheus_client")
+"""Bytes a file must contain to be parsed at all (the prefilter)."""
+
+_DJANGO_IMPORT = re.compile(rb"^[ \t]*(?:from|import)[ \t]+django\b", re.MULTILINE)
+"""An import of Django: enough to know the settings are `django.conf.settings`, without parsing."""
 
 _METRIC_CLASSES = frozenset(
     f"prometheus_client.{name}" for name in ("Counter", "Gauge", "Histogram", "Summary", "Info", "Enum")
@@ -104,25 +107,27 @@ def module_name_of(path: Path, top: Path, top_name: str) -> str:
 
 def detect(files: Iterable[tuple[Path, str, bytes]]) -> Detected:
     """Read the package's files (path, dotted module name, bytes) for a settings class, Django
-    and prometheus_client metrics. Files that mention none of them are not parsed."""
+    and prometheus_client metrics. Only files that mention pydantic_settings or prometheus_client
+    are parsed; an import of Django is found by a regular expression on the bytes."""
     settings: list[SettingsClass] = []
     django = False
     metrics: list[tuple[str | None, str | None]] = []
     uses_prometheus = False
-    for path, module, data in sorted(files):
-        if not any(mention in data for mention in _MENTIONS):
+    for path, module, data in sorted(files, key=lambda file: file[0]):
+        django = django or _DJANGO_IMPORT.search(data) is not None
+        if not any(mention in data for mention in _PARSED):
             continue
         try:
             tree = ast.parse(data)
         except (SyntaxError, ValueError):
             continue
-        imports = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+        statements = list(_module_level(tree.body))
+        imports = [node for node in statements if isinstance(node, ast.Import | ast.ImportFrom)]
         bindings = import_bindings(imports)
         imported = {_imported_module(node) for node in imports}
-        django = django or any(name == "django" or name.startswith("django.") for name in imported)
         if any(name == "prometheus_client" or name.startswith("prometheus_client.") for name in imported):
             uses_prometheus = True
-            metrics.extend(_metric_names(tree, bindings))
+            metrics.extend(_metric_names(statements, bindings))
         settings.extend(_settings_classes(tree, bindings, path, module))
     detected = Detected()
     chosen = _choose_settings(settings, detected.notes)
@@ -154,6 +159,21 @@ def _recordable(app: AppIntegration, detected: Detected) -> AppIntegration:
         detected.notes.append(f"the pools are not exported as metrics: {exc}")
         metrics = NO_APP
     return AppIntegration(settings.settings, settings.settings_object, metrics.metrics, metrics.metric_prefix)
+
+
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements that run when the module is imported, through `if`/`try`/`with` blocks and
+    class bodies (where imports, settings objects and metrics are made), without walking into
+    functions: a whole-tree walk costs more than the parse."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.If | ast.For | ast.While):
+            yield from _module_level([*node.body, *node.orelse])
+        elif isinstance(node, ast.Try | ast.TryStar):
+            handlers = [statement for handler in node.handlers for statement in handler.body]
+            yield from _module_level([*node.body, *handlers, *node.orelse, *node.finalbody])
+        elif isinstance(node, ast.With | ast.ClassDef):
+            yield from _module_level(node.body)
 
 
 def _imported_module(node: ast.Import | ast.ImportFrom) -> str:
@@ -261,10 +281,19 @@ def _choose_settings(found: list[SettingsClass], notes: list[str]) -> SettingsCl
     return chosen
 
 
-def _metric_names(tree: ast.Module, bindings: dict[str, str]) -> list[tuple[str | None, str | None]]:
-    """(namespace, name) of every prometheus_client metric the module builds, where literal."""
+def _metric_names(
+    statements: list[ast.stmt], bindings: dict[str, str]
+) -> list[tuple[str | None, str | None]]:
+    """(namespace, name) of every prometheus_client metric the module builds when it is imported
+    (metrics are made once, at import), where literal."""
     names: list[tuple[str | None, str | None]] = []
-    for node in ast.walk(tree):
+    calls = [
+        node
+        for statement in statements
+        if isinstance(statement, ast.Assign | ast.AnnAssign | ast.Expr)
+        for node in ast.walk(statement)
+    ]
+    for node in calls:
         if not isinstance(node, ast.Call) or ast_qualify(node.func, bindings) not in _METRIC_CLASSES:
             continue
         name = node.args[0] if node.args else None
