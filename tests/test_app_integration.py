@@ -396,3 +396,20 @@ def test_the_generated_tests_pass_with_another_environment_prefix(tmp_path: Path
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_with_several_settings_classes_an_instance_wins_and_a_note_names_it() -> None:
+    head = "from pydantic_settings import BaseSettings\n"
+    first = head + "class Other(BaseSettings): ...\ndef get_other() -> Other:\n    return Other()\n"
+    second = head + "class Settings(BaseSettings): ...\nsettings = Settings()\n"
+    found = detect(
+        [
+            (Path("app/a.py"), "app.a", first.encode()),
+            (Path("app/b.py"), "app.b", second.encode()),
+        ]
+    )
+    assert found.app == AppIntegration("pydantic", "app.b:settings")
+    assert found.notes == [
+        "the shared module reads its limits from app.b:settings (Settings); the other settings classes "
+        "(app.a.Other) are left alone"
+    ]
