@@ -20,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from pool_refactor.fix.shared_module import SECTIONS, is_unchanged, render, render_tests
+from pool_refactor.fix.shared_module import (
+    NO_APP,
+    SECTIONS,
+    AppIntegration,
+    is_unchanged,
+    render,
+    render_tests,
+)
 from pool_refactor.fix.style import read_style
 
 BIN = Path(sys.executable).parent
@@ -41,20 +48,37 @@ required-imports = ["from __future__ import annotations"]
 PYRIGHT_STRICT = '{"typeCheckingMode": "strict"}'
 
 
+PYDANTIC_METRICS = AppIntegration(
+    "pydantic", "shop.settings:get_settings()", "prometheus", "shop_http_client"
+)
+DJANGO_METRICS = AppIntegration("django", metrics="prometheus")
+RENDERINGS: list[tuple[tuple[str, ...], AppIntegration]] = [
+    (SECTIONS, NO_APP),
+    *[((section,), NO_APP) for section in SECTIONS],
+    # The application's settings and metrics (issue 14): with every library, with one whose
+    # statistics have no pool cap (requests), with the async ones alone, and settings alone.
+    (SECTIONS, PYDANTIC_METRICS),
+    (("requests",), DJANGO_METRICS),
+    (("httpx-async", "aiohttp"), DJANGO_METRICS),
+    (("httpx-sync",), AppIntegration(metrics="prometheus")),
+    (("urllib3",), AppIntegration("pydantic", "shop.settings:settings")),
+]
+"""Every section, each section alone, then renderings that fit the application."""
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with one package per rendering: every section, then each section alone."""
+    """A project with one package per rendering (`RENDERINGS`)."""
     root = tmp_path_factory.mktemp("gates")
-    renderings = [SECTIONS, *[(section,) for section in SECTIONS]]
-    for index, sections in enumerate(renderings):
+    for index, (sections, app) in enumerate(RENDERINGS):
         package = root / f"pkg{index}"
         package.mkdir()
         (package / "__init__.py").write_text('"""A package."""\n')
-        (package / "http_client.py").write_text(render(sections))
+        (package / "http_client.py").write_text(render(sections, app=app))
         tests = root / f"tests{index}"
         tests.mkdir()
         (tests / "__init__.py").write_text('"""Tests."""\n')
-        (tests / "test_http_client.py").write_text(render_tests(sections, f"pkg{index}.http_client"))
+        (tests / "test_http_client.py").write_text(render_tests(sections, f"pkg{index}.http_client", app=app))
     return root
 
 
@@ -104,7 +128,7 @@ def test_type_checkers(project: Path) -> None:
     assert _run(project, str(BIN / "ty"), "check", "--python", sys.prefix, *modules) == ""
 
 
-@pytest.mark.parametrize("index", range(len(SECTIONS) + 1))
+@pytest.mark.parametrize("index", range(len(RENDERINGS)))
 def test_the_tests_cover_every_line_and_branch(project: Path, index: int) -> None:
     """Plain pytest (no plugin, warnings are errors) under coverage with branches: 100% of the
     rendering and of its tests."""
@@ -237,16 +261,17 @@ def _styled(root: Path, config: tuple[str, str]) -> Path:
     style = read_style(root)
     (root / "pkg").mkdir()
     (root / "pkg" / "__init__.py").write_text('"""A package."""\n')
-    for index, sections in enumerate([SECTIONS, *[(section,) for section in SECTIONS]]):
+    renderings = [(SECTIONS, NO_APP), *[((section,), NO_APP) for section in SECTIONS]]
+    for index, (sections, app) in enumerate([*renderings, (SECTIONS, PYDANTIC_METRICS)]):
         package = root / "pkg" / f"m{index}"
         package.mkdir()
         (package / "__init__.py").write_text('"""A package."""\n')
-        (package / "http_client.py").write_text(render(sections, style=style))
+        (package / "http_client.py").write_text(render(sections, style=style, app=app))
         tests = root / f"tests{index}"
         tests.mkdir()
         (tests / "__init__.py").write_text('"""Tests."""\n')
         module = f"pkg.m{index}.http_client"
-        (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style))
+        (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
     return root
 
 

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import difflib
 import os
+import tomllib
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 from pool_refactor.fix import shared_module
+from pool_refactor.fix.app_integration import (
+    Detected,
+    SettingsEditError,
+    detect,
+    module_name_of,
+    settings_fields_edit,
+    takes_pep604,
+)
 from pool_refactor.fix.mock_fixes import rewrite_test
 from pool_refactor.fix.mocks import MockWarning, ProjectModules, Replaced, find_broken_mocks
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, target_for_path
@@ -51,7 +60,8 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     tested: set[Path] = set()
     for target_path, item in sorted(work.items()):
         module_display = display_path(target_path)
-        module_text = _module_update(item, options, errors, module_display)
+        detected = _detect_app(item, files)
+        module_text = _module_update(item, options, errors, module_display, detected)
         if module_text is _FAILED:
             continue
         others: list[tuple[DiscoveredFile, Source, str]] = []
@@ -59,6 +69,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
         if options.wire and root not in wired_roots:  # one application per package: wire it once
             wired_roots.add(root)
             others = _wire(item, files, options, outcome)
+        others = _settings_edit(item, files, options, outcome, detected, module_text, others)
         tests = _tests_update(item, options, module_text, tested)
         if options.diff:
             if isinstance(module_text, str):
@@ -382,8 +393,115 @@ def _fix_tests(
 _FAILED = object()
 
 
+def _detect_app(item: _TargetWork, files: list[DiscoveredFile]) -> Detected:
+    """The application's settings and metrics, read from the package the module belongs to."""
+    top = _package_root(item)
+    top_name = item.target.module_name.split(".", 1)[0] if "." in item.target.module_name else ""
+    read: list[tuple[Path, str, bytes]] = []
+    for file in _package_files(item, files):
+        try:
+            data = file.path.read_bytes()
+            read.append((file.path, module_name_of(file.path.resolve(), top.resolve(), top_name), data))
+        except (OSError, ValueError):
+            continue
+    return detect(read)
+
+
+def _settings_edit(
+    item: _TargetWork,
+    files: list[DiscoveredFile],
+    options: Options,
+    outcome: Outcome,
+    detected: Detected,
+    module_text: str | None | object,
+    others: list[tuple[DiscoveredFile, Source, str]],
+) -> list[tuple[DiscoveredFile, Source, str]]:
+    """`others` with the pool fields added to the application's pydantic-settings class, when the
+    shared module (as it will be on disk) reads that class's object; the edit goes into the file's
+    rewrite or wiring edit when it has one. A class that cannot be edited safely is named in a
+    warning: the module then reads the environment and whatever fields the class has."""
+    module_display = display_path(item.target.path)
+    for note in detected.notes:
+        outcome.result.notes.append(Note("settings", note, module_display))
+    module = module_text if isinstance(module_text, str) else _read_text(item.target.path)
+    if module_text is None:
+        lacking = shared_module.app_note(module, detected.app)
+        if lacking is not None:
+            outcome.warnings.append(f"{module_display}: {lacking}")
+            outcome.result.notes.append(Note("settings", lacking, module_display))
+    settings = detected.settings_class
+    if settings is None:
+        return others
+    expected = f"# pool-refactor: settings=pydantic {detected.app.settings_object}\n"
+    if expected not in module.replace("\r\n", "\n"):
+        return others
+    resolved = settings.path.resolve()
+    rewrites = {r.file.path.resolve(): r for r in item.rewrites}
+    pending = {file.path.resolve(): index for index, (file, _, _) in enumerate(others)}
+    shown = display_path(settings.path)
+    unread: tuple[DiscoveredFile, Source] | None = None
+    if resolved in rewrites:
+        text = rewrites[resolved].new_text
+    elif resolved in pending:
+        text = others[pending[resolved]][2]
+    else:
+        file = next((f for f in files if f.path.resolve() == resolved), None)
+        try:
+            unread = None if file is None else (file, read_source(file.path))
+        except (SourceError, OSError):
+            unread = None
+        if unread is None:
+            return others
+        text = unread[1].text
+    try:
+        new_text = settings_fields_edit(
+            text,
+            settings,
+            options.config.env_prefix,
+            pep604=takes_pep604(_requires_python(options.config.project_root)),
+            module_file=display_path(item.target.path),
+            style=read_style(options.config.project_root),
+        )
+    except SettingsEditError as exc:
+        message = f"the shared module reads {settings.class_name}, but its fields were not added: {exc}"
+        outcome.warnings.append(f"{shown}: {message}")
+        outcome.result.notes.append(Note("settings", message, shown))
+        return others
+    if new_text is None:
+        return others
+    if resolved in rewrites:
+        rewrites[resolved].new_text = new_text
+    elif resolved in pending:
+        file, source, _ = others[pending[resolved]]
+        others[pending[resolved]] = (file, source, new_text)
+    elif unread is not None:
+        others = [*others, (*unread, new_text)]
+    description = (
+        f"{settings.class_name} in {shown} declares the shared HTTP clients' settings "
+        f"({options.config.env_prefix}MAX_CONNECTIONS, ...), so .env and its validation apply to them"
+    )
+    outcome.messages.append(f"Settings: {description}")
+    outcome.result.notes.append(Note("settings", description, shown))
+    return others
+
+
+def _requires_python(root: Path) -> str | None:
+    """The project's `requires-python`, if its pyproject.toml says."""
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    project = data.get("project")
+    value = project.get("requires-python") if isinstance(project, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _module_update(
-    item: _TargetWork, options: Options, errors: list[FileError], module_display: str
+    item: _TargetWork,
+    options: Options,
+    errors: list[FileError],
+    module_display: str,
+    detected: Detected | None = None,
 ) -> str | None | object:
     """New text for the shared module, None if it already has what is needed, or _FAILED."""
     needed: set[str] = set().union(*(r.sections for r in item.rewrites))
@@ -403,14 +521,17 @@ def _module_update(
             )
         return _FAILED
     existing = _read_text(item.target.path) if item.target.path.exists() else None
+    app = detected.app if detected is not None else shared_module.NO_APP
     try:
-        return shared_module.plan_update(
+        text = shared_module.plan_update(
             existing,
             needed,
             env_prefix=options.config.env_prefix,
             httpx_module=httpx_module,
             style=read_style(options.config.project_root),
+            app=app,
         )
+        return text
     except shared_module.SharedModuleError as exc:
         errors.append(FileError(module_display, str(exc), stage="fix"))
         for rewrite in item.rewrites:

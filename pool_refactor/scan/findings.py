@@ -103,7 +103,8 @@ class FileError:
 class Note:
     """Something `--fix`/`--diff` did or could not do besides rewriting sites, for the user to act on:
     a lifecycle edit (`lifecycle`), wiring left to do by hand (`wiring`), a test that patches the old
-    construction (`mock`), the shared module written (`module`)."""
+    construction (`mock`), the shared module written (`module`), the application's settings class
+    completed or left alone (`settings`)."""
 
     kind: str
     message: str

@@ -81,10 +81,27 @@ HTTP_CLIENT_RETRIES
 
 Seconds accept `none` (no limit). A bad value raises `ValueError` naming the
 variable and the value.
+# section: settings-pydantic
+The application's pydantic-settings class declares each variable as a field
+(its name in lower case), so `.env` and the environment reach the module
+through it, validated with the application's other settings. A variable
+its settings leave unset (or settings that cannot be loaded, as in a script
+run without the application's environment) is read from the environment.
+# end section
+# section: settings-django
+Django's `settings` (HTTP_CLIENT_MAX_CONNECTIONS = 20 in settings.py) win
+over the environment, which applies to what they leave unset and when
+Django is not configured.
+# end section
 
 Call `aclose_http_clients()` (async) or `close_http_clients()` at shutdown,
 or pass `lifespan` to FastAPI/Starlette; neither ever raises.
 `http_client_stats()` counts the connections of every client.
+# section: metrics-prometheus
+Prometheus reads the pools from the default registry at each scrape: the
+gauges `<_METRIC_PREFIX>_connections_in_use`, `_idle`, `_open`, `_max` and
+`_waiting` per client, and `<_METRIC_PREFIX>_clients` per event loop.
+# end section
 # section: httpx-async, aiohttp
 Async clients are also closed when their event loop shuts down through
 `asyncio.run()` or `asyncio.Runner`.
@@ -115,6 +132,7 @@ import asyncio  # section: httpx-async, aiohttp
 import atexit  # section: httpx-sync, requests, urllib3
 import contextlib
 import http.cookiejar  # section: httpx-async, httpx-sync, requests
+import importlib  # section: settings-pydantic, settings-django
 import importlib.util  # section: httpx-async, httpx-sync
 import os
 import select  # section: aiohttp
@@ -131,6 +149,7 @@ from typing import (
 
 import aiohttp  # section: aiohttp
 import httpx  # section: httpx-async, httpx-sync
+import prometheus_client.core  # section: metrics-prometheus
 import requests.adapters  # type: ignore[import-untyped, unused-ignore]  # section: requests
 import urllib3  # section: requests, urllib3
 
@@ -179,7 +198,46 @@ _MUTABLE = (dict, list, set, bytearray)  # section: httpx-async, httpx-sync, aio
 def _env(name: str) -> str | None:
     """Return the raw value of `<prefix><name>`; None when unset or blank."""
     raw = os.environ.get(_ENV_PREFIX + name, "")
+    # section: settings-pydantic, settings-django
+    setting = _app_setting(_ENV_PREFIX + name)
+    if setting is not None:
+        raw = str(setting)
+    # end section
     return raw.strip().lower() or None
+
+
+# section: settings-pydantic, settings-django
+_APP_SETTINGS = "types:SimpleNamespace()"
+"""The application's settings: `module:object` or `module:accessor()`."""
+
+
+def _app_setting(variable: str) -> object:
+    """Return the application's value of `variable`; None when unset.
+
+    The settings are looked up when a client is built, never when this
+    module is imported, so a settings module that imports this one makes no
+    import cycle, and the values are the ones the application runs with.
+    Settings that cannot be loaded here (a script or a test run without the
+    application's environment) leave the environment in charge: the client
+    per call that this module replaced never needed them, and the
+    application reports its own settings' errors when it loads them.
+    """
+    module, _, name = _APP_SETTINGS.partition(":")
+    settings: Any = None
+    with contextlib.suppress(Exception):
+        found = getattr(importlib.import_module(module), name.strip("()"))
+        settings = found() if name.endswith("()") else found
+    # section: settings-django
+    if not getattr(settings, "configured", True):
+        return None  # Django is not set up here: the environment applies
+    # end section
+    # section: settings-pydantic
+    variable = variable.lower()  # the settings class's field
+    # end section
+    return getattr(settings, variable, None)
+
+
+# end section
 
 
 def _invalid(name: str, raw: str, expected: str) -> ValueError:
@@ -1205,6 +1263,133 @@ def http_client_stats() -> dict[str, dict[str, int]]:
             stats[name] = _urllib3_pool_stats(manager)
         # end section
     return stats
+
+
+# section: metrics-prometheus
+_METRIC_PREFIX = "http_client"
+"""Prefix of the metric names, after the application's own metrics."""
+
+
+class _PoolCollector:
+    """Export the pools to Prometheus; they are read at each scrape."""
+
+    def describe(self) -> list[prometheus_client.core.Metric]:
+        """Return the metric families without samples: their names."""
+        return _pool_metrics({}, {}, {})
+
+    def collect(self) -> list[prometheus_client.core.Metric]:
+        """Return the gauges of every pool, read now."""
+        limits, clients = _pool_limits()
+        return _pool_metrics(http_client_stats(), limits, clients)
+
+
+def _pool_metrics(
+    stats: dict[str, dict[str, int]],
+    limits: dict[str, tuple[float, int]],
+    clients: dict[str, int],
+) -> list[prometheus_client.core.Metric]:
+    """Return the gauge families of the statistics of every client."""
+    texts = {
+        "connections_in_use": ("Connections serving a request.", "client"),
+        "connections_idle": ("Connections kept alive for reuse.", "client"),
+        "connections_open": ("Open connections.", "client"),
+        "connections_max": ("Cap on open connections (+Inf: none).", "client"),
+        "connections_waiting": ("Requests queued for a connection.", "client"),
+        "clients": ("Shared async clients per event loop.", "loop"),
+    }
+    gauges = {
+        name: prometheus_client.core.GaugeMetricFamily(
+            f"{_METRIC_PREFIX}_{name}",
+            text,
+            labels=[label],
+        )
+        for name, (text, label) in texts.items()
+    }
+    samples = [
+        (f"connections_{field}", client, float(counts[field]))
+        for client, counts in stats.items()
+        for field in ("in_use", "idle", "open")
+        if field in counts
+    ]
+    samples += [
+        (name, client, value)
+        for client, (cap, waiting) in limits.items()
+        for name, value in (
+            ("connections_max", cap),
+            ("connections_waiting", float(waiting)),
+        )
+    ]
+    samples += [("clients", loop, float(n)) for loop, n in clients.items()]
+    for name, label, value in samples:
+        gauges[name].add_metric([label], value)
+    return list(gauges.values())
+
+
+def _pool_limits() -> tuple[dict[str, tuple[float, int]], dict[str, int]]:
+    """Return each pool's cap and waiting requests, and clients per loop.
+
+    Keys are the names `http_client_stats()` gives; a pool that cannot be
+    read is left out.
+    """
+    limits: dict[str, tuple[float, int]] = {}
+    with _lock:
+        clients: dict[str, int] = {}
+        # section: httpx-async
+        for loop, async_clients in _async_clients.items():
+            for key, client in async_clients.items():
+                name = _describe("httpx-async", key, f"loop={id(loop):#x}")
+                limits[name] = _httpx_limits(client)
+            loop_name = f"{id(loop):#x}"
+            clients[loop_name] = clients.get(loop_name, 0) + len(async_clients)
+        # end section
+        # section: httpx-sync
+        for key, sync_client in _sync_clients.items():
+            limits[_describe("httpx-sync", key)] = _httpx_limits(sync_client)
+        # end section
+        # section: aiohttp
+        for loop, sessions in _aiohttp_sessions.items():
+            for key, session in sessions.items():
+                name = _describe("aiohttp", key, f"loop={id(loop):#x}")
+                limits[name] = _aiohttp_limits(session.connector)
+            loop_name = f"{id(loop):#x}"
+            clients[loop_name] = clients.get(loop_name, 0) + len(sessions)
+        for loop, connector in _aiohttp_connectors.items():
+            name = f"aiohttp-connector[loop={id(loop):#x}]"
+            limits[name] = _aiohttp_limits(connector)
+        # end section
+    return {k: v for k, v in limits.items() if v[1] >= 0}, clients
+
+
+# section: httpx-async, httpx-sync
+def _httpx_limits(client: object) -> tuple[float, int]:
+    """Read an httpx pool's cap and queued requests (-1: unreadable)."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    cap: Any = getattr(pool, "_max_connections", None)
+    queue: Any = getattr(pool, "_requests", None)
+    try:
+        waiting = sum(1 for request in queue if request.is_queued())
+        cap = float("inf") if cap >= sys.maxsize else float(cap)
+    except _READ_ERRORS:
+        return 0.0, -1
+    return cap, waiting
+
+
+# end section
+# section: aiohttp
+def _aiohttp_limits(connector: object) -> tuple[float, int]:
+    """Read a connector's cap and waiting requests (-1: unreadable)."""
+    waiters: Any = getattr(connector, "_waiters", None)
+    try:
+        waiting = sum(len(queue) for queue in waiters.values())
+    except _READ_ERRORS:
+        return 0.0, -1
+    return float(getattr(connector, "limit", 0) or "inf"), waiting
+
+
+# end section
+with contextlib.suppress(ValueError):  # registered once, even if reloaded
+    prometheus_client.core.REGISTRY.register(_PoolCollector())
+# end section
 
 
 def _before_fork() -> None:

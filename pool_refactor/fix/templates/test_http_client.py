@@ -31,6 +31,7 @@ from typing import (
 
 import aiohttp  # section: aiohttp
 import httpx  # section: httpx-async, httpx-sync
+import prometheus_client  # section: metrics-prometheus
 import pytest
 import requests.adapters  # section: requests
 import urllib3  # section: requests
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 _UNHASHABLE = ("by repr", ["unhashable"])
 """An option value without a hash: keyed by its repr."""
 _USERINFO_URL = "https://user:secret@example.test/api"
+_NO_SETTINGS = "types:SimpleNamespace()"  # section: settings-pydantic, settings-django
+_METRIC_PREFIX = "http_client"  # section: metrics-prometheus
 _TWICE = 2
 _VARIABLES = (
     "MAX_CONNECTIONS",
@@ -667,6 +670,150 @@ def test_urllib3_pool_manager_per_process(url: str) -> None:
 
 class _Secret:
     """An option value that could hold a secret: shown by its type only."""
+
+
+# end section
+
+
+# section: settings-pydantic, settings-django
+@pytest.fixture(autouse=True)
+def _no_app_settings() -> Iterator[None]:
+    """Read no application settings, unless a test says where they are.
+
+    The application's own settings would make the outcome depend on its
+    environment. A patch of its own outlives a test's `monkeypatch.undo()`.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(http_client, "_APP_SETTINGS", _NO_SETTINGS)
+        yield
+
+
+@pytest.fixture
+def app_settings(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
+    """Stand in for the application's settings, as an object and accessor."""
+    module = types.ModuleType("_http_client_app_settings")
+    values = types.SimpleNamespace()
+    vars(module).update(settings=values, get_settings=lambda: values)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return values
+
+
+@pytest.mark.parametrize("where", ["settings", "get_settings()"])
+@pytest.mark.parametrize(("build", "bads"), [(b[1], b[2]) for b in _BUILDERS])
+def test_the_application_settings_win_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    app_settings: types.SimpleNamespace,
+    where: str,
+    build: Callable[[], object],
+    bads: list[tuple[str, str]],
+) -> None:
+    """Read a setting of the application first, else the environment."""
+    location = f"_http_client_app_settings:{where}"
+    monkeypatch.setattr(http_client, "_APP_SETTINGS", location)
+    name, value = bads[0]
+    monkeypatch.setenv(f"HTTP_CLIENT_{name}", value)
+    vars(app_settings).update({f"HTTP_CLIENT_{name}".lower(): 1})
+    vars(app_settings).update({f"HTTP_CLIENT_{name}": 1})
+    assert build() is not None
+    http_client.reset_http_clients()
+    monkeypatch.delenv(f"HTTP_CLIENT_{name}")
+    vars(app_settings).update({f"HTTP_CLIENT_{name}".lower(): value})
+    vars(app_settings).update({f"HTTP_CLIENT_{name}": value})
+    with pytest.raises(ValueError, match=f"HTTP_CLIENT_{name}="):
+        build()
+
+
+@pytest.mark.parametrize("build", [b[1] for b in _BUILDERS])
+def test_settings_that_cannot_be_loaded_leave_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    app_settings: types.SimpleNamespace,
+    build: Callable[[], object],
+) -> None:
+    """A run without the application's environment reads the variables."""
+    location = "_http_client_app_settings:missing()"
+    monkeypatch.setattr(http_client, "_APP_SETTINGS", location)
+    vars(app_settings).update({"HTTP_CLIENT_TIMEOUT".lower(): 1})
+    vars(app_settings).update({"HTTP_CLIENT_TIMEOUT": 1})
+    monkeypatch.setenv("HTTP_CLIENT_TIMEOUT", "x")
+    with pytest.raises(ValueError, match="HTTP_CLIENT_TIMEOUT="):
+        build()
+
+
+# end section
+# section: settings-django
+def test_unconfigured_django_settings_leave_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+    app_settings: types.SimpleNamespace,
+) -> None:
+    """Outside a configured Django project, the environment applies."""
+    location = "_http_client_app_settings:settings"
+    monkeypatch.setattr(http_client, "_APP_SETTINGS", location)
+    vars(app_settings).update(configured=False, HTTP_CLIENT_TIMEOUT="x")
+    for _, build, _ in _BUILDERS:
+        assert build() is not None
+
+
+# end section
+# section: metrics-prometheus
+_Stats = dict[str, dict[str, int]]
+_Samples = dict[tuple[str, str], float]
+
+
+def _samples() -> _Samples:
+    """Scrape the default registry: this module's gauges by name and label."""
+    found: _Samples = {}
+    for metric in prometheus_client.REGISTRY.collect():
+        for sample in metric.samples:
+            if sample.name.startswith(_METRIC_PREFIX):
+                label = ",".join(sample.labels.values())
+                key = sample.name.removeprefix(_METRIC_PREFIX)
+                found[key, label] = sample.value
+    return found
+
+
+def test_the_pools_are_prometheus_gauges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every client's pool is exported, read at each scrape of the registry."""
+    monkeypatch.setenv("HTTP_CLIENT_MAX_CONNECTIONS", "3")
+
+    async def main() -> tuple[_Stats, _Samples]:
+        """Build every client in this loop; scrape while they are kept."""
+        # section: httpx-async
+        http_client.get_http_client()
+        http_client.get_http_client(transport=httpx.MockTransport(_ok))
+        # end section
+        # section: aiohttp
+        http_client.get_aiohttp_session()
+        connector = http_client.get_aiohttp_connector()
+        with monkeypatch.context() as patched:
+            patched.setattr(connector, "_waiters", None)  # unreadable
+            unreadable = _samples()
+        capped = [name for name, label in unreadable if "connector" in label]
+        assert "_connections_max" not in capped
+        # end section
+        # section: httpx-sync
+        http_client.get_sync_http_client()
+        http_client.get_sync_http_client(transport=httpx.MockTransport(_ok))
+        # end section
+        http_client.get_requests_session()  # section: requests
+        http_client.get_urllib3_pool_manager()  # section: urllib3
+        return http_client.http_client_stats(), _samples()
+
+    stats, samples = asyncio.run(main())
+
+    def gauge(suffix: str) -> dict[str, float]:
+        """Return one gauge's samples by label."""
+        return {c: v for (n, c), v in samples.items() if n == suffix}
+
+    idle = {client: counts["idle"] for client, counts in stats.items()}
+    assert gauge("_connections_idle") == idle
+    pools = ("httpx", "aiohttp")
+    readable = [c for c in stats if c.startswith(pools) and "<" not in c]
+    assert gauge("_connections_max") == dict.fromkeys(readable, 3)
+    assert gauge("_connections_waiting") == dict.fromkeys(readable, 0)
+    per_loop = [c for c in stats if c.startswith(("httpx-async[", "aiohttp["))]
+    assert sum(gauge("_clients").values()) == len(per_loop)
 
 
 # end section
