@@ -1540,10 +1540,17 @@ def _insert_sorted(
             body[position] = first.with_changes(leading_lines=above[blank:])
         return [*body[:position], new, *body[position:]]
     later = [g for g in groups if _section(body[g[0]], style) > section]
-    new = new.with_changes(leading_lines=[cst.EmptyLine()])
     if later:
+        # A group of its own before the later section's: it takes the blank lines above that
+        # group (none at the top of the file), and one blank line then separates the two.
         position = later[0][0]
+        first = body[position]
+        above = list(leading_lines(first))
+        blank = _blank_lines(first)
+        new = new.with_changes(leading_lines=above[:blank])
+        body[position] = first.with_changes(leading_lines=[cst.EmptyLine(), *above[blank:]])
         return [*body[:position], new, *body[position:]]
+    new = new.with_changes(leading_lines=[cst.EmptyLine()])
     position = groups[-1][-1] + 1
     return [*body[:position], new, *body[position:]]
 

@@ -51,6 +51,25 @@ def test_the_new_import_opens_a_group_of_its_own_before_local_imports() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # at the top of the file: no blank line above the new group, one below it
+        (
+            "from . import views\n\nX = 1\n",
+            "from shop.http_client import get_http_client\n\nfrom . import views\n\nX = 1\n",
+        ),
+        # the blank lines above the later group go above the new one; its comment stays with it
+        (
+            '"""Doc."""\n\n# Views.\nfrom . import views\n',
+            '"""Doc."""\n\nfrom shop.http_client import get_http_client\n\n# Views.\nfrom . import views\n',
+        ),
+    ],
+)
+def test_a_new_group_before_the_first_one_is_separated_by_a_blank_line(source: str, expected: str) -> None:
+    assert add(source) == expected
+
+
 def test_the_new_import_opens_the_last_group_when_no_later_section_exists() -> None:
     source = '"""Doc."""\n\nfrom __future__ import annotations\n\nimport os\n\nX = 1\n'
     assert add(source) == (
