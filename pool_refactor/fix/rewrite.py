@@ -14,7 +14,7 @@ import libcst as cst
 
 from codemods.imports import EditContext, apply_import_changes, set_import_style
 from codemods.shared_client import rewrite_module
-from codemods.toplevel import read_top_level
+from codemods.toplevel import read_top_level, release_parser_memory
 from codemods.wrapping import set_line_length
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, locate_module
 from pool_refactor.fix.style import ProjectStyle
@@ -148,6 +148,7 @@ def _libcst_rewrite(
     rewritten or the result would not compile."""
     try:
         module = cst.parse_module(source.text)
+        release_parser_memory(len(source.text))
         top = read_top_level(module, source.text)  # libcst then reads only what the edit touches
         context = EditContext(filename=str(file.path))  # no `libcst.codemod`: see codemods.imports
         own = target.import_name.lstrip(".").split(".", 1)[0]  # the project's package is first party
