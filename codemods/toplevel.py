@@ -49,14 +49,16 @@ class TopLevel:
         return sorted(found)
 
 
-def read_top_level(module: cst.Module, source: str) -> TopLevel | None:
+def read_top_level(module: cst.Module, source: str, tree: ast.Module | None = None) -> TopLevel | None:
     """The top-level facts of `module`, parsed by libcst from `source`; None if the stdlib `ast`
     cannot read `source` or its statements do not pair up with libcst's (a line of `a; b` is one
-    libcst statement and two ast ones)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    libcst statement and two ast ones). `tree`: `ast.parse(source)` when the caller has it already
+    (the fixer's re-scan parsed the same text), so that it is not parsed again."""
+    if tree is None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
     pairs = _pair(module.body, tree.body)
     if pairs is None:
         return None
