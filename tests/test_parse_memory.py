@@ -14,6 +14,7 @@ import pytest
 
 from codemods import toplevel
 from pool_refactor.fix.placement import ModuleTarget
+from pool_refactor.fix.wiring import plan_wiring
 from pool_refactor.fix.wiring.excerpt import parse_in_parts
 from pool_refactor.paths import DiscoveredFile
 from pool_refactor.run import fixing
@@ -117,3 +118,65 @@ def test_package_files_resolve_as_path_resolve(tmp_path: Path, monkeypatch: pyte
     expected = [(f, f.path.resolve()) for f in files if f.path.resolve().is_relative_to(tmp_path / "shop")]
     assert found == expected
     assert [f.display for f, _ in found] == ["shop/__init__.py", "shop/api/app.py", "linked/app.py"]
+
+
+MAIN = "from fastapi import FastAPI\n\nfrom svc import views\n\napp = FastAPI()\n"
+WIRED = (
+    "from fastapi import FastAPI\n\nfrom svc import views\nfrom svc.http_client import lifespan\n\n"
+    "app = FastAPI(lifespan=lifespan)\n"
+)
+VIEWS = (
+    "import httpx\n\n\n"
+    "async def ping() -> int:\n"
+    "    async with httpx.AsyncClient() as c:\n"
+    "        return (await c.get('https://example.com/ping')).status_code\n"
+)
+
+
+def _service(root: Path) -> Path:
+    """A package whose application file has no client site: the wiring edits a file of its own."""
+    (root / "svc").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "svc"\nversion = "0"\n')
+    (root / "svc" / "__init__.py").write_text("")
+    (root / "svc" / "main.py").write_text(MAIN)
+    (root / "svc" / "views.py").write_text(VIEWS)
+    return root
+
+
+def _fix(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from pool_refactor.cli import app
+
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(app, ["scan", "--no-cache", "--jobs", "1", "--fix", "."])
+    return result.exit_code, result.output
+
+
+def test_the_wired_file_is_written_from_what_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _service(tmp_path)
+    code, output = _fix(root, monkeypatch)
+    assert code == 0, output
+    assert (root / "svc" / "main.py").read_text() == WIRED
+
+
+def test_a_wired_file_that_changed_meanwhile_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the texts are kept while wiring; the file edited is read again, and must still be what
+    the wiring planned on."""
+    root = _service(tmp_path)
+    real = plan_wiring
+
+    def edit_while_planning(*args: object, **kwargs: object) -> object:
+        planned = real(*args, **kwargs)  # type: ignore[arg-type]
+        (root / "svc" / "main.py").write_text(MAIN + "# edited meanwhile\n")
+        return planned
+
+    monkeypatch.setattr(fixing, "plan_wiring", edit_while_planning)
+    code, output = _fix(root, monkeypatch)
+    assert code != 0
+    assert "lifecycle wiring not written: the file changed while it was being fixed" in output
+    assert (root / "svc" / "main.py").read_text() == MAIN + "# edited meanwhile\n"
