@@ -7,6 +7,8 @@ the module's `TopLevel` (the excerpt path) and without it (the whole module, as 
 
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 import pytest
 from hypothesis import given, settings
@@ -18,7 +20,8 @@ import codemods.shared_client as shared_client_module
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
 from codemods.toplevel import Excerpt, read_top_level, statement_positions
-from pool_refactor.plan.analyze import analyze_source
+from pool_refactor.fix.rewrite import _scan as rewrite_module_scan
+from pool_refactor.plan.analyze import analyze_source, scan_loaded
 from pool_refactor.scan.findings import Applicability
 from pool_refactor.scan.source import decode_source
 from tests.test_fix_fixtures import ACCESSOR_MODULE, CASES
@@ -224,3 +227,27 @@ def test_a_class_is_rewritten_one_method_at_a_time(monkeypatch: pytest.MonkeyPat
     result = both_paths(EDGE_CASES["decorated_method_in_a_class"])
     assert result is not None and result[0] == result[1]
     assert seen == ["FunctionDef"]
+
+
+def test_read_top_level_with_the_tree_already_parsed() -> None:
+    """The fixer hands over its re-scan's tree; the facts are those of parsing the text again."""
+    text = "import a; import b\n\n@dec\nclass C:\n    x = 1\n    import c\n\nif x:\n    y = 2\n"
+    module = cst.parse_module(text)
+    assert read_top_level(module, text, ast.parse(text)) == read_top_level(module, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "import httpx\n\n\nasync def f(url):\n    async with httpx.AsyncClient() as c:\n"
+        "        return await c.get(url)\n",
+        "import httpx\n\ndef f(:\n",  # a syntax error: scan_loaded's own message
+        "import os\n",  # no client library: not parsed
+        "import httpx\n" + "x = (" * 400 + "1" + ")" * 400 + "\n",  # too deep for the scan, or not
+    ],
+)
+def test_the_fixers_rescan_is_scan_loaded(text: str) -> None:
+    source = decode_source(text.encode())
+    scan, tree = rewrite_module_scan(source, "input.py")
+    assert scan == scan_loaded(source, "input.py")
+    assert (tree is not None) == (scan.parsed and scan.error is None)

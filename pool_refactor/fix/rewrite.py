@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,15 +15,16 @@ import libcst as cst
 
 from codemods.imports import EditContext, apply_import_changes, set_import_style
 from codemods.shared_client import rewrite_module
-from codemods.toplevel import read_top_level
+from codemods.toplevel import read_top_level, release_parser_memory
 from codemods.wrapping import set_line_length
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, locate_module
 from pool_refactor.fix.style import ProjectStyle
 from pool_refactor.paths import DiscoveredFile, display_path
-from pool_refactor.plan.analyze import scan_loaded
-from pool_refactor.scan.findings import Applicability, FileError, Finding, FixPlan
+from pool_refactor.plan.analyze import analyze_tree, scan_loaded
+from pool_refactor.scan import catalog
+from pool_refactor.scan.findings import Applicability, FileError, FileScan, Finding, FixPlan
 from pool_refactor.scan.rules import is_enabled
-from pool_refactor.scan.source import Source, SourceError, read_source
+from pool_refactor.scan.source import Source, SourceError, is_generated, mentions_any, read_source
 
 _HTTPX2_ONLY = re.compile(rb"^\s*(?:import\s+httpx2\b|from\s+httpx2\b)", re.MULTILINE)
 _HTTPX_PLAIN = re.compile(rb"^\s*(?:import\s+httpx\b(?!2)|from\s+httpx\b(?!2))", re.MULTILINE)
@@ -113,7 +115,7 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
         source = read_source(file.path)
     except (SourceError, OSError) as exc:
         return not_fixed(file, str(exc))
-    scan = scan_loaded(source, file.display)  # re-plan from what is on disk now
+    scan, tree = _scan(source, file.display)  # re-plan from what is on disk now
     if scan.error is not None:
         return not_fixed(file, scan.error)
     plans = selected_plans(list(scan.findings), options)
@@ -127,7 +129,7 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
         return not_fixed(file, str(exc))
     if target.path == file.path.resolve():
         return None
-    rewritten = _libcst_rewrite(file, source, plans, target, options.style)
+    rewritten = _libcst_rewrite(file, source, plans, target, options.style, tree)
     if not isinstance(rewritten, tuple):
         return rewritten
     new_text, applied = rewritten
@@ -137,18 +139,37 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
     return Rewrite(file, source, new_text, len(applied), sections, httpx2_only, target, families)
 
 
+def _scan(source: Source, display: str) -> tuple[FileScan, ast.Module | None]:
+    """`scan_loaded(source, display)`, and the tree it parsed, which `read_top_level` reads too.
+
+    Anything but a file that parses and scans without error goes to `scan_loaded` itself (no tree),
+    so that every verdict and message is its own."""
+    if not mentions_any(source.raw, catalog.all_module_names()) or is_generated(source.text):
+        return scan_loaded(source, display), None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # as scan_loaded
+            tree = ast.parse(source.text, filename=display)
+        findings = analyze_tree(tree, source.text, display)
+    except Exception:
+        return scan_loaded(source, display), None
+    return FileScan(display, tuple(findings), parsed=True), tree
+
+
 def _libcst_rewrite(
     file: DiscoveredFile,
     source: Source,
     plans: dict[Span, FixPlan],
     target: ModuleTarget,
     style: ProjectStyle,
+    tree: ast.Module | None = None,
 ) -> tuple[str, set[Span]] | FileError | None:
     """The new text and the sites rewritten; None if nothing changes, an error if it cannot be
-    rewritten or the result would not compile."""
+    rewritten or the result would not compile. `tree`: the re-scan's `ast` tree of `source`."""
     try:
         module = cst.parse_module(source.text)
-        top = read_top_level(module, source.text)  # libcst then reads only what the edit touches
+        release_parser_memory(len(source.text))
+        top = read_top_level(module, source.text, tree)  # libcst then reads only what the edit touches
         context = EditContext(filename=str(file.path))  # no `libcst.codemod`: see codemods.imports
         own = target.import_name.lstrip(".").split(".", 1)[0]  # the project's package is first party
         imports = style.imports

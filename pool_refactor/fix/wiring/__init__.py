@@ -94,8 +94,14 @@ from codemods.imports import (
     set_import_style,
 )
 from codemods.shared_client import append_args
-from codemods.toplevel import read_top_level
-from pool_refactor.fix.wiring.excerpt import TextExcerpt, cut, statements_matching, top_level_index
+from codemods.toplevel import read_top_level, release_parser_memory
+from pool_refactor.fix.wiring.excerpt import (
+    TextExcerpt,
+    cut,
+    parse_in_parts,
+    statements_matching,
+    top_level_index,
+)
 from pool_refactor.fix.wiring.frameworks import (
     BY_CLASS,
     CLASS_NAMES,
@@ -237,9 +243,10 @@ class _Trees:
         if cached is not None and cached[0] is text:
             return cached[1]
         try:
-            tree: ast.Module | None = ast.parse(text)
+            tree: ast.Module | None = parse_in_parts(text)  # a long file's peak: see there
         except (SyntaxError, ValueError):
             tree = None
+        release_parser_memory(len(text))  # the parser's own copy of the tree, freed
         self._parsed[id(text)] = (text, tree)  # the text is kept, so its id is not reused
         return tree
 
@@ -805,6 +812,7 @@ class _Planner:
             module = cst.parse_module(text)
         except (cst.ParserSyntaxError, SyntaxError, ValueError):
             return None
+        release_parser_memory(len(text))
         if syntax.bindings is None:
             visitor = ImportBindings()
             module.visit(visitor)
@@ -853,6 +861,7 @@ class _Planner:
             module = cst.parse_module(part.text)
         except (SyntaxError, ValueError, cst.ParserSyntaxError):
             return None
+        release_parser_memory(len(part.text))
         if _aligned(module.body, part_tree.body) is None:
             return None
         part_syntax = _read_syntax(part_tree, part.text, syntax.bindings)

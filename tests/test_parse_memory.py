@@ -1,0 +1,182 @@
+"""What keeps `--diff` on a large package small in memory (issue 16): the wiring parses a long
+file in parts (`excerpt.parse_in_parts`, the same tree as `ast.parse`), gives the parsers' freed
+memory back (`toplevel.release_parser_memory`), and resolves the package's files folder by folder
+(`fixing._package_files`)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from codemods import toplevel
+from pool_refactor.fix.placement import ModuleTarget
+from pool_refactor.fix.wiring import plan_wiring
+from pool_refactor.fix.wiring.excerpt import parse_in_parts
+from pool_refactor.paths import DiscoveredFile
+from pool_refactor.run import fixing
+
+SQL = 'QUERY = """\nSELECT a\nFROM t\nWHERE b = 1\n"""\n'
+DECORATED = "@app.get(\n    '/x',\n)\nasync def x():\n    return 1\n\n\n@d\nclass C:\n    pass\n"
+BLOCKS = "if a:\n    b = 1\nelse:\n    b = 2\ntry:\n    c()\nexcept E:\n    pass\nfinally:\n    d()\n"
+BODY = (
+    "def f{i}(x):\n    '''doc\nat column 0\n'''\n    return (x +\n        {i})\n"
+    "\n\nv{i} = f{i}(1); w{i} = 2\n"
+)
+
+
+def _module(parts: int) -> str:
+    chunks = ['"""A module."""\nfrom __future__ import annotations\n\nimport os\n']
+    for i in range(parts):
+        chunks.append(BODY.format(i=i))
+        chunks.append((SQL, DECORATED, BLOCKS, "x = 1 + \\\n2\n")[i % 4])
+    return "".join(chunks)
+
+
+def _dump(tree: ast.Module) -> str:
+    return ast.dump(tree, include_attributes=True)
+
+
+@pytest.mark.parametrize("part_chars", [1, 7, 40, 200, 10_000])
+def test_parts_give_the_tree_of_the_whole_text(part_chars: int) -> None:
+    text = _module(40)
+    assert _dump(parse_in_parts(text, part_chars)) == _dump(ast.parse(text))
+
+
+def test_a_long_text_is_parsed_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[int] = []
+    original = ast.parse
+
+    def counting(source: str) -> ast.Module:
+        parsed.append(len(source.lstrip("\n")))
+        return original(source)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    text = _module(40)
+    parse_in_parts(text, 200)
+    assert len(parsed) > 10
+    assert max(parsed) < len(text) / 4, "no part was the whole text"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _module(40).replace("import os\n", "import os\r\n"),  # a carriage return: lines counted otherwise
+        _module(40) + "from __future__ import division\n",  # an error in the whole text, not in a part
+        "from __future__ import barry_as_FLUFL\n" + _module(40),  # changes what later parts mean
+        _module(40) + "def broken(:\n",
+    ],
+)
+def test_texts_whose_parts_could_mislead_are_parsed_whole(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        expected: str | None = _dump(ast.parse(text))
+    except SyntaxError as error:
+        expected = f"SyntaxError: {error.msg}"
+    try:
+        got: str | None = _dump(parse_in_parts(text, 200))
+    except SyntaxError as error:
+        got = f"SyntaxError: {error.msg}"
+    assert got == expected
+
+
+def test_release_parser_memory_only_for_long_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(toplevel, "_trim", [calls.append])
+    toplevel.release_parser_memory(toplevel.TRIM_FROM_CHARS - 1)
+    assert calls == []
+    toplevel.release_parser_memory(toplevel.TRIM_FROM_CHARS)
+    assert calls == [0]
+
+
+def test_release_parser_memory_runs_where_there_is_no_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(toplevel, "_trim", [])
+    monkeypatch.setattr(sys, "platform", "darwin")
+    toplevel.release_parser_memory(toplevel.TRIM_FROM_CHARS)
+    assert toplevel._trim == [None]
+
+
+def test_package_files_resolve_as_path_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folders resolved once, a symlinked folder and a symlinked file included: the same paths as
+    `Path.resolve()` of each file, and only the files inside the package."""
+    (tmp_path / "shop" / "api").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "other").mkdir()
+    for rel in ("shop/__init__.py", "shop/api/app.py", "elsewhere/real.py", "other/x.py"):
+        (tmp_path / rel).write_text("")
+    os.symlink(tmp_path / "shop" / "api", tmp_path / "linked")
+    os.symlink(tmp_path / "elsewhere" / "real.py", tmp_path / "shop" / "link.py")
+    os.symlink(tmp_path / "other" / "x.py", tmp_path / "shop" / "api" / "out.py")
+    monkeypatch.chdir(tmp_path)
+    rels = ["shop/__init__.py", "shop/api/app.py", "linked/app.py", "shop/link.py", "shop/api/out.py"]
+    rels.append("other/x.py")
+    files = [DiscoveredFile(Path(rel), rel) for rel in rels]
+    work = fixing._TargetWork(ModuleTarget(tmp_path / "shop" / "http_client.py", "shop.http_client"))
+    found = fixing._package_files(work, files)
+    expected = [(f, f.path.resolve()) for f in files if f.path.resolve().is_relative_to(tmp_path / "shop")]
+    assert found == expected
+    assert [f.display for f, _ in found] == ["shop/__init__.py", "shop/api/app.py", "linked/app.py"]
+
+
+MAIN = "from fastapi import FastAPI\n\nfrom svc import views\n\napp = FastAPI()\n"
+WIRED = (
+    "from fastapi import FastAPI\n\nfrom svc import views\nfrom svc.http_client import lifespan\n\n"
+    "app = FastAPI(lifespan=lifespan)\n"
+)
+VIEWS = (
+    "import httpx\n\n\n"
+    "async def ping() -> int:\n"
+    "    async with httpx.AsyncClient() as c:\n"
+    "        return (await c.get('https://example.com/ping')).status_code\n"
+)
+
+
+def _service(root: Path) -> Path:
+    """A package whose application file has no client site: the wiring edits a file of its own."""
+    (root / "svc").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "svc"\nversion = "0"\n')
+    (root / "svc" / "__init__.py").write_text("")
+    (root / "svc" / "main.py").write_text(MAIN)
+    (root / "svc" / "views.py").write_text(VIEWS)
+    return root
+
+
+def _fix(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from pool_refactor.cli import app
+
+    monkeypatch.chdir(root)
+    result = CliRunner().invoke(app, ["scan", "--no-cache", "--jobs", "1", "--fix", "."])
+    return result.exit_code, result.output
+
+
+def test_the_wired_file_is_written_from_what_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _service(tmp_path)
+    code, output = _fix(root, monkeypatch)
+    assert code == 0, output
+    assert (root / "svc" / "main.py").read_text() == WIRED
+
+
+def test_a_wired_file_that_changed_meanwhile_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the texts are kept while wiring; the file edited is read again, and must still be what
+    the wiring planned on."""
+    root = _service(tmp_path)
+    real = plan_wiring
+
+    def edit_while_planning(*args: object, **kwargs: object) -> object:
+        planned = real(*args, **kwargs)  # type: ignore[arg-type]
+        (root / "svc" / "main.py").write_text(MAIN + "# edited meanwhile\n")
+        return planned
+
+    monkeypatch.setattr(fixing, "plan_wiring", edit_while_planning)
+    code, output = _fix(root, monkeypatch)
+    assert code != 0
+    assert "lifecycle wiring not written: the file changed while it was being fixed" in output
+    assert (root / "svc" / "main.py").read_text() == MAIN + "# edited meanwhile\n"
