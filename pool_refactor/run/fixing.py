@@ -431,10 +431,10 @@ def _detect_app(item: _TargetWork, files: list[DiscoveredFile]) -> Detected:
     top = _package_root(item)
     top_name = item.target.module_name.split(".", 1)[0] if "." in item.target.module_name else ""
     read: list[tuple[Path, str, bytes]] = []
-    for file in _package_files(item, files):
+    for file, resolved in _package_files(item, files):
         try:
             data = file.path.read_bytes()
-            read.append((file.path, module_name_of(file.path.resolve(), top.resolve(), top_name), data))
+            read.append((file.path, module_name_of(resolved, top.resolve(), top_name), data))
         except (OSError, ValueError):
             continue
     return detect(read)
