@@ -63,7 +63,10 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         if not isinstance(item.optional_vars, ast.Name):
             raise _Refused("the client is not bound to a plain name (`as client`)")
         variable = item.optional_vars.id
-        keyed, moved = _constructor_options(site)
+        keyed, moved, refusal = _options_or_refusal(site)
+        borrowed = _borrow_plan(site) if refusal is not None else None
+        if refusal is not None and not isinstance(borrowed, FixPlan):
+            return _unborrowed(refusal, borrowed or "")
         function = site.function
         index = statement.items.index(item)
         later_items: list[ast.AST] = [it.context_expr for it in statement.items[index + 1 :]]
@@ -73,6 +76,8 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         else:
             scope_nodes = list(_function_body(function))
         requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
+        if isinstance(borrowed, FixPlan):
+            return borrowed
         unsafe = _cookie_changes(site, requests, moved)
         if unsafe:
             borrowed = _borrow_plan(site)
@@ -109,12 +114,18 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
             binding = statement.targets[0]
         else:
             raise _Refused("the client is not assigned by a plain assignment")
-        keyed, moved = _constructor_options(site)
+        keyed, moved, refusal = _options_or_refusal(site)
+        borrowed = _borrow_plan(site) if refusal is not None else None
+        if refusal is not None and not isinstance(borrowed, FixPlan):
+            return _unborrowed(refusal, borrowed or "")
         body = list(_function_body(function))
         requests = _check_uses(site, variable, body, None, binding=binding, local=True)
-        unsafe = _cookie_changes(site, requests, moved)
         # A client never closed (a leak) is not given the pool: it would stay unclosed.
         closed = _closes(body, variable, ctor.close_methods)
+        if isinstance(borrowed, FixPlan):
+            # A client never closed keeps the refusal: borrowing would hide the leak.
+            return borrowed if closed else str(refusal)
+        unsafe = _cookie_changes(site, requests, moved)
         if unsafe and closed:
             borrowed = _borrow_plan(site)
             if isinstance(borrowed, FixPlan):
@@ -151,33 +162,73 @@ def plan_chained(site: Site, request: ast.Call) -> PlanResult:
         return str(refused)
 
 
+def _options_or_refusal(site: Site) -> tuple[tuple[str, ...], list[str], str | None]:
+    """The constructor's keyed and moved options for the shared client; or, where the shared
+    client cannot take them (`cookies=`, a computed `base_url=`, `headers=` built by a call), the
+    reason. A client of its own that borrows the pool (`_borrow_plan`) then keeps them as written,
+    evaluated once where they were, which is exact whatever they are, provided its uses pass the
+    same checks as for the shared client."""
+    try:
+        keyed, moved = _constructor_options(site)
+    except _Refused as refused:
+        return (), [], str(refused)
+    return keyed, moved, None
+
+
+def _unborrowed(refusal: str, words: str) -> str:
+    """The refusal, with what keeps the client from borrowing the pool where it says something
+    new (not a second mention of the `**kwargs` or positional arguments it already names)."""
+    repeated = any(
+        words.endswith(f"given {it}") and it in refusal for it in ("`**kwargs`", "positional arguments")
+    )
+    return refusal if repeated else refusal + words
+
+
 def _borrow_plan(site: Site) -> FixPlan | str:
-    """The exact fix for a client whose cookies the shared client would lose, where the library
-    lets a client borrow a pool (aiohttp): the constructor stays as written, in its block, and gets
-    the shared pool (`connector=get_aiohttp_connector(), connector_owner=False`). Its cookie jar,
-    headers, auth, timeout and every other option stay its own and live exactly as long as
-    before, across redirects and across the requests of the block; only connections are shared,
-    and closing the client leaves the pool open. Otherwise the words to add to the reason: nothing
-    when the library has no such form, the argument that blocks it when the constructor decides
-    about the pool itself (`connector_owner=`, or `**kwargs` that may hold it; `connector=` is
-    refused earlier).
+    """The exact fix for a client whose cookies or options the shared client would lose, where
+    the library lets a client borrow a pool: the constructor stays as written, in its block, and
+    gets the shared pool (aiohttp `connector=get_aiohttp_connector(), connector_owner=False`,
+    httpx `transport=get_http_transport()`), or becomes a new session of its own on the shared
+    adapters (requests `borrow_requests_session()`). Its cookie jar, headers, auth, timeout and
+    every other option stay its own and live exactly as long as before, across redirects and
+    across the requests of the block; only connections are shared, and closing the client leaves
+    the pool open. Otherwise the words to add to the reason: nothing when the library has no such
+    form, else the construct that blocks it: an argument that decides about the pool itself
+    (`connector_owner=`, `transport=`, `mounts=`, `proxy=`), `**kwargs` that may hold one, a pool
+    option that is not a literal (the pool accessor is keyed on it), a positional argument.
 
     Where the one shared client is exact (no cookie can be lost) it stays the fix: it also saves
-    building a session, its cookie jar and its default headers per call.
+    building a client, its cookie jar and its default headers per call.
     """
     ctor = site.constructor
     assert ctor is not None
     if ctor.borrow_accessor is None:
         return ""
+    noun = "session" if ctor.name.endswith("Session") else "client"
+    cannot = f"; the {noun} cannot borrow the shared pool instead, since"
     if site.subclass is not None or site.hook is not None:
         # Their own signature may not take the pool's arguments, nor pass them on.
         built = f"`{site.subclass.name}`" if site.subclass is not None else "a project function or class"
-        return f"; the session cannot borrow the shared pool instead, since it is built by {built}"
+        return f"{cannot} it is built by {built}"
+    call = site.call
+    if len(call.args) > len(ctor.positional) or any(isinstance(a, ast.Starred) for a in call.args):
+        return f"{cannot} it is given positional arguments"
     added = tuple(name for name, _ in ctor.borrow_arguments)
-    for keyword in site.call.keywords:
-        if keyword.arg is None or keyword.arg in added:
-            given = f"`{keyword.arg}=`" if keyword.arg else "`**kwargs`"
-            return f"; the session cannot borrow the shared pool instead, since it is given {given}"
+    blocked = set(added) | ctor.borrow_blocked
+    library = site.library
+    known = library.per_request_options | library.client_options | set(library.refused_options)
+    pool_options: list[str] = []
+    for keyword in call.keywords:
+        name = keyword.arg
+        if name is None or name in blocked:
+            given = f"`{name}=`" if name else "`**kwargs`"
+            return f"{cannot} it is given {given}"
+        if name not in known:
+            return f"{cannot} it is given `{name}=`, which pool-refactor does not know"
+        if name in ctor.borrow_keys:
+            if not (_is_literal(keyword.value) or _is_true_or_false(keyword.value)):
+                return f"{cannot} the pool is keyed on its pool option `{name}=`, which is not a literal"
+            pool_options.append(name)
     return FixPlan(
         kind="borrow",
         library=site.library.family,
@@ -187,6 +238,7 @@ def _borrow_plan(site: Site) -> FixPlan | str:
         variable=None,
         keyed_options=added,
         moved_options=(),
+        pool_options=tuple(pool_options),
     )
 
 

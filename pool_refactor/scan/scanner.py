@@ -746,8 +746,8 @@ def _borrows_pool(ctor: Constructor, call: ast.Call) -> bool:
     """Whether the constructor is given the shared pool as `--fix` writes it (`connector=
     get_aiohttp_connector(), connector_owner=False`): only its connections are shared, and they
     are pooled."""
-    if ctor.borrow_accessor is None:
-        return False
+    if ctor.borrow_accessor is None or not ctor.borrow_arguments:
+        return False  # (a borrowed requests session is the accessor's call: no site at all)
     given = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
     for name, text in ctor.borrow_arguments:
         value = given.get(name)
@@ -756,7 +756,8 @@ def _borrows_pool(ctor: Constructor, call: ast.Call) -> bool:
         if isinstance(value, ast.Call):
             func = value.func
             called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if called != ctor.borrow_accessor or value.args or value.keywords:
+            # Keywords key the pool (`get_http_transport(verify=False)`).
+            if called != ctor.borrow_accessor or value.args:
                 return False
         elif ast.unparse(value) != text:
             return False
