@@ -96,6 +96,16 @@ SCENARIOS = (
         ("{named}/set-cookie?sid=2&next=", "tok"),
         cookies=True,
     ),
+    # httpx clients and requests sessions that borrow the shared pool (a transport whose close
+    # leaves the pool open; a session of its own on the thread's adapters), the same way.
+    Scenario("httpx_cookie_scope_borrow_transport", "visit", ("{base}",), cookies=True),
+    Scenario("httpx_sync_cookie_scope_borrow_transport", "visit", ("{base}",), cookies=True),
+    Scenario("requests_cookie_scope_borrow_session", "visit", ("{base}",), cookies=True),
+    Scenario(
+        "several_requests_borrow_transport", "login_then_fetch", ("{base}/set-cookie?sid=3&next=", "u", "p")
+    ),
+    Scenario("requests_local_borrow_session", "login", ("{base}/set-cookie?sid=4&next=", "u")),
+    Scenario("follow_redirects_borrow_transport", "fetch", ("{base}/redirect?to=/me&sid=5",)),
     Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),
     Scenario("annotated_local_closed", "fetch", ("{base}/t",)),
     Scenario(
