@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the sources below are long on purpose: the project's line length is 200
 """httpx clients and requests sessions that borrow the shared pool (issue 12, item 1).
 
 A client whose cookies the one shared client would lose (a redirect followed, several requests in
