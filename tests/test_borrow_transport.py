@@ -28,7 +28,7 @@ from tests.e2e import cli
 
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
 
-CALLS = '''import httpx
+CALLS = """import httpx
 import requests
 
 
@@ -48,9 +48,9 @@ def report(url: str) -> str:
     with requests.Session() as session:
         session.post(f"{url}/login", data={"user": "u"})
         return session.get(f"{url}/report").text
-'''
+"""
 
-FIXED = '''import httpx
+FIXED = """import httpx
 
 from svc.http_client import borrow_requests_session, get_http_transport, get_sync_http_transport
 
@@ -71,7 +71,7 @@ def report(url: str) -> str:
     with borrow_requests_session() as session:
         session.post(f"{url}/login", data={"user": "u"})
         return session.get(f"{url}/report").text
-'''
+"""
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_fix_borrows_then_check_is_green_and_a_second_fix_changes_nothing(projec
     assert {p: p.read_bytes() for p in project.rglob("*.py")} == snapshot
 
 
-SOURCE = '''import httpx
+SOURCE = """import httpx
 
 
 class Api:
@@ -122,7 +122,7 @@ class Api:
         if token:
             async with httpx.AsyncClient(headers={"Authorization": token}, verify=False, follow_redirects=True) as client:
                 return (await client.get(url)).text
-'''
+"""
 
 
 def fix(source: str, limit: int | None) -> str:
