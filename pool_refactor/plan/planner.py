@@ -50,6 +50,9 @@ def plan_site(site: Site, request: PlanRequest) -> PlanResult:
     if request.kind == "chained":
         assert isinstance(request.parent, ast.Call)
         return plan_chained(site, request.parent)
+    if request.kind == "factory":
+        borrowed = _borrow_plan(site)
+        return borrowed if isinstance(borrowed, FixPlan) else request.advice + borrowed
     return plan_one_shot(site, site.imports, request.parent)
 
 

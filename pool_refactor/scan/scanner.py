@@ -400,10 +400,13 @@ class _Collector:
         if not arguments or arguments[0].arg != func.value.id:
             return None
         bases = {base.id for base in owner.bases if isinstance(base, ast.Name)}
-        for hook in self.hooks.get(func.attr, ()):
-            if hook.owner and (owner.name == hook.owner or hook.owner in bases):
-                return hook
-        return None
+        found = [
+            h
+            for h in self.hooks.get(func.attr, ())
+            if h.owner and (h.owner == owner.name or h.owner in bases)
+        ]
+        # The class's own override first: it is what `self.name()` calls there.
+        return next((h for h in found if h.owner == owner.name), found[0] if found else None)
 
 
 def _is_loop_part(parent: ast.AST, field: str, child: ast.AST) -> bool:
@@ -429,11 +432,14 @@ class PlanRequest:
 
     kind: str
     """`with` (`with X() as c:`), `local` (`c = X()`, closed later or never), `chained` (`X().get()`,
-    never closed; `parent` is the request call) or `one_shot` (`httpx.get()`)."""
+    never closed; `parent` is the request call), `one_shot` (`httpx.get()`) or `factory` (the
+    client a POOL301 factory returns, where every call of it seen closes what it gets)."""
     statement: ast.stmt | None = None
     item: ast.withitem | None = None
     variable: str = ""
     parent: ast.AST | None = None
+    advice: str = ""
+    """For `factory`: the reason shown when the factory cannot be rewritten."""
 
 
 @dataclass(frozen=True)
@@ -1138,6 +1144,7 @@ def _hook_sites(
         if id(hook) not in updated:
             updated[id(hook)] = replace(hook, with_uses=tuple(sorted(set(entered.get(id(hook), [])))))
         site.hook = updated[id(hook)]
+    uses = [Classified(site, classifier.classify(site)) for site in walker.sites]
     # The factory's own finding gets advice that fits how its callers use it.
     by_line = {(h.where, h.name): h for h in updated.values() if h.kind == "factory"}
     for index, item in enumerate(classified):
@@ -1153,8 +1160,37 @@ def _hook_sites(
         )
         if found is not None:
             reason = _factory_reason(found.constructor.accessor, found.with_uses)
-            classified[index] = Classified(item.site, replace(item.verdict, reason=reason))
-    return [Classified(site, classifier.classify(site)) for site in walker.sites]
+            verdict = replace(item.verdict, reason=reason)
+            if _uses_close_it(found, [use for use in uses if use.site.hook is found], classifier):
+                # The planner gives the factory's client the shared pool, or says why not.
+                verdict = replace(item.verdict, reason="", request=PlanRequest("factory", advice=reason))
+            classified[index] = Classified(item.site, verdict)
+    return uses
+
+
+def _uses_close_it(hook: Hook, uses: list[Classified], classifier: _Classifier) -> bool:
+    """Whether every call of a factory that can be seen closes the client it gets, in the kind of
+    code the client needs: entered with `with` (`async with` for an async client, POOL101) or
+    assigned and closed in the same function (POOL102). A client of its own that borrows the
+    shared pool is then exact: each call still returns a new client (its own cookies and options,
+    a subclass's override untouched), and closing it leaves the pool open. An async client must
+    also be built and used in the running loop whose pool it borrows, which a coroutine that
+    closes it ensures. Calls in other files are not seen: a factory with no call in its module
+    keeps the advice."""
+    if not uses:
+        return False
+    for use in uses:
+        code = use.verdict.code
+        if code not in ("POOL101", "POOL102"):
+            return False
+        if hook.constructor.is_async and not isinstance(use.site.function, ast.AsyncFunctionDef):
+            return False
+        if code == "POOL101":
+            item = classifier.parent(use.site.call)
+            statement = classifier.parent(item) if item is not None else None
+            if isinstance(statement, ast.AsyncWith) != hook.constructor.is_async:
+                return False
+    return True
 
 
 def _finding(

@@ -370,6 +370,15 @@ def _async_with(**options: object) -> object:
 
 
 # end section
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take every proxy setting of the machine away, system ones too."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    only_environment = urllib.request.getproxies_environment
+    monkeypatch.setattr(urllib.request, "getproxies", only_environment)
+
+
 _HTTPX_BUILDERS: list[Callable[..., object]] = [
     _async_with,  # section: httpx-async
     http_client.get_sync_http_client,  # section: httpx-sync
@@ -430,7 +439,7 @@ def test_a_sync_client_of_its_own_borrows_the_pool(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It sends through the shared pool, which its close leaves open."""
-    monkeypatch.setattr(urllib.request, "getproxies", dict)
+    _no_proxies(monkeypatch)
     with httpx.Client(
         transport=http_client.get_sync_http_transport(),
     ) as client:
@@ -438,8 +447,7 @@ def test_a_sync_client_of_its_own_borrows_the_pool(
     assert http_client.get_sync_http_client().get(url).text == "ok"
     stats = http_client.http_client_stats()
     assert stats["httpx-sync[]"]["open"] == 1
-    proxied = {"https": "http://127.0.0.1:9"}
-    monkeypatch.setattr(urllib.request, "getproxies", proxied.copy)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     assert http_client.get_sync_http_transport() is None
     own = http_client.get_sync_http_transport(trust_env=False)
     assert own is not None
@@ -503,7 +511,7 @@ def test_an_async_client_of_its_own_borrows_the_pool(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It sends through the loop's pool, which its close leaves open."""
-    monkeypatch.setattr(urllib.request, "getproxies", dict)
+    _no_proxies(monkeypatch)
 
     async def main() -> list[int]:
         """Send with a borrowing client, then with the shared one."""
@@ -522,8 +530,8 @@ def test_no_async_pool_is_lent_to_a_proxy_or_a_patched_class(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A proxy from the environment, or a patched class, gets None."""
-    proxied = {"all": "http://127.0.0.1:9"}
-    monkeypatch.setattr(urllib.request, "getproxies", proxied.copy)
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("all_proxy", "http://127.0.0.1:9")
     assert _in_loop(http_client.get_http_transport) is None
     borrow = http_client.get_http_transport
     assert _in_loop(lambda: borrow(trust_env=False)) is not None
