@@ -371,10 +371,12 @@ def _async_with(**options: object) -> object:
 
 # end section
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Take every proxy setting of the machine away, system ones too."""
-    for name in list(os.environ):
-        if name.lower().endswith("_proxy"):
-            monkeypatch.delenv(name)
+    """Take every proxy setting of the machine away, system ones too.
+
+    An empty lower-case variable cancels its upper-case namesake.
+    """
+    for scheme in ("http", "https", "all"):
+        monkeypatch.setenv(f"{scheme}_proxy", "")
     only_environment = urllib.request.getproxies_environment
     monkeypatch.setattr(urllib.request, "getproxies", only_environment)
 
@@ -447,7 +449,7 @@ def test_a_sync_client_of_its_own_borrows_the_pool(
     assert http_client.get_sync_http_client().get(url).text == "ok"
     stats = http_client.http_client_stats()
     assert stats["httpx-sync[]"]["open"] == 1
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
     assert http_client.get_sync_http_transport() is None
     own = http_client.get_sync_http_transport(trust_env=False)
     assert own is not None
