@@ -1164,6 +1164,16 @@ def _hook_sites(
             if _uses_close_it(found, [use for use in uses if use.site.hook is found], classifier):
                 # The planner gives the factory's client the shared pool, or says why not.
                 verdict = replace(item.verdict, reason="", request=PlanRequest("factory", advice=reason))
+                fixed_there = (
+                    f"the client comes from the factory `{found.qualname}` ({found.where}), which `--fix` "
+                    "gives the shared pool where its finding is fixable; this call then stays as it is"
+                )
+                uses = [
+                    Classified(use.site, replace(use.verdict, reason=fixed_there))
+                    if use.site.hook is found
+                    else use
+                    for use in uses
+                ]
             classified[index] = Classified(item.site, verdict)
     return uses
 

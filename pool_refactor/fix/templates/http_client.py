@@ -742,9 +742,11 @@ def get_http_transport(
     httpx ignores a client's pool options when it is given a transport, so
     give the same `verify=`, `cert=`, `http1=`, `http2=`, `limits=` or
     `trust_env=` here. Returns None where a proxy comes from the
-    environment: the client then builds its own transport, as without it.
+    environment, and outside a running loop (a client built there may run
+    on any loop later): the client then builds its own transport, as
+    without it.
     """
-    if _env_proxies(transport_options):
+    if _env_proxies(transport_options) or _running_loop() is None:
         return None
     client = get_http_client(**transport_options)
     if not type(client).__module__.startswith(httpx.__name__):

@@ -531,7 +531,8 @@ def test_an_async_client_of_its_own_borrows_the_pool(
 def test_no_async_pool_is_lent_to_a_proxy_or_a_patched_class(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A proxy from the environment, or a patched class, gets None."""
+    """A proxy from the environment, no loop, or a patched class: None."""
+    assert http_client.get_http_transport() is None
     _no_proxies(monkeypatch)
     monkeypatch.setenv("all_proxy", "http://127.0.0.1:9")
     assert _in_loop(http_client.get_http_transport) is None
