@@ -106,6 +106,10 @@ SCENARIOS = (
     ),
     Scenario("requests_local_borrow_session", "login", ("{base}/set-cookie?sid=4&next=", "u")),
     Scenario("follow_redirects_borrow_transport", "fetch", ("{base}/redirect?to=/me&sid=5",)),
+    # A client whose own state the code changes keeps it: only the pool is borrowed.
+    Scenario("headers_changed_borrow_transport", "fetch", ("{base}/h", "tok")),
+    Scenario("requests_headers_update_borrow_session", "fetch", ("{base}/h", "tok")),
+    Scenario("requests_auth_assigned_borrow_session", "fetch", ("{base}/h", "u", "p")),
     # A factory hook whose every call closes the client: the client it returns borrows the pool.
     Scenario("factory_borrow_transport", "visit", ("{base}",), cookies=True),
     Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),

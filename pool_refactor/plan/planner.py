@@ -35,6 +35,15 @@ class _Refused(Exception):
     """Raised inside the checks; its message is the reason shown to the user."""
 
 
+class _StateUse(_Refused):
+    """The code reads or changes state of its client (`client.headers[...] = ...`, `session.auth =
+    ...`): the shared client cannot take it, a client of its own that borrows the pool can."""
+
+
+_POOL_ATTRIBUTES = frozenset({"mount", "adapters", "connector"})
+"""Client state that is the pool itself: code that uses it wants its own pool, not the shared one."""
+
+
 # --------------------------------------------------------------------------------------------
 # Public entry points
 
@@ -78,7 +87,18 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
             scope_nodes: list[ast.AST] = list(region)
         else:
             scope_nodes = list(_function_body(function))
-        requests = _check_uses(site, variable, scope_nodes, region, binding=item.optional_vars, local=False)
+        try:
+            requests = _check_uses(
+                site, variable, scope_nodes, region, binding=item.optional_vars, local=False
+            )
+        except _StateUse as state:
+            borrowed = _borrow_plan(site)
+            if not isinstance(borrowed, FixPlan):
+                return _unborrowed(str(state), borrowed)
+            _check_uses(
+                site, variable, scope_nodes, region, binding=item.optional_vars, local=False, own=True
+            )
+            return borrowed
         if isinstance(borrowed, FixPlan):
             return borrowed
         unsafe = _cookie_changes(site, requests, moved)
@@ -122,7 +142,14 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
         if refusal is not None and not isinstance(borrowed, FixPlan):
             return _unborrowed(refusal, borrowed or "")
         body = list(_function_body(function))
-        requests = _check_uses(site, variable, body, None, binding=binding, local=True)
+        try:
+            requests = _check_uses(site, variable, body, None, binding=binding, local=True)
+        except _StateUse as state:
+            borrowed = _borrow_plan(site) if _closes(body, variable, ctor.close_methods) else ""
+            if not isinstance(borrowed, FixPlan):
+                return _unborrowed(str(state), borrowed)
+            _check_uses(site, variable, body, None, binding=binding, local=True, own=True)
+            return borrowed
         # A client never closed (a leak) is not given the pool: it would stay unclosed.
         closed = _closes(body, variable, ctor.close_methods)
         if isinstance(borrowed, FixPlan):
@@ -422,10 +449,13 @@ def _check_uses(
     *,
     binding: ast.expr,
     local: bool,
+    own: bool = False,
 ) -> list[tuple[ast.Call, str, bool]]:
     """Every use of the client must be a request call (or, for locals, a standalone close).
 
     Returns the request calls with their method name and whether they sit in a loop of the region.
+    With `own`, the client stays the code's own and borrows the pool only: its state may be read
+    and changed (`client.headers[...] = ...`), except the pool itself (`mount`, `adapters`).
     """
     library = site.library
     ctor = site.constructor
@@ -474,7 +504,10 @@ def _check_uses(
                 _check_close(parents, variable, line)
                 continue
             if attr in library.client_state_attributes:
-                raise _Refused(f"the code reads or changes the client's `{attr}` (line {line})")
+                if own and attr not in _POOL_ATTRIBUTES:
+                    continue
+                error = _Refused if attr in _POOL_ATTRIBUTES else _StateUse
+                raise error(f"the code reads or changes the client's `{attr}` (line {line})")
             if attr in ctor.close_methods:
                 raise _Refused(f"the client is closed explicitly at line {line}")
             raise _Refused(f"the code uses `{variable}.{attr}` (line {line})")
