@@ -112,6 +112,7 @@ SCENARIOS = (
     Scenario("requests_auth_assigned_borrow_session", "fetch", ("{base}/h", "u", "p")),
     # A factory hook whose every call closes the client: the client it returns borrows the pool.
     Scenario("factory_borrow_transport", "visit", ("{base}",), cookies=True),
+    Scenario("factory_aiohttp_requests_borrow", "fetch", ("{base}/f",)),
     Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),
     Scenario("annotated_local_closed", "fetch", ("{base}/t",)),
     Scenario(
