@@ -283,16 +283,25 @@ class SharedClientTransformer(cst.CSTTransformer):
         return cst.Call(func=cst.Name(plan.accessor), args=_clean_args(keyed))
 
     def _borrowing(self, call: cst.Call, plan: FixPlan) -> cst.Call:
-        """The constructor with the arguments that make it borrow the shared pool, at its end."""
+        """The constructor with the arguments that make it borrow the shared pool, at its end; the
+        pool accessor gets a copy of the constructor's pool options (`verify=False`), which the
+        client keeps too. A constructor without such arguments becomes the accessor's call."""
         library = _library(plan.library)
         ctor = next(c for c in library.constructors if c.borrow_accessor == plan.accessor)
+        self._need_accessor(plan.accessor)
+        if not ctor.borrow_arguments:
+            return cst.Call(func=cst.Name(plan.accessor))
         texts = dict(ctor.borrow_arguments)
         equal = cst.AssignEqual(whitespace_before=_NO_SPACE, whitespace_after=_NO_SPACE)
-        extra = [
-            cst.Arg(keyword=cst.Name(name), equal=equal, value=cst.parse_expression(texts[name]))
-            for name in plan.keyed_options
+        pool = [
+            arg.deep_clone() for arg in call.args if arg.keyword and arg.keyword.value in plan.pool_options
         ]
-        self._need_accessor(plan.accessor)
+        extra = []
+        for name in plan.keyed_options:
+            value = cst.parse_expression(texts[name])
+            if isinstance(value, cst.Call) and pool:
+                value = value.with_changes(args=_clean_args(pool))
+            extra.append(cst.Arg(keyword=cst.Name(name), equal=equal, value=value))
         last = call.args[-1] if call.args else None
         opening = call.whitespace_before_args
         if (

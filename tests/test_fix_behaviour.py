@@ -125,6 +125,34 @@ SCENARIOS = (
         cookies=True,
     ),
     Scenario("aiohttp_raise_for_status_may_be_none_borrow_connector", "fetch", ("{base}/f", None)),
+    # httpx clients and requests sessions that borrow the shared pool (a transport whose close
+    # leaves the pool open; a session of its own on the thread's adapters), the same way.
+    Scenario("httpx_cookie_scope_borrow_transport", "visit", ("{base}",), cookies=True),
+    Scenario("httpx_sync_cookie_scope_borrow_transport", "visit", ("{base}",), cookies=True),
+    Scenario("requests_cookie_scope_borrow_session", "visit", ("{base}",), cookies=True),
+    Scenario(
+        "several_requests_borrow_transport", "login_then_fetch", ("{base}/set-cookie?sid=3&next=", "u", "p")
+    ),
+    Scenario("requests_local_borrow_session", "login", ("{base}/set-cookie?sid=4&next=", "u")),
+    Scenario("follow_redirects_borrow_transport", "fetch", ("{base}/redirect?to=/me&sid=5",)),
+    # A client whose own state the code changes keeps it: only the pool is borrowed.
+    Scenario("headers_changed_borrow_transport", "fetch", ("{base}/h", "tok")),
+    Scenario("requests_headers_update_borrow_session", "fetch", ("{base}/h", "tok")),
+    Scenario("requests_auth_assigned_borrow_session", "fetch", ("{base}/h", "u", "p")),
+    # Options the shared client cannot take exactly (a header on both sides, a moved option whose
+    # input changes, a prepared request), and requests that may both run: the client keeps them.
+    Scenario("headers_collide_borrow_transport", "fetch", ("{base}/c", "tok")),
+    Scenario("moved_input_changes_borrow_transport", "fetch", ("{base}/m", "tok")),
+    Scenario("send_prepared_borrow_transport", "fetch", ("{base}/s",)),
+    Scenario(
+        "requests_branches_not_exclusive_borrow_session",
+        "login_if_needed",
+        ("{base}/set-cookie?sid=6&next=", "u", False),
+        cookies=True,
+    ),
+    # A factory hook whose every call closes the client: the client it returns borrows the pool.
+    Scenario("factory_borrow_transport", "visit", ("{base}",), cookies=True),
+    Scenario("factory_aiohttp_requests_borrow", "fetch", ("{base}/f",)),
     Scenario("requests_annotated_local_leak", "create", ("{base}/items", {"name": "a", "n": 1}, 5.0)),
     Scenario("annotated_local_closed", "fetch", ("{base}/t",)),
     # Requests in exclusive branches: one per call, so the shared session is exact.

@@ -38,7 +38,7 @@ CASES = {
         "aiohttp_async_with_moved_options",
         "requests_one_shot_get",
         "urllib3_keyed_options",
-        "several_requests_unsafe_applied",  # unsafe only: a candidate that --fix leaves alone
+        "one_shot_async_unsafe",  # unsafe only: a candidate that --fix leaves alone
     ],
     "worker": ["httpx2_plain_one_shot", "multi_item_client_first", "function_local_import_removed"],
 }
@@ -122,7 +122,7 @@ def test_diff_is_the_same_whatever_jobs(twins: tuple[Path, Path], pools: list[in
     assert code == 0, out
     assert "+++ b/app/http_client.py" in out and "+++ b/worker/http_client.py" in out
     assert "+++ b/app/crlf_line_endings.py" in out and "Lifecycle: " in out
-    assert "+++ b/app/several_requests_unsafe_applied.py" not in out
+    assert "+++ b/app/one_shot_async_unsafe.py" not in out
     assert "Would fix 13 site(s) in 13 file(s)." in out
     assert snapshot(pooled) == snapshot(serial) == snapshot(build_project(pooled.parent / "fresh"))
 
@@ -150,7 +150,7 @@ def test_unsafe_fixes_are_the_same_whatever_jobs(twins: tuple[Path, Path], pools
     two = scan(pooled, 2, "--fix", "--unsafe-fixes")
     assert two == one and one[0] == 0, one[1]
     assert snapshot(pooled) == snapshot(serial)
-    assert b"get_http_client" in (serial / "app" / "several_requests_unsafe_applied.py").read_bytes()
+    assert b"get_http_client" in (serial / "app" / "one_shot_async_unsafe.py").read_bytes()
 
 
 def break_files_after_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:

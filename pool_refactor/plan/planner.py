@@ -36,12 +36,12 @@ class _Refused(Exception):
 
 
 class _StateUse(_Refused):
-    """The code reads or changes the client's own state (`session.cookie_jar`): the shared client
-    would not have it, but a client that keeps itself and only borrows the pool does."""
+    """The code reads or changes state of its client (`client.headers[...] = ...`, `session.auth =
+    ...`): the shared client cannot take it, a client of its own that borrows the pool can."""
 
-    def __init__(self, message: str, attribute: str) -> None:
-        super().__init__(message)
-        self.attribute = attribute
+
+_POOL_ATTRIBUTES = frozenset({"mount", "adapters", "connector"})
+"""Client state that is the pool itself: code that uses it wants its own pool, not the shared one."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,6 +59,9 @@ def plan_site(site: Site, request: PlanRequest) -> PlanResult:
     if request.kind == "chained":
         assert isinstance(request.parent, ast.Call)
         return plan_chained(site, request.parent)
+    if request.kind == "factory":
+        borrowed = _borrow_plan(site)
+        return borrowed if isinstance(borrowed, FixPlan) else request.advice + borrowed
     return plan_one_shot(site, site.imports, request.parent)
 
 
@@ -72,6 +75,10 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
         if not isinstance(item.optional_vars, ast.Name):
             raise _Refused("the client is not bound to a plain name (`as client`)")
         variable = item.optional_vars.id
+        keyed, moved, refusal = _options_or_refusal(site)
+        borrowed = _borrow_plan(site) if refusal is not None else None
+        if refusal is not None and not isinstance(borrowed, FixPlan):
+            return _unborrowed(refusal, borrowed or "")
         function = site.function
         index = statement.items.index(item)
         later_items: list[ast.AST] = [it.context_expr for it in statement.items[index + 1 :]]
@@ -84,20 +91,27 @@ def plan_with(site: Site, statement: ast.With | ast.AsyncWith, item: ast.withite
             requests = _check_uses(
                 site, variable, scope_nodes, region, binding=item.optional_vars, local=False
             )
-        except _StateUse as refused:
-            return _borrow_instead(site, refused)
+        except _StateUse as state:
+            borrowed = _borrow_plan(site)
+            if not isinstance(borrowed, FixPlan):
+                return _unborrowed(str(state), borrowed)
+            _check_uses(
+                site, variable, scope_nodes, region, binding=item.optional_vars, local=False, own=True
+            )
+            return borrowed
+        if isinstance(borrowed, FixPlan):
+            return borrowed
+        unsafe = _cookie_changes(site, requests, moved)
+        if unsafe:
+            borrowed = _borrow_plan(site)
+            if isinstance(borrowed, FixPlan):
+                return borrowed
+            unsafe += borrowed
         try:
-            keyed, moved = _constructor_options(site)
-            unsafe = _cookie_changes(site, requests, moved)
-            if unsafe:
-                borrowed = _borrow_plan(site)
-                if isinstance(borrowed, FixPlan):
-                    return borrowed
-                unsafe += borrowed
             merged = _check_requests(site, requests, moved)
             _check_stable(site, moved, _walk_all(region))
-        except _Refused as refused:
-            return _borrow_instead(site, refused)
+        except _Refused as refused:  # a merge that cannot be written, an option that changes
+            return _borrow_or(site, refused)
         return _client_plan(site, "with", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
@@ -126,30 +140,39 @@ def plan_local(site: Site, statement: ast.stmt, variable: str) -> PlanResult:
             binding = statement.targets[0]
         else:
             raise _Refused("the client is not assigned by a plain assignment")
+        keyed, moved, refusal = _options_or_refusal(site)
+        borrowed = _borrow_plan(site) if refusal is not None else None
+        if refusal is not None and not isinstance(borrowed, FixPlan):
+            return _unborrowed(refusal, borrowed or "")
         body = list(_function_body(function))
-        # A client never closed (a leak) is not given the pool: it would stay unclosed.
-        closed = _closes(body, variable, ctor.close_methods)
         try:
             requests = _check_uses(site, variable, body, None, binding=binding, local=True)
-        except _StateUse as refused:
-            if not closed:
-                raise
-            return _borrow_instead(site, refused)
+        except _StateUse as state:
+            borrowed = _borrow_plan(site) if _closes(body, variable, ctor.close_methods) else ""
+            if not isinstance(borrowed, FixPlan):
+                return _unborrowed(str(state), borrowed)
+            _check_uses(site, variable, body, None, binding=binding, local=True, own=True)
+            return borrowed
+        # A client never closed (a leak) is not given the pool: it would stay unclosed.
+        closed = _closes(body, variable, ctor.close_methods)
+        if isinstance(borrowed, FixPlan):
+            # A client never closed keeps the refusal: borrowing would hide the leak.
+            return borrowed if closed else str(refusal)
+        unsafe = _cookie_changes(site, requests, moved)
+        if unsafe and closed:
+            borrowed = _borrow_plan(site)
+            if isinstance(borrowed, FixPlan):
+                return borrowed
+            unsafe += borrowed
         try:
-            keyed, moved = _constructor_options(site)
-            unsafe = _cookie_changes(site, requests, moved)
-            if unsafe and closed:
-                borrowed = _borrow_plan(site)
-                if isinstance(borrowed, FixPlan):
-                    return borrowed
-                unsafe += borrowed
             merged = _check_requests(site, requests, moved)
             end = statement.end_lineno or statement.lineno
-            _check_stable(site, moved, (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end))
+            later = (n for n in _walk_all(function.body) if getattr(n, "lineno", 0) > end)
+            _check_stable(site, moved, later)
         except _Refused as refused:
             if not closed:
                 raise
-            return _borrow_instead(site, refused)
+            return _borrow_or(site, refused)
         return _client_plan(site, "local", variable, keyed, moved, unsafe, merged)
     except _Refused as refused:
         return str(refused)
@@ -178,34 +201,74 @@ def plan_chained(site: Site, request: ast.Call) -> PlanResult:
         return str(refused)
 
 
+def _options_or_refusal(site: Site) -> tuple[tuple[str, ...], list[str], str | None]:
+    """The constructor's keyed and moved options for the shared client; or, where the shared
+    client cannot take them (`cookies=`, a computed `base_url=`, `headers=` built by a call), the
+    reason. A client of its own that borrows the pool (`_borrow_plan`) then keeps them as written,
+    evaluated once where they were, which is exact whatever they are, provided its uses pass the
+    same checks as for the shared client."""
+    try:
+        keyed, moved = _constructor_options(site)
+    except _Refused as refused:
+        return (), [], str(refused)
+    return keyed, moved, None
+
+
+def _unborrowed(refusal: str, words: str) -> str:
+    """The refusal, with what keeps the client from borrowing the pool where it says something
+    new (not a second mention of the `**kwargs` or positional arguments it already names)."""
+    repeated = any(
+        words.endswith(f"given {it}") and it in refusal for it in ("`**kwargs`", "positional arguments")
+    )
+    return refusal if repeated else refusal + words
+
+
 def _borrow_plan(site: Site) -> FixPlan | str:
-    """The exact fix for a client whose cookies the shared client would lose, where the library
-    lets a client borrow a pool (aiohttp): the constructor stays as written, in its block, and gets
-    the shared pool (`connector=get_aiohttp_connector(), connector_owner=False`). Its cookie jar,
-    headers, auth, timeout and every other option stay its own and live exactly as long as
-    before, across redirects and across the requests of the block; only connections are shared,
-    and closing the client leaves the pool open. Otherwise the words to add to the reason: nothing
-    when the library has no such form, the argument that blocks it when the constructor decides
-    about the pool itself (`connector_owner=`, or `**kwargs` that may hold it; `connector=` is
-    refused earlier).
+    """The exact fix for a client whose cookies or options the shared client would lose, where
+    the library lets a client borrow a pool: the constructor stays as written, in its block, and
+    gets the shared pool (aiohttp `connector=get_aiohttp_connector(), connector_owner=False`,
+    httpx `transport=get_http_transport()`), or becomes a new session of its own on the shared
+    adapters (requests `borrow_requests_session()`). Its cookie jar, headers, auth, timeout and
+    every other option stay its own and live exactly as long as before, across redirects and
+    across the requests of the block; only connections are shared, and closing the client leaves
+    the pool open. Otherwise the words to add to the reason: nothing when the library has no such
+    form, else the construct that blocks it: an argument that decides about the pool itself
+    (`connector_owner=`, `transport=`, `mounts=`, `proxy=`), `**kwargs` that may hold one, a pool
+    option that is not a literal (the pool accessor is keyed on it), a positional argument.
 
     Where the one shared client is exact (no cookie can be lost) it stays the fix: it also saves
-    building a session, its cookie jar and its default headers per call.
+    building a client, its cookie jar and its default headers per call.
     """
     ctor = site.constructor
     assert ctor is not None
     if ctor.borrow_accessor is None:
         return ""
+    noun = "session" if ctor.name.endswith("Session") else "client"
+    cannot = f"; the {noun} cannot borrow the shared pool instead, since"
     if (site.subclass is not None and not site.subclass.plain) or site.hook is not None:
         # Their own signature may not take the pool's arguments, nor pass them on (a class that
         # adds nothing has its base's).
         built = f"`{site.subclass.name}`" if site.subclass is not None else "a project function or class"
-        return f"; the session cannot borrow the shared pool instead, since it is built by {built}"
+        return f"{cannot} it is built by {built}"
+    call = site.call
+    if len(call.args) > len(ctor.positional) or any(isinstance(a, ast.Starred) for a in call.args):
+        return f"{cannot} it is given positional arguments"
     added = tuple(name for name, _ in ctor.borrow_arguments)
-    for keyword in site.call.keywords:
-        if keyword.arg is None or keyword.arg in added:
-            given = f"`{keyword.arg}=`" if keyword.arg else "`**kwargs`"
-            return f"; the session cannot borrow the shared pool instead, since it is given {given}"
+    blocked = set(added) | ctor.borrow_blocked
+    library = site.library
+    known = library.per_request_options | library.client_options | set(library.refused_options)
+    pool_options: list[str] = []
+    for keyword in call.keywords:
+        name = keyword.arg
+        if name is None or name in blocked:
+            given = f"`{name}=`" if name else "`**kwargs`"
+            return f"{cannot} it is given {given}"
+        if name not in known:
+            return f"{cannot} it is given `{name}=`, which pool-refactor does not know"
+        if name in ctor.borrow_keys:
+            if not (_is_literal(keyword.value) or _is_true_or_false(keyword.value)):
+                return f"{cannot} the pool is keyed on its pool option `{name}=`, which is not a literal"
+            pool_options.append(name)
     return FixPlan(
         kind="borrow",
         library=site.library.family,
@@ -215,34 +278,16 @@ def _borrow_plan(site: Site) -> FixPlan | str:
         variable=None,
         keyed_options=added,
         moved_options=(),
+        pool_options=tuple(pool_options),
     )
 
 
-def _borrow_instead(site: Site, refused: _Refused) -> FixPlan | str:
-    """Where the shared client cannot replace a client exactly (an option it cannot take or
-    key, a merge it cannot write), a client that can borrow the pool keeps every one of its own
-    arguments, so nothing of that matters: only the pool is shared. Otherwise the refusal, with
-    what blocks the borrow when the refusal is about something else."""
-    ctor = site.constructor
-    assert ctor is not None
-    if ctor.borrow_accessor is None or any(isinstance(a, ast.Starred) for a in site.call.args):
-        return str(refused)
-    if isinstance(refused, _StateUse) and any(name == refused.attribute for name, _ in ctor.borrow_arguments):
-        return str(refused)  # the code touches the pool itself (`session.connector`)
-    given = {keyword.arg for keyword in site.call.keywords}
-    library = site.library
-    blocking = sorted(
-        name for name in given if name in library.refused_options and name not in ctor.borrow_keeps
-    )
-    if blocking:
-        if str(refused) == library.refused_options[blocking[0]]:
-            return str(refused)
-        blocked = f"the session cannot borrow the shared pool instead, since it is given `{blocking[0]}=`"
-        return f"{refused}; {blocked}"
-    if None in given and "`**kwargs`" in str(refused):
-        return str(refused)
+def _borrow_or(site: Site, refused: _Refused) -> FixPlan | str:
+    """Where the shared client cannot take a client's options exactly (a merge it cannot write, a
+    moved option whose inputs change), the client's own options stay as written when it only
+    borrows the pool; otherwise the refusal, with what blocks the borrow."""
     borrowed = _borrow_plan(site)
-    return borrowed if isinstance(borrowed, FixPlan) else f"{refused}{borrowed}"
+    return borrowed if isinstance(borrowed, FixPlan) else _unborrowed(str(refused), borrowed)
 
 
 def _closes(nodes: list[ast.AST], variable: str, methods: frozenset[str]) -> bool:
@@ -442,10 +487,13 @@ def _check_uses(
     *,
     binding: ast.expr,
     local: bool,
+    own: bool = False,
 ) -> list[tuple[ast.Call, str, bool]]:
     """Every use of the client must be a request call (or, for locals, a standalone close).
 
     Returns the request calls with their method name and whether they sit in a loop of the region.
+    With `own`, the client stays the code's own and borrows the pool only: its state may be read
+    and changed (`client.headers[...] = ...`), except the pool itself (`mount`, `adapters`).
     """
     library = site.library
     ctor = site.constructor
@@ -494,7 +542,10 @@ def _check_uses(
                 _check_close(parents, variable, line)
                 continue
             if attr in library.client_state_attributes:
-                raise _StateUse(f"the code reads or changes the client's `{attr}` (line {line})", attr)
+                if own and attr not in _POOL_ATTRIBUTES:
+                    continue
+                error = _Refused if attr in _POOL_ATTRIBUTES else _StateUse
+                raise error(f"the code reads or changes the client's `{attr}` (line {line})")
             if attr in ctor.close_methods:
                 raise _Refused(f"the client is closed explicitly at line {line}")
             raise _Refused(f"the code uses `{variable}.{attr}` (line {line})")

@@ -31,10 +31,17 @@ class Constructor:
     borrow_arguments: tuple[tuple[str, str], ...] = ()
     """Keyword arguments, with their source text, that make the constructor borrow the shared pool
     and leave it open when the client closes (`connector=get_aiohttp_connector()`,
-    `connector_owner=False`); a constructor that already gives one of them is not rewritten so."""
-    borrow_keeps: frozenset[str] = frozenset()
-    """Refused options (`Library.refused_options`) that a borrowing client keeps exactly: it is still
-    built with them. Any other refused option (its own pool, an explicit loop) blocks the borrow."""
+    `connector_owner=False`); a constructor that already gives one of them is not rewritten so.
+    Empty: the constructor call is replaced by the accessor's (`requests.Session()` ->
+    `borrow_requests_session()`, a new session of its own on the shared adapters)."""
+    borrow_keys: frozenset[str] = frozenset()
+    """Options that configure the pool, which a client ignores once it is given one (httpx's
+    `verify=`, `http2=`, `limits=` with `transport=`): a borrowing constructor keeps them and
+    the pool accessor is keyed on the same values (`transport=get_http_transport(verify=False)`),
+    so they must be literals."""
+    borrow_blocked: frozenset[str] = frozenset()
+    """Options with which a client cannot borrow the shared pool: they bring a pool of their own
+    or route around it (httpx `mounts=`, `proxy=`), or bind the client elsewhere (aiohttp `loop=`)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,13 @@ _HTTPX_REQUEST_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream"}
 )
 
+_HTTPX_POOL_OPTIONS = frozenset({"verify", "cert", "http1", "http2", "limits", "trust_env"})
+"""httpx client options that only configure the transport it builds (httpx/_client.py
+`_init_transport`); `trust_env` also turns environment proxies on, which the accessor honours."""
+_HTTPX_BORROW_BLOCKED = frozenset({"mounts", "proxy", "app"})
+"""With a transport given, httpx still builds `proxy=` and `mounts=` transports of the client's
+own, outside the shared pool; `app=` is test wiring."""
+
 HTTPX = Library(
     family="httpx",
     modules=("httpx", "httpx2"),
@@ -133,6 +147,10 @@ HTTPX = Library(
             accessor="get_http_client",
             section="httpx-async",
             close_methods=frozenset({"aclose"}),
+            borrow_accessor="get_http_transport",
+            borrow_arguments=(("transport", "get_http_transport()"),),
+            borrow_keys=_HTTPX_POOL_OPTIONS,
+            borrow_blocked=_HTTPX_BORROW_BLOCKED,
         ),
         Constructor(
             name="Client",
@@ -140,6 +158,10 @@ HTTPX = Library(
             accessor="get_sync_http_client",
             section="httpx-sync",
             close_methods=frozenset({"close"}),
+            borrow_accessor="get_sync_http_transport",
+            borrow_arguments=(("transport", "get_sync_http_transport()"),),
+            borrow_keys=_HTTPX_POOL_OPTIONS,
+            borrow_blocked=_HTTPX_BORROW_BLOCKED,
         ),
     ),
     one_shots=_HTTPX_REQUEST_METHODS,
@@ -198,7 +220,7 @@ AIOHTTP = Library(
             positional=("base_url",),
             borrow_accessor="get_aiohttp_connector",
             borrow_arguments=(("connector", "get_aiohttp_connector()"), ("connector_owner", "False")),
-            borrow_keeps=frozenset({"cookies", "cookie_jar", "auth"}),
+            borrow_blocked=frozenset({"loop"}),
         ),
     ),
     one_shots=frozenset({"request"}),
@@ -258,6 +280,7 @@ REQUESTS = Library(
             accessor="get_requests_session",
             section="requests",
             close_methods=frozenset({"close"}),
+            borrow_accessor="borrow_requests_session",
         ),
     ),
     one_shots=_REQUESTS_METHODS,

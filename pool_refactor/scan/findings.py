@@ -57,6 +57,9 @@ class FixPlan:
     """Moved mapping options (`headers`, `params`) that some request passes too, both as literal
     mappings with no key in common: where a request passes one, its literal becomes the client's
     entries followed by its own, which is exactly the library's merge."""
+    pool_options: tuple[str, ...] = ()
+    """For `borrow`: the constructor's pool options (`verify=False`), which it keeps and which key
+    the pool accessor too (`transport=get_http_transport(verify=False)`)."""
 
 
 @dataclass(frozen=True)

@@ -449,10 +449,13 @@ class _Collector:
         if not arguments or arguments[0].arg != func.value.id:
             return None
         bases = {base.id for base in owner.bases if isinstance(base, ast.Name)}
-        for hook in self.hooks.get(func.attr, ()):
-            if hook.owner and (owner.name == hook.owner or hook.owner in bases):
-                return hook
-        return None
+        found = [
+            h
+            for h in self.hooks.get(func.attr, ())
+            if h.owner and (h.owner == owner.name or h.owner in bases)
+        ]
+        # The class's own override first: it is what `self.name()` calls there.
+        return next((h for h in found if h.owner == owner.name), found[0] if found else None)
 
 
 ExternalResolver = Callable[[ast.Call, list[ast.AST], ImportTable], "Hook | Subclass | None"]
@@ -496,11 +499,14 @@ class PlanRequest:
 
     kind: str
     """`with` (`with X() as c:`), `local` (`c = X()`, closed later or never), `chained` (`X().get()`,
-    never closed; `parent` is the request call) or `one_shot` (`httpx.get()`)."""
+    never closed; `parent` is the request call), `one_shot` (`httpx.get()`) or `factory` (the
+    client a POOL301 factory returns, where every call of it seen closes what it gets)."""
     statement: ast.stmt | None = None
     item: ast.withitem | None = None
     variable: str = ""
     parent: ast.AST | None = None
+    advice: str = ""
+    """For `factory`: the reason shown when the factory cannot be rewritten."""
 
 
 @dataclass(frozen=True)
@@ -893,8 +899,8 @@ def _borrows_pool(ctor: Constructor, call: ast.Call, names: tuple[str, ...] | No
     """Whether the constructor (or, with `names`, a one-shot given those of its borrowing
     arguments) is given the shared pool as `--fix` writes it (`connector=get_aiohttp_connector(),
     connector_owner=False`): only its connections are shared, and they are pooled."""
-    if ctor.borrow_accessor is None:
-        return False
+    if ctor.borrow_accessor is None or not ctor.borrow_arguments:
+        return False  # (a borrowed requests session is the accessor's call: no site at all)
     given = {kw.arg: kw.value for kw in call.keywords if kw.arg is not None}
     for name, text in ctor.borrow_arguments:
         if names is not None and name not in names:
@@ -905,7 +911,8 @@ def _borrows_pool(ctor: Constructor, call: ast.Call, names: tuple[str, ...] | No
         if isinstance(value, ast.Call):
             func = value.func
             called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if called != ctor.borrow_accessor or value.args or value.keywords:
+            # Keywords key the pool (`get_http_transport(verify=False)`).
+            if called != ctor.borrow_accessor or value.args:
                 return False
         elif ast.unparse(value) != text:
             return False
@@ -1499,6 +1506,7 @@ def _hook_sites(
     walker.complete_parents()
     classifier.parents = {**classifier.parents, **walker.parents}
     updated = _mark_with_uses(walker.sites, classifier)
+    uses = [Classified(site, classifier.classify(site)) for site in walker.sites]
     # The factory's own finding gets advice that fits how its callers use it.
     by_line = {(h.where, h.name): h for h in updated if h.kind == "factory"}
     for index, item in enumerate(classified):
@@ -1514,8 +1522,47 @@ def _hook_sites(
         )
         if found is not None:
             reason = _factory_reason(found.constructor.accessor, found.with_uses)
-            classified[index] = Classified(item.site, replace(item.verdict, reason=reason))
-    return [Classified(site, classifier.classify(site)) for site in walker.sites]
+            verdict = replace(item.verdict, reason=reason)
+            if _uses_close_it(found, [use for use in uses if use.site.hook is found], classifier):
+                # The planner gives the factory's client the shared pool, or says why not.
+                verdict = replace(item.verdict, reason="", request=PlanRequest("factory", advice=reason))
+                fixed_there = (
+                    f"the client comes from the factory `{found.qualname}` ({found.where}), which `--fix` "
+                    "gives the shared pool where its finding is fixable; this call then stays as it is"
+                )
+                uses = [
+                    Classified(use.site, replace(use.verdict, reason=fixed_there))
+                    if use.site.hook is found
+                    else use
+                    for use in uses
+                ]
+            classified[index] = Classified(item.site, verdict)
+    return uses
+
+
+def _uses_close_it(hook: Hook, uses: list[Classified], classifier: _Classifier) -> bool:
+    """Whether every call of a factory that can be seen closes the client it gets, in the kind of
+    code the client needs: entered with `with` (`async with` for an async client, POOL101) or
+    assigned and closed in the same function (POOL102). A client of its own that borrows the
+    shared pool is then exact: each call still returns a new client (its own cookies and options,
+    a subclass's override untouched), and closing it leaves the pool open. An async client must
+    also be built and used in the running loop whose pool it borrows, which a coroutine that
+    closes it ensures. Calls in other files are not seen: a factory with no call in its module
+    keeps the advice."""
+    if not uses:
+        return False
+    for use in uses:
+        code = use.verdict.code
+        if code not in ("POOL101", "POOL102"):
+            return False
+        if hook.constructor.is_async and not isinstance(use.site.function, ast.AsyncFunctionDef):
+            return False
+        if code == "POOL101":
+            item = classifier.parent(use.site.call)
+            statement = classifier.parent(item) if item is not None else None
+            if isinstance(statement, ast.AsyncWith) != hook.constructor.is_async:
+                return False
+    return True
 
 
 def _finding(

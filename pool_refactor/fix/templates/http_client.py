@@ -111,6 +111,18 @@ A session of your own shares the pool and keeps everything else (cookies,
 headers, auth, timeout) with `connector=get_aiohttp_connector()` and
 `connector_owner=False`.
 # end section
+# section: httpx-async
+A client of your own shares the pool and keeps everything else with
+`httpx.AsyncClient(..., transport=get_http_transport())`.
+# end section
+# section: httpx-sync
+A client of your own shares the pool and keeps everything else with
+`httpx.Client(..., transport=get_sync_http_transport())`.
+# end section
+# section: requests
+`borrow_requests_session()` is a new session of your own (its cookies,
+headers, auth) that sends through the thread's shared pool.
+# end section
 
 A client class patched in a test (`mock.patch("httpx.AsyncClient")`) is
 honoured, but what it returns is never kept. To mock the shared client,
@@ -138,8 +150,9 @@ import os
 import select  # section: aiohttp
 import sys
 import threading
+import urllib.request  # section: httpx-async, httpx-sync
 import warnings
-import weakref  # section: aiohttp, requests
+import weakref  # section: httpx-async, httpx-sync, aiohttp, requests
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -162,12 +175,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "aclose_http_clients",
+    "borrow_requests_session",  # section: requests
     "close_http_clients",
     "get_aiohttp_connector",  # section: aiohttp
     "get_aiohttp_session",  # section: aiohttp
     "get_http_client",  # section: httpx-async
+    "get_http_transport",  # section: httpx-async
     "get_requests_session",  # section: requests
     "get_sync_http_client",  # section: httpx-sync
+    "get_sync_http_transport",  # section: httpx-sync
     "get_urllib3_pool_manager",  # section: urllib3
     "http_client_stats",
     "lifespan",
@@ -653,6 +669,27 @@ def _httpx_pool_stats(client: object) -> dict[str, int]:
     return stats
 
 
+def _env_proxies(options: dict[str, object]) -> bool:
+    """Tell whether a client would take a proxy from the environment.
+
+    httpx reads HTTP_PROXY, HTTPS_PROXY and ALL_PROXY (through
+    `urllib.request.getproxies()`) only for a client with `trust_env=True`
+    and no `transport=`. A client given a borrowed transport would ignore
+    them, so where one is set the borrowing accessors return None and the
+    client builds its own transport and proxies, as it did before.
+    """
+    if not options.get("trust_env", True):
+        return False
+    # Elsewhere the system's settings count too; here only the environment
+    # does, and reading its names is 20 times faster than getproxies().
+    if sys.platform in {"darwin", "win32"}:  # pragma: no cover - not here
+        named = True
+    else:
+        named = any(name[-6:].lower() == "_proxy" for name in os.environ)
+    proxies = urllib.request.getproxies() if named else {}
+    return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
+
+
 # end section
 # section: httpx-async
 class _AsyncTransport(httpx.AsyncHTTPTransport):
@@ -713,7 +750,66 @@ def get_http_client(**client_options: object) -> httpx.AsyncClient:
         with _lock:
             _keep(loop, client)
             _async_clients.setdefault(loop, {})[key] = client
+            _async_pools[client] = options["transport"]
     return client
+
+
+_async_pools = weakref.WeakKeyDictionary[
+    httpx.AsyncClient,
+    httpx.AsyncBaseTransport,
+]()
+"""The transport (the pool) of each shared async client."""
+
+
+class _BorrowedAsyncTransport(httpx.AsyncBaseTransport):
+    """A client's way into a shared pool: closing it leaves the pool open.
+
+    `httpx.AsyncClient.aclose()` and `__aexit__` close the client's
+    transport. This one sends through the shared transport and ignores the
+    close, so that a client built for one block keeps its own cookies,
+    headers, auth and redirects for exactly that block, while connections
+    stay pooled for every other caller.
+    """
+
+    def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
+        """Send through `pool`, the shared transport."""
+        self.pool = pool
+
+    async def handle_async_request(
+        self,
+        request: httpx.Request,
+    ) -> httpx.Response:
+        """Send `request` through the shared pool."""
+        return await self.pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Leave the shared pool open for the other clients."""
+
+
+def get_http_transport(
+    **transport_options: object,
+) -> httpx.AsyncBaseTransport | None:
+    """Return the running loop's shared pool, for a client of your own.
+
+    `httpx.AsyncClient(..., transport=get_http_transport())` keeps the
+    client's own cookies, headers, auth, timeout and redirects for its
+    life and shares connections only; closing the client leaves the pool
+    open. The pool is that of `get_http_client(**transport_options)`: one
+    per event loop (or trio run) and option set, closed with its loop.
+
+    httpx ignores a client's pool options when it is given a transport, so
+    give the same `verify=`, `cert=`, `http1=`, `http2=`, `limits=` or
+    `trust_env=` here. Returns None where a proxy comes from the
+    environment, and outside a running loop (a client built there may run
+    on any loop later): the client then builds its own transport, as
+    without it.
+    """
+    if _env_proxies(transport_options) or _running_loop() is None:
+        return None
+    client = get_http_client(**transport_options)
+    if not type(client).__module__.startswith(httpx.__name__):
+        return None  # a patched client class: nothing to share
+    return _BorrowedAsyncTransport(_async_pools[client])
 
 
 # end section
@@ -759,18 +855,68 @@ def get_sync_http_client(**client_options: object) -> httpx.Client:
     if client is not None and not client.is_closed:
         return client
     accessor = "get_sync_http_client"
-    client = httpx.Client(
-        **_httpx_options(accessor, client_options, _SyncTransport),
-    )
+    options = _httpx_options(accessor, client_options, _SyncTransport)
+    client = httpx.Client(**options)
     if not _genuine(client, httpx.__name__, accessor):
         return client
     with _lock:
         kept = _sync_clients.get(key)
         if kept is None or kept.is_closed:
             _sync_clients[key] = kept = client
+            _sync_pools[client] = options["transport"]
     if kept is not client:  # another thread built one meanwhile
         client.close()
     return kept
+
+
+_sync_pools = weakref.WeakKeyDictionary[httpx.Client, httpx.BaseTransport]()
+"""The transport (the pool) of each shared sync client."""
+
+
+class _BorrowedTransport(httpx.BaseTransport):
+    """A client's way into a shared pool: closing it leaves the pool open.
+
+    `httpx.Client.close()` and `__exit__` close the client's transport.
+    This one sends through the shared transport and ignores the close, so
+    that a client built for one block keeps its own cookies, headers, auth
+    and redirects for exactly that block, while connections stay pooled
+    for every other caller.
+    """
+
+    def __init__(self, pool: httpx.BaseTransport) -> None:
+        """Send through `pool`, the shared transport."""
+        self.pool = pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` through the shared pool."""
+        return self.pool.handle_request(request)
+
+    def close(self) -> None:
+        """Leave the shared pool open for the other clients."""
+
+
+def get_sync_http_transport(
+    **transport_options: object,
+) -> httpx.BaseTransport | None:
+    """Return the process's shared pool, for a client of your own.
+
+    `httpx.Client(..., transport=get_sync_http_transport())` keeps the
+    client's own cookies, headers, auth, timeout and redirects for its
+    life and shares connections only; closing the client leaves the pool
+    open. The pool is that of `get_sync_http_client(**transport_options)`:
+    one per process and option set, thread-safe, rebuilt after a fork.
+
+    httpx ignores a client's pool options when it is given a transport, so
+    give the same `verify=`, `cert=`, `http1=`, `http2=`, `limits=` or
+    `trust_env=` here. Returns None where a proxy comes from the
+    environment: the client then builds its own transport, as without it.
+    """
+    if _env_proxies(transport_options):
+        return None
+    client = get_sync_http_client(**transport_options)
+    if not type(client).__module__.startswith(httpx.__name__):
+        return None  # a patched client class: nothing to share
+    return _BorrowedTransport(_sync_pools[client])
 
 
 # end section
@@ -1011,6 +1157,53 @@ def get_requests_session() -> requests.Session:
     if _genuine(session, requests.__name__, "get_requests_session"):
         _configure_requests_session(session)
         _requests_local.session = session
+    return session
+
+
+class _BorrowedAdapter(  # type: ignore[misc, unused-ignore]
+    requests.adapters.BaseAdapter,
+):
+    """A session's way into a shared adapter: closing it leaves it open.
+
+    `requests.Session.close()` (also at the end of `with`) closes every
+    mounted adapter. This one sends through the thread's shared adapter and
+    ignores the close, so the pool outlives the borrowing session.
+    """
+
+    def __init__(self, adapter: requests.adapters.BaseAdapter) -> None:
+        """Send through `adapter`, one of the shared session's."""
+        super().__init__()
+        self.adapter = adapter
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        *args: object,
+        **kwargs: object,
+    ) -> requests.Response:
+        """Send `request` through the shared adapter."""
+        send = cast("Callable[..., requests.Response]", self.adapter.send)
+        return send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        """Leave the shared pool open for the other sessions."""
+
+
+def borrow_requests_session() -> requests.Session:
+    """Return a new `requests.Session` that sends through a shared pool.
+
+    The session is the caller's own, as `requests.Session()` is: its
+    cookies (kept across redirects and across its requests), headers, auth
+    and hooks live as long as it does and reach no other session. Only its
+    adapters are borrowed from `get_requests_session()`, the thread's pool,
+    so `close()` and the end of `with` leave the connections open for the
+    next session. Use it in the thread that made it.
+    """
+    session = requests.Session()
+    if not _genuine(session, requests.__name__, "borrow_requests_session"):
+        return session
+    for prefix, adapter in get_requests_session().adapters.items():
+        session.mount(prefix, _BorrowedAdapter(adapter))
     return session
 
 

@@ -23,6 +23,7 @@ import socketserver
 import sys
 import threading
 import types
+import urllib.request  # section: httpx-async, httpx-sync
 import warnings
 from typing import (
     TYPE_CHECKING,
@@ -372,6 +373,17 @@ def _async_with(**options: object) -> object:
 
 
 # end section
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take every proxy setting of the machine away, system ones too.
+
+    An empty lower-case variable cancels its upper-case namesake.
+    """
+    for scheme in ("http", "https", "all"):
+        monkeypatch.setenv(f"{scheme}_proxy", "")
+    only_environment = urllib.request.getproxies_environment
+    monkeypatch.setattr(urllib.request, "getproxies", only_environment)
+
+
 _HTTPX_BUILDERS: list[Callable[..., object]] = [
     _async_with,  # section: httpx-async
     http_client.get_sync_http_client,  # section: httpx-sync
@@ -427,6 +439,29 @@ def test_a_sync_client_built_meanwhile_wins(
     assert built[0].is_closed
 
 
+def test_a_sync_client_of_its_own_borrows_the_pool(
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It sends through the shared pool, which its close leaves open."""
+    _no_proxies(monkeypatch)
+    with httpx.Client(
+        transport=http_client.get_sync_http_transport(),
+    ) as client:
+        assert client.get(url).text == "ok"
+    assert http_client.get_sync_http_client().get(url).text == "ok"
+    stats = http_client.http_client_stats()
+    assert stats["httpx-sync[]"]["open"] == 1
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    assert http_client.get_sync_http_transport() is None
+    own = http_client.get_sync_http_transport(trust_env=False)
+    assert own is not None
+    http_client.reset_http_clients()
+    monkeypatch.setattr(f"{httpx.__name__}.Client", types.SimpleNamespace)
+    borrow = http_client.get_sync_http_transport
+    assert _quietly(lambda: borrow(trust_env=False)) is None
+
+
 # end section
 # section: httpx-async
 def test_async_client_per_loop(url: str) -> None:
@@ -474,6 +509,41 @@ def test_async_client_needs_a_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(StopIteration):
         closing.send(None)
     assert client.is_closed
+
+
+def test_an_async_client_of_its_own_borrows_the_pool(
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It sends through the loop's pool, which its close leaves open."""
+    _no_proxies(monkeypatch)
+
+    async def main() -> list[int]:
+        """Send with a borrowing client, then with the shared one."""
+        transport = http_client.get_http_transport()
+        async with httpx.AsyncClient(transport=transport) as client:
+            assert (await client.get(url)).text == "ok"
+        shared = http_client.get_http_client()
+        assert (await shared.get(url)).text == "ok"
+        stats = http_client.http_client_stats()
+        return [counts["open"] for counts in stats.values()]
+
+    assert asyncio.run(main()) == [1]
+
+
+def test_no_async_pool_is_lent_to_a_proxy_or_a_patched_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy from the environment, no loop, or a patched class: None."""
+    assert http_client.get_http_transport() is None
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("all_proxy", "http://127.0.0.1:9")
+    assert _in_loop(http_client.get_http_transport) is None
+    borrow = http_client.get_http_transport
+    assert _in_loop(lambda: borrow(trust_env=False)) is not None
+    target = f"{httpx.__name__}.AsyncClient"
+    monkeypatch.setattr(target, types.SimpleNamespace)
+    assert _quietly(lambda: _in_loop(lambda: borrow(trust_env=False))) is None
 
 
 # end section
@@ -619,6 +689,22 @@ def test_requests_session_per_thread(url: str) -> None:
     assert [counts["created"] for counts in stats.values()] == [1]
     http_client.reset_http_clients()
     assert http_client.get_requests_session() is not session
+
+
+def test_a_borrowed_requests_session_leaves_the_pool_open(
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A session of its own sends through the thread's adapters."""
+    with http_client.borrow_requests_session() as session:
+        assert session.get(url).text == "ok"
+        assert session is not http_client.get_requests_session()
+    assert http_client.get_requests_session().get(url).text == "ok"
+    stats = http_client.http_client_stats()
+    assert [counts["created"] for counts in stats.values()] == [1]
+    monkeypatch.setattr("requests.Session", types.SimpleNamespace)
+    borrowed = _quietly(http_client.borrow_requests_session)
+    assert isinstance(borrowed, types.SimpleNamespace)
 
 
 def test_requests_resends_a_request_that_met_a_closed_connection(
