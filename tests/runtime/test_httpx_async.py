@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
-import time
 import warnings
 from types import ModuleType
 
@@ -301,11 +300,9 @@ def test_thousand_requests_through_twenty_connections(
         responses = await asyncio.gather(*(client.get(server.url + "/") for _ in range(1000)))
         assert all(r.status_code == 200 for r in responses)
 
-    started = time.perf_counter()
-    asyncio.run(main())
+    asyncio.run(main())  # a PoolTimeout (5 s by default) would fail a request
     assert server.requests == 1000
     assert server.max_open_connections <= 20
-    assert time.perf_counter() - started < 60
 
 
 def test_aclose_during_traffic(hc: ModuleType, server: LocalServer) -> None:

@@ -146,6 +146,12 @@ def test_a_cap_is_available_and_global(hc: ModuleType, monkeypatch: pytest.Monke
 
 # -- keep-alive: no churn at 50 concurrent callers --------------------------------
 
+MOST_CONNECTIONS = 60
+"""At most one connection per caller, and a few more where a machine so loaded that a round takes
+longer than the keep-alive expiry (5 s) lets an idle connection lapse. Churn is what this catches:
+with httpx's default of 20 kept-alive connections, most of the 200 requests open a new one
+(benchmarks/keepalive.py)."""
+
 
 def test_no_churn_at_50_callers_async(hc: ModuleType, server: LocalServer) -> None:
     url = server.url + "/delay?seconds=0.02"
@@ -167,7 +173,7 @@ def test_no_churn_at_50_callers_async(hc: ModuleType, server: LocalServer) -> No
             server.reset_counts()
             await asyncio.gather(*(caller() for _ in range(50)))
             assert server.requests == 200
-            assert server.connections <= 50, caller.__name__
+            assert server.connections <= MOST_CONNECTIONS, caller.__name__
 
     asyncio.run(main())
 
@@ -190,4 +196,4 @@ def test_no_churn_at_50_callers_sync(hc: ModuleType, server: LocalServer, librar
         thread.join(60)
     assert results == [None] * 50
     assert server.requests == 200
-    assert server.connections <= 50
+    assert server.connections <= MOST_CONNECTIONS
