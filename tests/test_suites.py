@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pool_refactor.cli import app
+from pool_refactor.paths import DiscoveredFile
 from pool_refactor.run.config import load_config
 from pool_refactor.run.suites import find_test_files, is_test_name
 from pool_refactor.run.suites import testpaths as read_testpaths
@@ -147,3 +148,25 @@ def test_exact_argument_checks_of_a_borrowing_session_are_listed(
         "tests/test_pages.py:4: After the fix `svc.pages` still calls `aiohttp.ClientSession`, so this "
         "patch keeps working, but it passes" in " ".join(result.output.split())
     )
+
+
+def test_a_test_helper_in_the_package_is_checked(tmp_path: Path) -> None:
+    """A module of the package that patches (not named like a test) is read like a test."""
+    root = _write(
+        tmp_path,
+        {
+            "pyproject.toml": '[project]\nname = "bots"\n',
+            "bots/__init__.py": "",
+            "bots/weather.py": "import requests\n",
+            "bots/request_test_lib.py": "from unittest import mock\n\n\ndef mocked():\n"
+            "    return mock.patch('requests.get')\n",
+            "bots/setattr_user.py": "setattr(object(), 'name', 1)\n",
+        },
+    )
+    config = load_config(root)
+    scanned = [
+        DiscoveredFile(root / name, name)
+        for name in ("bots/weather.py", "bots/request_test_lib.py", "bots/setattr_user.py")
+    ]
+    found = [p.relative_to(root).as_posix() for p in find_test_files(config, (), scanned)]
+    assert found == ["bots/request_test_lib.py"]

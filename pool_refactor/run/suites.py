@@ -8,7 +8,10 @@ with the tests in `tests/`), so they are looked for from the project root, the w
   pytest.ini or tox.ini, `[tool:pytest]` in setup.cfg), else `tests/` and `test/` (and `src/tests`):
   every Python file in them, since helpers and fixtures patch too;
 - anywhere in the project, files named like pytest's defaults: `test_*.py`, `*_test.py`,
-  `conftest.py`.
+  `conftest.py`;
+- among the scanned files, modules that import a mocking library and patch something: test helpers
+  shipped in the package (zulip-bots' `request_test_lib.py` patches `requests.get` for every bot's
+  tests).
 
 The project's excludes apply (`.gitignore`, virtual environments, `extend-exclude`), so vendored or
 generated code is not read; `--exclude` does not (the fixer passes none): on the command line it is
@@ -18,6 +21,7 @@ how the tests are kept out of the rewrite (`--exclude tests/`), and they must st
 from __future__ import annotations
 
 import configparser
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -78,10 +82,21 @@ def _ini_paths(path: Path, section: str) -> list[str]:
     return parser.get(section, "testpaths").split()
 
 
+_PATCHES = re.compile(rb"\b(?:patch(?:\.object|\.multiple)?|setattr)\(")
+_MOCKING = re.compile(rb"\b(?:unittest\.mock|import mock|from mock import|mocker|monkeypatch)\b")
+
+
+def mocks_patch(data: bytes) -> bool:
+    """Whether a module not named like a test patches things: a test helper shipped with the code
+    (`request_test_lib.py`, `testing.py`) that the project's tests call to mock HTTP."""
+    return bool(_MOCKING.search(data)) and bool(_PATCHES.search(data))
+
+
 def find_test_files(
     config: Config, exclude: Sequence[str] = (), scanned: Iterable[DiscoveredFile] = ()
 ) -> list[Path]:
-    """The project's test files, in a stable order, each once."""
+    """The project's test files, in a stable order, each once; with the scanned modules that
+    patch things (test helpers in the package)."""
     root = config.project_root
     folders = [root / p for p in testpaths(root)] or [root / p for p in _DEFAULT_FOLDERS]
     found: dict[Path, Path] = {}
@@ -96,4 +111,14 @@ def find_test_files(
     for file in scanned:  # scanned files named like tests (a project root outside the scan, say)
         if is_test_name(file.path.name):
             found.setdefault(file.path.resolve(), file.path)
+        elif file.path.resolve() not in found and mocks_patch(_head(file.path)):
+            found[file.path.resolve()] = file.path
     return [found[key] for key in sorted(found)]
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(1 << 20)
+    except OSError:
+        return b""
