@@ -427,16 +427,22 @@ def parse_lint_output(tool: str, output: str) -> tuple[int, list[LintItem]]:
     * ruff check / flake8 / generic: ``path:line:col: CODE message`` lines (``Found N errors.`` is
       the count when no line could be read);
     * mypy: ``path:line[:col]: error: message  [code]`` lines (notes are not errors);
-    * black / ruff format: ``would reformat PATH`` / ``Would reformat: PATH`` lines (code
-      ``reformat``), the count from "N files would be reformatted" when no line could be read.
+    * black / ruff format: ``would reformat PATH`` / ``Would reformat: PATH`` lines, or ruff 0.16's
+      ``unformatted: File would be reformatted`` followed by `` --> PATH:1:1`` (code ``reformat``),
+      the count from "N files would be reformatted" when no line could be read.
     """
     text = _ANSI.sub("", output)
     items: list[LintItem] = []
     if tool in ("black", "ruff format"):
+        unformatted = False
         for line in text.splitlines():
             match = re.match(r"^\s*(?:would reformat|Would reformat:)\s+(.+?)\s*$", line)
             if match:
                 items.append(LintItem(match.group(1), 0, "reformat", "would reformat"))
+            pointer = re.match(r"^\s*-->\s+(.+?):\d+:\d+\s*$", line) if unformatted else None
+            if pointer:
+                items.append(LintItem(pointer.group(1), 0, "reformat", "would reformat"))
+            unformatted = line.startswith("unformatted:")  # its `-->` line comes next
         summary = re.search(r"(\d+) files? would be reformatted", text)
         count = len(items) or (int(summary.group(1)) if summary else 0)
         return count, items
@@ -1136,7 +1142,9 @@ class Loop:
         return runner.run([*argv, *project.scan_paths], cwd=src, env=_our_env(), label=label)
 
     def scan(self, project: Project, runner: Runner, src: Path, label: str) -> ScanSummary:
-        done = self.pool_refactor(project, runner, src, label, "--format", "json", *project.fix_args)
+        # The report counts what --fix would do with these arguments; --fix-tests acts only with --fix.
+        scan_args = [arg for arg in project.fix_args if arg != "--fix-tests"]
+        done = self.pool_refactor(project, runner, src, label, "--format", "json", *scan_args)
         summary = ScanSummary(exit_code=done.exit_code)
         try:
             start = done.output.index("{")

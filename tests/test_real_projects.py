@@ -169,6 +169,15 @@ def test_formatters() -> None:
     count, items = rp.parse_lint_output("ruff format", ruff_format)
     assert count == 1 and items[0].path == "demo_project/http_client.py"
     assert rp.parse_lint_output("black", "All done! 12 files would be left unchanged.\n") == (0, [])
+    # ruff 0.16 names the file on a `-->` line under each "unformatted" one, and shows the diff
+    ruff_016 = (
+        "unformatted: File would be reformatted\n --> beetsplug/deezer.py:1:1\n  |\n"
+        "100 |     x = get_requests_session().get(url).json()\n  |\n\n"
+        "unformatted: File would be reformatted\n --> beets/http_client.py:1:1\n"
+        " --> not/after/unformatted.py:3:1\n2 files would be reformatted, 40 files already formatted\n"
+    )
+    count, items = rp.parse_lint_output("ruff format", ruff_016)
+    assert count == 2 and [i.path for i in items] == ["beetsplug/deezer.py", "beets/http_client.py"]
 
 
 def test_mypy_errors_not_notes() -> None:
