@@ -21,7 +21,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import ImportStyle, add_import, apply_import_changes, set_import_style
 from codemods.wrapping import wrap_long_lines
-from pool_refactor.fix.shared_module import restyle
+from pool_refactor.fix.shared_module import SECTIONS, render_tests, restyle
 from pool_refactor.fix.style import ProjectStyle, read_style
 
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
@@ -382,3 +382,33 @@ def test_restyle_leaves_an_import_run_it_cannot_rewrite_whole() -> None:
     assert restyle(wrapped, ProjectStyle()) == (
         "import z\nfrom q import (\n" + "".join(f"    {name * 30},\n" for name in "abc") + ")\n"
     )
+
+
+@pytest.mark.parametrize("kind", ["csv", "list"])
+def test_the_generated_tests_write_parametrize_names_as_the_project_does(tmp_path: Path, kind: str) -> None:
+    """flake8-pytest-style's PT006 with the project's `parametrize-names-type` finds nothing in the
+    generated tests (beets sets csv)."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ruff.lint]\nselect = ["PT006"]\n'
+        f'[tool.ruff.lint.flake8-pytest-style]\nparametrize-names-type = "{kind}"\n'
+    )
+    style = read_style(tmp_path)
+    assert style.parametrize_names == kind
+    text = render_tests(SECTIONS, "shop.http_client", style=style)
+    (tmp_path / "test_http_client.py").write_text(text)
+    tuple_style = render_tests(SECTIONS, "shop.http_client")
+    assert '("target", "build")' in tuple_style and '("target", "build")' not in text
+    done = subprocess.run(
+        [RUFF, "check", "--no-cache", "--output-format", "concise", "test_http_client.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_read_style_reads_the_flake8_plugins_parametrize_names_type(tmp_path: Path) -> None:
+    (tmp_path / "setup.cfg").write_text("[flake8]\npytest-parametrize-names-type = csv\n")
+    assert read_style(tmp_path).parametrize_names == "csv"
+    assert read_style(tmp_path / "nowhere").parametrize_names == "tuple"

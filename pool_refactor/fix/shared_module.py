@@ -594,9 +594,23 @@ def restyle(text: str, style: ProjectStyle | None, own_package: str = "") -> str
     if style is None:
         return text
     text = _sort_import_blocks(text, style, own_package)
+    if style.parametrize_names != "tuple":
+        text = _PARAMETRIZE_NAMES.sub(lambda m: _names_as(m, style.parametrize_names), text)
     if style.quotes == "single":
         text = _single_quotes(text)
     return text
+
+
+_PARAMETRIZE_NAMES = re.compile(r'(@pytest\.mark\.parametrize\(\s*)\(((?:"\w+", )+"\w+")\)')
+"""Several names of a `@pytest.mark.parametrize`, written as a tuple in the template."""
+
+
+def _names_as(match: re.Match[str], kind: str) -> str:
+    """The names as the project's flake8-pytest-style wants them (PT006): `"a,b"` or `["a", "b"]`."""
+    names = match.group(2)
+    if kind == "csv":
+        return f'{match.group(1)}"{names.replace(chr(34), "").replace(", ", ",")}"'
+    return f"{match.group(1)}[{names}]"
 
 
 _STRING_PREFIX = re.compile(r"^[rRbBuUfF]*")

@@ -43,6 +43,10 @@ class ProjectStyle:
     """Modules whose imports stay on one line under force_single_line."""
     lexicographical: bool = False
     """isort's `lexicographical` (google profile): force-sorted lines by `module.name`."""
+    parametrize_names: str = "tuple"
+    """flake8-pytest-style's `parametrize-names-type` (ruff's `lint.flake8-pytest-style`, the
+    plugin's `pytest-parametrize-names-type`): how the generated tests write several names in
+    `@pytest.mark.parametrize` (`("a", "b")`, `"a,b"` or `["a", "b"]`; PT006)."""
 
 
 def read_style(project_root: Path) -> ProjectStyle:
@@ -86,7 +90,28 @@ def read_style(project_root: Path) -> ProjectStyle:
         lines_after_imports=next((lines for lines in after if lines is not None), -1),
         single_line_exclusions=frozenset(exclusions),
         lexicographical=lexicographical,
+        parametrize_names=_parametrize_names(project_root, ruff, lint, tool),
     )
+
+
+_NAMES_TYPES = frozenset({"tuple", "csv", "list"})
+
+
+def _parametrize_names(root: Path, ruff: dict[str, Any], lint: dict[str, Any], tool: dict[str, Any]) -> str:
+    """ruff's `flake8-pytest-style.parametrize-names-type`, then the flake8 plugin's option (ini
+    files, flake8-pyproject's `[tool.flake8]`); "tuple" (both tools' default) when none says."""
+    style = _dict(lint.get("flake8-pytest-style")) or _dict(ruff.get("flake8-pytest-style"))
+    candidates: list[object] = [
+        style.get("parametrize-names-type"),
+        _get(tool, "flake8", "pytest-parametrize-names-type"),
+    ]
+    for parser in _ini(root):
+        if parser.has_option("flake8", "pytest-parametrize-names-type"):
+            candidates.append(parser.get("flake8", "pytest-parametrize-names-type"))
+    for value in candidates:
+        if isinstance(value, str) and value.strip() in _NAMES_TYPES:
+            return value.strip()
+    return "tuple"
 
 
 _GOOGLE_SINGLE_LINE_EXCLUSIONS = frozenset({"collections.abc", "six.moves", "typing", "typing_extensions"})
