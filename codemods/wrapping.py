@@ -15,6 +15,10 @@ the arguments on one line when that line fits, else one per line with a trailing
 whose call cannot be split that way (several statements on one line, a call that does not end
 the statement) is left as it is.
 
+A rewritten call chain (`get_requests_session().get(url).json()`: two calls after a call, where
+`requests.get(url).json()` had one after a name) is laid out fluently, as the formatters lay such a
+chain out once it does not fit (`_chain_layout`).
+
 A statement the rewrite only moved (the body of a removed `with` block, now 4 columns to the
 left) may fit on fewer lines than black gave it: it is laid out again when black's layout is
 certain (`_relaid`), so the formatter's check stays green on the lines the fix touched.
@@ -115,6 +119,10 @@ class _Wrapper(cst.CSTTransformer):
         code = cst.Module(body=[]).code_for_node(updated_node.with_changes(leading_lines=()))
         lines = code.splitlines()
         indent = "".join(self._indents)
+        if not all(line.strip() in self._original for line in lines):
+            chained = _chain_layout(updated_node, code, len(indent), self._default_indent, self._limit)
+            if chained is not None:
+                return chained
         if len(lines) > 1 and all(line.strip() in self._original for line in lines):
             # The project's own lines, moved at most (a `with` block's body dedented): not ours to
             # reformat, unless the formatter would now lay the statement out another way.
@@ -162,6 +170,115 @@ def _relaid(
     if not isinstance(statement, cst.SimpleStatementLine):
         return node
     return statement.with_changes(leading_lines=node.leading_lines)
+
+
+def _chain_layout(
+    node: cst.SimpleStatementLine, code: str, indent: int, step: str, limit: int
+) -> cst.SimpleStatementLine | None:
+    """A rewritten `x = get_requests_session().get(...).json()` (or `return ...`) as black and ruff
+    lay it out, when that differs from how it stands; None when it is not such a chain or the
+    layout is not certain.
+
+    `requests.get(...).json()` was a chain of one call after a name; the accessor's call makes it
+    two, and the formatters then lay a chain that does not fit out fluently: the value on one
+    line inside parentheses when that fits, else each `.method(...)` on a line of its own. A
+    segment that does not fit is split as `_layout` splits a line (no magic trailing comma, no
+    split at an operator: those are left as they are).
+    """
+    small = node.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        head = cst.Module(body=[]).code_for_node(small.targets[0].target) + " = "
+        value: cst.BaseExpression | None = small.value
+    elif isinstance(small, cst.Return) and small.value is not None:
+        head, value = "return ", small.value
+    else:
+        return None
+    if step != "    " or value is None or value.lpar:
+        return None
+    segments = _chain_segments(value)
+    if segments is None or _has_comment(node):
+        return None
+    flat = _flat(cst.Module(body=[]).code_for_node(value))
+    pad = "    "
+    if flat is not None and indent + len(head) + len(flat) <= limit:
+        lines = [head + flat]
+    elif flat is not None and indent + len(pad) + len(flat) <= limit:
+        lines = [head + "(", pad + flat, ")"]
+    else:
+        lines = [head + "("]
+        for segment in segments:
+            laid = _segment_lines(segment, indent + len(pad), limit)
+            if laid is None:
+                return None
+            lines += [pad + line for line in laid]
+        lines.append(")")
+    if lines == code.splitlines():
+        return None
+    try:
+        statement = cst.parse_statement("\n".join(lines) + "\n")
+    except cst.ParserSyntaxError:
+        return None
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    return statement.with_changes(leading_lines=node.leading_lines)
+
+
+def _segment_lines(segment: str, indent: int, limit: int) -> list[str] | None:
+    """One segment of a fluent chain at `indent` columns: split as `_layout` splits a line, or,
+    when a magic trailing comma keeps it exploded, as it stands (its lines were laid out one
+    level in from the statement, and so is the segment now, below `.method(`); None when a line
+    would not fit."""
+    flat = _flat(segment)
+    if flat is not None:
+        return _layout(flat, indent, limit)
+    lines = segment.splitlines()
+    if len(lines) < 2 or not _has_magic_comma(segment):
+        return None
+    return lines if all(indent + len(line) <= limit for line in lines) else None
+
+
+def _has_magic_comma(code: str) -> bool:
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type == tokenize.OP]
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return any(a.string == "," and b.string in _CLOSING for a, b in zip(tokens, tokens[1:], strict=False))
+
+
+def _chain_segments(value: cst.BaseExpression) -> list[str] | None:
+    """`f(...).a(...).b(...)[k]` as its flat segments (`f(...)`, `.a(...)`, `.b(...)[k]`) when it
+    is a call chain of at least two method calls on the result of a call of a plain name (what
+    makes black and ruff lay it out fluently); else None."""
+    parts: list[cst.BaseExpression] = []
+    node = value
+    while True:
+        if node.lpar:
+            return None
+        if isinstance(node, cst.Call | cst.Subscript):
+            parts.append(node)
+            node = node.func if isinstance(node, cst.Call) else node.value
+        elif isinstance(node, cst.Attribute):
+            parts.append(node)
+            node = node.value
+        else:
+            break
+    if not isinstance(node, cst.Name) or not parts or not isinstance(parts[-1], cst.Call):
+        return None
+    parts.reverse()  # root call first
+    render = cst.Module(body=[]).code_for_node
+    root = parts[0]
+    segments = [render(root)]
+    calls = 0
+    previous: cst.BaseExpression = root
+    for part in parts[1:]:
+        if isinstance(part, cst.Attribute):
+            segments.append("." + part.attr.value)
+        else:
+            text = render(part)[len(render(previous)) :]
+            segments[-1] += text
+            calls += isinstance(part, cst.Call)
+        previous = part
+    return segments if calls >= 2 else None
 
 
 _OPENING = "([{"
@@ -218,7 +335,8 @@ def _layout(flat: str, indent: int, limit: int, depth: int = 0) -> list[str] | N
         return None
     parts = _top_level_commas(body)
     inner = _layout(body, indent, limit, depth + 1)
-    if inner is None or (len(inner) > 1 and len(parts) > 1):
+    long_line = inner is not None and len(inner) == 1 and indent + len(inner[0]) > limit
+    if inner is None or (len(parts) > 1 and (len(inner) > 1 or long_line)):
         inner_pad = "    " * (depth + 1)
         if len(parts) < 2 or any(indent + len(inner_pad) + len(part) + 1 > limit for part in parts):
             return None
