@@ -413,3 +413,24 @@ def test_a_borrowing_one_shot_lists_checks_of_its_exact_arguments(tmp_path: Path
         "but it passes `connector=get_aiohttp_connector()` too"
     )
     assert warning.suggestion.endswith("Expect them as well: `connector=mock.ANY`.")
+
+
+def test_borrowing_httpx_clients_are_checked_and_requests_sessions_are_not(tmp_path: Path) -> None:
+    """An httpx client gains `transport=`; `borrow_requests_session()` builds a session as before."""
+    root = _project(tmp_path, {"app/__init__.py": "", "app/bridge.py": "import httpx\nimport requests\n"})
+    modules = ProjectModules([root], {"app.bridge": "import httpx\nimport requests\n"})
+    borrowed = [
+        Replaced("app.bridge", "httpx", "Client", "get_sync_http_transport", "app.http_client", "borrow"),
+        Replaced("app.bridge", "requests", "Session", "borrow_requests_session", "app.http_client", "borrow"),
+    ]
+    source = (
+        "from unittest.mock import patch\n\n\n"
+        "def test_it():\n"
+        '    with patch("app.bridge.httpx.Client") as client, patch("requests.Session") as session:\n'
+        "        run()\n"
+        "    client.assert_called_once_with(timeout=5)\n"
+        "    session.assert_called_once_with()\n"
+    )
+    [warning] = find_broken_mocks([(Path("t.py"), source)], borrowed, modules)
+    assert warning.target == "app.bridge.httpx.Client"
+    assert "passes `transport=get_sync_http_transport()` too" in warning.suggestion

@@ -496,7 +496,12 @@ class _Classifier:
 
     def borrowing(self, patch: _Patch) -> list[Replaced]:
         """The borrowing constructions that `patch` replaces with its mock: a patch of the class
-        where a module that borrows imports it, or of the library's class itself."""
+        where a module that borrows imports it, or of the library's class itself. A requests
+        session borrows without new arguments (`borrow_requests_session()` builds it as before),
+        so checks of its arguments still hold: it is not among them."""
+        return [r for r in self._borrowing(patch) if _borrow_arguments(r)]
+
+    def _borrowing(self, patch: _Patch) -> list[Replaced]:
         if not self._borrowed:
             return []
         owner, _ = self._modules.resolve(patch.owner)
@@ -524,12 +529,7 @@ class _Classifier:
     ) -> MockWarning:
         """The exact-argument checks of a mocked constructor that now also gets the pool's arguments."""
         library = next(lib for lib in LIBRARIES if lib.family == users[0].library)
-        ctor = library.constructor(users[0].name)
-        if ctor is None:  # a one-shot (`aiohttp.request`): the arguments of its own session it takes
-            ctor = next(c for c in library.constructors if c.borrow_accessor)
-            arguments = [(n, v) for n, v in ctor.borrow_arguments if n in library.one_shot_borrow]
-        else:
-            arguments = list(ctor.borrow_arguments)
+        arguments = _borrow_arguments(users[0])
         added = ", ".join(f"{name}={value}" for name, value in arguments)
         expected = ", ".join(
             f"{name}=mock.ANY" if "(" in value else f"{name}={value}" for name, value in arguments
@@ -743,6 +743,19 @@ def _is_async(replaced: Replaced) -> bool:
     library = next(lib for lib in LIBRARIES if lib.family == replaced.library)
     ctor = library.constructor(replaced.name)
     return bool(ctor and ctor.is_async)
+
+
+def _borrow_arguments(replaced: Replaced) -> list[tuple[str, str]]:
+    """The arguments a borrowing construction gains (for a one-shot such as `aiohttp.request`, those
+    of its session that it takes)."""
+    library = next(lib for lib in LIBRARIES if lib.family == replaced.library)
+    ctor = library.constructor(replaced.name)
+    if ctor is not None:
+        return list(ctor.borrow_arguments)
+    borrowing = next((c for c in library.constructors if c.borrow_accessor), None)
+    if borrowing is None:
+        return []
+    return [(name, value) for name, value in borrowing.borrow_arguments if name in library.one_shot_borrow]
 
 
 # ---------------------------------------------------------------------------
