@@ -23,7 +23,6 @@ import hashlib
 import os
 import re
 from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,6 +259,8 @@ def _parse_crashed(item: _Loaded) -> Scanned:
 def _scan_pool(
     tasks: Sequence[tuple[str, str]], jobs: int, content: ContentTable | None, hash_files: bool
 ) -> Iterator[Scanned]:
+    from concurrent.futures.process import BrokenProcessPool  # only with a pool
+
     count = min(jobs, max(1, len(tasks) // 8))
     chunk = max(1, min(CHUNK_MAX, len(tasks) // (count * 8)))
     done = 0

@@ -15,14 +15,14 @@ Both need the same four things, so they live here once:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.context import BaseContext
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # imported where a pool starts: a warm run that needs none never loads them
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
 
 __all__ = ["isolate", "map_in_order", "mp_context", "start"]
 
@@ -33,6 +33,8 @@ Initializer = Callable[..., None]
 
 
 def mp_context() -> BaseContext:
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
@@ -41,6 +43,8 @@ def start(
     workers: int, initializer: Initializer | None = None, initargs: tuple[Any, ...] = ()
 ) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes that leave Ctrl-C to the parent, then run ``initializer``."""
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(
         workers, mp_context=mp_context(), initializer=_init_worker, initargs=(initializer, initargs)
     )
@@ -66,6 +70,8 @@ def map_in_order(
     One item per task, the largest (by ``sizes``) first, so that one big item does not start last
     and run alone at the end; items cost milliseconds to seconds, so a round trip each is noise.
     """
+    from concurrent.futures.process import BrokenProcessPool
+
     executor = start(workers, initializer, initargs)
     futures: dict[int, Future[Result]] = {}
     broken_at = len(items)
@@ -107,6 +113,8 @@ def isolate(
     initargs: tuple[Any, ...] = (),
 ) -> Iterator[Result]:
     """After a worker died: one item at a time in a single fresh worker, to find the one that kills it."""
+    from concurrent.futures.process import BrokenProcessPool
+
     index = 0
     while index < len(items):
         executor = start(1, initializer, initargs)
