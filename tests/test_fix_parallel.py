@@ -8,6 +8,7 @@ application that gets wired; the pool is forced on for such small trees by lower
 
 from __future__ import annotations
 
+import concurrent.futures
 import gc
 import multiprocessing
 import os
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 
 from pool_refactor.cli import app
 from pool_refactor.paths import DiscoveredFile
-from pool_refactor.run import fix_parallel, fixing, workers
+from pool_refactor.run import fix_parallel, fixing
 from pool_refactor.scan.findings import FileError
 
 runner = CliRunner()
@@ -295,7 +296,7 @@ def test_small_runs_do_not_start_a_pool(tmp_path: Path, monkeypatch: pytest.Monk
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pool was started for a small run")
 
-    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)  # imported by workers.start
     code, out = scan(root, 8, "--diff")
     assert code == 0, out
     assert "Would fix 2 site(s) in 2 file(s)." in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import os
 from pathlib import Path
@@ -83,13 +84,13 @@ def test_parsing_in_workers_for_a_small_run_gives_identical_results(
     build_tree(tmp_path)
     monkeypatch.setattr(parallel, "PARSE_POOL_MIN_BYTES", 0)  # a few kB: force the parse pool
     submitted: list[str] = []
-    real_submit = workers.ProcessPoolExecutor.submit
+    real_submit = concurrent.futures.ProcessPoolExecutor.submit
 
     def counting_submit(self: object, fn: object, item: object) -> object:
         submitted.append(getattr(item, "display", "?"))
         return real_submit(self, fn, item)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(workers.ProcessPoolExecutor, "submit", counting_submit)
+    monkeypatch.setattr(concurrent.futures.ProcessPoolExecutor, "submit", counting_submit)
     pooled = scan(tmp_path, 2, monkeypatch)
     serial = scan(tmp_path, 1, monkeypatch)
     # 16 files with sites and 3 with a syntax error are sent; plain and undecodable ones are answered here.
@@ -182,7 +183,7 @@ def test_small_runs_do_not_start_a_pool(tmp_path: Path, monkeypatch: pytest.Monk
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pool was started for a small run")
 
-    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)  # imported by workers.start
     result = scan(tmp_path, 8, monkeypatch)
     assert result.files_scanned == 10
 
