@@ -74,6 +74,8 @@ def test_a_warm_scan_loads_no_scanner(project: Path) -> None:
     assert not loaded(modules, "pool_refactor.plan")
     assert not loaded(modules, "pathspec")  # the default excludes are plain names
     assert not loaded(modules, "rich")
+    assert not loaded(modules, "multiprocessing")  # no pool is started: none is imported
+    assert not loaded(modules, "concurrent.futures")
 
 
 def test_the_table_and_the_diff_load_what_they_need(project: Path) -> None:
