@@ -21,37 +21,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from tests.concurrent_calls import DRIVER
 from tests.recorder import RecordingServer
 
 SERVICE = Path(__file__).parent / "fixtures" / "acceptance" / "issue12"
 CALLS = 20
-
-_DRIVER = """
-import asyncio, importlib, inspect, json, sys
-from concurrent.futures import ThreadPoolExecutor
-
-module, function_name, raw_args, calls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-function = getattr(importlib.import_module(module), function_name)
-args = json.loads(raw_args)
-try:
-    shared = importlib.import_module("billing.http_client")
-except ImportError:
-    shared = None
-
-if inspect.iscoroutinefunction(function):
-    async def main():
-        results = await asyncio.gather(*(function(*args) for _ in range(calls)))
-        if shared is not None:
-            await shared.aclose_http_clients()
-        return results
-    results = asyncio.run(main())
-else:
-    with ThreadPoolExecutor(max_workers=calls) as pool:
-        results = list(pool.map(lambda _: function(*args), range(calls)))
-    if shared is not None:
-        shared.close_http_clients()
-print(json.dumps([repr(result) for result in results]))
-"""
 
 
 def _entries() -> list[tuple[str, str, list[object]]]:
@@ -66,7 +40,16 @@ def _run_entries(
         server.clear()
         given = json.loads(json.dumps(args).replace("{base}", base))
         done = subprocess.run(
-            [sys.executable, "-c", _DRIVER, module, function, json.dumps(given), str(CALLS)],
+            [
+                sys.executable,
+                "-c",
+                DRIVER,
+                module,
+                function,
+                json.dumps(given),
+                str(CALLS),
+                "billing.http_client",
+            ],
             cwd=folder,
             capture_output=True,
             text=True,

@@ -22,34 +22,11 @@ import pytest
 
 from pool_refactor.fix.shared_module import render
 from pool_refactor.scan.catalog import LIBRARIES
+from tests.concurrent_calls import DRIVER
 from tests.recorder import Record, RecordingServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fix"
 CALLS = 20
-
-_DRIVER = """
-import asyncio, importlib, inspect, json, sys
-from concurrent.futures import ThreadPoolExecutor
-
-name, function_name, raw_args, calls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-function = getattr(importlib.import_module(name), function_name)
-args = json.loads(raw_args)
-shared = importlib.import_module("myapp.http_client") if name == "after" else None
-
-if inspect.iscoroutinefunction(function):
-    async def main():
-        results = await asyncio.gather(*(function(*args) for _ in range(calls)))
-        if shared is not None:
-            await shared.aclose_http_clients()
-        return results
-    results = asyncio.run(main())
-else:
-    with ThreadPoolExecutor(max_workers=calls) as pool:
-        results = list(pool.map(lambda _: function(*args), range(calls)))
-    if shared is not None:
-        shared.close_http_clients()
-print(json.dumps([repr(result) for result in results]))
-"""
 
 
 @dataclass(frozen=True)
@@ -193,6 +170,7 @@ def _run(folder: Path, module: str, scenario: Scenario, base: str) -> list[str]:
             scenario.function,
             json.dumps(args),
             str(CALLS),
+            *(["myapp.http_client"] if module == "after" else []),
         ],
         cwd=folder,
         capture_output=True,
@@ -223,7 +201,7 @@ def test_server_sees_the_same_requests(scenario: Scenario, tmp_path: Path) -> No
     (tmp_path / "myapp" / "http_client.py").write_text(render(_sections(after)))
     (tmp_path / "before.py").write_text(before)
     (tmp_path / "after.py").write_text(after)
-    (tmp_path / "driver.py").write_text(_DRIVER)
+    (tmp_path / "driver.py").write_text(DRIVER)
     for name, content in scenario.files:
         (tmp_path / name).write_text(content)
     with RecordingServer() as server:
