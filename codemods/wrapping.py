@@ -163,13 +163,7 @@ def _relaid(
     relaid = _layout(flat, indent, limit)
     if relaid is None:
         return node
-    try:
-        statement = cst.parse_statement("\n".join(relaid) + "\n")
-    except cst.ParserSyntaxError:
-        return node
-    if not isinstance(statement, cst.SimpleStatementLine):
-        return node
-    return statement.with_changes(leading_lines=node.leading_lines)
+    return _statement(relaid, node) or node
 
 
 def _chain_layout(
@@ -214,6 +208,12 @@ def _chain_layout(
         lines.append(")")
     if lines == code.splitlines():
         return None
+    return _statement(lines, node)
+
+
+def _statement(lines: list[str], node: cst.SimpleStatementLine) -> cst.SimpleStatementLine | None:
+    """`lines` (a layout of `node`, without the block's indentation) as a statement in its place,
+    with its comments and blank lines above; None if they do not read as one simple statement."""
     try:
         statement = cst.parse_statement("\n".join(lines) + "\n")
     except cst.ParserSyntaxError:

@@ -101,17 +101,11 @@ def _parametrize_names(root: Path, ruff: dict[str, Any], lint: dict[str, Any], t
     """ruff's `flake8-pytest-style.parametrize-names-type`, then the flake8 plugin's option (ini
     files, flake8-pyproject's `[tool.flake8]`); "tuple" (both tools' default) when none says."""
     style = _dict(lint.get("flake8-pytest-style")) or _dict(ruff.get("flake8-pytest-style"))
-    candidates: list[object] = [
+    candidates = [
         style.get("parametrize-names-type"),
-        _get(tool, "flake8", "pytest-parametrize-names-type"),
+        *_flake8_option(root, tool, "pytest-parametrize-names-type"),
     ]
-    for parser in _ini(root):
-        if parser.has_option("flake8", "pytest-parametrize-names-type"):
-            candidates.append(parser.get("flake8", "pytest-parametrize-names-type"))
-    for value in candidates:
-        if isinstance(value, str) and value.strip() in _NAMES_TYPES:
-            return value.strip()
-    return "tuple"
+    return _first_of(candidates, set(_NAMES_TYPES)) or "tuple"
 
 
 _GOOGLE_SINGLE_LINE_EXCLUSIONS = frozenset({"collections.abc", "six.moves", "typing", "typing_extensions"})
@@ -121,18 +115,24 @@ def _quotes(root: Path, ruff: dict[str, Any], lint: dict[str, Any], tool: dict[s
     """ruff format's quote-style, then flake8-quotes' inline-quotes (ruff's, flake8's ini files,
     flake8-pyproject's `[tool.flake8]`)."""
     ruff_quotes = _dict(lint.get("flake8-quotes")) or _dict(ruff.get("flake8-quotes"))
-    candidates: list[object] = [
-        _dict(ruff.get("format")).get("quote-style"),
-        ruff_quotes.get("inline-quotes"),
-        _get(tool, "flake8", "inline-quotes"),
-    ]
-    for parser in _ini(root):
-        if parser.has_option("flake8", "inline-quotes"):
-            candidates.append(parser.get("flake8", "inline-quotes"))
+    ours = [_dict(ruff.get("format")).get("quote-style"), ruff_quotes.get("inline-quotes")]
+    value = _first_of([*ours, *_flake8_option(root, tool, "inline-quotes")], set(_QUOTES))
+    return _QUOTES[value] if value else "double"
+
+
+def _flake8_option(root: Path, tool: dict[str, Any], name: str) -> list[object]:
+    """A flake8 plugin's option, from flake8-pyproject's `[tool.flake8]` then the ini files."""
+    found: list[object] = [_get(tool, "flake8", name)]
+    found += [parser.get("flake8", name) for parser in _ini(root) if parser.has_option("flake8", name)]
+    return found
+
+
+def _first_of(candidates: list[object], allowed: set[str]) -> str:
+    """The first candidate that is one of `allowed` (stripped); '' when none is."""
     for value in candidates:
-        if isinstance(value, str) and value.strip() in _QUOTES:
-            return _QUOTES[value.strip()]
-    return "double"
+        if isinstance(value, str) and value.strip() in allowed:
+            return value.strip()
+    return ""
 
 
 def _int(value: object) -> int | None:
