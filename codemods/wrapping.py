@@ -16,8 +16,9 @@ whose call cannot be split that way (several statements on one line, a call that
 the statement) is left as it is.
 
 A rewritten call chain (`get_requests_session().get(url).json()`: two calls after a call, where
-`requests.get(url).json()` had one after a name) is laid out fluently, as the formatters lay such a
-chain out once it does not fit (`_chain_layout`).
+`requests.get(url).json()` had one after a name) is laid out as the formatters lay such a chain out
+once it does not fit (`_chain_layout`): a value fluently, in parentheses; an expression statement
+(`...post(url).raise_for_status()`) split at its last call with arguments.
 
 A statement the rewrite only moved (the body of a removed `with` block, now 4 columns to the
 left) may fit on fewer lines than black gave it: it is laid out again when black's layout is
@@ -27,6 +28,7 @@ certain (`_relaid`), so the formatter's check stays green on the lines the fix t
 from __future__ import annotations
 
 import io
+import re
 import tokenize
 from collections.abc import Sequence
 
@@ -180,11 +182,19 @@ def _chain_layout(
     split at an operator: those are left as they are).
     """
     small = node.body[0]
+    render = cst.Module(body=[]).code_for_node
+    value: cst.BaseExpression | None
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        head = cst.Module(body=[]).code_for_node(small.targets[0].target) + " = "
-        value: cst.BaseExpression | None = small.value
+        head, value = render(small.targets[0].target) + " = ", small.value
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        head = f"{render(small.target)}: {render(small.annotation.annotation)} = "
+        value = small.value
+    elif isinstance(small, cst.AugAssign):
+        head, value = f"{render(small.target)} {render(small.operator).strip()} ", small.value
     elif isinstance(small, cst.Return) and small.value is not None:
         head, value = "return ", small.value
+    elif isinstance(small, cst.Expr):
+        head, value = "", small.value
     else:
         return None
     if step != "    " or value is None or value.lpar:
@@ -196,6 +206,13 @@ def _chain_layout(
     pad = "    "
     if flat is not None and indent + len(head) + len(flat) <= limit:
         lines = [head + flat]
+    elif not head:  # an expression statement is not put in parentheses: its call is split
+        if flat is None:
+            return None
+        split = _expression_lines(flat, indent, limit)
+        if split is None:
+            return None
+        lines = split
     elif flat is not None and indent + len(pad) + len(flat) <= limit:
         lines = [head + "(", pad + flat, ")"]
     else:
@@ -221,6 +238,31 @@ def _statement(lines: list[str], node: cst.SimpleStatementLine) -> cst.SimpleSta
     if not isinstance(statement, cst.SimpleStatementLine):
         return None
     return statement.with_changes(leading_lines=node.leading_lines)
+
+
+_EMPTY_TRAILERS = re.compile(r"(?:\.\w+\(\))+$")
+
+
+def _expression_lines(flat: str, indent: int, limit: int) -> list[str] | None:
+    """An expression statement that is a call chain (`f().post(...).raise_for_status()`), as the
+    formatters split it: at the last call that has arguments, the empty calls after it staying on
+    the closing line; the arguments on one line, else one per line with a trailing comma."""
+    empty = _EMPTY_TRAILERS.search(flat)
+    end = empty.start() if empty else len(flat)
+    call, rest = flat[:end], flat[end:]
+    split = _last_bracket(call)
+    if split is None:
+        return None
+    head, body, tail = call[: split + 1], call[split + 1 : -1], call[-1] + rest
+    pad = "    "
+    if not body or indent + len(head) > limit or indent + len(tail) > limit:
+        return None
+    if indent + len(pad) + len(body) <= limit:
+        return [head, pad + body, tail]
+    parts = _top_level_commas(body)
+    if len(parts) < 2 or any(indent + len(pad) + len(part) + 1 > limit for part in parts):
+        return None
+    return [head, *(f"{pad}{part}," for part in parts), tail]
 
 
 def _segment_lines(segment: str, indent: int, limit: int) -> list[str] | None:

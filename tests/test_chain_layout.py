@@ -29,6 +29,14 @@ CHAINS = [
     'response = get_requests_session().get(self.server_url + "/api/resource/long/path", timeout=10).json()["items"]',  # noqa: E501
     'x = get_http_client(verify=False).get(url, params={"q": query, "limit": 100, "offset": offset}).json().get("a", [])',  # noqa: E501
 ]
+CHAINS += [
+    'get_requests_session().post(self.webhook_url, json={"text": text, "channel": channel}).raise_for_status()',  # noqa: E501
+    "get_requests_session().post(url, json=text, timeout=self.timeout_seconds).raise_for_status()",
+    'data: dict[str, object] = get_requests_session().get(self.server_url + "/api/items", timeout=10).json()',  # noqa: E501
+    'offset += get_requests_session().get(self.server_url + "/api/items/count", timeout=10).json()["n"]',  # noqa: E501
+]
+"""Expression statements (split at their last call with arguments, never put in parentheses),
+annotated and augmented assignments (in parentheses, as plain ones)."""
 LEFT_AS_IT_IS = 'data = get_requests_session().get(base + f"/rest/api/2/search?jql={query}&fields=key,summary,status,assignee,reporter", headers={"Authorization": self.auth}).json()'  # noqa: E501
 """An argument that only splits at its `+`: not a layout `_layout` makes, so the line stays long."""
 
