@@ -127,6 +127,7 @@ SCENARIOS = (
         ("{base}/set-cookie?sid=6&next=", "u", False),
         cookies=True,
     ),
+    Scenario("requests_own_methods_borrow_session", "fetch_image", ("{base}/image.png",)),
     # A factory hook whose every call closes the client: the client it returns borrows the pool.
     Scenario("factory_borrow_transport", "visit", ("{base}",), cookies=True),
     Scenario("factory_aiohttp_requests_borrow", "fetch", ("{base}/f",)),

@@ -40,7 +40,7 @@ class _StateUse(_Refused):
     ...`): the shared client cannot take it, a client of its own that borrows the pool can."""
 
 
-_POOL_ATTRIBUTES = frozenset({"mount", "adapters", "connector"})
+_POOL_ATTRIBUTES = frozenset({"mount", "adapters", "get_adapter", "connector", "detach"})
 """Client state that is the pool itself: code that uses it wants its own pool, not the shared one."""
 
 
@@ -548,7 +548,11 @@ def _check_uses(
                 raise error(f"the code reads or changes the client's `{attr}` (line {line})")
             if attr in ctor.close_methods:
                 raise _Refused(f"the client is closed explicitly at line {line}")
-            raise _Refused(f"the code uses `{variable}.{attr}` (line {line})")
+            if attr.startswith("_") or attr in _POOL_ATTRIBUTES:
+                raise _Refused(f"the code uses `{variable}.{attr}` (line {line})")
+            if own:
+                continue  # its own method (`s.prepare_request(req)`) on its own client
+            raise _StateUse(f"the code uses `{variable}.{attr}` (line {line})")
         if isinstance(parent, ast.Return | ast.Yield | ast.YieldFrom):
             raise _Refused(f"the client is returned or yielded (line {line})")
         if isinstance(parent, ast.Call) or isinstance(parent, ast.keyword):
