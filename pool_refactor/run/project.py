@@ -314,7 +314,7 @@ class _Importer:
         return found if isinstance(found, Subclass) else None
 
     def _resolve(self, call: ast.Call, scopes: list[ast.AST], imports: ImportTable) -> Hook | Subclass | None:
-        from pool_refactor.scan.scanner import Hook, client_given
+        from pool_refactor.scan.scanner import Hook, client_given, self_method_owner
 
         target = imports.resolve(call.func, scopes)
         if target is not None:
@@ -324,16 +324,10 @@ class _Importer:
             return found
         # `self.make_client()` in a method of a class derived from an imported class that defines it
         func = call.func
-        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)) or len(scopes) < 3:
+        owner = self_method_owner(func, scopes) if len(scopes) >= 3 else None
+        if owner is None:
             return None
-        method, owner = scopes[0], scopes[1]
-        if not (
-            isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and isinstance(owner, ast.ClassDef)
-        ):
-            return None
-        arguments = method.args.posonlyargs + method.args.args
-        if not arguments or arguments[0].arg != func.value.id:
-            return None
+        assert isinstance(func, ast.Attribute)
         if any(
             isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name == func.attr
             for stmt in owner.body

@@ -155,6 +155,18 @@ Subclasses = dict[tuple[int, str], Subclass]
 def find_subclasses(imports: ImportTable, libraries: tuple[Library, ...]) -> Subclasses:
     """The classes among `imports.classes` that derive from a catalogued constructor, directly or
     through another such class of the module (in any order of definition)."""
+    return _subclasses_until_settled(
+        imports, lambda base, node, chain, found: _derived(base, node, chain, imports, libraries, found)
+    )
+
+
+Derive = Callable[[ast.expr, ast.ClassDef, list[ast.AST], Subclasses], "Subclass | None"]
+"""What a class is given one of its bases (its node, its chain of scopes, the subclasses found so far)."""
+
+
+def _subclasses_until_settled(imports: ImportTable, derive: Derive) -> Subclasses:
+    """The classes of the module that `derive` makes subclasses from one of their bases, repeated
+    until nothing new is found: a class may derive from one defined after it."""
     found: Subclasses = {}
     pending = list(imports.classes)
     progress = True
@@ -163,13 +175,25 @@ def find_subclasses(imports: ImportTable, libraries: tuple[Library, ...]) -> Sub
         for entry in list(pending):
             node, chain = entry
             for base in node.bases:
-                subclass = _derived(base, node, chain, imports, libraries, found)
+                subclass = derive(base, node, chain, found)
                 if subclass is not None:
                     found[(id(chain[0]), node.name)] = subclass
                     pending.remove(entry)
                     progress = True
                     break
     return found
+
+
+def self_method_owner(func: ast.expr, scopes: list[ast.AST]) -> ast.ClassDef | None:
+    """The class whose method `func` calls as `self.name()`: the call stands in a method of that
+    class (`scopes` innermost first) and its receiver is the method's first parameter."""
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)) or len(scopes) < 2:
+        return None
+    method, owner = scopes[0], scopes[1]
+    if not (isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and isinstance(owner, ast.ClassDef)):
+        return None
+    arguments = method.args.posonlyargs + method.args.args
+    return owner if arguments and arguments[0].arg == func.value.id else None
 
 
 def _derived(
@@ -438,16 +462,10 @@ class _Collector:
                 if not isinstance(scope, ast.ClassDef) and self.imports.binds(func.id, scope):
                     return None
             return hook
-        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)) or len(scopes) < 2:
+        owner = self_method_owner(func, scopes)
+        if owner is None:
             return None
-        method, owner = scopes[0], scopes[1]
-        if not (
-            isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and isinstance(owner, ast.ClassDef)
-        ):
-            return None
-        arguments = method.args.posonlyargs + method.args.args
-        if not arguments or arguments[0].arg != func.value.id:
-            return None
+        assert isinstance(func, ast.Attribute)
         bases = {base.id for base in owner.bases if isinstance(base, ast.Name)}
         found = [
             h
@@ -1301,35 +1319,29 @@ def scan_imported(
 def _derived_from_imported(imports: ImportTable, imported: Callable[[str], Subclass | None]) -> Subclasses:
     """The classes of the module derived from a client subclass imported from another module of the
     project, directly or through another such class of the module (in any order of definition)."""
-    found: Subclasses = {}
-    pending = list(imports.classes)
-    progress = True
-    while pending and progress:
-        progress = False
-        for entry in list(pending):
-            node, chain = entry
-            for base in node.bases:
-                target = imports.resolve(base, chain)
-                parent = imported(target) if target is not None else None
-                if parent is None and isinstance(base, ast.Name):
-                    parent = resolve_subclass(base.id, chain, imports, found)
-                if parent is None:
-                    continue
-                found[(id(chain[0]), node.name)] = Subclass(
-                    node.name,
-                    parent.library,
-                    parent.constructor,
-                    parent.module,
-                    # the imported class, whichever class of this module is in between
-                    through=parent.through if parent.imported_base else parent.name,
-                    plain=_adds_nothing(node) and parent.plain,
-                    line=node.lineno,
-                    imported_base=parent.imported_base or parent.where,
-                )
-                pending.remove(entry)
-                progress = True
-                break
-    return found
+
+    def derive(
+        base: ast.expr, node: ast.ClassDef, chain: list[ast.AST], found: Subclasses
+    ) -> Subclass | None:
+        target = imports.resolve(base, chain)
+        parent = imported(target) if target is not None else None
+        if parent is None and isinstance(base, ast.Name):
+            parent = resolve_subclass(base.id, chain, imports, found)
+        if parent is None:
+            return None
+        return Subclass(
+            node.name,
+            parent.library,
+            parent.constructor,
+            parent.module,
+            # the imported class, whichever class of this module is in between
+            through=parent.through if parent.imported_base else parent.name,
+            plain=_adds_nothing(node) and parent.plain,
+            line=node.lineno,
+            imported_base=parent.imported_base or parent.where,
+        )
+
+    return _subclasses_until_settled(imports, derive)
 
 
 def imported_hook(export: Export, where: str) -> Hook | Subclass | None:
