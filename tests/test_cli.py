@@ -37,7 +37,7 @@ def test_report_exits_0_and_lists_sites(shop: Path) -> None:
     assert code == 0
     assert "shop/users.py:9:16: POOL101 [*]" in out
     assert "shop/users.py:18:20: POOL101 [*]" in out
-    assert "shop/billing.py:27:14: POOL201" in out
+    assert "shop/billing.py:31:14: POOL201" in out
     summary = "Found 5 problems; 4 of 4 per-request sites fixable with --fix; 1 persistent client not listed."
     assert summary in out
 
@@ -102,7 +102,7 @@ def test_json_report_shape(shop: Path) -> None:
     )
     refund = report["findings"][1]
     assert (refund["line"], refund["code"], refund["context"], refund["fixable"]) == (
-        15,
+        19,
         "POOL102",
         "BillingClient.refund",
         True,

@@ -138,6 +138,9 @@ SCENARIOS = (
     Scenario("requests_exclusive_branches_one_request", "send", ("{base}/g", "get", {})),
     Scenario("requests_exclusive_branches_one_request", "fetch", ("{base}/f", False)),
     Scenario("requests_exclusive_branches_one_request", "by_kind", ("{base}/d", "delete")),
+    # Client options known only at run time key the shared client, or the borrowed pool, by value.
+    Scenario("base_url_parameter_keys_shared_client", "profile", ("{base}", "u1")),
+    Scenario("borrow_verify_parameter_two_requests", "login", ("{base}", "ann", True)),
     Scenario(
         "keyed_verify_from_settings",
         "fetch",

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ast
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from pool_refactor.plan.planner import plan_site
 from pool_refactor.scan import catalog
 from pool_refactor.scan.findings import Applicability, Export, FileScan, Finding, FixPlan
-from pool_refactor.scan.scanner import scan_module
+from pool_refactor.scan.scanner import Classified, scan_module
 from pool_refactor.scan.source import Source, SourceError, is_generated, mentions_any, read_source
 
 
@@ -68,6 +69,7 @@ def analyze_module(tree: ast.Module, text: str, path: str) -> tuple[list[Finding
     if module is None:
         return [], ()
     findings = []
+    factories: dict[tuple[str, int], Finding] = {}
     for item in module.sites:
         if item.request is None:
             findings.append(module.finding(item))
@@ -80,8 +82,41 @@ def analyze_module(tree: ast.Module, text: str, path: str) -> tuple[list[Finding
             findings.append(module.finding(item, plan, why, Applicability.UNSAFE))
         else:
             findings.append(module.finding(item, reason=result))
+        if item.request.kind == "factory":
+            factories[(item.site.qualname, item.site.call.lineno)] = findings[-1]
+    if factories:
+        findings = [
+            _through_factory(f, item, factories) for f, item in zip(findings, module.sites, strict=True)
+        ]
     findings.sort(key=lambda f: (f.line, f.column))
     return findings, module.exports
+
+
+def _through_factory(
+    finding: Finding, item: Classified, factories: dict[tuple[str, int], Finding]
+) -> Finding:
+    """A call of a factory that `--fix` rewrites is fixed there, not where it stands: it gets the
+    factory's applicability, so that the summary counts it (`13 of 14 per-request sites
+    fixable`), and, when the factory stays as it is, the factory's reason."""
+    hook = item.site.hook
+    if hook is None or hook.kind != "factory" or item.request is not None:
+        return finding
+    factory = factories.get((hook.qualname, int(hook.where.rpartition(":")[2] or 0)))
+    if factory is None:
+        return finding
+    if factory.applicability is Applicability.SAFE:
+        return replace(
+            finding,
+            applicability=factory.applicability,
+            fixable=True,
+            reason="",
+            message=f"{finding.message}; `--fix` fixes it in the factory",
+        )
+    where = f"the client comes from the factory `{hook.qualname}` ({hook.where})"
+    reason = factory.reason
+    if factory.applicability is not Applicability.UNSAFE:
+        reason = f"{where}, which `--fix` leaves as it is: {factory.reason}"
+    return replace(finding, applicability=factory.applicability, reason=reason)
 
 
 def analyze_source(text: str, path: str = "<string>") -> list[Finding]:

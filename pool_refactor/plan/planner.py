@@ -216,10 +216,14 @@ def _options_or_refusal(site: Site) -> tuple[tuple[str, ...], list[str], str | N
 
 def _unborrowed(refusal: str, words: str) -> str:
     """The refusal, with what keeps the client from borrowing the pool where it says something
-    new (not a second mention of the `**kwargs` or positional arguments it already names)."""
+    new: not a second mention of the `**kwargs` or positional arguments it already names, and a
+    pool option whose value it already explains is named, not explained again."""
     repeated = any(
         words.endswith(f"given {it}") and it in refusal for it in ("`**kwargs`", "positional arguments")
     )
+    option, which, why = words.partition(", which ")
+    if which and refusal.endswith(why):
+        return f"{refusal}{option}, for the same reason"
     return refusal if repeated else refusal + words
 
 
@@ -266,8 +270,9 @@ def _borrow_plan(site: Site) -> FixPlan | str:
         if name not in known:
             return f"{cannot} it is given `{name}=`, which pool-refactor does not know"
         if name in ctor.borrow_keys:
-            if not (_is_literal(keyword.value) or _is_true_or_false(keyword.value)):
-                return f"{cannot} the pool is keyed on its pool option `{name}=`, which is not a literal"
+            unkeyed = _key_refusal(site, name, keyword.value)
+            if unkeyed:
+                return f"{cannot} the pool is keyed on its pool option `{name}=`, which {unkeyed}"
             pool_options.append(name)
     return FixPlan(
         kind="borrow",
@@ -353,11 +358,9 @@ def plan_one_shot(site: Site, imports: ImportTable, parent: ast.AST | None) -> P
             if keyword.arg in library.refused_options:
                 raise _Refused(library.refused_options[keyword.arg])
             if keyword.arg in library.one_shot_client_options:
-                if not _is_literal(keyword.value):
-                    raise _Refused(
-                        f"client-level `{keyword.arg}=` is not a literal (`{_short(keyword.value)}`); "
-                        "the shared client cannot be keyed on it"
-                    )
+                unkeyed = _key_refusal(site, keyword.arg, keyword.value)
+                if unkeyed:
+                    raise _Refused(f"client-level `{keyword.arg}=` {unkeyed}")
                 keyed.append(keyword.arg)
         sync_ctor = next((c for c in library.constructors if not c.is_async), None)
         async_ctor = next((c for c in library.constructors if c.is_async), None)
@@ -467,12 +470,9 @@ def _constructor_options(site: Site) -> tuple[tuple[str, ...], list[str]]:
                 )
             moved.append(name)
         elif name in library.client_options:
-            if not (_is_literal(keyword.value) or _is_true_or_false(keyword.value)):
-                raise _Refused(
-                    f"client-level `{name}=` is not a literal (`{_short(keyword.value)}`); "
-                    "the shared client cannot be keyed on it (a literal, or an expression that is always "
-                    "True or False such as `not settings.flag`, keeps the shared clients few)"
-                )
+            unkeyed = _key_refusal(site, name, keyword.value)
+            if unkeyed:
+                raise _Refused(f"client-level `{name}=` {unkeyed}")
             keyed.append(name)
         else:
             raise _Refused(f"unknown client option `{name}=`")
@@ -866,6 +866,76 @@ def _is_true_or_false(node: ast.expr) -> bool:
     return False
 
 
+_BUILD_ONCE = (
+    "and the shared client is keyed by value: it would get a new pool per call (build the value "
+    "once, at module level or at start-up, and pass that)"
+)
+
+
+def _key_refusal(site: Site, name: str, value: ast.expr) -> str:
+    """Empty when `value` can key the shared client, else why not, worded to follow "`name=`".
+
+    A literal keys it statically. A value known only at run time (`settings.ca_bundle`, a module
+    constant, `self.http2`, a parameter, `httpx.Limits(max_connections=settings.n)`) keys it by
+    value, where the constructor stood, evaluated as often as before (issue 12, item 2); the
+    generated module caps how many pools it keeps and closes the ones it evicts. What is refused
+    is what is visibly new on every call: a call that builds the value (`ssl.create_default_context()`)
+    or a local variable bound to one, which would key a new pool per call; and options that are
+    objects with a life of their own (`transport=`), which only literals may key.
+    """
+    if _is_literal(value) or _is_true_or_false(value):
+        return ""
+    if name not in site.library.value_options:
+        return (
+            f"is not a literal (`{_short(value)}`), and it is not a plain value that the shared "
+            "client can be keyed on"
+        )
+    for sub in ast.walk(value):
+        if isinstance(sub, ast.Call) and not _pure_call(sub, site.library, site):
+            return f"is built by a call (`{_short(sub)}`) that may give a new value each time, {_BUILD_ONCE}"
+        if not isinstance(sub, _KEY_NODES):
+            return (
+                f"is computed by `{_short(value)}`, which pool-refactor cannot read as one hashable "
+                "value for many calls"
+            )
+        if isinstance(sub, ast.Name):
+            built = _built_in_function(site, sub.id)
+            if built is not None:
+                line = getattr(built, "lineno", 0)
+                return f"is `{sub.id}`, bound on every call to `{_short(built)}` (line {line}), {_BUILD_ONCE}"
+    return ""
+
+
+def _built_in_function(site: Site, name: str) -> ast.expr | None:
+    """The expression that binds `name` inside the site's function, on every call, to what a call
+    builds (an assignment, a loop or `with` target whose expression calls anything but a pure
+    factory); None for parameters, module names and names bound from values read elsewhere."""
+    function = site.function
+    if function is None:
+        return None
+    for node, _, nested in _walk_with_parents(_function_body(function)):
+        if nested:
+            continue
+        bound: ast.expr | None = None
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets, bound = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.NamedExpr) and node.value is not None:
+            targets, bound = [node.target], node.value
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            targets, bound = [node.target], node.iter
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            targets, bound = [node.optional_vars], node.context_expr
+        if bound is None or not any(
+            isinstance(t, ast.Name) and t.id == name for target in targets for t in ast.walk(target)
+        ):
+            continue
+        calls = [sub for sub in ast.walk(bound) if isinstance(sub, ast.Call)]
+        if any(not _pure_call(call, site.library, site) for call in calls):
+            return bound
+    return None
+
+
 def _reads_only(node: ast.expr) -> bool:
     """Names, attributes, subscripts and constants: evaluating them runs no code of the program's
     beyond descriptors (properties), which a per-call constructor ran just the same."""
@@ -901,6 +971,11 @@ _PURE_NODES = (
 )
 
 
+_KEY_NODES = (*(n for n in _PURE_NODES if n not in (ast.Dict, ast.List, ast.Set)), ast.Call)
+"""What a value that keys a shared client at run time may be made of: hashable values (a mapping
+or list is refused by the accessors), and calls that `_pure_call` accepts."""
+
+
 _PURE_BUILTINS = frozenset({"str", "int", "float", "bool", "repr", "len", "abs", "round", "format"})
 """Builtins that only convert or measure their argument (as an f-string already does)."""
 
@@ -913,11 +988,7 @@ def _is_movable(node: ast.expr, library: Library, site: Site) -> bool:
     """
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
-            if isinstance(sub.func, ast.Name) and sub.func.id in _PURE_BUILTINS and not sub.keywords:
-                continue
-            target = site.imports.resolve(sub.func, site.scopes)
-            module, _, member = (target or "").rpartition(".")
-            if module not in library.modules or member not in library.pure_factories:
+            if not _pure_call(sub, library, site):
                 return False
             continue
         if isinstance(sub, ast.Starred):
@@ -925,6 +996,17 @@ def _is_movable(node: ast.expr, library: Library, site: Site) -> bool:
         if not isinstance(sub, _PURE_NODES):
             return False
     return True
+
+
+def _pure_call(call: ast.Call, library: Library, site: Site) -> bool:
+    """A call of the library's own value classes (`httpx.Limits(...)`) or of a converting builtin
+    with positional arguments (`str(i)`): the same arguments give an equal value, with no side
+    effects."""
+    if isinstance(call.func, ast.Name) and call.func.id in _PURE_BUILTINS and not call.keywords:
+        return True
+    target = site.imports.resolve(call.func, site.scopes)
+    module, _, member = (target or "").rpartition(".")
+    return module in library.modules and member in library.pure_factories
 
 
 def _short(node: ast.expr) -> str:

@@ -65,6 +65,11 @@ class Library:
     """Constructor options that only a client accepts; literal values key a shared client."""
     one_shot_client_options: frozenset[str]
     """Options of the one-shot functions that belong to the client, not to the request."""
+    value_options: frozenset[str] = frozenset()
+    """The client options that may also key a shared client by a value known only at run time
+    (`verify=settings.ca_bundle`, `http2=self.http2`; issue 12, item 2): plain values, equal when
+    they mean the same pool. Not objects with a life of their own (`transport=`, `mounts=`) nor
+    mutable ones (`event_hooks=`): a shared client would keep or close someone else's."""
     case_insensitive_options: frozenset[str] = frozenset()
     """Mapping options whose keys the library compares without case (headers): two keys that
     differ only in case are one entry, so a merge must treat them as colliding."""
@@ -186,6 +191,20 @@ HTTPX = Library(
             "default_encoding",
         }
     ),
+    value_options=frozenset(
+        {
+            "verify",
+            "cert",
+            "http1",
+            "http2",
+            "proxy",
+            "limits",
+            "base_url",
+            "trust_env",
+            "max_redirects",
+            "default_encoding",
+        }
+    ),
     one_shot_client_options=frozenset({"verify", "cert", "proxy", "trust_env"}),
     redirect_option="follow_redirects",
     tls_off=(("verify", False),),
@@ -239,6 +258,19 @@ AIOHTTP = Library(
             "max_field_size",
             "version",
             "connector_owner",
+            "proxy",
+        }
+    ),
+    value_options=frozenset(
+        {
+            "base_url",
+            "trust_env",
+            "auto_decompress",
+            "requote_redirect_url",
+            "read_bufsize",
+            "max_line_size",
+            "max_field_size",
+            "version",
             "proxy",
         }
     ),
@@ -314,6 +346,26 @@ REQUESTS = Library(
     tls_off=(("verify", False),),
 )
 
+_URLLIB3_POOL_OPTIONS = frozenset(
+    {
+        "num_pools",
+        "maxsize",
+        "block",
+        "cert_reqs",
+        "ca_certs",
+        "ca_cert_dir",
+        "cert_file",
+        "key_file",
+        "assert_hostname",
+        "assert_fingerprint",
+        "ssl_version",
+        "ssl_minimum_version",
+        "ssl_maximum_version",
+        "server_hostname",
+    }
+)
+"""PoolManager options, all plain values that may key a shared pool manager, even at run time."""
+
 URLLIB3 = Library(
     family="urllib3",
     modules=("urllib3",),
@@ -334,24 +386,8 @@ URLLIB3 = Library(
     per_request_options=frozenset({"headers", "timeout", "retries"}),
     mapping_options=frozenset(),
     none_falls_back=frozenset({"headers", "retries"}),
-    client_options=frozenset(
-        {
-            "num_pools",
-            "maxsize",
-            "block",
-            "cert_reqs",
-            "ca_certs",
-            "ca_cert_dir",
-            "cert_file",
-            "key_file",
-            "assert_hostname",
-            "assert_fingerprint",
-            "ssl_version",
-            "ssl_minimum_version",
-            "ssl_maximum_version",
-            "server_hostname",
-        }
-    ),
+    client_options=_URLLIB3_POOL_OPTIONS,
+    value_options=_URLLIB3_POOL_OPTIONS,
     one_shot_client_options=frozenset(),
     client_state_attributes=frozenset({"headers", "connection_pool_kw", "pools", "key_fn_by_scheme"}),
     pure_factories=frozenset({"Timeout", "Retry"}),

@@ -1,6 +1,10 @@
 """Billing: a client kept for the life of the object (already right) and two that are not."""
 
+import ssl
+
 import httpx
+
+LEGACY_CA = "/etc/shop/legacy-ca.pem"
 
 
 class BillingClient:
@@ -24,5 +28,5 @@ class BillingClient:
 
 
 def invoice_pdf(invoice_id: str, base_url: str) -> bytes:
-    client = httpx.Client(base_url=base_url)
+    client = httpx.Client(base_url=base_url, verify=ssl.create_default_context(cafile=LEGACY_CA))
     return client.get(f"/invoices/{invoice_id}.pdf").content
