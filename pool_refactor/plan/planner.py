@@ -886,10 +886,7 @@ def _key_refusal(site: Site, name: str, value: ast.expr) -> str:
     if _is_literal(value) or _is_true_or_false(value):
         return ""
     if name not in site.library.value_options:
-        return (
-            f"is not a literal (`{_short(value)}`), and it is not a plain value that the shared "
-            "client can be keyed on"
-        )
+        return f"is not a literal (`{_short(value)}`), and only a literal can key the shared client on it"
     for sub in ast.walk(value):
         if isinstance(sub, ast.Call) and not _pure_call(sub, site.library, site):
             return f"is built by a call (`{_short(sub)}`) that may give a new value each time, {_BUILD_ONCE}"
