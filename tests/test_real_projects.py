@@ -259,7 +259,14 @@ def test_table_renders_one_row_per_project() -> None:
         },
     )
     broken = _result(name="other", error="RuntimeError: `pip install -e .` failed (exit 1): boom")
-    table = rp.render_table([fine, broken])
+    # Three calls of a factory and two direct sites: two rewrites, five sites gone.
+    factory = _result(
+        name="hooks",
+        scan_before=rp.ScanSummary(exit_code=1, per_request=6, fixable=6),
+        scan_after=rp.ScanSummary(exit_code=1, per_request=1),
+        fixed_sites=2,
+    )
+    table = rp.render_table([fine, broken, factory])
     lines = table.splitlines()
     assert lines[0] == (
         "| project | shape | sites found | fixed | tests before | tests after | new lint errors |"
@@ -268,7 +275,8 @@ def test_table_renders_one_row_per_project() -> None:
         "| proj | FastAPI \\| service | 4 | 3 | 10 passed | 8 passed, 2 failed | 3 (ruff check 2, mypy 1) |"
     )
     assert lines[3].startswith("| other | FastAPI \\| service | - | - | - | RuntimeError: `pip install -e .`")
-    assert len(lines) == 4
+    assert lines[4].startswith("| hooks | FastAPI \\| service | 6 | 5 | - |")
+    assert len(lines) == 5
 
 
 def test_details_name_new_failures_and_lint_codes() -> None:
