@@ -203,6 +203,26 @@ def test_a_package_scanned_from_inside_with_a_folder_without_init(tmp_path: Path
     assert found == [("clients.py", 6, "POOL001"), ("sub/handler.py", 5, "POOL201")]
 
 
+def test_a_package_below_folders_without_init_inside_an_outer_package(tmp_path: Path) -> None:
+    """`tests/fixtures/svc/billing/` where `tests` and `billing` are regular packages and the
+    folders between are not (a service kept as a test fixture of a larger repository), scanned
+    from inside `billing/`: `from billing.retry import ...` resolves from `tests/fixtures/svc/`,
+    the folder above `billing`, before the folder above `tests` is tried."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    package = tmp_path / "tests" / "fixtures" / "svc" / "billing"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "retry.py").write_text(
+        "import httpx\n\n\nclass Retrying:\n    def __init__(self):\n        self.c = httpx.Client()\n"
+    )
+    (package / "handler.py").write_text(
+        "from billing.retry import Retrying\n\n\ndef get(url):\n    return Retrying().c.get(url)\n"
+    )
+    found = [(f["path"], f["line"], f["code"]) for f in scan_json(package, "--no-cache")]
+    assert found == [("handler.py", 5, "POOL201"), ("retry.py", 6, "POOL001")]
+
+
 def test_a_bug_in_the_project_pass_is_an_error_of_that_file_not_the_end_of_the_run(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,9 +7,9 @@ Decisions, and why:
 
 * **One hop, by path.** Each file's scan records its module-level exports (`FileScan.exports`, plain
   data, cached with the file). An import is resolved to a file the way the interpreter would find
-  it from the importing file: absolute names from the folder above the file's outermost regular
-  package, from the scanned folders, the project root and its `src/`, and the file's own folder (a
-  script's siblings); relative imports from the file's own package. A name that resolves to any
+  it from the importing file: absolute names from the folder above each regular package that holds
+  it (nearest first), from the scanned folders, the project root and its `src/`, and the file's own
+  folder (a script's siblings); relative imports from the file's own package. A name that resolves to any
   other file (a same-named class of another package, a module outside the project) never matches,
   and a name re-bound in the importing module shadows the import (`scan.names.ImportTable`). A
   re-export (`from .retry import X` in `app/__init__.py`, imported as `from app import X`) is a
@@ -344,20 +344,24 @@ class _Importer:
 
 
 def _package_root(folder: str) -> list[str]:
-    """The folder above the outermost regular package holding `folder` (where the interpreter
-    starts that package's absolute names), if `folder` is in one. Folders in between may lack
-    `__init__.py` (a namespace subpackage of a regular package imports all the same), as in
-    `fix.placement`; a folder whose name is not an identifier ends the chain."""
-    top: str | None = None
+    """The folders above the regular packages holding `folder`, nearest first: where the
+    interpreter starts those packages' absolute names. For `tests/fixtures/app/billing/` where
+    `billing` and `tests` have an `__init__.py`, that is `tests/fixtures/app/` (whence `billing.retry`)
+    and then the folder above `tests` (whence `tests.fixtures...`, a namespace subpackage of a
+    regular package, which imports all the same, as in `fix.placement`). A folder whose name is
+    not an identifier ends the chain."""
+    tops: list[str] = []
     current = folder
     while os.path.basename(current).isidentifier():
-        if os.path.isfile(os.path.join(current, "__init__.py")):
-            top = current
         parent = os.path.dirname(current)
+        if os.path.isfile(os.path.join(current, "__init__.py")) and not os.path.isfile(
+            os.path.join(parent, "__init__.py")
+        ):
+            tops.append(parent)
         if parent == current:
             break
         current = parent
-    return [os.path.dirname(top)] if top is not None else []
+    return tops
 
 
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
