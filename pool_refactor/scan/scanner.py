@@ -1450,7 +1450,12 @@ def _find_hooks(
             hook = Hook(
                 "factory", function.name, qualname, where, owner, site.constructor, site.library, site.module
             )
-        elif verdict.code == "POOL001" and in_class and function.name == "__init__":
+        elif (
+            verdict.code == "POOL001"
+            and in_class
+            and function.name == "__init__"
+            and not _borrows_pool(site.constructor, site.call)  # a client of its own on the shared pool
+        ):
             assert isinstance(outer, ast.ClassDef)
             statement = parents.get(id(site.call))
             arguments = function.args.posonlyargs + function.args.args
