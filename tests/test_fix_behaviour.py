@@ -138,6 +138,9 @@ SCENARIOS = (
     Scenario("requests_exclusive_branches_one_request", "send", ("{base}/g", "get", {})),
     Scenario("requests_exclusive_branches_one_request", "fetch", ("{base}/f", False)),
     Scenario("requests_exclusive_branches_one_request", "by_kind", ("{base}/d", "delete")),
+    # A wrapper class whose every call closes it: the client its `__init__` builds borrows the pool.
+    Scenario("wrapper_every_call_closes_borrows", "fetch", ("{base}/w",)),
+    Scenario("wrapper_every_call_closes_borrows", "fetch_twice", ("{base}/t",)),
     # Client options known only at run time key the shared client, or the borrowed pool, by value.
     Scenario("base_url_parameter_keys_shared_client", "profile", ("{base}", "u1")),
     Scenario("borrow_verify_parameter_two_requests", "login", ("{base}", "ann", True)),

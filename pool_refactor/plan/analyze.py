@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import warnings
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,15 +58,20 @@ def scan_loaded(source: Source, display: str) -> FileScan:
     return FileScan(display, tuple(findings), parsed=True, exports=exports)
 
 
-def analyze_tree(tree: ast.Module, text: str, path: str) -> list[Finding]:
-    """Every catalogued construction site of one parsed module, planned, in source order."""
-    return analyze_module(tree, text, path)[0]
+def analyze_tree(
+    tree: ast.Module, text: str, path: str, elsewhere: Mapping[str, bool] | None = None
+) -> list[Finding]:
+    """Every catalogued construction site of one parsed module, planned, in source order.
+    `elsewhere`: how other modules call its factories and wrapper classes (`scan_module`)."""
+    return analyze_module(tree, text, path, elsewhere)[0]
 
 
-def analyze_module(tree: ast.Module, text: str, path: str) -> tuple[list[Finding], tuple[Export, ...]]:
+def analyze_module(
+    tree: ast.Module, text: str, path: str, elsewhere: Mapping[str, bool] | None = None
+) -> tuple[list[Finding], tuple[Export, ...]]:
     """`analyze_tree`, and what other modules of the project may import from this one and call
     per request (`FileScan.exports`)."""
-    module = scan_module(tree, text, path)
+    module = scan_module(tree, text, path, elsewhere=elsewhere)
     if module is None:
         return [], ()
     findings = []
@@ -95,28 +101,39 @@ def analyze_module(tree: ast.Module, text: str, path: str) -> tuple[list[Finding
 def _through_factory(
     finding: Finding, item: Classified, factories: dict[tuple[str, int], Finding]
 ) -> Finding:
-    """A call of a factory that `--fix` rewrites is fixed there, not where it stands: it gets the
-    factory's applicability, so that the summary counts it (`13 of 14 per-request sites
-    fixable`), and, when the factory stays as it is, the factory's reason."""
+    """A call of a factory or wrapper class whose client `--fix` gives the shared pool is fixed
+    there, not where it stands: it gets that construction's applicability, so that the summary
+    counts it (`13 of 14 per-request sites fixable`); when the factory stays as it is, its reason."""
     hook = item.site.hook
-    if hook is None or hook.kind != "factory" or item.request is not None:
+    if hook is None or item.request is not None:
         return finding
-    factory = factories.get((hook.qualname, int(hook.where.rpartition(":")[2] or 0)))
-    if factory is None:
+    construction = factories.get((hook.qualname, int(hook.where.rpartition(":")[2] or 0)))
+    if construction is None:
         return finding
-    if factory.applicability is Applicability.SAFE:
+    return through_construction(finding, construction, hook.kind, hook.qualname, hook.where)
+
+
+def through_construction(
+    finding: Finding, construction: Finding, kind: str, qualname: str, where: str
+) -> Finding:
+    """`finding`, a call of the factory or wrapper class (`kind`) built at `where`, as `--fix`
+    leaves it given the plan of its `construction` (this module's, or another's: `run.project`)."""
+    if construction.applicability is Applicability.SAFE:
+        place = "factory" if kind == "factory" else "class"
         return replace(
             finding,
-            applicability=factory.applicability,
+            applicability=Applicability.SAFE,
             fixable=True,
             reason="",
-            message=f"{finding.message}; `--fix` fixes it in the factory",
+            message=f"{finding.message}; `--fix` fixes it in the {place}",
         )
-    where = f"the client comes from the factory `{hook.qualname}` ({hook.where})"
-    reason = factory.reason
-    if factory.applicability is not Applicability.UNSAFE:
-        reason = f"{where}, which `--fix` leaves as it is: {factory.reason}"
-    return replace(finding, applicability=factory.applicability, reason=reason)
+    if not construction.reason:
+        return finding
+    reason = construction.reason
+    if construction.applicability is not Applicability.UNSAFE:
+        origin = f"the client comes from the {kind} `{qualname}` ({where})"
+        reason = f"{origin}, which `--fix` leaves as it is: {reason}"
+    return replace(finding, applicability=construction.applicability, reason=reason)
 
 
 def analyze_source(text: str, path: str = "<string>") -> list[Finding]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from pool_refactor.scan import catalog
@@ -1236,9 +1236,14 @@ def scan_module(
     text: str,
     path: str,
     libraries: tuple[Library, ...] = catalog.LIBRARIES,
+    elsewhere: Mapping[str, bool] | None = None,
 ) -> ScannedModule | None:
     """Every catalogued construction site of one parsed module, classified, in walk order; None
-    when the module holds none."""
+    when the module holds none.
+
+    `elsewhere` says, for the module's factories and wrapper classes (by `Hook.where`) that other
+    modules of the project call, whether every one of those calls closes the client it gets
+    (`run.project.ProjectPass.settle_hooks`); a hook not in it is called nowhere else."""
     if is_generated(text):
         return None
     imports = ImportTable(tree, (m for lib in libraries for m in lib.modules), text)
@@ -1264,7 +1269,9 @@ def scan_module(
     hooks = _find_hooks(classified, collector.parents, path)
     if hooks:
         exports += tuple(_hook_export(hook) for found in hooks.values() for hook in found)
-        classified += _hook_sites(tree, text, imports, libraries, subclasses, hooks, classifier, classified)
+        classified += _hook_sites(
+            tree, text, imports, libraries, subclasses, hooks, classifier, classified, elsewhere or {}
+        )
     return ScannedModule(path, classified, _LINE_SPLIT.split(text), classifier.parents, exports)
 
 
@@ -1511,61 +1518,76 @@ def _hook_sites(
     hooks: dict[str, list[Hook]],
     classifier: _Classifier,
     classified: list[Classified],
+    elsewhere: Mapping[str, bool],
 ) -> list[Classified]:
     """The calls of the module's factories and wrapper classes, classified as constructions of the
     client they build. A second walk, over the statements that spell their names, only for the
-    modules that have such hooks."""
+    modules that have such hooks.
+
+    A hook whose every call, here and in the other modules that call it (`elsewhere`), closes the
+    client it gets has its construction planned: the client it builds borrows the shared pool
+    (`PlanRequest("factory")`), and its calls are fixed there (`plan.analyze`)."""
     imports.widen(text, hooks.keys())
     walker = _Collector(tree, imports, libraries, subclasses, hooks)
     walker.run()
-    if not walker.sites:
-        return []
-    walker.complete_parents()
-    classifier.parents = {**classifier.parents, **walker.parents}
-    updated = _mark_with_uses(walker.sites, classifier)
-    uses = [Classified(site, classifier.classify(site)) for site in walker.sites]
-    # The factory's own finding gets advice that fits how its callers use it.
-    by_line = {(h.where, h.name): h for h in updated if h.kind == "factory"}
+    uses: list[Classified] = []
+    if walker.sites:
+        walker.complete_parents()
+        classifier.parents = {**classifier.parents, **walker.parents}
+        _mark_with_uses(walker.sites, classifier)
+        uses = [Classified(site, classifier.classify(site)) for site in walker.sites]
+    defined = {hook.where: hook for found in hooks.values() for hook in found}
     for index, item in enumerate(classified):
-        if item.verdict.code != "POOL301" or not isinstance(item.site.function, ast.FunctionDef):
+        hook = next((h for where, h in defined.items() if where.endswith(f":{item.site.call.lineno}")), None)
+        wanted = {"factory": "POOL301", "wrapper": "POOL001"}
+        if hook is None or item.site.hook is not None or item.verdict.code != wanted[hook.kind]:
             continue
-        found = next(
-            (
-                h
-                for (where, name), h in by_line.items()
-                if name == item.site.function.name and where.endswith(f":{item.site.call.lineno}")
-            ),
-            None,
+        mine = [use for use in uses if use.site.hook is not None and use.site.hook.where == hook.where]
+        seen = mine[0].site.hook if mine else hook  # with the lines where it is entered
+        assert seen is not None
+        outside = elsewhere.get(hook.where)  # None: called in no other module
+        closes = (
+            (bool(mine) or outside is not None)
+            and outside is not False
+            and (not mine or uses_close_it(seen, mine, classifier.parent))
+            and not (hook.kind == "wrapper" and _subclassed(tree, hook.name))
         )
-        if found is not None:
-            reason = _factory_reason(found.constructor.accessor, found.with_uses)
-            verdict = replace(item.verdict, reason=reason)
-            if _uses_close_it(found, [use for use in uses if use.site.hook is found], classifier):
-                # The planner gives the factory's client the shared pool, or says why not.
-                verdict = replace(item.verdict, reason="", request=PlanRequest("factory", advice=reason))
-                fixed_there = (
-                    f"the client comes from the factory `{found.qualname}` ({found.where}), which `--fix` "
-                    "gives the shared pool where its finding is fixable; this call then stays as it is"
-                )
-                uses = [
-                    Classified(use.site, replace(use.verdict, reason=fixed_there))
-                    if use.site.hook is found
-                    else use
-                    for use in uses
-                ]
-            classified[index] = Classified(item.site, verdict)
+        verdict = item.verdict
+        advice = verdict.reason
+        if hook.kind == "factory" and mine:
+            advice = _factory_reason(seen.constructor.accessor, seen.with_uses)
+            verdict = replace(verdict, reason=advice)
+        if closes:
+            # The planner gives the client the shared pool, or says why not.
+            verdict = replace(item.verdict, reason="", request=PlanRequest("factory", advice=advice))
+        classified[index] = Classified(item.site, verdict)
     return uses
 
 
-def _uses_close_it(hook: Hook, uses: list[Classified], classifier: _Classifier) -> bool:
+def _subclassed(tree: ast.Module, name: str) -> bool:
+    """Whether a class of the module derives from `name`: its instances, built anywhere, run the
+    wrapper's `__init__` where no call of `name` shows it."""
+    return any(
+        isinstance(node, ast.ClassDef)
+        and any(
+            (isinstance(base, ast.Name) and base.id == name)
+            or (isinstance(base, ast.Attribute) and base.attr == name)
+            for base in node.bases
+        )
+        for node in ast.walk(tree)
+    )
+
+
+def uses_close_it(hook: Hook, uses: list[Classified], parent: Callable[[ast.AST], ast.AST | None]) -> bool:
     """Whether every call of a factory that can be seen closes the client it gets, in the kind of
     code the client needs: entered with `with` (`async with` for an async client, POOL101) or
     assigned and closed in the same function (POOL102). A client of its own that borrows the
     shared pool is then exact: each call still returns a new client (its own cookies and options,
     a subclass's override untouched), and closing it leaves the pool open. An async client must
     also be built and used in the running loop whose pool it borrows, which a coroutine that
-    closes it ensures. Calls in other files are not seen: a factory with no call in its module
-    keeps the advice."""
+    closes it ensures. The same holds for a wrapper class whose `__init__` builds the client: each
+    instance keeps a client of its own, on the shared pool. `parent` finds a node's parent in the
+    module of the calls."""
     if not uses:
         return False
     for use in uses:
@@ -1575,8 +1597,8 @@ def _uses_close_it(hook: Hook, uses: list[Classified], classifier: _Classifier) 
         if hook.constructor.is_async and not isinstance(use.site.function, ast.AsyncFunctionDef):
             return False
         if code == "POOL101":
-            item = classifier.parent(use.site.call)
-            statement = classifier.parent(item) if item is not None else None
+            item = parent(use.site.call)
+            statement = parent(item) if item is not None else None
             if isinstance(statement, ast.AsyncWith) != hook.constructor.is_async:
                 return False
     return True
