@@ -46,6 +46,9 @@ class RewriteOptions:
     """Where the shared module goes (``--module``, else the ``shared-module`` setting), if chosen."""
     style: ProjectStyle = ProjectStyle()
     """The project's line length and import order (``fix.style``), which the edits follow."""
+    closed_elsewhere: dict[str, dict[str, bool]] = field(default_factory=dict)
+    """How other modules call each module's factories and wrapper classes (``ScanResult``), so that
+    a module is planned again as the scan planned it."""
 
 
 @dataclass
@@ -115,7 +118,8 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
         source = read_source(file.path)
     except (SourceError, OSError) as exc:
         return not_fixed(file, str(exc))
-    scan, tree = _scan(source, file.display)  # re-plan from what is on disk now
+    # Re-plan from what is on disk now.
+    scan, tree = _scan(source, file.display, options.closed_elsewhere.get(file.display))
     if scan.error is not None:
         return not_fixed(file, scan.error)
     plans = selected_plans(list(scan.findings), options)
@@ -139,7 +143,9 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
     return Rewrite(file, source, new_text, len(applied), sections, httpx2_only, target, families)
 
 
-def _scan(source: Source, display: str) -> tuple[FileScan, ast.Module | None]:
+def _scan(
+    source: Source, display: str, elsewhere: dict[str, bool] | None = None
+) -> tuple[FileScan, ast.Module | None]:
     """`scan_loaded(source, display)`, and the tree it parsed, which `read_top_level` reads too.
 
     Anything but a file that parses and scans without error goes to `scan_loaded` itself (no tree),
@@ -150,7 +156,7 @@ def _scan(source: Source, display: str) -> tuple[FileScan, ast.Module | None]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # as scan_loaded
             tree = ast.parse(source.text, filename=display)
-        findings = analyze_tree(tree, source.text, display)
+        findings = analyze_tree(tree, source.text, display, elsewhere)
     except Exception:
         return scan_loaded(source, display), None
     return FileScan(display, tuple(findings), parsed=True), tree

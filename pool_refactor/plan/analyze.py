@@ -110,28 +110,27 @@ def _through_factory(
     construction = factories.get((hook.qualname, int(hook.where.rpartition(":")[2] or 0)))
     if construction is None:
         return finding
-    return through_construction(finding, construction, hook.kind, hook.qualname, hook.where)
+    return through_construction(finding, construction, hook.where)
 
 
-def through_construction(
-    finding: Finding, construction: Finding, kind: str, qualname: str, where: str
-) -> Finding:
-    """`finding`, a call of the factory or wrapper class (`kind`) built at `where`, as `--fix`
-    leaves it given the plan of its `construction` (this module's, or another's: `run.project`)."""
+def through_construction(finding: Finding, construction: Finding, where: str) -> Finding:
+    """`finding`, a call of the factory or wrapper class whose client is built at `where`, as
+    `--fix` leaves it given the plan of that `construction` (this module's, or another's:
+    `run.project`)."""
+    kind = "factory" if construction.code == "POOL301" else "class"
     if construction.applicability is Applicability.SAFE:
-        place = "factory" if kind == "factory" else "class"
         return replace(
             finding,
             applicability=Applicability.SAFE,
             fixable=True,
             reason="",
-            message=f"{finding.message}; `--fix` fixes it in the {place}",
+            message=f"{finding.message}; `--fix` fixes it in the {kind}",
         )
     if not construction.reason:
         return finding
     reason = construction.reason
     if construction.applicability is not Applicability.UNSAFE:
-        origin = f"the client comes from the {kind} `{qualname}` ({where})"
+        origin = f"the client comes from the {kind} `{construction.context}` ({where})"
         reason = f"{origin}, which `--fix` leaves as it is: {reason}"
     return replace(finding, applicability=construction.applicability, reason=reason)
 

@@ -136,7 +136,15 @@ class _Matcher:
     """
 
     __slots__ = (
-        "lines", "_spec", "names", "dir_names", "suffixes", "dir_suffixes", "paths", "dir_paths", "residual"
+        "lines",
+        "_spec",
+        "names",
+        "dir_names",
+        "suffixes",
+        "dir_suffixes",
+        "paths",
+        "dir_paths",
+        "residual",
     )
 
     def __init__(self, lines: Iterable[str], source: str) -> None:

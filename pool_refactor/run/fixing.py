@@ -140,7 +140,7 @@ def _compute_rewrites(
     displays = sorted({f.path for f in result.findings if f.plan is not None and not f.suppressed})
     candidates = [by_display[display] for display in displays if display in by_display]
     computed = map_files(
-        partial(rewrite_file, options=rewrite_options(options)),
+        partial(rewrite_file, options=rewrite_options(options, result)),
         candidates,
         effective_jobs(options.jobs),
         _crashed,
@@ -157,7 +157,7 @@ def _compute_rewrites(
     return work, errors
 
 
-def rewrite_options(options: Options) -> RewriteOptions:
+def rewrite_options(options: Options, result: ScanResult | None = None) -> RewriteOptions:
     """What a file's rewrite depends on; small, since it is sent to every worker process."""
     configured = options.config.shared_module
     module = options.module or (options.config.project_root / configured if configured else None)
@@ -168,6 +168,7 @@ def rewrite_options(options: Options) -> RewriteOptions:
         ignore=options.ignore,
         module=module,
         style=read_style(options.config.project_root),
+        closed_elsewhere=result.closed_elsewhere if result is not None else {},
     )
 
 
@@ -302,7 +303,7 @@ def _replaced(
     before: dict[str, str] = {}
     after: dict[str, str] = {}
     roots: list[Path] = [options.config.project_root, options.config.project_root / "src"]
-    rewrite_settings = rewrite_options(options)
+    rewrite_settings = rewrite_options(options, result)
     for item in work.values():
         for rewrite in item.rewrites:
             try:

@@ -33,6 +33,7 @@ def run(options: Options) -> Outcome:
 
     scans, project, imported = _scan_files(files, options)
     result = collect(scans, select=options.select, ignore=options.ignore)
+    result.closed_elsewhere = project.closed_elsewhere
     result.errors = sorted(discovery_errors + result.errors, key=lambda e: e.path)
     outcome = Outcome(result)
     if options.baseline is not None:
@@ -163,6 +164,8 @@ def _scan_files(
     for index, found in project.run(cache).items():
         complete[index] = replace(complete[index], findings=complete[index].findings + found)
         imported[files[index].display] = found
+    if project.active:
+        project.settle_hooks(complete, imported)
     if project.errors:
         for index, scan in enumerate(complete):
             if scan.display in project.errors and scan.error is None:

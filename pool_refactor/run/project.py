@@ -24,8 +24,11 @@ Decisions, and why:
   not load the scanner; a changed file is looked at again (its digest differs); a change to any
   export or to the set of files recomputes the pass (a read and a word search per file, a parse for
   the few that spell a name), which is cheap and keeps the key simple.
-* **Never rewritten.** `--fix` edits one file at a time from what that file says; these sites get
-  the reason they are not fixed (`scan.scanner._hook_reason`, `_subclass_reason`).
+* **Fixed where the hook is.** A call in another module is never rewritten itself. A factory or
+  wrapper class whose every call, in its module and in the others, closes what it gets has its
+  client borrow the shared pool where it is built (`ProjectPass.settle_hooks`): its module is
+  planned again with what the others do, and `--fix` rewrites it alone. Other calls get the reason
+  they are not fixed (`scan.scanner._hook_reason`, `_subclass_reason`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +49,7 @@ from pool_refactor.scan.source import MAX_SOURCE_BYTES, SourceError, decode_sour
 
 if TYPE_CHECKING:
     from pool_refactor.scan.names import ImportTable
-    from pool_refactor.scan.scanner import Hook, Subclass
+    from pool_refactor.scan.scanner import Hook, ScannedModule, Subclass
 
 __all__ = ["ProjectFile", "ProjectPass"]
 
@@ -89,6 +92,9 @@ class ProjectPass:
         self._fingerprint: str | None = None
         self.errors: dict[str, str] = {}
         """Display path -> what went wrong while looking at that file (never cached)."""
+        self.closed_elsewhere: dict[str, dict[str, bool]] = {}
+        """Display path of a module -> its hooks that other modules call (by `Hook.where`) ->
+        whether every one of those calls closes the client it gets (`settle_hooks`)."""
 
     @property
     def active(self) -> bool:
@@ -133,25 +139,84 @@ class ProjectPass:
         """Read the file as it is now; its calls of other modules' exports, as findings."""
         if not self.active:
             return ()
-        try:
-            raw = read_bytes(Path(absolute), MAX_SOURCE_BYTES)
-        except (SourceError, OSError):
-            return ()  # the file's own scan reports why it cannot be read
         me = os.path.normpath(absolute)
-        if not _spells_any(raw, [words for path, words in self._spellings if path != me]):
+        parsed = _parse(absolute, display, [words for path, words in self._spellings if path != me])
+        if parsed is None:
             return ()
         try:
-            text = decode_source(raw).text
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(text, filename=display)
-        except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
-            return ()  # as above
-        try:
-            return _Importer(self, me).findings(tree, text, display)
+            return _Importer(self, me).findings(*parsed, display)
         except Exception as exc:  # a bug of ours must not end the run, but it must be seen
             self.errors[display] = f"internal error in the project pass: {type(exc).__name__}: {exc}"
             return ()
+
+    def settle_hooks(self, scans: list[FileScan], imported: dict[str, tuple[Finding, ...]]) -> None:
+        """Plan the factories and wrapper classes that other modules call (`imported`: the calls of
+        exports found in each file), in place in `scans` and `imported`.
+
+        A hook whose every call, in its own module and in every other (one hop, as the pass sees
+        them), closes the client it gets, in the kind of code the client needs
+        (`Finding.closes_via`), has its construction planned in its module: the client borrows the
+        shared pool, and each call elsewhere is fixed there (`plan.analyze.through_construction`).
+        A call elsewhere that keeps the client blocks the plan the module's own calls allowed.
+        What the other modules do is in `closed_elsewhere`, which `--fix` passes on to the rewrite
+        of the hook's module. The hook's module is analyzed again only when its plan changes, so
+        that a warm run where nothing changes loads no scanner; then a wrapper class derived from
+        in any file of the project is left alone too (its instances run `__init__` where no call
+        shows it). Not cached: it depends on several files, and it is rare."""
+        for found in imported.values():
+            for finding in found:
+                if finding.via:
+                    table = self.closed_elsewhere.setdefault(finding.via.rpartition(":")[0], {})
+                    table[finding.via] = table.get(finding.via, True) and finding.closes_via
+        index_of = {file.display: index for index, file in enumerate(self.files)}
+        changing = []
+        for exporter, exports in self.exporters.values():
+            index = index_of.get(exporter)
+            if index is None or scans[index].error is not None:
+                continue
+            planned = {f"{exporter}:{f.line}" for f in scans[index].findings if f.plan is not None}
+            table = self.closed_elsewhere.get(exporter, {})
+            for export in exports.values():
+                where = f"{exporter}:{export.line}"
+                if export.kind == "wrapper" and table.get(where, where in planned):
+                    if self._subclassed_anywhere(export.name):
+                        table[where] = False
+            if any(closes != (where in planned) for where, closes in table.items()):
+                self.closed_elsewhere[exporter] = table
+                changing.append((exporter, index, table))
+        if not changing:
+            return
+        from pool_refactor.plan.analyze import analyze_module, through_construction
+
+        constructions: dict[str, Finding] = {}
+        for exporter, index, table in changing:
+            parsed = _parse(self.files[index].absolute, exporter, None)
+            if parsed is None:
+                continue
+            own, _ = analyze_module(*parsed, exporter, table)
+            scans[index] = replace(scans[index], findings=(*own, *imported.get(exporter, ())))
+            constructions.update((f"{exporter}:{f.line}", f) for f in own if f"{exporter}:{f.line}" in table)
+        for display, found in list(imported.items()):
+            settled = tuple(
+                through_construction(f, constructions[f.via], f.via) if f.via in constructions else f
+                for f in found
+            )
+            if settled != found:
+                index = index_of[display]
+                kept = [f for f in scans[index].findings if all(f is not old for old in found)]
+                scans[index] = replace(scans[index], findings=(*kept, *settled))
+                imported[display] = settled
+
+    def _subclassed_anywhere(self, name: str) -> bool:
+        """Whether a class of any file of the project may derive from the wrapper class `name` (a
+        word search, then a parse of the files that spell `class` and the name)."""
+        from pool_refactor.scan.scanner import subclassed
+
+        for file in self.files:
+            parsed = _parse(file.absolute, file.display, [(b"class", name.encode())])
+            if parsed is not None and subclassed(parsed[0], name):
+                return True
+        return False
 
     def module_file(self, roots: tuple[str, ...], module: tuple[str, ...]) -> str | None:
         """The file the module name reaches first from `roots` (as `sys.path` would), if any."""
@@ -167,6 +232,23 @@ class ProjectPass:
                     break
             self._modules[key] = found
         return self._modules[key]
+
+
+def _parse(
+    absolute: str, display: str, spellings: list[tuple[bytes, ...]] | None
+) -> tuple[ast.Module, str] | None:
+    """The file's tree and text as it is now; None when it cannot be read or parsed (its own scan
+    reports why), or, given `spellings`, when it spells none of them."""
+    try:
+        raw = read_bytes(Path(absolute), MAX_SOURCE_BYTES)
+        if spellings is not None and not _spells_any(raw, spellings):
+            return None
+        text = decode_source(raw).text
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=display), text
+    except (SourceError, OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _spells_any(raw: bytes, spellings: list[tuple[bytes, ...]]) -> bool:
@@ -200,12 +282,33 @@ class _Importer:
         self._hooks: dict[tuple[str, str], Hook | Subclass | None] = {}
 
     def findings(self, tree: ast.Module, text: str, display: str) -> tuple[Finding, ...]:
+        from pool_refactor.scan.scanner import Hook, subclassed, uses_close_it
+
+        module = self.scanned(tree, text, display)
+        if module is None:
+            return ()
+        # These sites never carry a plan: the verdicts of imported hooks and subclasses give reasons,
+        # and a hook's calls say whether they close what they get, for `ProjectPass.settle_hooks`.
+        found = []
+        for item in module.sites:
+            finding = module.finding(item)
+            hook = item.site.hook
+            if isinstance(hook, Hook) and hook.kind in ("factory", "wrapper"):
+                closes = uses_close_it(hook, [item], module.parent) and not (
+                    hook.kind == "wrapper" and subclassed(tree, hook.name)
+                )
+                finding = replace(finding, via=hook.where, closes_via=closes)
+            found.append(finding)
+        return tuple(sorted(found, key=lambda f: (f.line, f.column)))
+
+    def scanned(self, tree: ast.Module, text: str, display: str) -> ScannedModule | None:
+        """The module's calls of other modules' exports, classified."""
         from pool_refactor.scan.scanner import scan_imported  # only a file that spells an export
 
         tops, spelled = self._absolutize(tree)
         tops &= self._firsts()
         if not tops:
-            return ()
+            return None
         words = spelled | {
             w
             for _, table in self.project.exporters.values()
@@ -213,14 +316,8 @@ class _Importer:
             for w in (e.name, e.owner)
             if w
         }
-        module = scan_imported(
+        return scan_imported(
             tree, text, display, tops, words, self._resolve, self._leads_to_export, self._imported_class
-        )
-        if module is None:
-            return ()
-        # These sites never carry a plan: the verdicts of imported hooks and subclasses give reasons.
-        return tuple(
-            sorted((module.finding(item) for item in module.sites), key=lambda f: (f.line, f.column))
         )
 
     def _firsts(self) -> set[str]:

@@ -87,6 +87,12 @@ class Finding:
     plan: FixPlan | None = field(default=None, compare=False)
     end_column: int = 0
     """1-based column just after the call's last character (as ruff's end location)."""
+    via: str = ""
+    """For a call of a factory or wrapper class defined in another module (`run.project`): the
+    `path:line` of the client construction it reaches, the hook's `where`."""
+    closes_via: bool = False
+    """With `via`: whether the call closes what it gets in the kind of code the client needs, so
+    that the client may borrow the shared pool (`scan.scanner.uses_close_it`)."""
 
     @property
     def span(self) -> tuple[int, int, int, int]:
@@ -126,6 +132,9 @@ class ScanResult:
     notes: list[Note] = field(default_factory=list)
     fixed: int = 0
     """Sites `--fix` rewrote in this run (the findings are what is left)."""
+    closed_elsewhere: dict[str, dict[str, bool]] = field(default_factory=dict)
+    """How other modules call each module's factories and wrapper classes, for `--fix` to plan them
+    as the scan did (`run.project.ProjectPass.settle_hooks`)."""
 
     def visible(self, show_suppressed: bool = False) -> list[Finding]:
         return [f for f in self.findings if show_suppressed or not f.suppressed]

@@ -1219,6 +1219,9 @@ class ScannedModule:
     exports: tuple[Export, ...] = ()
     """What other modules may import from this one and call per request (`FileScan.exports`)."""
 
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self.parents.get(id(node))
+
     def finding(
         self,
         item: Classified,
@@ -1550,7 +1553,7 @@ def _hook_sites(
             (bool(mine) or outside is not None)
             and outside is not False
             and (not mine or uses_close_it(seen, mine, classifier.parent))
-            and not (hook.kind == "wrapper" and _subclassed(tree, hook.name))
+            and not (hook.kind == "wrapper" and subclassed(tree, hook.name))
         )
         verdict = item.verdict
         advice = verdict.reason
@@ -1564,7 +1567,7 @@ def _hook_sites(
     return uses
 
 
-def _subclassed(tree: ast.Module, name: str) -> bool:
+def subclassed(tree: ast.Module, name: str) -> bool:
     """Whether a class of the module derives from `name`: its instances, built anywhere, run the
     wrapper's `__init__` where no call of `name` shows it."""
     return any(

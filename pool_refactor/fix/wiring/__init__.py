@@ -122,9 +122,7 @@ LIFESPAN = "lifespan"
 
 _APP_CLASSES = frozenset(BY_CLASS)
 _MENTIONS_FRAMEWORK = re.compile(rf"\b(?:{'|'.join(MODULES)})\b")
-_BUILDS_APP = re.compile(
-    rf"\b(?:{'|'.join(CLASS_NAMES)})\s*\(|\b(?:{'|'.join(CLASS_NAMES)})\s+as\s+\w"
-)
+_BUILDS_APP = re.compile(rf"\b(?:{'|'.join(CLASS_NAMES)})\s*\(|\b(?:{'|'.join(CLASS_NAMES)})\s+as\s+\w")
 """Files that may construct an application: only these are parsed (a large FastAPI service has
 hundreds of route modules that mention fastapi and build nothing)."""
 _MENTIONS_EVENTS = re.compile(r"\b(?:on_event|add_event_handler|on_startup|on_shutdown)\b")
