@@ -361,7 +361,10 @@ def test_a_factory_closed_in_its_module_but_kept_in_another_is_not_fixed(tmp_pat
         "\n\nasync def ping(url: str) -> int:\n    async with make_client() as client:\n"
         "        return (await client.get(url)).status_code\n"
     )
-    keeps = "from app.clients import make_client\n\n\nclass Api:\n    def __init__(self) -> None:\n        self.c = make_client()\n"
+    keeps = (
+        "from app.clients import make_client\n\n\nclass Api:\n"
+        "    def __init__(self) -> None:\n        self.c = make_client()\n"
+    )
     package = _package(tmp_path, {"clients.py": local, "api.py": keeps})
     report = json.loads(_run(tmp_path, "--format", "json").stdout)
     factory = next(f for f in report["findings"] if f["code"] == "POOL301")
