@@ -9,9 +9,9 @@ Decisions, and why:
   data, cached with the file). An import is resolved to a file the way the interpreter would find
   it from the importing file: absolute names from the folder above each regular package that holds
   it (nearest first), from the scanned folders, the project root and its `src/`, and the file's own
-  folder (a script's siblings); relative imports from the file's own package. A name that resolves to any
-  other file (a same-named class of another package, a module outside the project) never matches,
-  and a name re-bound in the importing module shadows the import (`scan.names.ImportTable`). A
+  folder (a script's siblings); relative imports from the file's own package. A name that resolves
+  to any other file (a same-named class of another package, a module outside the project) never
+  matches, and a name re-bound in the importing module shadows the import (`scan.names.ImportTable`). A
   re-export (`from .retry import X` in `app/__init__.py`, imported as `from app import X`) is a
   second hop and is not followed.
 * **Only files that spell an exported name are parsed.** When no file exports anything (the usual
@@ -159,10 +159,10 @@ class ProjectPass:
         shared pool, and each call elsewhere is fixed there (`plan.analyze.through_construction`).
         A call elsewhere that keeps the client blocks the plan the module's own calls allowed.
         What the other modules do is in `closed_elsewhere`, which `--fix` passes on to the rewrite
-        of the hook's module. The hook's module is analyzed again only when its plan changes, so
-        that a warm run where nothing changes loads no scanner; then a wrapper class derived from
-        in any file of the project is left alone too (its instances run `__init__` where no call
-        shows it). Not cached: it depends on several files, and it is rare."""
+        of the hook's module. A wrapper class that any class of the project derives from is left
+        alone: its subclasses' instances run its `__init__` where no call of it shows. The hook's
+        module is analyzed again only when its plan changes, so that a warm run where nothing
+        changes loads no scanner. Not cached: it depends on several files, and it is rare."""
         for found in imported.values():
             for finding in found:
                 if finding.via:

@@ -544,6 +544,7 @@ class _Classifier:
         self._wrapped: frozenset[str] | None = None
 
     def parent(self, node: ast.AST) -> ast.AST | None:
+        """The node that holds `node` in the module (`parents` is keyed by id)."""
         return self.parents.get(id(node))
 
     def classify(self, site: Site) -> _Verdict:
@@ -1220,6 +1221,7 @@ class ScannedModule:
     """What other modules may import from this one and call per request (`FileScan.exports`)."""
 
     def parent(self, node: ast.AST) -> ast.AST | None:
+        """The node that holds `node` in the module (`parents` is keyed by id)."""
         return self.parents.get(id(node))
 
     def finding(
