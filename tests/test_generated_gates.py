@@ -13,6 +13,7 @@ pytest plugins.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -345,3 +346,83 @@ def test_fix_renders_both_files_in_the_project_style(tmp_path: Path) -> None:
     assert _run(root, str(BIN / "ruff"), "format", "--no-cache", "--check", *written) == ""
     assert _run(root, str(BIN / "isort"), "--check-only", "--diff", *written) == ""
     assert "_ENV_PREFIX = 'HTTP_CLIENT_'" in (root / "shop" / "http_client.py").read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# skip-magic-trailing-comma (beets): the formatter joins every bracket whose content fits, so the
+# generated files come joined at the project's line length, as ruff and black lay them out.
+
+SKIP_MAGIC = """\
+[tool.ruff]
+line-length = {length}
+[tool.ruff.format]
+skip-magic-trailing-comma = true
+[tool.black]
+line-length = {length}
+skip-magic-trailing-comma = true
+"""
+
+SKIP_MAGIC_RENDERINGS = [
+    (SECTIONS, NO_APP),
+    *[((s,), NO_APP) for s in SECTIONS],
+    (SECTIONS, PYDANTIC_METRICS),
+]
+
+
+@pytest.fixture(scope="module", params=[79, 88, 120])
+def skip_magic(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A project whose formatters skip magic trailing commas at a line length, with every rendering
+    in the style `--fix` reads from it."""
+    length: int = request.param
+    root = tmp_path_factory.mktemp(f"skip-magic-{length}")
+    (root / "pyproject.toml").write_text(SKIP_MAGIC.format(length=length))
+    style = read_style(root)
+    assert not style.magic_trailing_comma
+    assert style.line_length == length
+    for index, (sections, app) in enumerate(SKIP_MAGIC_RENDERINGS):
+        package = root / f"pkg{index}"
+        package.mkdir()
+        (package / "__init__.py").write_text('"""A package."""\n')
+        (package / "http_client.py").write_text(render(sections, style=style, app=app))
+        tests = root / f"tests{index}"
+        tests.mkdir()
+        (tests / "__init__.py").write_text('"""Tests."""\n')
+        module = f"pkg{index}.http_client"
+        (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+    return root, length
+
+
+def test_skip_magic_trailing_comma_formatters_change_nothing(skip_magic: tuple[Path, int]) -> None:
+    """ruff format and black, with the project's own settings, leave both files as they are; the
+    joined files differ from the template's layout (the formatters would have joined it)."""
+    root, length = skip_magic
+    modules = _modules(root)
+    assert _run(root, str(BIN / "ruff"), "format", "--no-cache", "--check", *modules) == ""
+    assert _run(root, str(BIN / "black"), "--check", "-q", *modules) == ""
+    plain = render(SECTIONS)
+    joined = (root / "pkg0" / "http_client.py").read_text()
+    assert joined.count("\n") < plain.count("\n")
+    assert max(len(line) for line in joined.splitlines()) <= length
+
+
+def test_skip_magic_trailing_comma_changes_layout_only(skip_magic: tuple[Path, int]) -> None:
+    """The same syntax tree as the template's layout, file by file."""
+    root, _ = skip_magic
+    for index, (sections, app) in enumerate(SKIP_MAGIC_RENDERINGS):
+        module = f"pkg{index}.http_client"
+        for path, plain in [
+            (root / f"pkg{index}" / "http_client.py", render(sections, app=app)),
+            (root / f"tests{index}" / "test_http_client.py", render_tests(sections, module, app=app)),
+        ]:
+            assert ast.dump(ast.parse(path.read_text())) == ast.dump(ast.parse(plain)), path
+
+
+@pytest.mark.parametrize("target", ["py39", "py313"])
+def test_skip_magic_trailing_comma_ruff_all_and_flake8(skip_magic: tuple[Path, int], target: str) -> None:
+    root, length = skip_magic
+    config = root / f"ruff-{target}.toml"
+    config.write_text(RUFF_ALL.format(target=target).replace("line-length = 79", f"line-length = {length}"))
+    modules = _modules(root)
+    assert _run(root, str(BIN / "ruff"), "check", "--no-cache", "--config", str(config), *modules) == ""
+    if target == "py39":
+        assert _run(root, str(BIN / "flake8"), "--max-line-length", str(length), *modules) == ""

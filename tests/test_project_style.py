@@ -21,7 +21,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import ImportStyle, add_import, apply_import_changes, set_import_style
 from codemods.wrapping import wrap_long_lines
-from pool_refactor.fix.shared_module import SECTIONS, render_tests, restyle
+from pool_refactor.fix.shared_module import SECTIONS, join_magic_commas, render_tests, restyle
 from pool_refactor.fix.style import ProjectStyle, read_style
 
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
@@ -412,3 +412,128 @@ def test_read_style_reads_the_flake8_plugins_parametrize_names_type(tmp_path: Pa
     (tmp_path / "setup.cfg").write_text("[flake8]\npytest-parametrize-names-type = csv\n")
     assert read_style(tmp_path).parametrize_names == "csv"
     assert read_style(tmp_path / "nowhere").parametrize_names == "tuple"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "magic"),
+    [
+        ("pyproject.toml", "[tool.ruff.format]\nskip-magic-trailing-comma = true\n", False),
+        ("ruff.toml", "[format]\nskip-magic-trailing-comma = true\n", False),
+        ("pyproject.toml", "[tool.black]\nskip-magic-trailing-comma = true\n", False),
+        ("pyproject.toml", "[tool.black]\nskip_magic_trailing_comma = true\n", False),
+        ("pyproject.toml", "[tool.ruff.format]\nskip-magic-trailing-comma = false\n", True),
+        ("pyproject.toml", "[tool.ruff]\nline-length = 80\n", True),
+    ],
+)
+def test_read_style_reads_skip_magic_trailing_comma(
+    tmp_path: Path, name: str, text: str, magic: bool
+) -> None:
+    (tmp_path / name).write_text(text)
+    assert read_style(tmp_path).magic_trailing_comma is magic
+
+
+MAGIC = """\
+from collections.abc import (
+    Awaitable,
+    Callable,
+)
+
+ONE = (
+    1,
+)
+NAMES = [
+    "a",
+    "b",
+]
+
+
+class Adapter(  # type: ignore[misc]
+    Base,
+):
+    def send(
+        self,
+        request: object,
+        **kwargs: object,
+    ) -> object:
+        samples = [
+            (name, value)
+            for name, value in kwargs.items()
+        ]
+        return build(
+            request,
+            retries=Retry(
+                total=retries,
+                connect=retries,
+                read=False,
+            ),
+        )
+
+
+def one(
+    parameter_with_a_long_name_that_does_not_fit_with_the_definition: object,
+) -> None:
+    call(  # why
+        x,
+        y,
+    )
+"""
+
+
+def test_join_magic_commas_lays_out_as_the_formatters_do() -> None:
+    """At 40 columns: joined where it fits (trailing commas dropped, `(1,)` kept, a comment after a
+    bracket moved to the end), an import and a comprehension that do not fit one part a line, a
+    split definition whose parameters do not fit together one a line, and a lone parameter keeps
+    its comma; `ruff format` and `black` with the setting leave the result as it is."""
+    expected = """\
+from collections.abc import (
+    Awaitable,
+    Callable,
+)
+
+ONE = (1,)
+NAMES = ["a", "b"]
+
+
+class Adapter(  # type: ignore[misc]
+    Base
+):
+    def send(
+        self,
+        request: object,
+        **kwargs: object,
+    ) -> object:
+        samples = [
+            (name, value)
+            for name, value in kwargs.items()
+        ]
+        return build(
+            request,
+            retries=Retry(
+                total=retries,
+                connect=retries,
+                read=False,
+            ),
+        )
+
+
+def one(
+    parameter_with_a_long_name_that_does_not_fit_with_the_definition: object,
+) -> None:
+    call(x, y)  # why
+"""
+    assert join_magic_commas(MAGIC, 40) == expected
+    for command in (
+        [
+            RUFF,
+            "format",
+            "--isolated",
+            "--config",
+            "format.skip-magic-trailing-comma=true",
+            "--line-length",
+            "40",
+        ],
+        [str(Path(RUFF).with_name("black")), "-C", "-q", "-l", "40"],
+    ):
+        done = subprocess.run([*command, "-"], input=expected, capture_output=True, text=True, timeout=60)
+        assert done.stdout == expected, command
+    assert join_magic_commas(expected, 40) == expected

@@ -47,6 +47,10 @@ class ProjectStyle:
     """flake8-pytest-style's `parametrize-names-type` (ruff's `lint.flake8-pytest-style`, the
     plugin's `pytest-parametrize-names-type`): how the generated tests write several names in
     `@pytest.mark.parametrize` (`("a", "b")`, `"a,b"` or `["a", "b"]`; PT006)."""
+    magic_trailing_comma: bool = True
+    """False when the formatter ignores magic trailing commas (ruff's `format.skip-magic-trailing-
+    comma`, black's `skip-magic-trailing-comma`): it then joins every bracket whose content fits,
+    so the generated files are laid out that way (`shared_module.join_magic_commas`)."""
 
 
 def read_style(project_root: Path) -> ProjectStyle:
@@ -91,6 +95,11 @@ def read_style(project_root: Path) -> ProjectStyle:
         single_line_exclusions=frozenset(exclusions),
         lexicographical=lexicographical,
         parametrize_names=_parametrize_names(project_root, ruff, lint, tool),
+        magic_trailing_comma=not _flag(
+            _dict(ruff.get("format")).get("skip-magic-trailing-comma"),
+            _get(tool, "black", "skip-magic-trailing-comma"),
+            _get(tool, "black", "skip_magic_trailing_comma"),
+        ),
     )
 
 
