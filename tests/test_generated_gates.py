@@ -426,3 +426,106 @@ def test_skip_magic_trailing_comma_ruff_all_and_flake8(skip_magic: tuple[Path, i
     assert _run(root, str(BIN / "ruff"), "check", "--no-cache", "--config", str(config), *modules) == ""
     if target == "py39":
         assert _run(root, str(BIN / "flake8"), "--max-line-length", str(length), *modules) == ""
+
+
+# --------------------------------------------------------------------------------------------------
+# mypy's explicit-override (zulip-bots): every overriding method carries `@override`, from typing
+# (Python 3.12 and later), from typing_extensions (a declared dependency), else imported for type
+# checkers only with a no-op at run time. Each variant is a project of its own, configured where
+# such projects configure it, and its renderings go through that project's type checkers.
+
+OVERRIDE_PROJECTS = {
+    "typing": (
+        "pyproject.toml",
+        '[project]\nname = "p"\nrequires-python = ">=3.12"\n'
+        '[tool.mypy]\nstrict = true\nwarn_unreachable = true\nenable_error_code = ["explicit-override"]\n',
+        "3.12",
+        "py313",
+    ),
+    "typing_extensions": (
+        "pyproject.toml",
+        '[project]\nname = "p"\nrequires-python = ">=3.9"\ndependencies = ["typing_extensions>=4.5"]\n'
+        '[tool.mypy]\nstrict = true\nwarn_unreachable = true\nenable_error_code = "explicit-override"\n',
+        "3.10",
+        "py39",
+    ),
+    "fallback": (
+        "mypy.ini",
+        "[mypy]\nstrict = true\nwarn_unreachable = true\n"
+        "enable_error_code = truthy-bool, explicit-override\n",
+        "3.10",
+        "py39",
+    ),
+}
+"""Variant: the configuration file and its text, the Python the checkers assume (mypy checks 3.10
+and later), ruff's target."""
+
+
+@pytest.fixture(scope="module")
+def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per variant: every rendering of `SKIP_MAGIC_RENDERINGS` without a run-time
+    dependency (fallback), the all-sections one with the others."""
+    root = tmp_path_factory.mktemp("overrides")
+    for variant, (name, text, _, _) in OVERRIDE_PROJECTS.items():
+        project = root / variant
+        project.mkdir()
+        (project / name).write_text(text)
+        style = read_style(project)
+        assert style.override == variant
+        renderings = SKIP_MAGIC_RENDERINGS if variant == "fallback" else [(SECTIONS, PYDANTIC_METRICS)]
+        for index, (sections, app) in enumerate(renderings):
+            package = project / f"pkg{index}"
+            package.mkdir()
+            (package / "__init__.py").write_text('"""A package."""\n')
+            (package / "http_client.py").write_text(render(sections, style=style, app=app))
+            tests = project / f"tests{index}"
+            tests.mkdir()
+            (tests / "__init__.py").write_text('"""Tests."""\n')
+            module = f"pkg{index}.http_client"
+            (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+    return root
+
+
+@pytest.mark.parametrize("variant", sorted(OVERRIDE_PROJECTS))
+def test_overrides_pass_the_type_checkers(overrides: Path, variant: str) -> None:
+    """mypy with the project's configuration (strict, explicit-override, warn_unreachable),
+    basedpyright strict and ty, at the project's Python."""
+    project = overrides / variant
+    _, _, python, _ = OVERRIDE_PROJECTS[variant]
+    modules = _modules(project)
+    assert all("@override" in (project / module).read_text() for module in modules if "pkg0" in module)
+    mypy = (str(BIN / "mypy"), "--python-version", python, "--no-incremental", "--cache-dir", ".mypy")
+    assert _run(project, *mypy, *modules) == ""
+    (project / "pyrightconfig.json").write_text(
+        f'{{"typeCheckingMode": "strict", "pythonVersion": "{python}"}}'
+    )
+    assert _run(project, str(BIN / "basedpyright"), "--pythonpath", sys.executable, *modules) == ""
+    ty = (str(BIN / "ty"), "check", "--python", sys.prefix, "--python-version", python)
+    assert _run(project, *ty, *modules) == ""
+
+
+@pytest.mark.parametrize("variant", sorted(OVERRIDE_PROJECTS))
+def test_overrides_pass_ruff_all_and_the_formatters(overrides: Path, variant: str) -> None:
+    project = overrides / variant
+    _, _, _, target = OVERRIDE_PROJECTS[variant]
+    modules = _modules(project)
+    config = project / "ruff-all.toml"
+    config.write_text(RUFF_ALL.format(target=target))
+    assert _run(project, str(BIN / "ruff"), "check", "--no-cache", "--config", str(config), *modules) == ""
+    assert _run(project, str(BIN / "flake8"), "--max-line-length", "79", *modules) == ""
+    for length in ("79", "88", "120"):
+        ruff = (str(BIN / "ruff"), "format", "--isolated", "--check", "--line-length", length)
+        assert _run(project, *ruff, *modules) == ""
+        assert _run(project, str(BIN / "black"), "--check", "-q", "-l", length, *modules) == ""
+
+
+@pytest.mark.parametrize("variant", ["fallback", "typing_extensions"])
+def test_overrides_keep_the_tests_covering_everything(overrides: Path, variant: str) -> None:
+    """The decorated module still passes its tests at 100% of lines and branches (typing's
+    `override` needs Python 3.12, which the suite may not run on: checked by the type checkers)."""
+    project = overrides / variant
+    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
+    run = (sys.executable, "-m", "coverage", "run", "--branch", "--source", ".", *pytest_run)
+    assert _run(project, *run, "tests0/test_http_client.py") == ""
+    report = (sys.executable, "-m", "coverage", "report", "--show-missing", "--fail-under", "100")
+    assert _run(project, *report, "--include", "pkg0/http_client.py,tests0/test_http_client.py") == ""

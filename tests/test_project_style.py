@@ -21,7 +21,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import ImportStyle, add_import, apply_import_changes, set_import_style
 from codemods.wrapping import wrap_long_lines
-from pool_refactor.fix.shared_module import SECTIONS, join_magic_commas, render_tests, restyle
+from pool_refactor.fix.shared_module import SECTIONS, add_overrides, join_magic_commas, render_tests, restyle
 from pool_refactor.fix.style import ProjectStyle, read_style
 
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
@@ -537,3 +537,123 @@ def one(
         done = subprocess.run([*command, "-"], input=expected, capture_output=True, text=True, timeout=60)
         assert done.stdout == expected, command
     assert join_magic_commas(expected, 40) == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "override"),
+    [
+        ({"pyproject.toml": "[tool.mypy]\nstrict = true\n"}, ""),
+        (
+            {
+                "pyproject.toml": '[project]\nrequires-python = "<3.15,>=3.12"\n[tool.mypy]\n'
+                'enable_error_code = ["explicit-override"]\n'
+            },
+            "typing",
+        ),
+        (
+            {
+                "pyproject.toml": '[project]\nrequires-python = ">=3.9"\n'
+                'dependencies = ["Typing-Extensions>=4"]\n'
+                '[tool.mypy]\nenable_error_code = "ignore-without-code, explicit-override"\n'
+            },
+            "typing_extensions",
+        ),
+        (
+            {
+                "mypy.ini": "[mypy]\nenable_error_code = explicit-override\n",
+                "setup.py": 'install_requires=["typing_extensions>=4.5.0"]\n',
+            },
+            "typing_extensions",
+        ),
+        (
+            {
+                "setup.cfg": "[options]\npython_requires = >=3.13\n"
+                "[mypy]\nenable_error_code = explicit-override\n"
+            },
+            "typing",
+        ),
+        (
+            {
+                "ruff.toml": 'target-version = "py38"\n',
+                ".mypy.ini": "[mypy]\nenable_error_code = explicit-override\n",
+            },
+            "fallback",
+        ),
+        (
+            {
+                "mypy.ini": "[mypy]\nenable_error_code = explicit-override\n"
+                "disable_error_code = explicit-override\n"
+            },
+            "",
+        ),
+        # mypy reads the first file that configures it: mypy.ini wins over pyproject.toml
+        (
+            {
+                "mypy.ini": "[mypy]\nstrict = true\n",
+                "pyproject.toml": '[tool.mypy]\nenable_error_code = ["explicit-override"]\n',
+            },
+            "",
+        ),
+    ],
+)
+def test_read_style_reads_explicit_override_and_where_override_comes_from(
+    tmp_path: Path, files: dict[str, str], override: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert read_style(tmp_path).override == override
+
+
+OVERRIDING = '''\
+"""Doc."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests.adapters
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    def send(self, request: Any) -> Any:
+        return request
+
+    def helper(self) -> None:
+        pass
+
+
+class _Mine(_Adapter):
+    @staticmethod
+    def helper() -> None:
+        pass
+
+    def __init__(self) -> None:
+        pass
+'''
+
+
+def test_add_overrides_marks_the_overriding_methods_only() -> None:
+    """A library base's method and a local base's method are marked (outside other decorators);
+    a new method and `__init__` are not; the import is where each variant puts it."""
+    text = add_overrides(OVERRIDING, "typing")
+    assert text.count("@override") == 2
+    assert (
+        "    @override\n    def send(" in text and "    @override\n    @staticmethod\n    def helper(" in text
+    )
+    assert "from typing import Any, override\n" in text
+    assert "from typing_extensions import override\n\nif TYPE" in add_overrides(
+        OVERRIDING, "typing_extensions"
+    )
+    fallback = add_overrides(OVERRIDING, "fallback")
+    assert (
+        "if TYPE_CHECKING:\n    from collections.abc import Callable\n"
+        "    from typing_extensions import override\n"
+        "else:\n\n    def override(method: object) -> object:\n" in fallback
+    )
+    assert (
+        add_overrides(OVERRIDING.split("class _Adapter")[0], "fallback")
+        == OVERRIDING.split("class _Adapter")[0]
+    )

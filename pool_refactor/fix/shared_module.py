@@ -594,6 +594,8 @@ def restyle(text: str, style: ProjectStyle | None, own_package: str = "") -> str
     top-level package the project imports as first party (the module's own, for its tests)."""
     if style is None:
         return text
+    if style.override:
+        text = add_overrides(text, style.override)
     text = _sort_import_blocks(text, style, own_package)
     if style.parametrize_names != "tuple":
         text = _PARAMETRIZE_NAMES.sub(lambda m: _names_as(m, style.parametrize_names), text)
@@ -1061,3 +1063,116 @@ class _Statement:
         bounds = [group.open, *(comma for comma in commas if comma <= last), last + 1]
         ranges = [(bounds[i] + 1, bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
         return [(first, final) for first, final in ranges if first <= final], ","
+
+
+# --------------------------------------------------------------------------------------------------
+# mypy's explicit-override (zulip-bots): every method that overrides one of its base class's is
+# decorated with `@override`, imported as the project can (`ProjectStyle.override`).
+
+_OVERRIDABLE: dict[str, frozenset[str]] = {
+    "httpx.AsyncBaseTransport": frozenset({"handle_async_request", "aclose"}),
+    "httpx.AsyncHTTPTransport": frozenset({"handle_async_request", "aclose"}),
+    "httpx.BaseTransport": frozenset({"handle_request", "close"}),
+    "httpx.HTTPTransport": frozenset({"handle_request", "close"}),
+    "aiohttp.BaseConnector": frozenset({"connect", "close"}),
+    "aiohttp.TCPConnector": frozenset({"connect", "close"}),
+    "requests.adapters.BaseAdapter": frozenset({"send", "close"}),
+    "requests.adapters.HTTPAdapter": frozenset(
+        {"send", "close", "init_poolmanager", "proxy_manager_for", "cert_verify", "build_response"}
+        | {"get_connection", "get_connection_with_tls_context", "request_url", "add_headers"}
+    ),
+    "socketserver.BaseRequestHandler": frozenset({"setup", "handle", "finish"}),
+    "socketserver.StreamRequestHandler": frozenset({"setup", "handle", "finish"}),
+    "http.server.BaseHTTPRequestHandler": frozenset({"setup", "handle", "finish", "log_message"}),
+}
+"""The methods of the library classes the generated files derive from that a subclass may
+override. The gates (tests/test_generated_gates.py) run mypy with explicit-override over every
+rendering: a template class on another base, or a new override, fails there until it is listed."""
+
+_EXEMPT = frozenset({"__init__", "__new__", "__init_subclass__", "__post_init__"})
+"""Methods mypy's explicit-override never asks to mark."""
+
+_OVERRIDE_FALLBACK = '''\
+else:
+
+    def override(method: object) -> object:
+        """Return `method`: `@override` is for type checkers only."""
+        return method
+'''
+
+
+def _overriding_methods(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The methods that override a method of a base class (a listed library class or a class of
+    the same file), in the order of the text."""
+    inherited: dict[str, frozenset[str]] = {}
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    classes = sorted((n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)), key=lambda n: n.lineno)
+    for node in classes:
+        names: frozenset[str] = frozenset()
+        for base in node.bases:
+            spelled = ast.unparse(base)
+            names |= _OVERRIDABLE.get(spelled, frozenset()) | inherited.get(spelled, frozenset())
+        methods = [m for m in node.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)]
+        found += [m for m in methods if m.name in names and m.name not in _EXEMPT]
+        inherited[node.name] = names | {m.name for m in methods}
+    return sorted(found, key=lambda m: m.lineno)
+
+
+def add_overrides(text: str, source: str) -> str:
+    """`text` with `@override` on every overriding method, imported from `source`: "typing",
+    "typing_extensions", or "fallback" (from typing_extensions for type checkers only, a no-op at
+    run time: the project may not have it installed). Imports are added where `_sort_import_blocks`
+    then sorts them; a file with no overriding method is returned as it is."""
+    tree = ast.parse(text)
+    methods = _overriding_methods(tree)
+    if not methods:
+        return text
+    lines = text.split("\n")
+    for method in reversed(methods):
+        first = min([method.lineno, *(d.lineno for d in method.decorator_list)])
+        lines.insert(first - 1, " " * method.col_offset + "@override")
+    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    if not imports:
+        raise SharedModuleError("the generated file has no import to add `override` beside")
+    after_imports = imports[-1].end_lineno or imports[-1].lineno
+    if source == "typing_extensions":
+        lines.insert(after_imports, "from typing_extensions import override")
+        return "\n".join(lines)
+    if source == "typing":
+        return "\n".join(_import_from_typing(lines, imports, "override"))
+    if source != "fallback":
+        raise SharedModuleError(f"cannot add `@override` from {source!r} to the generated file")
+    checking = next(
+        (n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"),
+        None,
+    )
+    fallback = _OVERRIDE_FALLBACK.rstrip("\n").split("\n")
+    if checking is None:
+        lines[after_imports:after_imports] = [
+            "",
+            "if TYPE_CHECKING:",
+            "    from typing_extensions import override",
+            *fallback,
+        ]
+        return "\n".join(_import_from_typing(lines, imports, "TYPE_CHECKING"))
+    if checking.orelse:
+        raise SharedModuleError("the generated file's `if TYPE_CHECKING:` block has an `else:` already")
+    end = checking.end_lineno or checking.lineno
+    blank = 0
+    while end + blank < len(lines) and not lines[end + blank].strip():
+        blank += 1
+    lines[end : end + blank] = [*fallback, "", ""]  # two blank lines after a function, as formatters want
+    last = checking.body[-1]
+    lines.insert(last.end_lineno or last.lineno, "    from typing_extensions import override")
+    return "\n".join(lines)
+
+
+def _import_from_typing(lines: list[str], imports: list[ast.Import | ast.ImportFrom], name: str) -> list[str]:
+    """`lines` with `name` added to the top-level `from typing import ...` (one line: the import
+    sorter wraps it), or a new one after the imports."""
+    typing = next((n for n in imports if isinstance(n, ast.ImportFrom) and n.module == "typing"), None)
+    if typing is None:
+        last = imports[-1]
+        return [*lines[: last.end_lineno], f"from typing import {name}", *lines[last.end_lineno :]]
+    names = ", ".join([*(ast.unparse(alias) for alias in typing.names), name])
+    return [*lines[: typing.lineno - 1], f"from typing import {names}", *lines[typing.end_lineno :]]
