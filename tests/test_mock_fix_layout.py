@@ -58,6 +58,8 @@ class TestNotify:
 LEFT_AS_WRITTEN = [
     # several with items on one line: the formatters put them in parentheses
     '        with mock.patch("requests.post", return_value=resp_a) as a, mock.patch("x") as b:\n',
+    # an operator before the call
+    '        patched = started + mock.patch("requests.post", return_value=response_object_x).start()\n',
     # a comment on the line
     '        with mock.patch("requests.post", side_effect=ok_response) as post:  # why\n',
     # an argument that only fits split itself
@@ -110,7 +112,9 @@ def test_without_a_line_length_the_lines_stay_long() -> None:
 
 @pytest.mark.parametrize("line", LEFT_AS_WRITTEN)
 def test_lines_whose_layout_is_not_certain_stay_as_they_are(line: str) -> None:
-    source = f"def test_x():\n{line}            pass\n"
+    source = f"def test_x():\n{line}" + (
+        "            pass\n" if line.split("#")[0].rstrip().endswith(":") else ""
+    )
     rewritten = rewrite_test(source, _warnings(), 79)
     assert rewritten is not None
     assert rewritten.new_text == source.replace('"requests.post"', '"requests.Session.post"')

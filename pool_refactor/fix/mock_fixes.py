@@ -260,7 +260,10 @@ def _add_helper(module: cst.Module, dunder: str) -> cst.Module:
 
 _STEP = "    "
 _WITH_TAIL = re.compile(r"(?: as \w+)?:")
-_ITEM_HEAD = re.compile(r"(?:\w+=)?[\w.]+\($")
+_ITEM_HEAD = re.compile(r"(?:\w+=)?[\w.]+\(")
+_STATEMENT_HEAD = re.compile(r"(?:@|return |(?:async )?with |[\w.]+(?:: [\w.]+)? = )?[\w.]+\(")
+"""A call alone, assigned to a name, returned, a decorator or a `with` item: the formatters split
+such a line at the call's parentheses (an operator or a second call before it: not certain)."""
 _ITEM_TAIL = re.compile(r"(?: as \w+)?,")
 
 
@@ -354,10 +357,11 @@ def _split_call(content: str, limit: int, *, element: bool) -> list[str] | None:
         return None
     head, body, tail = code[: marks[0][0] + 1], code[marks[0][0] + 1 : close].strip(), code[close + 1 :]
     if element:
-        certain = bool(_ITEM_HEAD.search(head)) and bool(_ITEM_TAIL.fullmatch(tail))
+        certain = bool(_ITEM_HEAD.fullmatch(head)) and bool(_ITEM_TAIL.fullmatch(tail))
     else:
-        certain = not tail or (head.startswith(("with ", "async with ")) and bool(_WITH_TAIL.fullmatch(tail)))
-    if not certain or not body or body.endswith(",") or not head[:-1].rstrip()[-1:].isidentifier():
+        with_item = head.startswith(("with ", "async with ")) and bool(_WITH_TAIL.fullmatch(tail))
+        certain = bool(_STATEMENT_HEAD.fullmatch(head)) and (with_item or not tail)
+    if not certain or not body or body.endswith(","):
         return None
     inner = indent + _STEP
     lines = [indent + head]
