@@ -461,10 +461,15 @@ OVERRIDE_PROJECTS = {
 and later), ruff's target."""
 
 
+OVERRIDE_RENDERINGS = [(SECTIONS, PYDANTIC_METRICS), (("requests",), NO_APP), (("urllib3",), NO_APP)]
+"""Every overriding class, requests' adapters alone, and a module that overrides nothing (its tests
+do)."""
+
+
 @pytest.fixture(scope="module")
 def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One folder per variant: every rendering of `SKIP_MAGIC_RENDERINGS` without a run-time
-    dependency (fallback), the all-sections one with the others."""
+    """One folder per variant: the renderings of `OVERRIDE_RENDERINGS` without a run-time dependency
+    (fallback), the all-sections one with the others."""
     root = tmp_path_factory.mktemp("overrides")
     for variant, (name, text, _, _) in OVERRIDE_PROJECTS.items():
         project = root / variant
@@ -472,7 +477,7 @@ def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (project / name).write_text(text)
         style = read_style(project)
         assert style.override == variant
-        renderings = SKIP_MAGIC_RENDERINGS if variant == "fallback" else [(SECTIONS, PYDANTIC_METRICS)]
+        renderings = OVERRIDE_RENDERINGS if variant == "fallback" else OVERRIDE_RENDERINGS[:1]
         for index, (sections, app) in enumerate(renderings):
             package = project / f"pkg{index}"
             package.mkdir()
@@ -488,18 +493,18 @@ def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("variant", sorted(OVERRIDE_PROJECTS))
 def test_overrides_pass_the_type_checkers(overrides: Path, variant: str) -> None:
-    """mypy with the project's configuration (strict, explicit-override, warn_unreachable),
-    basedpyright strict and ty, at the project's Python."""
+    """mypy with the project's configuration (strict, explicit-override, warn_unreachable) and ty,
+    at the project's Python; basedpyright strict on the type-checking-only import too."""
     project = overrides / variant
     _, _, python, _ = OVERRIDE_PROJECTS[variant]
     modules = _modules(project)
     assert all("@override" in (project / module).read_text() for module in modules if "pkg0" in module)
     mypy = (str(BIN / "mypy"), "--python-version", python, "--no-incremental", "--cache-dir", ".mypy")
     assert _run(project, *mypy, *modules) == ""
-    (project / "pyrightconfig.json").write_text(
-        f'{{"typeCheckingMode": "strict", "pythonVersion": "{python}"}}'
-    )
-    assert _run(project, str(BIN / "basedpyright"), "--pythonpath", sys.executable, *modules) == ""
+    if variant == "fallback":  # the one whose checkers must skip the run-time branch
+        pyright = f'{{"typeCheckingMode": "strict", "pythonVersion": "{python}"}}'
+        (project / "pyrightconfig.json").write_text(pyright)
+        assert _run(project, str(BIN / "basedpyright"), "--pythonpath", sys.executable, *modules) == ""
     ty = (str(BIN / "ty"), "check", "--python", sys.prefix, "--python-version", python)
     assert _run(project, *ty, *modules) == ""
 
