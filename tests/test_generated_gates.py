@@ -534,3 +534,29 @@ def test_overrides_keep_the_tests_covering_everything(overrides: Path, variant: 
     assert _run(project, *run, "tests0/test_http_client.py") == ""
     report = (sys.executable, "-m", "coverage", "report", "--show-missing", "--fail-under", "100")
     assert _run(project, *report, "--include", "pkg0/http_client.py,tests0/test_http_client.py") == ""
+
+
+def test_fix_writes_both_files_as_beets_and_zulip_configure_their_tools(tmp_path: Path) -> None:
+    """`--fix` reads both settings where the projects keep them (ruff's skip-magic-trailing-comma at
+    80 columns as beets, mypy's explicit-override in pyproject as zulip-bots, with Python 3.9 and
+    no typing_extensions): the project's own `ruff format --check` and mypy find nothing."""
+    root = tmp_path
+    (root / "shop").mkdir()
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "api.py").write_text(SHOP)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "shop"\nversion = "1"\nrequires-python = ">=3.9"\n'
+        "[tool.ruff]\nline-length = 80\n[tool.ruff.format]\nskip-magic-trailing-comma = true\n"
+        '[tool.mypy]\nstrict = true\nenable_error_code = ["explicit-override"]\n'
+    )
+    assert _fix(root).returncode == 0
+    written = ["shop/http_client.py", "tests/test_http_client.py"]
+    module = (root / written[0]).read_text()
+    assert (
+        "    @override\n    def send(" in module and "    from typing_extensions import override\n" in module
+    )
+    assert "\n    accessor: str, options: dict[str, object], transport: Callable[..., object]\n" in module
+    assert _run(root, str(BIN / "ruff"), "format", "--no-cache", "--check", *written) == ""
+    mypy = (str(BIN / "mypy"), "--no-incremental", "--cache-dir", str(root / ".mypy"))
+    assert _run(root, *mypy, "--python-version", "3.10", *written) == ""
