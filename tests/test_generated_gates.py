@@ -13,6 +13,7 @@ pytest plugins.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -345,3 +346,217 @@ def test_fix_renders_both_files_in_the_project_style(tmp_path: Path) -> None:
     assert _run(root, str(BIN / "ruff"), "format", "--no-cache", "--check", *written) == ""
     assert _run(root, str(BIN / "isort"), "--check-only", "--diff", *written) == ""
     assert "_ENV_PREFIX = 'HTTP_CLIENT_'" in (root / "shop" / "http_client.py").read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# skip-magic-trailing-comma (beets): the formatter joins every bracket whose content fits, so the
+# generated files come joined at the project's line length, as ruff and black lay them out.
+
+SKIP_MAGIC = """\
+[tool.ruff]
+line-length = {length}
+[tool.ruff.format]
+skip-magic-trailing-comma = true
+[tool.black]
+line-length = {length}
+skip-magic-trailing-comma = true
+"""
+
+SKIP_MAGIC_RENDERINGS = [
+    (SECTIONS, NO_APP),
+    *[((s,), NO_APP) for s in SECTIONS],
+    (SECTIONS, PYDANTIC_METRICS),
+]
+
+
+@pytest.fixture(scope="module", params=[79, 88, 120])
+def skip_magic(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A project whose formatters skip magic trailing commas at a line length, with every rendering
+    in the style `--fix` reads from it."""
+    length: int = request.param
+    root = tmp_path_factory.mktemp(f"skip-magic-{length}")
+    (root / "pyproject.toml").write_text(SKIP_MAGIC.format(length=length))
+    style = read_style(root)
+    assert not style.magic_trailing_comma
+    assert style.line_length == length
+    for index, (sections, app) in enumerate(SKIP_MAGIC_RENDERINGS):
+        package = root / f"pkg{index}"
+        package.mkdir()
+        (package / "__init__.py").write_text('"""A package."""\n')
+        (package / "http_client.py").write_text(render(sections, style=style, app=app))
+        tests = root / f"tests{index}"
+        tests.mkdir()
+        (tests / "__init__.py").write_text('"""Tests."""\n')
+        module = f"pkg{index}.http_client"
+        (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+    return root, length
+
+
+def test_skip_magic_trailing_comma_formatters_change_nothing(skip_magic: tuple[Path, int]) -> None:
+    """ruff format and black, with the project's own settings, leave both files as they are; the
+    joined files differ from the template's layout (the formatters would have joined it)."""
+    root, length = skip_magic
+    modules = _modules(root)
+    assert _run(root, str(BIN / "ruff"), "format", "--no-cache", "--check", *modules) == ""
+    assert _run(root, str(BIN / "black"), "--check", "-q", *modules) == ""
+    plain = render(SECTIONS)
+    joined = (root / "pkg0" / "http_client.py").read_text()
+    assert joined.count("\n") < plain.count("\n")
+    assert max(len(line) for line in joined.splitlines()) <= length
+
+
+def test_skip_magic_trailing_comma_changes_layout_only(skip_magic: tuple[Path, int]) -> None:
+    """The same syntax tree as the template's layout, file by file."""
+    root, _ = skip_magic
+    for index, (sections, app) in enumerate(SKIP_MAGIC_RENDERINGS):
+        module = f"pkg{index}.http_client"
+        for path, plain in [
+            (root / f"pkg{index}" / "http_client.py", render(sections, app=app)),
+            (root / f"tests{index}" / "test_http_client.py", render_tests(sections, module, app=app)),
+        ]:
+            assert ast.dump(ast.parse(path.read_text())) == ast.dump(ast.parse(plain)), path
+
+
+@pytest.mark.parametrize("target", ["py39", "py313"])
+def test_skip_magic_trailing_comma_ruff_all_and_flake8(skip_magic: tuple[Path, int], target: str) -> None:
+    root, length = skip_magic
+    config = root / f"ruff-{target}.toml"
+    config.write_text(RUFF_ALL.format(target=target).replace("line-length = 79", f"line-length = {length}"))
+    modules = _modules(root)
+    assert _run(root, str(BIN / "ruff"), "check", "--no-cache", "--config", str(config), *modules) == ""
+    if target == "py39":
+        assert _run(root, str(BIN / "flake8"), "--max-line-length", str(length), *modules) == ""
+
+
+# --------------------------------------------------------------------------------------------------
+# mypy's explicit-override (zulip-bots): every overriding method carries `@override`, from typing
+# (Python 3.12 and later), from typing_extensions (a declared dependency), else imported for type
+# checkers only with a no-op at run time. Each variant is a project of its own, configured where
+# such projects configure it, and its renderings go through that project's type checkers.
+
+OVERRIDE_PROJECTS = {
+    "typing": (
+        "pyproject.toml",
+        '[project]\nname = "p"\nrequires-python = ">=3.12"\n'
+        '[tool.mypy]\nstrict = true\nwarn_unreachable = true\nenable_error_code = ["explicit-override"]\n',
+        "3.12",
+        "py313",
+    ),
+    "typing_extensions": (
+        "pyproject.toml",
+        '[project]\nname = "p"\nrequires-python = ">=3.9"\ndependencies = ["typing_extensions>=4.5"]\n'
+        '[tool.mypy]\nstrict = true\nwarn_unreachable = true\nenable_error_code = "explicit-override"\n',
+        "3.10",
+        "py39",
+    ),
+    "fallback": (
+        "mypy.ini",
+        "[mypy]\nstrict = true\nwarn_unreachable = true\n"
+        "enable_error_code = truthy-bool, explicit-override\n",
+        "3.10",
+        "py39",
+    ),
+}
+"""Variant: the configuration file and its text, the Python the checkers assume (mypy checks 3.10
+and later), ruff's target."""
+
+
+OVERRIDE_RENDERINGS = [(SECTIONS, PYDANTIC_METRICS), (("requests",), NO_APP), (("urllib3",), NO_APP)]
+"""Every overriding class, requests' adapters alone, and a module that overrides nothing (its tests
+do)."""
+
+
+@pytest.fixture(scope="module")
+def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per variant: the renderings of `OVERRIDE_RENDERINGS` without a run-time dependency
+    (fallback), the all-sections one with the others."""
+    root = tmp_path_factory.mktemp("overrides")
+    for variant, (name, text, _, _) in OVERRIDE_PROJECTS.items():
+        project = root / variant
+        project.mkdir()
+        (project / name).write_text(text)
+        style = read_style(project)
+        assert style.override == variant
+        renderings = OVERRIDE_RENDERINGS if variant == "fallback" else OVERRIDE_RENDERINGS[:1]
+        for index, (sections, app) in enumerate(renderings):
+            package = project / f"pkg{index}"
+            package.mkdir()
+            (package / "__init__.py").write_text('"""A package."""\n')
+            (package / "http_client.py").write_text(render(sections, style=style, app=app))
+            tests = project / f"tests{index}"
+            tests.mkdir()
+            (tests / "__init__.py").write_text('"""Tests."""\n')
+            module = f"pkg{index}.http_client"
+            (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+    return root
+
+
+@pytest.mark.parametrize("variant", sorted(OVERRIDE_PROJECTS))
+def test_overrides_pass_the_type_checkers(overrides: Path, variant: str) -> None:
+    """mypy with the project's configuration (strict, explicit-override, warn_unreachable) and ty,
+    at the project's Python; basedpyright strict on the type-checking-only import too."""
+    project = overrides / variant
+    _, _, python, _ = OVERRIDE_PROJECTS[variant]
+    modules = _modules(project)
+    assert all("@override" in (project / module).read_text() for module in modules if "pkg0" in module)
+    mypy = (str(BIN / "mypy"), "--python-version", python, "--no-incremental", "--cache-dir", ".mypy")
+    assert _run(project, *mypy, *modules) == ""
+    if variant == "fallback":  # the one whose checkers must skip the run-time branch
+        pyright = f'{{"typeCheckingMode": "strict", "pythonVersion": "{python}"}}'
+        (project / "pyrightconfig.json").write_text(pyright)
+        assert _run(project, str(BIN / "basedpyright"), "--pythonpath", sys.executable, *modules) == ""
+    ty = (str(BIN / "ty"), "check", "--python", sys.prefix, "--python-version", python)
+    assert _run(project, *ty, *modules) == ""
+
+
+@pytest.mark.parametrize("variant", sorted(OVERRIDE_PROJECTS))
+def test_overrides_pass_ruff_all_and_the_formatters(overrides: Path, variant: str) -> None:
+    project = overrides / variant
+    _, _, _, target = OVERRIDE_PROJECTS[variant]
+    modules = _modules(project)
+    config = project / "ruff-all.toml"
+    config.write_text(RUFF_ALL.format(target=target))
+    assert _run(project, str(BIN / "ruff"), "check", "--no-cache", "--config", str(config), *modules) == ""
+    assert _run(project, str(BIN / "flake8"), "--max-line-length", "79", *modules) == ""
+    for length in ("79", "88", "120"):
+        ruff = (str(BIN / "ruff"), "format", "--isolated", "--check", "--line-length", length)
+        assert _run(project, *ruff, *modules) == ""
+        assert _run(project, str(BIN / "black"), "--check", "-q", "-l", length, *modules) == ""
+
+
+@pytest.mark.parametrize("variant", ["fallback", "typing_extensions"])
+def test_overrides_keep_the_tests_covering_everything(overrides: Path, variant: str) -> None:
+    """The decorated module still passes its tests at 100% of lines and branches (typing's
+    `override` needs Python 3.12, which the suite may not run on: checked by the type checkers)."""
+    project = overrides / variant
+    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
+    run = (sys.executable, "-m", "coverage", "run", "--branch", "--source", ".", *pytest_run)
+    assert _run(project, *run, "tests0/test_http_client.py") == ""
+    report = (sys.executable, "-m", "coverage", "report", "--show-missing", "--fail-under", "100")
+    assert _run(project, *report, "--include", "pkg0/http_client.py,tests0/test_http_client.py") == ""
+
+
+def test_fix_writes_both_files_as_beets_and_zulip_configure_their_tools(tmp_path: Path) -> None:
+    """`--fix` reads both settings where the projects keep them (ruff's skip-magic-trailing-comma at
+    80 columns as beets, mypy's explicit-override in pyproject as zulip-bots, with Python 3.9 and
+    no typing_extensions): the project's own `ruff format --check` and mypy find nothing."""
+    root = tmp_path
+    (root / "shop").mkdir()
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "api.py").write_text(SHOP)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "shop"\nversion = "1"\nrequires-python = ">=3.9"\n'
+        "[tool.ruff]\nline-length = 80\n[tool.ruff.format]\nskip-magic-trailing-comma = true\n"
+        '[tool.mypy]\nstrict = true\nenable_error_code = ["explicit-override"]\n'
+    )
+    assert _fix(root).returncode == 0
+    written = ["shop/http_client.py", "tests/test_http_client.py"]
+    module = (root / written[0]).read_text()
+    assert (
+        "    @override\n    def send(" in module and "    from typing_extensions import override\n" in module
+    )
+    assert "\n    accessor: str, options: dict[str, object], transport: Callable[..., object]\n" in module
+    assert _run(root, str(BIN / "ruff"), "format", "--no-cache", "--check", *written) == ""
+    mypy = (str(BIN / "mypy"), "--no-incremental", "--cache-dir", str(root / ".mypy"))
+    assert _run(root, *mypy, "--python-version", "3.10", *written) == ""

@@ -54,21 +54,25 @@ FAILING_AFTER_FIX = {
 }
 EDITED = {
     "patch": [
-        '@patch("svc.users.get_http_client", new_callable=_shared_async_client_mock)\n',
-        'with patch("svc.users.get_http_client", new_callable=_shared_async_client_mock) as client_cls:\n',
-        '@mock.patch("requests.Session.post")\n',
-        'with mock.patch("requests.Session.get", return_value=MagicMock(text="ok")) as get:\n',
-        "\n\n\ndef _shared_async_client_mock(**kwargs: object) -> object:  # by pool-refactor --fix-tests\n",
+        '\n@patch("svc.users.get_http_client", new_callable=_shared_async_client_mock)\n',
+        '    with patch(\n        "svc.users.get_http_client", new_callable=_shared_async_client_mock\n'
+        "    ) as client_cls:\n",
+        '\n@mock.patch("requests.Session.post")\n',
+        '    with mock.patch("requests.Session.get", return_value=MagicMock(text="ok")) as get:\n',
+        "\n\n\n# Added by pool-refactor --fix-tests.\n"
+        "def _shared_async_client_mock(**kwargs: object) -> object:\n",
     ],
     "mocker": [
-        'client_cls = mocker.patch("svc.users.get_http_client", new_callable=_shared_async_client_mock)\n',
-        'post = mocker.patch("requests.Session.post")\n',
-        'get = mocker.patch.object(requests.Session, "get", return_value=MagicMock(text="up"))\n',
+        '    client_cls = mocker.patch(\n        "svc.users.get_http_client", '
+        "new_callable=_shared_async_client_mock\n    )\n",
+        '    post = mocker.patch("requests.Session.post")\n',
+        "    get = mocker.patch.object(\n"
+        '        requests.Session, "get", return_value=MagicMock(text="up")\n    )\n',
     ],
     "monkeypatch": [
-        'monkeypatch.setattr("requests.Session.post", staticmethod(fake_post))\n',
-        'monkeypatch.setattr(requests.Session, "get", staticmethod(lambda url, **kwargs: '
-        'FakeResponse(200, "fine")))\n',
+        '    monkeypatch.setattr("requests.Session.post", staticmethod(fake_post))\n',
+        '    monkeypatch.setattr(\n        requests.Session,\n        "get",\n'
+        '        staticmethod(lambda url, **kwargs: FakeResponse(200, "fine")),\n    )\n',
     ],
     "respx": [],
     "pytest_httpx": [],
@@ -179,6 +183,10 @@ def test_suite_passes_before_is_listed_after_fix_and_passes_after_fix_tests(
     text = (folder / "tests" / "test_svc.py").read_text(encoding="utf-8")
     for line in EDITED[name]:
         assert line in text, text
+    # Edited lines that outgrew 88 columns (ruff's default: the suites configure none) are split
+    # as `ruff format` splits them; the suites' own long lines stay as they are.
+    own = (SUITES / name / "tests" / "test_svc.py").read_text(encoding="utf-8").splitlines()
+    assert [line for line in text.splitlines() if len(line) > 88 and line not in own] == []
 
 
 def test_diff_shows_the_test_edits_and_writes_nothing(tmp_path: Path) -> None:

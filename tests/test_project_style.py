@@ -21,7 +21,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import ImportStyle, add_import, apply_import_changes, set_import_style
 from codemods.wrapping import wrap_long_lines
-from pool_refactor.fix.shared_module import SECTIONS, render_tests, restyle
+from pool_refactor.fix.shared_module import SECTIONS, add_overrides, join_magic_commas, render_tests, restyle
 from pool_refactor.fix.style import ProjectStyle, read_style
 
 RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
@@ -412,3 +412,248 @@ def test_read_style_reads_the_flake8_plugins_parametrize_names_type(tmp_path: Pa
     (tmp_path / "setup.cfg").write_text("[flake8]\npytest-parametrize-names-type = csv\n")
     assert read_style(tmp_path).parametrize_names == "csv"
     assert read_style(tmp_path / "nowhere").parametrize_names == "tuple"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "magic"),
+    [
+        ("pyproject.toml", "[tool.ruff.format]\nskip-magic-trailing-comma = true\n", False),
+        ("ruff.toml", "[format]\nskip-magic-trailing-comma = true\n", False),
+        ("pyproject.toml", "[tool.black]\nskip-magic-trailing-comma = true\n", False),
+        ("pyproject.toml", "[tool.black]\nskip_magic_trailing_comma = true\n", False),
+        ("pyproject.toml", "[tool.ruff.format]\nskip-magic-trailing-comma = false\n", True),
+        ("pyproject.toml", "[tool.ruff]\nline-length = 80\n", True),
+    ],
+)
+def test_read_style_reads_skip_magic_trailing_comma(
+    tmp_path: Path, name: str, text: str, magic: bool
+) -> None:
+    (tmp_path / name).write_text(text)
+    assert read_style(tmp_path).magic_trailing_comma is magic
+
+
+MAGIC = """\
+from collections.abc import (
+    Awaitable,
+    Callable,
+)
+
+ONE = (
+    1,
+)
+NAMES = [
+    "a",
+    "b",
+]
+
+
+class Adapter(  # type: ignore[misc]
+    Base,
+):
+    def send(
+        self,
+        request: object,
+        **kwargs: object,
+    ) -> object:
+        samples = [
+            (name, value)
+            for name, value in kwargs.items()
+        ]
+        return build(
+            request,
+            retries=Retry(
+                total=retries,
+                connect=retries,
+                read=False,
+            ),
+        )
+
+
+def one(
+    parameter_with_a_long_name_that_does_not_fit_with_the_definition: object,
+) -> None:
+    call(  # why
+        x,
+        y,
+    )
+"""
+
+
+def test_join_magic_commas_lays_out_as_the_formatters_do() -> None:
+    """At 40 columns: joined where it fits (trailing commas dropped, `(1,)` kept, a comment after a
+    bracket moved to the end), an import and a comprehension that do not fit one part a line, a
+    split definition whose parameters do not fit together one a line, and a lone parameter keeps
+    its comma; `ruff format` and `black` with the setting leave the result as it is."""
+    expected = """\
+from collections.abc import (
+    Awaitable,
+    Callable,
+)
+
+ONE = (1,)
+NAMES = ["a", "b"]
+
+
+class Adapter(  # type: ignore[misc]
+    Base
+):
+    def send(
+        self,
+        request: object,
+        **kwargs: object,
+    ) -> object:
+        samples = [
+            (name, value)
+            for name, value in kwargs.items()
+        ]
+        return build(
+            request,
+            retries=Retry(
+                total=retries,
+                connect=retries,
+                read=False,
+            ),
+        )
+
+
+def one(
+    parameter_with_a_long_name_that_does_not_fit_with_the_definition: object,
+) -> None:
+    call(x, y)  # why
+"""
+    assert join_magic_commas(MAGIC, 40) == expected
+    for command in (
+        [
+            RUFF,
+            "format",
+            "--isolated",
+            "--config",
+            "format.skip-magic-trailing-comma=true",
+            "--line-length",
+            "40",
+        ],
+        [str(Path(RUFF).with_name("black")), "-C", "-q", "-l", "40"],
+    ):
+        done = subprocess.run([*command, "-"], input=expected, capture_output=True, text=True, timeout=60)
+        assert done.stdout == expected, command
+    assert join_magic_commas(expected, 40) == expected
+
+
+@pytest.mark.parametrize(
+    ("files", "override"),
+    [
+        ({"pyproject.toml": "[tool.mypy]\nstrict = true\n"}, ""),
+        (
+            {
+                "pyproject.toml": '[project]\nrequires-python = "<3.15,>=3.12"\n[tool.mypy]\n'
+                'enable_error_code = ["explicit-override"]\n'
+            },
+            "typing",
+        ),
+        (
+            {
+                "pyproject.toml": '[project]\nrequires-python = ">=3.9"\n'
+                'dependencies = ["Typing-Extensions>=4"]\n'
+                '[tool.mypy]\nenable_error_code = "ignore-without-code, explicit-override"\n'
+            },
+            "typing_extensions",
+        ),
+        (
+            {
+                "mypy.ini": "[mypy]\nenable_error_code = explicit-override\n",
+                "setup.py": 'install_requires=["typing_extensions>=4.5.0"]\n',
+            },
+            "typing_extensions",
+        ),
+        (
+            {
+                "setup.cfg": "[options]\npython_requires = >=3.13\n"
+                "[mypy]\nenable_error_code = explicit-override\n"
+            },
+            "typing",
+        ),
+        (
+            {
+                "ruff.toml": 'target-version = "py38"\n',
+                ".mypy.ini": "[mypy]\nenable_error_code = explicit-override\n",
+            },
+            "fallback",
+        ),
+        (
+            {
+                "mypy.ini": "[mypy]\nenable_error_code = explicit-override\n"
+                "disable_error_code = explicit-override\n"
+            },
+            "",
+        ),
+        # mypy reads the first file that configures it: mypy.ini wins over pyproject.toml
+        (
+            {
+                "mypy.ini": "[mypy]\nstrict = true\n",
+                "pyproject.toml": '[tool.mypy]\nenable_error_code = ["explicit-override"]\n',
+            },
+            "",
+        ),
+    ],
+)
+def test_read_style_reads_explicit_override_and_where_override_comes_from(
+    tmp_path: Path, files: dict[str, str], override: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert read_style(tmp_path).override == override
+
+
+OVERRIDING = '''\
+"""Doc."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests.adapters
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    def send(self, request: Any) -> Any:
+        return request
+
+    def helper(self) -> None:
+        pass
+
+
+class _Mine(_Adapter):
+    @staticmethod
+    def helper() -> None:
+        pass
+
+    def __init__(self) -> None:
+        pass
+'''
+
+
+def test_add_overrides_marks_the_overriding_methods_only() -> None:
+    """A library base's method and a local base's method are marked (outside other decorators);
+    a new method and `__init__` are not; the import is where each variant puts it."""
+    text = add_overrides(OVERRIDING, "typing")
+    assert text.count("@override") == 2
+    assert (
+        "    @override\n    def send(" in text and "    @override\n    @staticmethod\n    def helper(" in text
+    )
+    assert "from typing import Any, override\n" in text
+    assert "from typing_extensions import override\n\nif TYPE" in add_overrides(
+        OVERRIDING, "typing_extensions"
+    )
+    fallback = add_overrides(OVERRIDING, "fallback")
+    assert (
+        "if TYPE_CHECKING:\n    from collections.abc import Callable\n"
+        "    from typing_extensions import override\n"
+        "else:\n\n    def override(method: object) -> object:\n" in fallback
+    )
+    assert (
+        add_overrides(OVERRIDING.split("class _Adapter")[0], "fallback")
+        == OVERRIDING.split("class _Adapter")[0]
+    )

@@ -16,16 +16,24 @@ The edits (`mocks.PatchEdit`), made with libcst so that everything else in the t
   `return_value.__aenter__.return_value` is, so the test's own set-up of the client keeps working.
 
 Anything else is left as it is and listed with the fix to make by hand.
+
+A patch line the edit made longer than the project's line length (`patch("requests.post")` gains
+`.Session`) is split as ruff and black split it, when that layout is certain (`_rewrapped`): the
+call's arguments on a line of their own, else one a line, in a statement or a `with` item of its own.
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import libcst as cst
 
+from codemods.wrapping import _scan_brackets, _top_level_commas, original_lines
 from pool_refactor.fix.mocks import MockWarning, PatchEdit
 
 __all__ = ["HELPERS", "PatchRewrite", "rewrite_test"]
@@ -36,9 +44,12 @@ HELPERS = {
 }
 """The helper added for each way the old client was entered."""
 
+_MARKER = "# Added by pool-refactor --fix-tests."
+"""The comment above the helper (on a line of its own: the `def` line stays short)."""
+
 _HELPER = '''
 
-def {name}(**kwargs: object) -> object:  # by pool-refactor --fix-tests
+def {name}(**kwargs: object) -> object:
     """A mock shared-client accessor that returns what `{verb} mock()
     as client` bound: the test's set-up of the old mock stays right."""
     from unittest.mock import MagicMock
@@ -58,8 +69,11 @@ class PatchRewrite:
     fixed: tuple[MockWarning, ...]
 
 
-def rewrite_test(text: str, warnings: Sequence[MockWarning]) -> PatchRewrite | None:
+def rewrite_test(
+    text: str, warnings: Sequence[MockWarning], line_length: int | None = None
+) -> PatchRewrite | None:
     """Apply the edits of `warnings` (all of one test file) to `text`; None when none applies.
+    An edited line longer than `line_length` (the project's) is split as the formatters split it.
 
     The calls are found by what they are (`MockWarning.site`: function and target), not by
     position: every call of one file with the same site patches the same thing, so it gets the
@@ -86,7 +100,10 @@ def rewrite_test(text: str, warnings: Sequence[MockWarning]) -> PatchRewrite | N
     for dunder in sorted(editor.helpers):
         new_module = _add_helper(new_module, dunder)
     fixed = tuple(w for site in sorted(editor.applied) for w in sites[site])
-    return PatchRewrite(new_module.code, fixed)
+    new_text = new_module.code
+    if line_length is not None:
+        new_text = _rewrapped(new_text, text, line_length)
+    return PatchRewrite(new_text, fixed)
 
 
 def _normalised(code: str) -> str | None:
@@ -225,7 +242,8 @@ def _add_helper(module: cst.Module, dunder: str) -> cst.Module:
         else:
             break
     first, *rest = helper
-    first = first.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    marker = cst.EmptyLine(comment=cst.Comment(_MARKER))
+    first = first.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), marker])
     placed = [first, *rest]
     if index < len(body):
         following = body[index]
@@ -238,3 +256,121 @@ def _add_helper(module: cst.Module, dunder: str) -> cst.Module:
         )
     body[index:index] = placed
     return module.with_changes(body=body)
+
+
+_STEP = "    "
+_WITH_TAIL = re.compile(r"(?: as \w+)?:")
+_ITEM_HEAD = re.compile(r"(?:\w+=)?[\w.]+\(")
+_STATEMENT_HEAD = re.compile(r"(?:@|return |(?:async )?with |[\w.]+(?:: [\w.]+)? = )?[\w.]+\(")
+"""A call alone, assigned to a name, returned, a decorator or a `with` item: the formatters split
+such a line at the call's parentheses (an operator or a second call before it: not certain)."""
+_ITEM_TAIL = re.compile(r"(?: as \w+)?,")
+
+
+def _rewrapped(text: str, original: str, limit: int) -> str:
+    """`text` with each line the edit made longer than `limit` split at its call, as ruff and black
+    split it: `head(`, the arguments one level in (on one line, else one a line with a trailing
+    comma), `)` and the rest. Only two shapes are certain and touched: a statement on one line
+    (`with patch(...) as m:`, `m = mocker.patch(...)`, `@patch(...)`) whose only bracket at its
+    top level is the call's, and an element on a line of its own inside brackets (`patch(...) as
+    m,` in a parenthesised `with`, an item of a list); anything else is left long."""
+    own = original_lines(original)
+    lines = text.splitlines(keepends=True)
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    whole, elements, noisy = _line_shapes(tokens)
+    out: list[str] = []
+    for number, line in enumerate(lines, 1):
+        content = line.rstrip("\r\n")
+        ending = line[len(content) :]
+        relaid = None
+        if len(content) > limit and content.strip() not in own and number not in noisy:
+            if number in whole:
+                relaid = _split_call(content, limit, element=False)
+            elif number in elements:
+                relaid = _split_call(content, limit, element=True)
+        out.extend([f"{new}{ending or chr(10)}" for new in relaid] if relaid else [line])
+    return "".join(out)
+
+
+def _line_shapes(tokens: list[tokenize.TokenInfo]) -> tuple[set[int], set[int], set[int]]:
+    """Rows that hold a whole statement, rows that hold one element of an exploded bracket (the row
+    before ends with `(`, `[`, `{` or `,`, and this one with `,`), and rows with a comment or part of
+    a string over several rows."""
+    whole: set[int] = set()
+    elements: set[int] = set()
+    noisy: set[int] = set()
+    depth = 0
+    starts: dict[int, tuple[int, bool]] = {}
+    last: dict[int, str] = {}
+    statement_start = True
+    for token in tokens:
+        row = token.start[0]
+        if token.type == tokenize.COMMENT or token.start[0] != token.end[0]:
+            noisy.update(range(token.start[0], token.end[0] + 1))
+        if token.type in (
+            tokenize.NL,
+            tokenize.INDENT,
+            tokenize.DEDENT,
+            tokenize.ENDMARKER,
+            tokenize.COMMENT,
+        ):
+            continue
+        if token.type == tokenize.NEWLINE:
+            first_row, starts_statement = starts.get(row, (0, False))
+            if starts_statement and first_row == 0:
+                whole.add(row)
+            statement_start = True
+            continue
+        if row not in starts:
+            starts[row] = (depth, statement_start)
+        statement_start = False
+        if token.type == tokenize.OP and token.string in "([{":
+            depth += 1
+        elif token.type == tokenize.OP and token.string in ")]}":
+            depth -= 1
+        last[row] = token.string
+    for row, (row_depth, _) in starts.items():
+        if row_depth > 0 and last.get(row) == "," and last.get(row - 1, "") in ("(", "[", "{", ","):
+            elements.add(row)
+    return whole, elements, noisy
+
+
+def _split_call(content: str, limit: int, *, element: bool) -> list[str] | None:
+    """The line split at its call's parentheses; None when the line is not one of the certain
+    shapes or a part would not fit."""
+    indent = content[: len(content) - len(content.lstrip(" "))]
+    code = content[len(indent) :]
+    marks = _scan_brackets(code)
+    if not marks or marks[0][1] != "(":
+        return None
+    depth = 0
+    close = None
+    for position, mark in marks:
+        depth += 1 if mark in "([{" else -1 if mark in ")]}" else 0
+        if depth == 0 and mark == ")":
+            close = position
+            break
+    if close is None or any(position > close and mark != "," for position, mark in marks):
+        return None
+    head, body, tail = code[: marks[0][0] + 1], code[marks[0][0] + 1 : close].strip(), code[close + 1 :]
+    if element:
+        certain = bool(_ITEM_HEAD.fullmatch(head)) and bool(_ITEM_TAIL.fullmatch(tail))
+    else:
+        with_item = head.startswith(("with ", "async with ")) and bool(_WITH_TAIL.fullmatch(tail))
+        certain = bool(_STATEMENT_HEAD.fullmatch(head)) and (with_item or not tail)
+    if not certain or not body or body.endswith(","):
+        return None
+    inner = indent + _STEP
+    lines = [indent + head]
+    if len(inner) + len(body) <= limit:
+        lines.append(inner + body)
+    else:
+        parts = _top_level_commas(body)
+        if len(parts) < 2 or any(len(inner) + len(part) + 1 > limit for part in parts):
+            return None
+        lines += [f"{inner}{part}," for part in parts]
+    lines.append(f"{indent}){tail}")
+    return lines if max(len(line) for line in lines) <= limit else None

@@ -40,6 +40,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
+import keyword
 import re
 import tokenize
 from collections.abc import Iterable
@@ -593,11 +594,15 @@ def restyle(text: str, style: ProjectStyle | None, own_package: str = "") -> str
     top-level package the project imports as first party (the module's own, for its tests)."""
     if style is None:
         return text
+    if style.override:
+        text = add_overrides(text, style.override)
     text = _sort_import_blocks(text, style, own_package)
     if style.parametrize_names != "tuple":
         text = _PARAMETRIZE_NAMES.sub(lambda m: _names_as(m, style.parametrize_names), text)
     if style.quotes == "single":
         text = _single_quotes(text)
+    if not style.magic_trailing_comma:
+        text = join_magic_commas(text, style.line_length)
     return text
 
 
@@ -796,3 +801,378 @@ def _name_key(name: str, style: ProjectStyle) -> tuple[object, ...]:
     if style.order_by_type:
         return _member_key(name)
     return name.lower(), name
+
+
+# --------------------------------------------------------------------------------------------------
+# skip-magic-trailing-comma (ruff's `format.skip-magic-trailing-comma`, black's `-C`)
+#
+# The template ends every split statement with a magic trailing comma, so that neither formatter
+# joins it at any line length. A project that tells its formatter to ignore those commas would see
+# `ruff format --check` join every bracket whose content fits: the generated files are laid out
+# that way instead, from the outermost bracket in, as the formatters do. A statement whose layout
+# is not certain (a comment inside it, a split not at a bracket) is left as the template has it.
+
+_OPEN_BRACKETS = "([{"
+_CLOSE_BRACKETS = ")]}"
+_INDENT_STEP = "    "
+
+
+def join_magic_commas(text: str, limit: int) -> str:
+    """`text` as ruff format and black lay it out at `limit` columns when they skip magic trailing
+    commas: a bracket whose content fits is joined and loses its trailing comma; one that does not
+    fit keeps one element a line (a collection literal or an import whenever it is split), and
+    each element is laid out the same way one level in."""
+    lines = text.split("\n")
+    tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    edits: list[tuple[int, int, list[str]]] = []
+    statement: list[tokenize.TokenInfo] = []
+    for token in tokens:
+        if token.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING):
+            continue
+        if not statement and token.type in (tokenize.NL, tokenize.COMMENT):
+            continue
+        statement.append(token)
+        if token.type != tokenize.NEWLINE:
+            continue
+        first, last = statement[0].start[0], statement[-1].start[0]
+        if last > first:
+            laid = _Statement(statement, lines).layout(limit)
+            if laid is not None:
+                edits.append((first - 1, last, laid))
+        statement = []
+    for start, end, new in reversed(edits):
+        lines[start:end] = new
+    return "\n".join(lines)
+
+
+class _Group(NamedTuple):
+    """A bracket pair of a statement: indices of its tokens."""
+
+    open: int
+    close: int
+    exploded: bool
+    """The source breaks the line right after the opening bracket (or its comment)."""
+
+
+class _Statement:
+    """One logical line of a formatted file, its brackets, and their layout without magic commas."""
+
+    def __init__(self, tokens: list[tokenize.TokenInfo], lines: list[str]) -> None:
+        self.lines = lines
+        self.comments: dict[int, str] = {}
+        """A comment after an opening bracket, by the bracket's index: it keeps the bracket split."""
+        self.certain = True
+        self.tokens: list[tokenize.TokenInfo] = []
+        for token in tokens:
+            if token.type == tokenize.COMMENT:
+                previous = self.tokens[-1] if self.tokens else None
+                if previous is None or previous.string not in _OPEN_BRACKETS or previous.type != tokenize.OP:
+                    self.certain = False  # a comment among the elements: left as written
+                else:
+                    self.comments[len(self.tokens) - 1] = token.string
+            elif token.type in (tokenize.NL, tokenize.NEWLINE):
+                continue
+            elif token.start[0] != token.end[0]:
+                self.certain = False  # a string over several lines
+            else:
+                self.tokens.append(token)
+        self.match: dict[int, int] = {}
+        self.opening: dict[int, int] = {}
+        self.groups: dict[int, _Group] = {}
+        stack: list[int] = []
+        for index, token in enumerate(self.tokens):
+            if token.type != tokenize.OP:
+                continue
+            if token.string in _OPEN_BRACKETS:
+                stack.append(index)
+            elif token.string in _CLOSE_BRACKETS and stack:
+                start = stack.pop()
+                exploded = start + 1 < index and self.tokens[start + 1].start[0] > self.tokens[start].start[0]
+                self.match[start] = index
+                self.opening[index] = start
+                self.groups[start] = _Group(start, index, exploded)
+        self.indent = lines[self.tokens[0].start[0] - 1][: self.tokens[0].start[1]] if self.tokens else ""
+
+    def layout(self, limit: int) -> list[str] | None:
+        """The statement's new lines; None when it stays as it is."""
+        if not self.certain or not self._has_magic_comma():
+            return None
+        if any(g.exploded and not self._commas(g) and self._elements(g)[1] for g in self.groups.values()):
+            return None  # split inside brackets that hold no list: not a comma's doing
+        return self._lay(0, len(self.tokens) - 1, self.indent, "", limit)
+
+    def _has_magic_comma(self) -> bool:
+        """Only a trailing comma's split is redone: any other statement is the formatter's already."""
+        return any(
+            self.tokens[i].string == "," and self.tokens[i + 1].string in _CLOSE_BRACKETS
+            for i in range(len(self.tokens) - 1)
+        )
+
+    def _commas(self, group: _Group) -> list[int]:
+        """Indices of the commas at the top level of `group`."""
+        commas: list[int] = []
+        index = group.open + 1
+        while index < group.close:
+            if index in self.match:
+                index = self.match[index] + 1
+                continue
+            if self.tokens[index].string == ",":
+                commas.append(index)
+            index += 1
+        return commas
+
+    def _kept_comma(self, group: _Group) -> bool:
+        """Whether the trailing comma of `group` is part of its meaning: a one-element tuple `(a,)`
+        or subscript `x[a,]`."""
+        if len(self._commas(group)) != 1 or self._call(group):
+            return False
+        bracket = self.tokens[group.open].string
+        return bracket == "(" or (bracket == "[" and not self._literal(group))
+
+    def _call(self, group: _Group) -> bool:
+        """A call's or a definition's parentheses (after a name, a closing bracket or a string)."""
+        if self.tokens[group.open].string != "(" or group.open == 0:
+            return False
+        before = self.tokens[group.open - 1]
+        if before.type == tokenize.NAME:
+            return not keyword.iskeyword(before.string)
+        return before.string in _CLOSE_BRACKETS or before.type == tokenize.STRING
+
+    def _literal(self, group: _Group) -> bool:
+        """A list, set, dict or tuple display (or an import's names): black and ruff put each of its
+        elements on a line of its own whenever the display is split."""
+        if group.open == 0:
+            return True
+        before = self.tokens[group.open - 1]
+        if before.type == tokenize.NAME and not keyword.iskeyword(before.string):
+            return False
+        return not (before.string in _CLOSE_BRACKETS or before.type == tokenize.STRING)
+
+    def _import_parens(self, group: _Group) -> bool:
+        """The parentheses of `from x import (...)`: dropped when the names fit on the line."""
+        return (
+            self.tokens[0].string == "from"
+            and group.open > 0
+            and self.tokens[group.open - 1].string == "import"
+            and self.tokens[group.open].string == "("
+        )
+
+    def _flat(self, start: int, end: int) -> str:
+        """Tokens `start..end` on one line, spaced as the formatters space a joined line, without
+        the trailing commas they drop."""
+        pieces: list[str] = []
+        previous: tokenize.TokenInfo | None = None
+        for index in range(start, end + 1):
+            token = self.tokens[index]
+            if self._dropped(index, start, end):
+                continue
+            if previous is not None:
+                if token.start[0] == previous.end[0]:
+                    pieces.append(self.lines[token.start[0] - 1][previous.end[1] : token.start[1]])
+                elif previous.string in _OPEN_BRACKETS or token.string in _CLOSE_BRACKETS:
+                    pieces.append("")
+                else:
+                    pieces.append(" ")
+            pieces.append(token.string)
+            previous = token
+        return "".join(pieces)
+
+    def _dropped(self, index: int, start: int, end: int) -> bool:
+        """A token a joined line `start..end` leaves out: a trailing comma that is not part of the
+        meaning, the parentheses of an import's names (when their bracket is joined too)."""
+        token = self.tokens[index]
+        if token.type != tokenize.OP:
+            return False
+        if token.string == "," and index + 1 in self.opening and index + 1 <= end:
+            return not self._kept_comma(self.groups[self.opening[index + 1]])
+        opening = index if token.string == "(" else self.opening.get(index, -1) if token.string == ")" else -1
+        group = self.groups.get(opening)
+        return group is not None and start <= group.open and group.close <= end and self._import_parens(group)
+
+    def _forced(self, start: int, end: int) -> bool:
+        """Whether a comment after an opening bracket in `start..end` keeps that bracket split."""
+        return any(start <= index <= end for index in self.comments)
+
+    def _lay(self, start: int, end: int, indent: str, suffix: str, limit: int) -> list[str] | None:
+        """Tokens `start..end` at `indent`, followed by `suffix`: on one line when they fit, else
+        split at their one exploded bracket (None: not one, so not certain)."""
+        flat = self._flat(start, end) + suffix
+        comments = [self.comments[i] for i in sorted(self.comments) if start <= i <= end]
+        if len(comments) <= 1 and len(indent) + len(flat) + sum(len(c) + 2 for c in comments) <= limit:
+            # A comment after an opening bracket goes to the end of the joined line (black's way;
+            # ruff keeps a trailing comment where it is).
+            return [indent + flat + "".join(f"  {c}" for c in comments)]
+        inside = [g for g in self.groups.values() if g.exploded and start <= g.open and g.close <= end]
+        outer = [g for g in inside if not any(o.open < g.open and g.close < o.close for o in inside)]
+        if len(outer) != 1:
+            return None
+        group = outer[0]
+        around = any(start <= g.open < group.open < group.close < g.close for g in self.groups.values())
+        after = any(g.exploded and group.close < g.open and g.close <= end for g in self.groups.values())
+        if around or after:
+            return None  # split inside another bracket, or at two: not a layout made here
+        head = self._flat(start, group.open)
+        if group.open in self.comments:
+            head += "  " + self.comments[group.open]
+        elif self._forced(start, group.open) or self._forced(group.close, end):
+            return None
+        tail = self._flat(group.close, end) + suffix
+        inner = indent + _INDENT_STEP
+        elements, separator = self._elements(group)
+        if not elements:
+            return None
+        joined = self._flat(elements[0][0], elements[-1][1])
+        if self._kept_comma(group) or (self._definition() and separator == "," and len(elements) == 1):
+            joined += ","  # `(a,)`; a definition's one parameter split from its name (black's way)
+        listed = (self._literal(group) or self._import_parens(group)) and separator == ","
+        one_line = not (listed and len(elements) > 1) and not self._forced(group.open + 1, group.close)
+        if one_line and len(inner) + len(joined) <= limit:
+            return [indent + head, inner + joined, indent + tail]
+        body: list[str] = []
+        for first, final in elements:
+            element = self._lay(first, final, inner, separator, limit)
+            if element is None:
+                return None
+            body += element
+        return [indent + head, *body, indent + tail]
+
+    def _definition(self) -> bool:
+        """A `def` line: black gives a lone parameter split from the name a trailing comma."""
+        return self.tokens[0].string == "def" or [t.string for t in self.tokens[:2]] == ["async", "def"]
+
+    def _elements(self, group: _Group) -> tuple[list[tuple[int, int]], str]:
+        """The token ranges of `group`'s elements and what ends each on a line of its own: a
+        comprehension's parts ("", split before each `for` and its `if`s), else its comma-separated
+        items (",": a trailing comma on each)."""
+        splits: list[int] = []
+        index = group.open + 1
+        while index < group.close:
+            token = self.tokens[index]
+            if index in self.match:
+                index = self.match[index] + 1
+                continue
+            if token.type == tokenize.NAME and (token.string == "for" or (token.string == "if" and splits)):
+                before = self.tokens[index - 1]
+                splits.append(index - 1 if before.string == "async" else index)
+            index += 1
+        if splits:
+            bounds = [group.open + 1, *splits, group.close]
+            return [(bounds[i], bounds[i + 1] - 1) for i in range(len(bounds) - 1)], ""
+        commas = self._commas(group)
+        last = group.close - 2 if commas and commas[-1] == group.close - 1 else group.close - 1
+        bounds = [group.open, *(comma for comma in commas if comma <= last), last + 1]
+        ranges = [(bounds[i] + 1, bounds[i + 1] - 1) for i in range(len(bounds) - 1)]
+        return [(first, final) for first, final in ranges if first <= final], ","
+
+
+# --------------------------------------------------------------------------------------------------
+# mypy's explicit-override (zulip-bots): every method that overrides one of its base class's is
+# decorated with `@override`, imported as the project can (`ProjectStyle.override`).
+
+_OVERRIDABLE: dict[str, frozenset[str]] = {
+    "httpx.AsyncBaseTransport": frozenset({"handle_async_request", "aclose"}),
+    "httpx.AsyncHTTPTransport": frozenset({"handle_async_request", "aclose"}),
+    "httpx.BaseTransport": frozenset({"handle_request", "close"}),
+    "httpx.HTTPTransport": frozenset({"handle_request", "close"}),
+    "aiohttp.BaseConnector": frozenset({"connect", "close"}),
+    "aiohttp.TCPConnector": frozenset({"connect", "close"}),
+    "requests.adapters.BaseAdapter": frozenset({"send", "close"}),
+    "requests.adapters.HTTPAdapter": frozenset(
+        {"send", "close", "init_poolmanager", "proxy_manager_for", "cert_verify", "build_response"}
+        | {"get_connection", "get_connection_with_tls_context", "request_url", "add_headers"}
+    ),
+    "socketserver.BaseRequestHandler": frozenset({"setup", "handle", "finish"}),
+    "socketserver.StreamRequestHandler": frozenset({"setup", "handle", "finish"}),
+    "http.server.BaseHTTPRequestHandler": frozenset({"setup", "handle", "finish", "log_message"}),
+}
+"""The methods of the library classes the generated files derive from that a subclass may
+override. The gates (tests/test_generated_gates.py) run mypy with explicit-override over every
+rendering: a template class on another base, or a new override, fails there until it is listed."""
+
+_EXEMPT = frozenset({"__init__", "__new__", "__init_subclass__", "__post_init__"})
+"""Methods mypy's explicit-override never asks to mark."""
+
+_OVERRIDE_FALLBACK = '''\
+else:
+
+    def override(method: object) -> object:
+        """Return `method`: `@override` is for type checkers only."""
+        return method
+'''
+
+
+def _overriding_methods(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The methods that override a method of a base class (a listed library class or a class of
+    the same file), in the order of the text."""
+    inherited: dict[str, frozenset[str]] = {}
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    classes = sorted((n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)), key=lambda n: n.lineno)
+    for node in classes:
+        names: frozenset[str] = frozenset()
+        for base in node.bases:
+            spelled = ast.unparse(base)
+            names |= _OVERRIDABLE.get(spelled, frozenset()) | inherited.get(spelled, frozenset())
+        methods = [m for m in node.body if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)]
+        found += [m for m in methods if m.name in names and m.name not in _EXEMPT]
+        inherited[node.name] = names | {m.name for m in methods}
+    return sorted(found, key=lambda m: m.lineno)
+
+
+def add_overrides(text: str, source: str) -> str:
+    """`text` with `@override` on every overriding method, imported from `source`: "typing",
+    "typing_extensions", or "fallback" (from typing_extensions for type checkers only, a no-op at
+    run time: the project may not have it installed). Imports are added where `_sort_import_blocks`
+    then sorts them; a file with no overriding method is returned as it is."""
+    tree = ast.parse(text)
+    methods = _overriding_methods(tree)
+    if not methods:
+        return text
+    lines = text.split("\n")
+    for method in reversed(methods):
+        first = min([method.lineno, *(d.lineno for d in method.decorator_list)])
+        lines.insert(first - 1, " " * method.col_offset + "@override")
+    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    if not imports:
+        raise SharedModuleError("the generated file has no import to add `override` beside")
+    after_imports = imports[-1].end_lineno or imports[-1].lineno
+    if source == "typing_extensions":
+        lines.insert(after_imports, "from typing_extensions import override")
+        return "\n".join(lines)
+    if source == "typing":
+        return "\n".join(_import_from_typing(lines, imports, "override"))
+    if source != "fallback":
+        raise SharedModuleError(f"cannot add `@override` from {source!r} to the generated file")
+    checking = next(
+        (n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"),
+        None,
+    )
+    fallback = _OVERRIDE_FALLBACK.rstrip("\n").split("\n")
+    if checking is None:
+        lines[after_imports:after_imports] = [
+            "",
+            "if TYPE_CHECKING:",
+            "    from typing_extensions import override",
+            *fallback,
+        ]
+        return "\n".join(_import_from_typing(lines, imports, "TYPE_CHECKING"))
+    if checking.orelse:
+        raise SharedModuleError("the generated file's `if TYPE_CHECKING:` block has an `else:` already")
+    end = checking.end_lineno or checking.lineno
+    blank = 0
+    while end + blank < len(lines) and not lines[end + blank].strip():
+        blank += 1
+    lines[end : end + blank] = [*fallback, "", ""]  # two blank lines after a function, as formatters want
+    last = checking.body[-1]
+    lines.insert(last.end_lineno or last.lineno, "    from typing_extensions import override")
+    return "\n".join(lines)
+
+
+def _import_from_typing(lines: list[str], imports: list[ast.Import | ast.ImportFrom], name: str) -> list[str]:
+    """`lines` with `name` added to the top-level `from typing import ...` (one line: the import
+    sorter wraps it), or a new one after the imports."""
+    typing = next((n for n in imports if isinstance(n, ast.ImportFrom) and n.module == "typing"), None)
+    if typing is None:
+        last = imports[-1]
+        return [*lines[: last.end_lineno], f"from typing import {name}", *lines[last.end_lineno :]]
+    names = ", ".join([*(ast.unparse(alias) for alias in typing.names), name])
+    return [*lines[: typing.lineno - 1], f"from typing import {names}", *lines[typing.end_lineno :]]

@@ -11,6 +11,7 @@ to the tools' defaults (88 columns, isort's sections); this never fails a run.
 from __future__ import annotations
 
 import configparser
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,15 @@ class ProjectStyle:
     """flake8-pytest-style's `parametrize-names-type` (ruff's `lint.flake8-pytest-style`, the
     plugin's `pytest-parametrize-names-type`): how the generated tests write several names in
     `@pytest.mark.parametrize` (`("a", "b")`, `"a,b"` or `["a", "b"]`; PT006)."""
+    magic_trailing_comma: bool = True
+    """False when the formatter ignores magic trailing commas (ruff's `format.skip-magic-trailing-
+    comma`, black's `skip-magic-trailing-comma`): it then joins every bracket whose content fits,
+    so the generated files are laid out that way (`shared_module.join_magic_commas`)."""
+    override: str = ""
+    """Where the generated files import `@override` from when the project's mypy enables
+    `explicit-override` (its error on an overriding method without it): "typing" (the project's
+    minimum Python is 3.12 or later), "typing_extensions" (a declared dependency), "fallback" (only
+    type checkers import it, from typing_extensions; at run time a no-op); "" when not enabled."""
 
 
 def read_style(project_root: Path) -> ProjectStyle:
@@ -91,7 +101,96 @@ def read_style(project_root: Path) -> ProjectStyle:
         single_line_exclusions=frozenset(exclusions),
         lexicographical=lexicographical,
         parametrize_names=_parametrize_names(project_root, ruff, lint, tool),
+        magic_trailing_comma=not _flag(
+            _dict(ruff.get("format")).get("skip-magic-trailing-comma"),
+            _get(tool, "black", "skip-magic-trailing-comma"),
+            _get(tool, "black", "skip_magic_trailing_comma"),
+        ),
+        override=_override(project_root, pyproject, ruff),
     )
+
+
+def _override(root: Path, pyproject: dict[str, Any], ruff: dict[str, Any]) -> str:
+    """How the generated files get `@override`, when mypy's `explicit-override` is enabled (its
+    configuration files in mypy's order: mypy.ini, .mypy.ini, pyproject.toml, setup.cfg)."""
+    if "explicit-override" not in _mypy_error_codes(root, pyproject):
+        return ""
+    if (_minimum_python(root, pyproject, ruff) or (3, 0)) >= (3, 12):
+        return "typing"
+    return "typing_extensions" if _declares(root, pyproject, "typing_extensions") else "fallback"
+
+
+def _mypy_error_codes(root: Path, pyproject: dict[str, Any]) -> set[str]:
+    """mypy's `enable_error_code` less its `disable_error_code`, from the first file that
+    configures mypy."""
+    for name in ("mypy.ini", ".mypy.ini"):
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(root / name, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        if parser.has_section("mypy"):
+            return _codes(parser.get("mypy", "enable_error_code", fallback="")) - _codes(
+                parser.get("mypy", "disable_error_code", fallback="")
+            )
+    mypy = _dict(_dict(pyproject.get("tool")).get("mypy"))
+    if mypy:
+        return _codes(mypy.get("enable_error_code")) - _codes(mypy.get("disable_error_code"))
+    setup = _setup_cfg(root)
+    return _codes(setup.get("mypy", "enable_error_code", fallback="")) - _codes(
+        setup.get("mypy", "disable_error_code", fallback="")
+    )
+
+
+def _codes(value: object) -> set[str]:
+    return {code.strip() for code in _names(value)}
+
+
+_LOWER_BOUND = re.compile(r"\s*(?:>=|~=|==|\^|~)\s*3\.(\d+)")
+
+
+def _minimum_python(root: Path, pyproject: dict[str, Any], ruff: dict[str, Any]) -> tuple[int, int] | None:
+    """The oldest Python the project supports: `requires-python`, setup.cfg's `python_requires`,
+    poetry's `python`, else ruff's `target-version`; None when none says."""
+    poetry = _dict(_get(pyproject, "tool", "poetry", "dependencies"))
+    setup = _setup_cfg(root).get("options", "python_requires", fallback=None)
+    for spec in (_get(pyproject, "project", "requires-python"), setup, poetry.get("python")):
+        for part in spec.replace("||", ",").split(",") if isinstance(spec, str) else ():
+            if match := _LOWER_BOUND.match(part):
+                return 3, int(match.group(1))
+    target = ruff.get("target-version")
+    if isinstance(target, str) and re.fullmatch(r"py3\d+", target):
+        return 3, int(target[3:])
+    return None
+
+
+def _declares(root: Path, pyproject: dict[str, Any], package: str) -> bool:
+    """Whether the project declares `package` a run-time dependency (pyproject's project or poetry
+    dependencies, setup.cfg's install_requires, a string in setup.py)."""
+    listed = _get(pyproject, "project", "dependencies")
+    texts = [item for item in listed if isinstance(item, str)] if isinstance(listed, list) else []
+    texts += list(_dict(_get(pyproject, "tool", "poetry", "dependencies")))
+    setup = _setup_cfg(root)
+    texts += setup.get("options", "install_requires", fallback="").splitlines()
+    try:
+        texts += re.findall(r"[\"']([\w.-]+)", (root / "setup.py").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        pass
+    names = {
+        match.group().replace("_", "-").lower()
+        for text in texts
+        if (match := re.match(r"[\w.-]+", text.strip()))
+    }
+    return package.replace("_", "-").lower() in names
+
+
+def _setup_cfg(root: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(root / "setup.cfg", encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return configparser.ConfigParser(interpolation=None)
+    return parser
 
 
 _NAMES_TYPES = frozenset({"tuple", "csv", "list"})

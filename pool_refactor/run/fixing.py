@@ -395,9 +395,10 @@ def _fix_tests(
         by_file.setdefault(warning.path, []).append(warning)
     settled: set[MockWarning] = set()
     files_changed = 0
+    line_length = read_style(options.config.project_root).line_length
     for shown, found in sorted(by_file.items()):
         path, source = sources[shown]
-        rewritten = rewrite_test(source.text, found)
+        rewritten = rewrite_test(source.text, found, line_length)
         if rewritten is None:
             continue
         if options.diff:
