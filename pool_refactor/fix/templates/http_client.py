@@ -398,7 +398,7 @@ def _describe(kind: str, key: _Key, *extra: str) -> str:
 _T = TypeVar("_T")
 
 _MAX_POOLS = 16
-"""Option sets kept per accessor (and loop) when HTTP_CLIENT_MAX_POOLS is unset.
+"""Option sets kept per accessor and loop when HTTP_CLIENT_MAX_POOLS is unset.
 
 Options come from literals and settings, so a package has a few per
 accessor (verify on or off, a CA bundle, HTTP/2): 16 leaves room for all of
@@ -894,7 +894,7 @@ class _AsyncTransport(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
     def _done(self) -> None:
-        """Count a request out; close an evicted pool it was the last use of."""
+        """Count a request out; an evicted pool then closes if unused."""
         self.usage.requests.pop()
         if self.usage.evicted:
             _soon(self.close_if_unused)
@@ -1117,7 +1117,7 @@ class _SyncTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
     def _done(self) -> None:
-        """Count a request out; close an evicted pool it was the last use of."""
+        """Count a request out; an evicted pool then closes if unused."""
         self.usage.requests.pop()
         if self.usage.evicted:
             self.close_if_unused()
