@@ -436,7 +436,8 @@ class _Pools(dict[_Key, _T]):
     def trim(self, cap: int) -> list[_T]:
         """Forget the least recently used clients past `cap`; return them.
 
-        The caller holds `_lock`, so only hits change `used` meanwhile.
+        The caller holds `_lock`, so only hits change `used` meanwhile. Keys
+        forgotten otherwise (`reset_http_clients()`) leave `used` here.
         """
         used = {key: self.used.get(key, -1) for key in self}
         oldest = sorted(used, key=used.__getitem__)[: max(len(used) - cap, 0)]
@@ -444,11 +445,6 @@ class _Pools(dict[_Key, _T]):
         self.used = {key: used[key] for key in self}
         _pool_counts["evicted"] += len(evicted)
         return evicted
-
-    def clear(self) -> None:
-        """Forget every client."""
-        super().clear()
-        self.used = {}
 
 
 def _max_pools() -> int:
@@ -1403,38 +1399,18 @@ class _Connector(aiohttp.TCPConnector):
         """Mark the connector closed without I/O (its loop is closed)."""
         self._close()
 
-    retired = False
-    """Whether the session of this connector was evicted."""
-
     def retire(self) -> None:
         """Close the idle connections now, and each busy one once released.
 
         The evicted session may still be held by a caller, so the connector
         stays open, but from now on it keeps no connection for reuse.
         """
-        self.retired = True
         self._force_close = True
         for idle in list(self._conns.values()):
             for protocol, _ in idle:
                 protocol.close()
         self._conns.clear()
-        self._count_close()
-
-    def _release(self, *args: object, **kwargs: object) -> None:
-        """Take back a connection; closed, if the session was evicted."""
-        release = cast("Callable[..., None]", super()._release)
-        release(*args, **kwargs)
-        if self.retired:
-            self._count_close()
-
-    counted = False
-    """Whether the close of this evicted connector was counted."""
-
-    def _count_close(self) -> None:
-        """Count the evicted pool closed once no connection is busy."""
-        if not self._acquired and not self.counted:
-            self.counted = True
-            _note_closed()
+        _note_closed()
 
 
 def _peer_closed(connection: _Conn) -> bool:
