@@ -191,8 +191,8 @@ import urllib3  # section: requests, urllib3
 
 if TYPE_CHECKING:
     from collections.abc import (
-        AsyncGenerator,  # section: httpx-async, aiohttp
-        AsyncIterator,
+        AsyncGenerator,
+        AsyncIterator,  # section: httpx-async
         Awaitable,  # section: aiohttp
         Callable,
         Coroutine,  # section: httpx-async
@@ -539,6 +539,8 @@ def _no_cookie_policy() -> http.cookiejar.DefaultCookiePolicy:
 # section: httpx-async, aiohttp
 _NO_LOOP = "{}() needs a running {} event loop: call it from a coroutine"
 
+# Two type arguments, for mypy before PEP 696's defaults; the second is not
+# None, which ruff's UP043 would drop for Python 3.13.
 _watchers: dict[object, AsyncGenerator[None, object]] = {}
 """One suspended async generator per loop that has clients (see `_keep`)."""
 
@@ -1782,7 +1784,7 @@ def reset_http_clients() -> None:
 
 
 @contextlib.asynccontextmanager
-async def lifespan(_app: object) -> AsyncIterator[None]:
+async def lifespan(_app: object) -> AsyncGenerator[None, object]:
     """Close every client at shutdown: a FastAPI/Starlette `lifespan`.
 
     Use `FastAPI(lifespan=lifespan)`, or enter it from your own lifespan

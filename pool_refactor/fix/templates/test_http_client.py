@@ -97,7 +97,7 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Give every test fresh clients, no HTTP_CLIENT_ variable, warnings."""
     for name in _VARIABLES:
         monkeypatch.delenv(f"HTTP_CLIENT_{name}", raising=False)
-    monkeypatch.setattr(http_client, "_warned", set())  # each warns again
+    monkeypatch.setattr(http_client, "_warned", set[str]())  # warn again
     http_client.reset_http_clients()
     yield
     http_client.reset_http_clients()
@@ -162,13 +162,13 @@ _AIOHTTP_BAD = [
 ]
 # end section
 _POOL_BAD = [("NUM_POOLS", "0"), ("RETRIES", "-1"), ("TIMEOUT", "x")]  # section: requests, urllib3
-_URLLIB3_BAD = [*_POOL_BAD, ("MAX_POOLS", "-2")]  # section: urllib3
+_URLLIB3 = [*_POOL_BAD, ("MAX_POOLS", "-2")]  # section: urllib3
 _BUILDERS: list[tuple[str, Callable[[], object], list[tuple[str, str]]]] = [
     (f"{httpx.__name__}.AsyncClient", _async_client, _HTTPX_BAD),  # section: httpx-async
     (f"{httpx.__name__}.Client", http_client.get_sync_http_client, _HTTPX_BAD),  # section: httpx-sync
     ("aiohttp.ClientSession", _aiohttp_session, _AIOHTTP_BAD),  # section: aiohttp
     ("requests.Session", http_client.get_requests_session, _POOL_BAD),  # section: requests
-    ("urllib3.PoolManager", http_client.get_urllib3_pool_manager, _URLLIB3_BAD),  # section: urllib3
+    ("urllib3.PoolManager", http_client.get_urllib3_pool_manager, _URLLIB3),  # section: urllib3
 ]
 
 
@@ -626,7 +626,8 @@ def test_async_pools_past_the_cap_are_evicted(
         async with httpx.AsyncClient(transport=borrow(trust_env=False)) as own:
             http_client.get_http_client(transport=mock)
             assert (await own.get(url)).text == "ok"
-        async with httpx.AsyncClient(transport=borrow(transport=mock)) as other:
+        foreign = borrow(transport=mock)
+        async with httpx.AsyncClient(transport=foreign) as other:
             assert (await other.get(url)).status_code == httpx.codes.OK
         http_client.get_http_client()  # evicts a transport of the caller's
         await asyncio.sleep(0)  # the last close runs
@@ -746,7 +747,7 @@ def test_aiohttp_sessions_past_the_cap_are_evicted(
         loop (aiohttp warns about a session collected open).
         """
         held = http_client.get_aiohttp_session()
-        assert await asyncio.gather(get(held), get(held)) == [b"ok", b"ok"]
+        assert await asyncio.gather(get(held), get(held)) == (b"ok", b"ok")
         with pytest.warns(RuntimeWarning, match="MAX_POOLS"):
             idle = http_client.get_aiohttp_session(read_bufsize=2**17)
         assert await get(held) == b"ok"  # its holder goes on
