@@ -192,13 +192,9 @@ import urllib3  # section: requests, urllib3
 if TYPE_CHECKING:
     from collections.abc import (
         AsyncGenerator,
-        AsyncIterator,  # section: httpx-async
         Awaitable,  # section: aiohttp
         Callable,
-        Coroutine,  # section: httpx-async
         Iterator,  # section: httpx-sync
-        Sequence,  # section: httpx-async, aiohttp
-        Sized,  # section: httpx-async, httpx-sync, aiohttp, urllib3
     )
 
 __all__ = [
@@ -557,7 +553,7 @@ They are closed when their loop shuts down, unless collected before.
 """
 
 
-def _retire_owned(loop: object, evicted: Sequence[object]) -> None:
+def _retire_owned(loop: object, evicted: list[Any]) -> None:
     """Hold clients evicted on `loop` weakly. The caller holds `_lock`.
 
     An evicted client keeps no idle connection, so nothing is lost when its
@@ -926,7 +922,7 @@ class _AsyncBody(httpx.AsyncByteStream):
         self.stream = stream
         self.pending = [done]
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncGenerator[bytes, object]:
         """Yield the body's chunks."""
         async for chunk in self.stream:
             yield chunk
@@ -944,7 +940,7 @@ _closing: set[object] = set()
 """The tasks that close evicted async pools, kept until they end."""
 
 
-def _soon(close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+def _soon(close: Callable[[], Any]) -> None:
     """Run `close()` in the running loop (or trio run) without waiting."""
     loop = _running_loop()
     if isinstance(loop, asyncio.AbstractEventLoop):
@@ -1849,13 +1845,14 @@ def http_client_stats() -> dict[str, dict[str, int]]:
             stats[name] = _urllib3_pool_stats(manager)
         # end section
         # section: httpx-async, httpx-sync, aiohttp, urllib3
-        registries: list[Sized] = [
-            *_async_clients.values(),  # section: httpx-async
-            _sync_clients,  # section: httpx-sync
-            *_aiohttp_sessions.values(),  # section: aiohttp
-            _urllib3_managers,  # section: urllib3
-        ]
-        kept = sum(len(registry) for registry in registries)
+        kept = sum(
+            [
+                *map(len, _async_clients.values()),  # section: httpx-async
+                len(_sync_clients),  # section: httpx-sync
+                *map(len, _aiohttp_sessions.values()),  # section: aiohttp
+                len(_urllib3_managers),  # section: urllib3
+            ],
+        )
         stats["pools"] = {"kept": kept, **_pool_counts, "max": cap}
         # end section
     return stats
