@@ -414,10 +414,10 @@ class _Pools(dict[_Key, _T]):
     """One accessor's clients by option set, at most HTTP_CLIENT_MAX_POOLS.
 
     A hit stamps its key with the next tick of `_ticks` and takes no lock:
-    `next()` on a count and a dict store are atomic. Recency is exact but
-    for a hit that races with an eviction in another thread: its client may
-    be evicted just after it was handed out, which its holder never notices,
-    since an evicted client keeps working.
+    `next()` on a count and a dict store are atomic. Recency is therefore
+    approximate only where a hit races with another thread's miss: the hit
+    may be lost, or its client evicted just after it was handed out. Neither
+    is noticed by the holder, since an evicted client keeps working.
     """
 
     def __init__(self) -> None:
