@@ -988,8 +988,8 @@ def get_http_client(**client_options: object) -> httpx.AsyncClient:
         return client
     with _lock:
         _keep(loop, client)
-        kept = _async_clients.setdefault(loop, _Pools())
-        kept[key] = client
+        _async_clients.setdefault(loop, _Pools())[key] = client
+        kept = _async_clients[loop]
         kept.hit(key)
         evicted = kept.trim(cap)
         _async_pools[client] = options["transport"]
@@ -1285,8 +1285,8 @@ def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
         return session
     with _lock:
         _keep(loop, session)
-        kept = _aiohttp_sessions.setdefault(loop, _Pools())
-        kept[key] = session
+        _aiohttp_sessions.setdefault(loop, _Pools())[key] = session
+        kept = _aiohttp_sessions[loop]
         kept.hit(key)
         evicted = kept.trim(cap)
         _retire_owned(loop, evicted)
