@@ -576,8 +576,10 @@ def _keep(loop: object, client: object) -> None:
     if loop not in _watchers:
         _forget_closed_loops()
         watcher = _close_at_shutdown(loop, os.getpid())
+        # A coroutine, which older typesheds (mypy 1.8) call an Awaitable.
+        step: Any = watcher.asend(None)
         with contextlib.suppress(StopIteration):
-            watcher.asend(None).send(None)
+            step.send(None)
         _watchers[loop] = watcher
     owned = _owned.setdefault(loop, [])
     # Drop the clients someone closed (`async with get_http_client()`),

@@ -412,7 +412,8 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     for scheme in ("http", "https", "all"):
         monkeypatch.setenv(f"{scheme}_proxy", "")
-    only_environment = urllib.request.getproxies_environment
+    # Looked up by name: older typesheds (mypy 1.8) do not declare it.
+    only_environment = vars(urllib.request)["getproxies_environment"]
     monkeypatch.setattr(urllib.request, "getproxies", only_environment)
 
 
