@@ -14,11 +14,13 @@ import gc
 import ssl
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 import aiohttp
 import httpx
 import pytest
+import trio
 
 from tests.servers import LocalServer
 
@@ -129,6 +131,30 @@ def test_sync_borrower_keeps_its_evicted_pool_until_it_exits(
     assert pools(hc)["closed"] == 1
 
 
+def test_sync_threads_with_a_new_value_per_call_never_see_a_closed_client(
+    hc: ModuleType, server: LocalServer
+) -> None:
+    """6 threads × 8 calls, each keyed by a value of its own: every request succeeds, every
+    evicted pool is closed once its requests end, and the server is left with the kept pools'
+    connections only."""
+
+    def call(n: int) -> str:
+        client = hc.get_sync_http_client(timeout=1000.0 + n)  # a new option set per call
+        first = client.get(server.url + "/").text
+        return first + client.get(server.url + "/echo").json()["method"]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(call, range(48)))
+    assert answers == ["okGET"] * 48
+    assert pools(hc) == {"kept": 2, "evicted": 46, "closed": 46, "max": 2}
+    kept_open = sum(
+        counts.get("open", 0) for name, counts in hc.http_client_stats().items() if name != "pools"
+    )
+    assert closed_to(server, kept_open)
+
+
 def test_a_bad_cap_names_the_variable(hc: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_CLIENT_MAX_POOLS", "0")
     with pytest.raises(ValueError, match="HTTP_CLIENT_MAX_POOLS='0' is not a positive integer"):
@@ -186,6 +212,29 @@ def test_async_in_flight_and_borrower_keep_their_evicted_pools(hc: ModuleType, s
         assert pools(hc)["closed"] == 2
 
     asyncio.run(main())
+
+
+def test_trio_run_closes_its_evicted_pool_in_a_system_task(hc: ModuleType, server: LocalServer) -> None:
+    a, b, c = contexts(3)
+
+    async def main() -> httpx.AsyncClient:
+        first = hc.get_http_client(verify=a)
+        assert (await first.get(server.url + "/")).text == "ok"
+        with pytest.warns(RuntimeWarning, match=r"get_http_client\(\) keeps 2 option sets"):
+            hc.get_http_client(verify=b)
+            hc.get_http_client(verify=c)
+        for _ in range(500):  # the close runs in a trio system task
+            if server.open_connections == 0:
+                break
+            await trio.sleep(0.01)
+        assert server.open_connections == 0
+        assert pools(hc) == {"kept": 2, "evicted": 1, "closed": 1, "max": 2}
+        assert (await first.get(server.url + "/")).text == "ok"  # its holder goes on
+        return first
+
+    held = trio.run(main)
+    assert held.is_closed  # an evicted client still alive is closed when its run ends
+    assert closed_to(server, 0)
 
 
 # -- aiohttp.ClientSession --------------------------------------------------------------------
