@@ -413,21 +413,20 @@ _pool_counts = {"evicted": 0, "closed": 0}
 class _Pools(dict[_Key, _T]):
     """One accessor's clients by option set, at most HTTP_CLIENT_MAX_POOLS.
 
-    A hit stamps its key with the next tick of `_ticks` and takes no lock:
+    A hit stamps its key in `used` with the next tick of `_ticks` (inline
+    in the accessors, the cheapest form) and takes no lock:
     `next()` on a count and a dict store are atomic. Recency is therefore
     approximate only where a hit races with another thread's miss: the hit
     may be lost, or its client evicted just after it was handed out. Neither
     is noticed by the holder, since an evicted client keeps working.
     """
 
+    __slots__ = ("used",)
+
     def __init__(self) -> None:
         """Start empty."""
         super().__init__()
         self.used: dict[_Key, int] = {}
-
-    def hit(self, key: _Key) -> None:
-        """Note that the client of `key` was just handed out."""
-        self.used[key] = next(_ticks)
 
     def trim(self, cap: int) -> list[_T]:
         """Forget the least recently used clients past `cap`; return them.
@@ -980,7 +979,7 @@ def get_http_client(**client_options: object) -> httpx.AsyncClient:
     kept = _async_clients.get(loop)
     client = None if kept is None else kept.get(key)
     if kept is not None and client is not None and not client.is_closed:
-        kept.hit(key)
+        kept.used[key] = next(_ticks)
         return client
     accessor = "get_http_client"
     cap = _max_pools()
@@ -992,7 +991,7 @@ def get_http_client(**client_options: object) -> httpx.AsyncClient:
         _keep(loop, client)
         _async_clients.setdefault(loop, _Pools())[key] = client
         kept = _async_clients[loop]
-        kept.hit(key)
+        kept.used[key] = next(_ticks)
         evicted = kept.trim(cap)
         _async_pools[client] = options["transport"]
         _retire_owned(loop, evicted)
@@ -1178,7 +1177,7 @@ def get_sync_http_client(**client_options: object) -> httpx.Client:
     key = _options_key("get_sync_http_client", client_options)
     client = _sync_clients.get(key)
     if client is not None and not client.is_closed:
-        _sync_clients.hit(key)
+        _sync_clients.used[key] = next(_ticks)
         return client
     accessor = "get_sync_http_client"
     cap = _max_pools()
@@ -1191,7 +1190,7 @@ def get_sync_http_client(**client_options: object) -> httpx.Client:
         if kept is None or kept.is_closed:
             _sync_clients[key] = kept = client
             _sync_pools[client] = options["transport"]
-        _sync_clients.hit(key)
+        _sync_clients.used[key] = next(_ticks)
         evicted = _sync_clients.trim(cap)
     if kept is not client:  # another thread built one meanwhile
         client.close()
@@ -1279,7 +1278,7 @@ def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
     kept = _aiohttp_sessions.get(loop)
     session = None if kept is None else kept.get(key)
     if kept is not None and session is not None and not session.closed:
-        kept.hit(key)
+        kept.used[key] = next(_ticks)
         return session
     cap = _max_pools()
     session = aiohttp.ClientSession(**_aiohttp_options(session_options))
@@ -1289,7 +1288,7 @@ def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
         _keep(loop, session)
         _aiohttp_sessions.setdefault(loop, _Pools())[key] = session
         kept = _aiohttp_sessions[loop]
-        kept.hit(key)
+        kept.used[key] = next(_ticks)
         evicted = kept.trim(cap)
         _retire_owned(loop, evicted)
     _warn_evicted(accessor, cap, len(evicted))
@@ -1644,7 +1643,7 @@ def get_urllib3_pool_manager(**options: object) -> urllib3.PoolManager:
     key = _options_key(accessor, options)
     manager = _urllib3_managers.get(key)
     if manager is not None:
-        _urllib3_managers.hit(key)
+        _urllib3_managers.used[key] = next(_ticks)
         return manager
     cap = _max_pools()
     manager = urllib3.PoolManager(**_urllib3_options(options))
@@ -1652,7 +1651,7 @@ def get_urllib3_pool_manager(**options: object) -> urllib3.PoolManager:
         return manager
     with _lock:
         manager = _urllib3_managers.setdefault(key, manager)
-        _urllib3_managers.hit(key)
+        _urllib3_managers.used[key] = next(_ticks)
         evicted = _urllib3_managers.trim(cap)
     _warn_evicted(accessor, cap, len(evicted))
     for old in evicted:
