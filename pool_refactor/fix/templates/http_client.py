@@ -45,12 +45,19 @@ another caller. Per-request headers and auth stay on each request.
 
 Each accessor keeps at most HTTP_CLIENT_MAX_POOLS option sets (per event
 loop for async clients). Past that, the least recently used pool is evicted:
-forgotten, and its connections closed once nothing uses it (no request in
-flight on it, no client of your own borrowing it still open). A caller that
-still holds an evicted client can go on using it; each request then opens
-a connection that is closed after it. The first eviction warns: an option
-whose value is new on every call (an `ssl.SSLContext` built per call) keys
-a new pool each time, so build such a value once.
+forgotten, and its connections closed once no request uses them. A caller
+that still holds an evicted client can go on using it; each request then
+opens a connection that is closed after it. The first eviction warns: an
+option whose value is new on every call (an `ssl.SSLContext` built per call)
+keys a new pool each time, so build such a value once.
+# end section
+# section: httpx-async, httpx-sync
+An evicted httpx pool closes when no request is in flight on it and no
+client of your own that borrows it (`transport=`) is still open.
+# end section
+# section: aiohttp
+An evicted aiohttp session closes its idle connections at once and each
+busy one when its request ends; it is closed with its loop if still held.
 # end section
 
 Sharing adds no wait and no failure that a client per call did not have:
