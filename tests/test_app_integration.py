@@ -94,6 +94,7 @@ def test_pydantic_settings_app_reads_its_pool_limits_from_dotenv(tmp_path: Path)
             "HTTP_CLIENT_MAX_CONNECTIONS=7\n"
             "SHOP_HTTP_CLIENT_KEEPALIVE_EXPIRY=2.5\n"
             "HTTP_CLIENT_TIMEOUT=none\n"
+            "SHOP_HTTP_CLIENT_MAX_POOLS=4\n"
         )
         done = _run(folder)
         assert done.returncode == 0, done.stderr
@@ -102,7 +103,10 @@ def test_pydantic_settings_app_reads_its_pool_limits_from_dotenv(tmp_path: Path)
             "max_connections": 7,
             "keepalive_expiry": 2.5,
             "read_timeout": None,
-            "stats": [{"open": 1, "idle": 1, "in_use": 0, "unreadable": 0}],
+            "stats": [
+                {"open": 1, "idle": 1, "in_use": 0, "unreadable": 0},
+                {"kept": 1, "evicted": 0, "closed": 0, "max": 4},  # the pools: MAX_POOLS from `.env`
+            ],
         }
         # The environment still wins over `.env`, as pydantic-settings orders its sources.
         done = _run(folder, HTTP_CLIENT_MAX_CONNECTIONS="3")
@@ -284,7 +288,7 @@ def test_fields_use_union_where_the_project_runs_on_python_3_9() -> None:
     assert 'validation_alias="APP_HTTP_MAX_CONNECTIONS",' in new  # no env_prefix: the documented name
     assert "from typing import Literal, Union\n" in new
     fields = [node.target.id for node in ast.walk(ast.parse(new)) if isinstance(node, ast.AnnAssign)]
-    assert len(fields) == 11
+    assert len(fields) == 12
     assert settings_fields_edit(new, found, "APP_HTTP_", pep604=False, module_file="x") is None
     assert takes_pep604(">=3.10") and not takes_pep604(">=3.9") and not takes_pep604(None)
 

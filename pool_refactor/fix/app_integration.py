@@ -63,6 +63,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("POOL_TIMEOUT", "seconds", "with a cap, seconds to wait for a free connection"),
     ("HTTP2", "bool", "HTTP/2 for httpx (needs the h2 package)"),
     ("RETRIES", "count", "retries of a failed connection attempt"),
+    ("MAX_POOLS", "count", "option sets (pools) kept per accessor before the oldest is evicted"),
 )
 """Every variable the generated module's `_env*` readers read: name, kind, description."""
 

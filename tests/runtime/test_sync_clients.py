@@ -102,7 +102,10 @@ def test_sync_client_retry_transport_keeps_options(
 def test_close_and_stats(hc: ModuleType, server: LocalServer) -> None:
     client = hc.get_sync_http_client()
     client.get(server.url + "/")
-    assert hc.http_client_stats() == {"httpx-sync[]": {"open": 1, "idle": 1, "in_use": 0, "unreadable": 0}}
+    assert hc.http_client_stats() == {
+        "httpx-sync[]": {"open": 1, "idle": 1, "in_use": 0, "unreadable": 0},
+        "pools": {"kept": 1, "evicted": 0, "closed": 0, "max": 16},
+    }
     hc.close_http_clients()
     assert client.is_closed
     assert hc.get_sync_http_client() is not client

@@ -41,6 +41,24 @@ Clients are keyed by the keyword arguments given to the accessor (hashable
 literals such as `verify=False`). None of them keeps cookies between
 requests: a cookie that one caller receives must never be sent on behalf of
 another caller. Per-request headers and auth stay on each request.
+# section: httpx-async, httpx-sync, aiohttp, urllib3
+
+Each accessor keeps at most HTTP_CLIENT_MAX_POOLS option sets (per event
+loop for async clients). Past that, the least recently used pool is evicted:
+forgotten, and its connections closed once no request uses them. A caller
+that still holds an evicted client can go on using it; each request then
+opens a connection that is closed after it. The first eviction warns: an
+option whose value is new on every call (an `ssl.SSLContext` built per call)
+keys a new pool each time, so build such a value once.
+# end section
+# section: httpx-async, httpx-sync
+An evicted httpx pool closes when no request is in flight on it and no
+client of your own that borrows it (`transport=`) is still open.
+# end section
+# section: aiohttp
+An evicted aiohttp session closes its idle connections at once and each
+busy one when its request ends; it is closed with its loop if still held.
+# end section
 
 Sharing adds no wait and no failure that a client per call did not have:
 
@@ -78,6 +96,11 @@ HTTP_CLIENT_HTTP2
     warning and HTTP/1.1)
 HTTP_CLIENT_RETRIES
     retries of a failed connection attempt (0)
+# section: httpx-async, httpx-sync, aiohttp, urllib3
+HTTP_CLIENT_MAX_POOLS
+    option sets (pools) kept per accessor, and per event loop for async
+    clients, before the least recently used is evicted (16)
+# end section
 
 Seconds accept `none` (no limit). A bad value raises `ValueError` naming the
 variable and the value.
@@ -97,6 +120,10 @@ Django is not configured.
 Call `aclose_http_clients()` (async) or `close_http_clients()` at shutdown,
 or pass `lifespan` to FastAPI/Starlette; neither ever raises.
 `http_client_stats()` counts the connections of every client.
+# section: httpx-async, httpx-sync, aiohttp, urllib3
+Its entry `pools` counts the pools `kept`, `evicted` and `closed` after
+eviction, and the cap (`max`).
+# end section
 # section: metrics-prometheus
 Prometheus reads the pools from the default registry at each scrape: the
 gauges `<_METRIC_PREFIX>_connections_in_use`, `_idle`, `_open`, `_max` and
@@ -142,10 +169,12 @@ from __future__ import annotations
 
 import asyncio  # section: httpx-async, aiohttp
 import atexit  # section: httpx-sync, requests, urllib3
+import collections  # section: httpx-async, httpx-sync
 import contextlib
 import http.cookiejar  # section: httpx-async, httpx-sync, requests
 import importlib  # section: settings-pydantic, settings-django
 import importlib.util  # section: httpx-async, httpx-sync
+import itertools  # section: httpx-async, httpx-sync, aiohttp, urllib3
 import os
 import select  # section: aiohttp
 import sys
@@ -157,7 +186,8 @@ from typing import (
     TYPE_CHECKING,
     Any,
     NamedTuple,  # section: httpx-async, httpx-sync, aiohttp, urllib3
-    cast,  # section: requests, aiohttp
+    TypeVar,  # section: httpx-async, httpx-sync, aiohttp, urllib3
+    cast,  # section: httpx-async, httpx-sync, requests, aiohttp
 )
 
 import aiohttp  # section: aiohttp
@@ -171,6 +201,7 @@ if TYPE_CHECKING:
         AsyncGenerator,
         Awaitable,  # section: aiohttp
         Callable,
+        Iterator,  # section: httpx-sync
     )
 
 __all__ = [
@@ -367,9 +398,89 @@ def _describe(kind: str, key: _Key, *extra: str) -> str:
     return f"{kind}[{','.join(parts)}]"
 
 
+_T = TypeVar("_T")
+
+_MAX_POOLS = 16
+"""Option sets kept per accessor and loop when HTTP_CLIENT_MAX_POOLS is unset.
+
+Options come from literals and settings, so a package has a few per
+accessor (verify on or off, a CA bundle, HTTP/2): 16 leaves room for all of
+them, while a value that is new on every call (an SSL context built per
+call) keeps at most 16 pools of idle connections open instead of one more
+per call.
+"""
+
+_ticks = itertools.count()
+"""The clock that orders the kept pools by their last use."""
+
+_pool_counts = {"evicted": 0, "closed": 0}
+"""Pools evicted past the cap, and evicted pools closed since then."""
+
+
+class _Pools(dict[_Key, _T]):
+    """One accessor's clients by option set, at most HTTP_CLIENT_MAX_POOLS.
+
+    A hit stamps its key in `used` with the next tick of `_ticks` (inline
+    in the accessors, the cheapest form) and takes no lock:
+    `next()` on a count and a dict store are atomic. Recency is therefore
+    approximate only where a hit races with another thread's miss: the hit
+    may be lost, or its client evicted just after it was handed out. Neither
+    is noticed by the holder, since an evicted client keeps working.
+    """
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        """Start empty."""
+        super().__init__()
+        self.used: dict[_Key, int] = {}
+
+    def trim(self, cap: int) -> list[_T]:
+        """Forget the least recently used clients past `cap`; return them.
+
+        The caller holds `_lock`, so only hits change `used` meanwhile. Keys
+        forgotten otherwise (`reset_http_clients()`) leave `used` here.
+        """
+        used = {key: self.used.get(key, -1) for key in self}
+        oldest = sorted(used, key=used.__getitem__)[: max(len(used) - cap, 0)]
+        evicted = [self.pop(key) for key in oldest]
+        self.used = {key: used[key] for key in self}
+        _pool_counts["evicted"] += len(evicted)
+        return evicted
+
+
+def _max_pools() -> int:
+    """Read HTTP_CLIENT_MAX_POOLS, the option sets kept per accessor."""
+    return _env_int("MAX_POOLS", _MAX_POOLS)
+
+
+def _warn_evicted(accessor: str, cap: int, evicted: int) -> None:
+    """Warn, once per accessor, that it evicted a pool, and why it may."""
+    once = f"{accessor}() evicted"
+    if evicted and once not in _warned:
+        _warned.add(once)
+        message = (
+            f"{accessor}() keeps {cap} option sets ({_ENV_PREFIX}MAX_POOLS) "
+            "and evicted the least recently used pool; an option whose value "
+            "is new on every call (such as an ssl.SSLContext built per call) "
+            "keys a new pool each time: build it once and pass the same "
+            f"object, or raise {_ENV_PREFIX}MAX_POOLS"
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _note_closed() -> None:
+    """Count an evicted pool whose connections were closed."""
+    with _lock:
+        _pool_counts["closed"] += 1
+
+
 # end section
 _warned: set[str] = set()
-"""Accessors that have warned about a patched client class (once each)."""
+"""Accessors that have warned, about a patched client class or an eviction.
+
+Each warns once.
+"""
 
 
 def _genuine(client: object, library: str, accessor: str) -> bool:
@@ -430,7 +541,9 @@ def _no_cookie_policy() -> http.cookiejar.DefaultCookiePolicy:
 # section: httpx-async, aiohttp
 _NO_LOOP = "{}() needs a running {} event loop: call it from a coroutine"
 
-_watchers: dict[object, AsyncGenerator[None]] = {}
+# Two type arguments, for mypy before PEP 696's defaults; the second is not
+# None, which ruff's UP043 would drop for Python 3.13.
+_watchers: dict[object, AsyncGenerator[None, object]] = {}
 """One suspended async generator per loop that has clients (see `_keep`)."""
 
 _owned: dict[object, list[Any]] = {}
@@ -438,6 +551,23 @@ _owned: dict[object, list[Any]] = {}
 
 Each is closed when its loop shuts down.
 """
+
+_retired: dict[object, weakref.WeakSet[Any]] = {}
+"""The evicted async clients of each loop that someone may still hold.
+
+They are closed when their loop shuts down, unless collected before.
+"""
+
+
+def _retire_owned(loop: object, evicted: list[Any]) -> None:
+    """Hold clients evicted on `loop` weakly. The caller holds `_lock`.
+
+    An evicted client keeps no idle connection, so nothing is lost when its
+    last holder drops it.
+    """
+    owned = _owned[loop]
+    owned[:] = [kept for kept in owned if all(kept is not e for e in evicted)]
+    _retired.setdefault(loop, weakref.WeakSet()).update(evicted)
 
 
 def _keep(loop: object, client: object) -> None:
@@ -452,8 +582,10 @@ def _keep(loop: object, client: object) -> None:
     if loop not in _watchers:
         _forget_closed_loops()
         watcher = _close_at_shutdown(loop, os.getpid())
+        # A coroutine, which older typesheds (mypy 1.8) call an Awaitable.
+        step: Any = watcher.asend(None)
         with contextlib.suppress(StopIteration):
-            watcher.asend(None).send(None)
+            step.send(None)
         _watchers[loop] = watcher
     owned = _owned.setdefault(loop, [])
     # Drop the clients someone closed (`async with get_http_client()`),
@@ -476,7 +608,7 @@ def _closed(client: object) -> bool:
 async def _close_at_shutdown(
     loop: object,
     pid: int,
-) -> AsyncGenerator[None]:
+) -> AsyncGenerator[None, object]:
     """Wait, suspended, for `loop` to shut down; then close its clients.
 
     A forked child must not close the parent's clients.
@@ -501,14 +633,15 @@ def _forget_closed_loops() -> None:
             _async_clients.pop(loop, None)  # section: httpx-async
             _aiohttp_sessions.pop(loop, None)  # section: aiohttp
             _aiohttp_connectors.pop(loop, None)  # section: aiohttp
-            _abandon(_owned.pop(loop, []))  # section: aiohttp
+            _abandon([*_owned.pop(loop, []), *_retired.get(loop, ())])  # section: aiohttp
             _owned.pop(loop, None)
+            _retired.pop(loop, None)
 
 
 async def _aclose_loop(loop: object) -> None:
     """Close every client of `loop`, the running loop; never raise."""
     with _lock:
-        owned = _owned.pop(loop, [])
+        owned = [*_owned.pop(loop, []), *_retired.pop(loop, ())]
         _async_clients.pop(loop, None)  # section: httpx-async
         _aiohttp_sessions.pop(loop, None)  # section: aiohttp
         _aiohttp_connectors.pop(loop, None)  # section: aiohttp
@@ -690,6 +823,34 @@ def _env_proxies(options: dict[str, object]) -> bool:
     return any(proxies.get(scheme) for scheme in ("http", "https", "all"))
 
 
+class _Usage:
+    """What uses one shared httpx pool, so that an evicted one can close.
+
+    Requests count from their send to the close of their response, and
+    borrowers (`_Borrowed*Transport`) until they are closed or collected.
+    A deque's append and pop are atomic, so a request takes no lock.
+    """
+
+    def __init__(self) -> None:
+        """Count no use yet."""
+        self.requests: collections.deque[None] = collections.deque()
+        self.borrowers: weakref.WeakSet[object] = weakref.WeakSet()
+        self.evicted = False
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def unused(self) -> bool:
+        """Tell whether the pool was evicted and nothing uses it now."""
+        busy = bool(self.requests) or len(self.borrowers) > 0
+        return self.evicted and not busy
+
+    def count_close(self) -> None:
+        """Count the first close of the evicted pool."""
+        if not self.closed:
+            self.closed = True
+            _note_closed()
+
+
 # end section
 # section: httpx-async
 class _AsyncTransport(httpx.AsyncHTTPTransport):
@@ -699,10 +860,28 @@ class _AsyncTransport(httpx.AsyncHTTPTransport):
     response (the server had closed it) is sent again.
     """
 
+    def __init__(self, **options: object) -> None:
+        """Build the pool; count its use from now on."""
+        init = cast("Callable[..., None]", super().__init__)
+        init(**options)
+        self.usage = _Usage()
+
     async def handle_async_request(
         self,
         request: httpx.Request,
     ) -> httpx.Response:
+        """Send `request`; count it in flight until its response closes."""
+        self.usage.requests.append(None)
+        try:
+            response = await self._resend(request)
+        except BaseException:
+            self._done()
+            raise
+        stream = cast("httpx.AsyncByteStream", response.stream)
+        response.stream = _AsyncBody(stream, self._done)
+        return response
+
+    async def _resend(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, again if it failed on a reused connection."""
         for _ in range(_RESENDS):
             attempt = _Attempt(request)
@@ -716,8 +895,72 @@ class _AsyncTransport(httpx.AsyncHTTPTransport):
                 attempt.done()
         return await super().handle_async_request(request)
 
+    def _done(self) -> None:
+        """Count a request out; an evicted pool then closes if unused."""
+        self.usage.requests.pop()
+        if self.usage.evicted:
+            _soon(self.close_if_unused)
 
-_async_clients: dict[object, dict[_Key, httpx.AsyncClient]] = {}
+    def retire(self) -> None:
+        """Close the pool once nothing uses it: it was evicted."""
+        self.usage.evicted = True
+        _soon(self.close_if_unused)
+
+    async def close_if_unused(self) -> None:
+        """Close the pool's connections if it was evicted and is unused.
+
+        httpcore takes the connections to close before its first `await`,
+        and nothing else runs in between, so none is closed under a request.
+        A request sent later opens a connection.
+        """
+        if self.usage.unused():
+            self.usage.count_close()
+            await super().aclose()
+
+
+class _AsyncBody(httpx.AsyncByteStream):
+    """A response body that tells its pool when it is closed."""
+
+    def __init__(
+        self,
+        stream: httpx.AsyncByteStream,
+        done: Callable[[], None],
+    ) -> None:
+        """Read `stream`; call `done` once, when it is closed."""
+        self.stream = stream
+        self.pending = [done]
+
+    async def __aiter__(self) -> AsyncGenerator[bytes, object]:
+        """Yield the body's chunks."""
+        async for chunk in self.stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        """Close the body, then tell its pool."""
+        try:
+            await self.stream.aclose()
+        finally:
+            while self.pending:
+                self.pending.pop()()
+
+
+_closing: set[object] = set()
+"""The tasks that close evicted async pools, kept until they end."""
+
+
+def _soon(close: Callable[[], Any]) -> None:
+    """Run `close()` in the running loop (or trio run) without waiting."""
+    loop = _running_loop()
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        task = loop.create_task(close())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+        return
+    trio: Any = sys.modules.get("trio")
+    trio.lowlevel.spawn_system_task(close)
+
+
+_async_clients: dict[object, _Pools[httpx.AsyncClient]] = {}
 
 
 def get_http_client(**client_options: object) -> httpx.AsyncClient:
@@ -740,17 +983,30 @@ def get_http_client(**client_options: object) -> httpx.AsyncClient:
         message = _NO_LOOP.format("get_http_client", "asyncio or trio")
         raise RuntimeError(message)
     key = _options_key("get_http_client", client_options)
-    client = _async_clients.get(loop, {}).get(key)
-    if client is not None and not client.is_closed:
+    kept = _async_clients.get(loop)
+    client = None if kept is None else kept.get(key)
+    if kept is not None and client is not None and not client.is_closed:
+        kept.used[key] = next(_ticks)
         return client
     accessor = "get_http_client"
+    cap = _max_pools()
     options = _httpx_options(accessor, client_options, _AsyncTransport)
     client = httpx.AsyncClient(**options)
-    if _genuine(client, httpx.__name__, "get_http_client"):
-        with _lock:
-            _keep(loop, client)
-            _async_clients.setdefault(loop, {})[key] = client
-            _async_pools[client] = options["transport"]
+    if not _genuine(client, httpx.__name__, accessor):
+        return client
+    with _lock:
+        _keep(loop, client)
+        _async_clients.setdefault(loop, _Pools())[key] = client
+        kept = _async_clients[loop]
+        kept.used[key] = next(_ticks)
+        evicted = kept.trim(cap)
+        _async_pools[client] = options["transport"]
+        _retire_owned(loop, evicted)
+    _warn_evicted(accessor, cap, len(evicted))
+    for old in evicted:
+        pool = _async_pools.get(old)
+        if isinstance(pool, _AsyncTransport):
+            pool.retire()
     return client
 
 
@@ -772,8 +1028,10 @@ class _BorrowedAsyncTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
-        """Send through `pool`, the shared transport."""
+        """Send through `pool`, the shared transport, counted as its user."""
         self.pool = pool
+        if isinstance(pool, _AsyncTransport):
+            pool.usage.borrowers.add(self)
 
     async def handle_async_request(
         self,
@@ -783,7 +1041,10 @@ class _BorrowedAsyncTransport(httpx.AsyncBaseTransport):
         return await self.pool.handle_async_request(request)
 
     async def aclose(self) -> None:
-        """Leave the shared pool open for the other clients."""
+        """Leave the pool open for the others, unless it was evicted."""
+        if isinstance(self.pool, _AsyncTransport):
+            self.pool.usage.borrowers.discard(self)
+            await self.pool.close_if_unused()
 
 
 def get_http_transport(
@@ -821,7 +1082,29 @@ class _SyncTransport(httpx.HTTPTransport):
     response (the server had closed it) is sent again.
     """
 
+    def __init__(self, **options: object) -> None:
+        """Build the pool; count its use from now on."""
+        init = cast("Callable[..., None]", super().__init__)
+        init(**options)
+        self.usage = _Usage()
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`; count it in flight until its response closes."""
+        usage = self.usage
+        usage.requests.append(None)
+        if usage.evicted:
+            with usage.lock:  # a close under way ends first
+                pass
+        try:
+            response = self._resend(request)
+        except BaseException:
+            self._done()
+            raise
+        stream = cast("httpx.SyncByteStream", response.stream)
+        response.stream = _SyncBody(stream, self._done)
+        return response
+
+    def _resend(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, again if it failed on a reused connection."""
         for _ in range(_RESENDS):
             attempt = _Attempt(request)
@@ -835,8 +1118,56 @@ class _SyncTransport(httpx.HTTPTransport):
                 attempt.done()
         return super().handle_request(request)
 
+    def _done(self) -> None:
+        """Count a request out; an evicted pool then closes if unused."""
+        self.usage.requests.pop()
+        if self.usage.evicted:
+            self.close_if_unused()
 
-_sync_clients: dict[_Key, httpx.Client] = {}
+    def retire(self) -> None:
+        """Close the pool once nothing uses it: it was evicted."""
+        self.usage.evicted = True
+        self.close_if_unused()
+
+    def close_if_unused(self) -> None:
+        """Close the pool's connections if it was evicted and is unused.
+
+        A request that starts meanwhile counts itself in flight first, then
+        waits for the close under way, so no connection is closed under it;
+        it opens a new one.
+        """
+        with self.usage.lock:
+            if self.usage.unused():
+                self.usage.count_close()
+                super().close()
+
+
+class _SyncBody(httpx.SyncByteStream):
+    """A response body that tells its pool when it is closed."""
+
+    def __init__(
+        self,
+        stream: httpx.SyncByteStream,
+        done: Callable[[], None],
+    ) -> None:
+        """Read `stream`; call `done` once, when it is closed."""
+        self.stream = stream
+        self.pending = [done]
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield the body's chunks."""
+        return iter(self.stream)
+
+    def close(self) -> None:
+        """Close the body, then tell its pool."""
+        try:
+            self.stream.close()
+        finally:
+            while self.pending:
+                self.pending.pop()()
+
+
+_sync_clients: _Pools[httpx.Client] = _Pools()
 
 
 def get_sync_http_client(**client_options: object) -> httpx.Client:
@@ -853,8 +1184,10 @@ def get_sync_http_client(**client_options: object) -> httpx.Client:
     key = _options_key("get_sync_http_client", client_options)
     client = _sync_clients.get(key)
     if client is not None and not client.is_closed:
+        _sync_clients.used[key] = next(_ticks)
         return client
     accessor = "get_sync_http_client"
+    cap = _max_pools()
     options = _httpx_options(accessor, client_options, _SyncTransport)
     client = httpx.Client(**options)
     if not _genuine(client, httpx.__name__, accessor):
@@ -864,8 +1197,15 @@ def get_sync_http_client(**client_options: object) -> httpx.Client:
         if kept is None or kept.is_closed:
             _sync_clients[key] = kept = client
             _sync_pools[client] = options["transport"]
+        _sync_clients.used[key] = next(_ticks)
+        evicted = _sync_clients.trim(cap)
     if kept is not client:  # another thread built one meanwhile
         client.close()
+    _warn_evicted(accessor, cap, len(evicted))
+    for old in evicted:
+        pool = _sync_pools.get(old)
+        if isinstance(pool, _SyncTransport):
+            pool.retire()
     return kept
 
 
@@ -884,15 +1224,20 @@ class _BorrowedTransport(httpx.BaseTransport):
     """
 
     def __init__(self, pool: httpx.BaseTransport) -> None:
-        """Send through `pool`, the shared transport."""
+        """Send through `pool`, the shared transport, counted as its user."""
         self.pool = pool
+        if isinstance(pool, _SyncTransport):
+            pool.usage.borrowers.add(self)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` through the shared pool."""
         return self.pool.handle_request(request)
 
     def close(self) -> None:
-        """Leave the shared pool open for the other clients."""
+        """Leave the pool open for the others, unless it was evicted."""
+        if isinstance(self.pool, _SyncTransport):
+            self.pool.usage.borrowers.discard(self)
+            self.pool.close_if_unused()
 
 
 def get_sync_http_transport(
@@ -921,7 +1266,7 @@ def get_sync_http_transport(
 
 # end section
 # section: aiohttp
-_aiohttp_sessions: dict[object, dict[_Key, aiohttp.ClientSession]] = {}
+_aiohttp_sessions: dict[object, _Pools[aiohttp.ClientSession]] = {}
 
 
 def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
@@ -934,16 +1279,29 @@ def get_aiohttp_session(**session_options: object) -> aiohttp.ClientSession:
     hashable values (`base_url=...`); pass headers, auth and timeouts on
     each request. Raises RuntimeError outside a running asyncio loop.
     """
-    loop = _asyncio_loop("get_aiohttp_session")
-    key = _options_key("get_aiohttp_session", session_options)
-    session = _aiohttp_sessions.get(loop, {}).get(key)
-    if session is not None and not session.closed:
+    accessor = "get_aiohttp_session"
+    loop = _asyncio_loop(accessor)
+    key = _options_key(accessor, session_options)
+    kept = _aiohttp_sessions.get(loop)
+    session = None if kept is None else kept.get(key)
+    if kept is not None and session is not None and not session.closed:
+        kept.used[key] = next(_ticks)
         return session
+    cap = _max_pools()
     session = aiohttp.ClientSession(**_aiohttp_options(session_options))
-    if _genuine(session, aiohttp.__name__, "get_aiohttp_session"):
-        with _lock:
-            _keep(loop, session)
-            _aiohttp_sessions.setdefault(loop, {})[key] = session
+    if not _genuine(session, aiohttp.__name__, accessor):
+        return session
+    with _lock:
+        _keep(loop, session)
+        _aiohttp_sessions.setdefault(loop, _Pools())[key] = session
+        kept = _aiohttp_sessions[loop]
+        kept.used[key] = next(_ticks)
+        evicted = kept.trim(cap)
+        _retire_owned(loop, evicted)
+    _warn_evicted(accessor, cap, len(evicted))
+    for old in evicted:
+        if isinstance(old.connector, _Connector):
+            old.connector.retire()
     return session
 
 
@@ -1046,6 +1404,19 @@ class _Connector(aiohttp.TCPConnector):
     def abandon(self) -> None:
         """Mark the connector closed without I/O (its loop is closed)."""
         self._close()
+
+    def retire(self) -> None:
+        """Close the idle connections now, and each busy one once released.
+
+        The evicted session may still be held by a caller, so the connector
+        stays open, but from now on it keeps no connection for reuse.
+        """
+        self._force_close = True
+        for idle in list(self._conns.values()):
+            for protocol, _ in idle:
+                protocol.close()
+        self._conns.clear()
+        _note_closed()
 
 
 def _peer_closed(connection: _Conn) -> bool:
@@ -1265,7 +1636,7 @@ def _urllib3_pool_stats(manager: object) -> dict[str, int]:
 
 # end section
 # section: urllib3
-_urllib3_managers: dict[_Key, urllib3.PoolManager] = {}
+_urllib3_managers: _Pools[urllib3.PoolManager] = _Pools()
 
 
 def get_urllib3_pool_manager(**options: object) -> urllib3.PoolManager:
@@ -1275,14 +1646,27 @@ def get_urllib3_pool_manager(**options: object) -> urllib3.PoolManager:
     every thread; a forked child builds its own. Options are `PoolManager`
     keyword arguments with hashable values and win over the environment.
     """
-    key = _options_key("get_urllib3_pool_manager", options)
+    accessor = "get_urllib3_pool_manager"
+    key = _options_key(accessor, options)
     manager = _urllib3_managers.get(key)
     if manager is not None:
+        _urllib3_managers.used[key] = next(_ticks)
         return manager
+    cap = _max_pools()
     manager = urllib3.PoolManager(**_urllib3_options(options))
-    if _genuine(manager, urllib3.__name__, "get_urllib3_pool_manager"):
-        with _lock:
-            manager = _urllib3_managers.setdefault(key, manager)
+    if not _genuine(manager, urllib3.__name__, accessor):
+        return manager
+    with _lock:
+        manager = _urllib3_managers.setdefault(key, manager)
+        _urllib3_managers.used[key] = next(_ticks)
+        evicted = _urllib3_managers.trim(cap)
+    _warn_evicted(accessor, cap, len(evicted))
+    for old in evicted:
+        # urllib3 closes a pool's connections when it is collected: now for
+        # idle ones, once its last response is dropped for busy ones. A
+        # caller that still holds the manager gets new pools.
+        old.clear()
+        _note_closed()
     return manager
 
 
@@ -1399,11 +1783,12 @@ def reset_http_clients() -> None:
         _async_clients.clear()  # section: httpx-async
         _aiohttp_sessions.clear()  # section: aiohttp
         _aiohttp_connectors.clear()  # section: aiohttp
+        _pool_counts.update(evicted=0, closed=0)  # section: httpx-async, httpx-sync, aiohttp, urllib3
     _close_each(closing)  # section: httpx-sync, requests, urllib3
 
 
 @contextlib.asynccontextmanager
-async def lifespan(_app: object) -> AsyncGenerator[None]:
+async def lifespan(_app: object) -> AsyncGenerator[None, object]:
     """Close every client at shutdown: a FastAPI/Starlette `lifespan`.
 
     Use `FastAPI(lifespan=lifespan)`, or enter it from your own lifespan
@@ -1422,8 +1807,20 @@ def http_client_stats() -> dict[str, dict[str, int]]:
     are masked), for example `httpx-sync[verify=False]`. Values count
     connections `open`, `idle` and `in_use` where the library lets them be
     read, and `unreadable` transports or pools. Never raises.
+    # section: httpx-async, httpx-sync, aiohttp, urllib3
+
+    The entry `pools` counts the pools `kept` by every accessor, those
+    `evicted` past the cap (`max`, per accessor and loop), and the evicted
+    ones `closed` since.
+    # end section
     """
     stats: dict[str, dict[str, int]] = {}
+    # section: httpx-async, httpx-sync, aiohttp, urllib3
+    try:
+        cap = _max_pools()
+    except ValueError:
+        cap = -1  # a bad value: the next client built raises the error
+    # end section
     with _lock:
         # section: httpx-async
         for loop, clients in _async_clients.items():
@@ -1454,6 +1851,17 @@ def http_client_stats() -> dict[str, dict[str, int]]:
         for key, manager in _urllib3_managers.items():
             name = _describe("urllib3", key)
             stats[name] = _urllib3_pool_stats(manager)
+        # end section
+        # section: httpx-async, httpx-sync, aiohttp, urllib3
+        kept = sum(
+            [
+                *map(len, _async_clients.values()),  # section: httpx-async
+                len(_sync_clients),  # section: httpx-sync
+                *map(len, _aiohttp_sessions.values()),  # section: aiohttp
+                len(_urllib3_managers),  # section: urllib3
+            ],
+        )
+        stats["pools"] = {"kept": kept, **_pool_counts, "max": cap}
         # end section
     return stats
 
@@ -1608,6 +2016,7 @@ def _after_fork_in_child() -> None:  # pragma: no cover - in the child
     watchers = list(_watchers.values())
     _watchers.clear()
     _owned.clear()
+    _retired.clear()
     # end section
     _async_clients.clear()  # section: httpx-async
     _aiohttp_sessions.clear()  # section: aiohttp

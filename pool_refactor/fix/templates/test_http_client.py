@@ -40,7 +40,11 @@ import urllib3  # section: requests
 from pool_refactor.fix.templates import http_client
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import (
+        Callable,
+        Coroutine,  # section: httpx-async
+        Iterator,
+    )
 
 _UNHASHABLE = ("by repr", ["unhashable"])
 """An option value without a hash: keyed by its repr."""
@@ -59,6 +63,7 @@ _VARIABLES = (
     "POOL_TIMEOUT",
     "HTTP2",
     "RETRIES",
+    "MAX_POOLS",
 )
 
 
@@ -89,12 +94,20 @@ def url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Give every test fresh clients and no HTTP_CLIENT_ variable."""
+    """Give every test fresh clients, no HTTP_CLIENT_ variable, warnings."""
     for name in _VARIABLES:
         monkeypatch.delenv(f"HTTP_CLIENT_{name}", raising=False)
+    monkeypatch.setattr(http_client, "_warned", set[str]())  # warn again
     http_client.reset_http_clients()
     yield
     http_client.reset_http_clients()
+
+
+def _client_stats() -> dict[str, dict[str, int]]:
+    """Return the statistics of every client, without the pools' counts."""
+    stats = http_client.http_client_stats()
+    stats.pop("pools", None)
+    return stats
 
 
 def _quietly(build: Callable[[], object]) -> object:
@@ -137,6 +150,7 @@ _HTTPX_BAD = [
     ("MAX_KEEPALIVE", "-1"),
     ("MAX_CONNECTIONS", "many"),
     ("HTTP2", "maybe"),
+    ("MAX_POOLS", "0"),
 ]
 # end section
 # section: aiohttp
@@ -144,15 +158,17 @@ _AIOHTTP_BAD = [
     ("TIMEOUT", "soon"),
     ("KEEPALIVE_EXPIRY", "nan"),
     ("MAX_CONNECTIONS", "x"),
+    ("MAX_POOLS", "none"),
 ]
 # end section
 _POOL_BAD = [("NUM_POOLS", "0"), ("RETRIES", "-1"), ("TIMEOUT", "x")]  # section: requests, urllib3
+_URLLIB3 = [*_POOL_BAD, ("MAX_POOLS", "-2")]  # section: urllib3
 _BUILDERS: list[tuple[str, Callable[[], object], list[tuple[str, str]]]] = [
     (f"{httpx.__name__}.AsyncClient", _async_client, _HTTPX_BAD),  # section: httpx-async
     (f"{httpx.__name__}.Client", http_client.get_sync_http_client, _HTTPX_BAD),  # section: httpx-sync
     ("aiohttp.ClientSession", _aiohttp_session, _AIOHTTP_BAD),  # section: aiohttp
     ("requests.Session", http_client.get_requests_session, _POOL_BAD),  # section: requests
-    ("urllib3.PoolManager", http_client.get_urllib3_pool_manager, _POOL_BAD),  # section: urllib3
+    ("urllib3.PoolManager", http_client.get_urllib3_pool_manager, _URLLIB3),  # section: urllib3
 ]
 
 
@@ -188,6 +204,7 @@ def test_good_values_and_a_patched_class(
         "KEEPALIVE_EXPIRY": "1",
         "RETRIES": "2",
         "HTTP2": "no",
+        "MAX_POOLS": "3",
     }
     for name, value in settings.items():
         monkeypatch.setenv(f"HTTP_CLIENT_{name}", value)
@@ -214,9 +231,24 @@ def test_close_and_lifespan() -> None:
             pass
 
     asyncio.run(main())
-    assert http_client.http_client_stats() == {}
+    assert _client_stats() == {}
 
 
+# section: httpx-async, httpx-sync, aiohttp, urllib3
+def _pools() -> dict[str, int]:
+    """Return the pools' counts."""
+    return http_client.http_client_stats()["pools"]
+
+
+def test_a_bad_cap_leaves_the_statistics_readable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The statistics never raise: a bad cap shows as -1."""
+    monkeypatch.setenv("HTTP_CLIENT_MAX_POOLS", "x")
+    assert _pools() == {"kept": 0, "evicted": 0, "closed": 0, "max": -1}
+
+
+# end section
 @pytest.mark.skipif(sys.platform == "win32", reason="needs os.fork")
 def test_a_forked_child_forgets_the_clients() -> None:
     """A child process starts without the parent's clients."""
@@ -226,7 +258,7 @@ def test_a_forked_child_forgets_the_clients() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)  # threads
         pid = os.fork()
     if not pid:  # pragma: no cover - the child
-        os._exit(0 if http_client.http_client_stats() == {} else 1)
+        os._exit(0 if set(http_client.http_client_stats()) <= {"pools"} else 1)
     assert os.waitpid(pid, 0)[1] == 0
 
 
@@ -380,7 +412,8 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     for scheme in ("http", "https", "all"):
         monkeypatch.setenv(f"{scheme}_proxy", "")
-    only_environment = urllib.request.getproxies_environment
+    # Looked up by name: older typesheds (mypy 1.8) do not declare it.
+    only_environment = vars(urllib.request)["getproxies_environment"]
     monkeypatch.setattr(urllib.request, "getproxies", only_environment)
 
 
@@ -462,6 +495,33 @@ def test_a_sync_client_of_its_own_borrows_the_pool(
     assert _quietly(lambda: borrow(trust_env=False)) is None
 
 
+def test_sync_pools_past_the_cap_are_evicted(
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The oldest pool is closed once no request or borrower uses it."""
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_CLIENT_MAX_POOLS", "1")
+    held = http_client.get_sync_http_client(verify=False)
+    with held.stream("GET", url) as response:
+        with pytest.warns(RuntimeWarning, match="MAX_POOLS"):
+            http_client.get_sync_http_client()
+        assert _pools()["closed"] == 0  # a request is in flight
+        assert response.read() == b"ok"
+    assert _pools()["closed"] == 1
+    assert held.get(url).text == "ok"  # its holder goes on
+    borrow = http_client.get_sync_http_transport
+    mock = httpx.MockTransport(_ok)
+    with httpx.Client(transport=borrow(trust_env=False)) as own:
+        http_client.get_sync_http_client(transport=mock)
+        assert own.get(url).text == "ok"
+        assert _pools()["closed"] == _TWICE  # a borrower is open
+    with httpx.Client(transport=borrow(transport=mock)) as other:
+        assert other.get(url).status_code == httpx.codes.OK
+    http_client.get_sync_http_client()  # evicts a transport of the caller's
+    assert _pools() == {"kept": 1, "evicted": 4, "closed": 3, "max": 1}
+
+
 # end section
 # section: httpx-async
 def test_async_client_per_loop(url: str) -> None:
@@ -480,7 +540,7 @@ def test_async_client_per_loop(url: str) -> None:
             base_url=_USERINFO_URL,
         )
         assert (await mock.get("/")).status_code == httpx.codes.OK
-        stats = http_client.http_client_stats()
+        stats = _client_stats()
         assert sorted(counts["unreadable"] for counts in stats.values()) == [
             0,
             1,
@@ -525,8 +585,7 @@ def test_an_async_client_of_its_own_borrows_the_pool(
             assert (await client.get(url)).text == "ok"
         shared = http_client.get_http_client()
         assert (await shared.get(url)).text == "ok"
-        stats = http_client.http_client_stats()
-        return [counts["open"] for counts in stats.values()]
+        return [counts["open"] for counts in _client_stats().values()]
 
     assert asyncio.run(main()) == [1]
 
@@ -544,6 +603,66 @@ def test_no_async_pool_is_lent_to_a_proxy_or_a_patched_class(
     target = f"{httpx.__name__}.AsyncClient"
     monkeypatch.setattr(target, types.SimpleNamespace)
     assert _quietly(lambda: _in_loop(lambda: borrow(trust_env=False))) is None
+
+
+def test_async_pools_past_the_cap_are_evicted(
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The oldest pool is closed once no request or borrower uses it."""
+    _no_proxies(monkeypatch)
+    monkeypatch.setenv("HTTP_CLIENT_MAX_POOLS", "1")
+
+    async def main() -> bool:
+        """Evict pools in use, borrowed, idle and of the caller's own."""
+        held = http_client.get_http_client(verify=False)
+        async with held.stream("GET", url) as response:
+            with pytest.warns(RuntimeWarning, match="MAX_POOLS"):
+                http_client.get_http_client()
+            await asyncio.sleep(0)  # its close finds a request in flight
+            assert await response.aread() == b"ok"
+        assert (await held.get(url)).text == "ok"  # its holder goes on
+        borrow = http_client.get_http_transport
+        mock = httpx.MockTransport(_ok)
+        async with httpx.AsyncClient(transport=borrow(trust_env=False)) as own:
+            http_client.get_http_client(transport=mock)
+            assert (await own.get(url)).text == "ok"
+        foreign = borrow(transport=mock)
+        async with httpx.AsyncClient(transport=foreign) as other:
+            assert (await other.get(url)).status_code == httpx.codes.OK
+        http_client.get_http_client()  # evicts a transport of the caller's
+        await asyncio.sleep(0)  # the last close runs
+        expected = {"kept": 1, "evicted": 4, "closed": 3, "max": 1}
+        return _pools() == expected
+
+    # One statement: coverage.py stops tracing this frame after a loop that
+    # made a real request (the lines still run).
+    assert asyncio.run(main())
+
+
+def test_an_evicted_pool_closes_in_a_trio_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under trio, an evicted pool is closed by a system task."""
+    monkeypatch.setenv("HTTP_CLIENT_MAX_POOLS", "1")
+    spawned: list[Callable[[], Coroutine[object, object, None]]] = []
+    token = object()
+    lowlevel = types.SimpleNamespace(
+        current_trio_token=lambda: token,
+        spawn_system_task=spawned.append,
+    )
+    trio = types.SimpleNamespace(lowlevel=lowlevel)
+    monkeypatch.setitem(sys.modules, "trio", trio)
+    client = http_client.get_http_client()
+    with pytest.warns(RuntimeWarning, match="MAX_POOLS"):
+        http_client.get_http_client(verify=False)
+    (close,) = spawned
+    asyncio.run(close())
+    assert _pools()["closed"] == 1
+    closing = http_client.aclose_http_clients()
+    with pytest.raises(StopIteration):
+        closing.send(None)
+    assert client.is_closed
 
 
 # end section
@@ -596,11 +715,11 @@ def test_aiohttp_session_per_loop(url: str) -> None:
             json_serialize=_UNHASHABLE,
             read_bufsize=2**16,
         )
-        stats = http_client.http_client_stats()
+        stats = _client_stats()
         assert len(stats) == _TWICE
         async with session:
             pass
-        assert http_client.http_client_stats() != stats
+        assert _client_stats() != stats
         assert http_client.get_aiohttp_session() is not session
         return session
 
@@ -608,6 +727,40 @@ def test_aiohttp_session_per_loop(url: str) -> None:
     assert first.closed
     with pytest.raises(RuntimeError, match="needs a running"):
         http_client.get_aiohttp_session()
+
+
+def test_aiohttp_sessions_past_the_cap_are_evicted(
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An evicted session closes its idle connections; its holder goes on."""
+    monkeypatch.setenv("HTTP_CLIENT_MAX_POOLS", "1")
+
+    async def get(session: aiohttp.ClientSession) -> bytes:
+        """Read the answer to one request."""
+        async with session.get(url) as response:
+            return await response.read()
+
+    async def main() -> tuple[dict[str, int], list[aiohttp.ClientSession]]:
+        """Evict a session with idle connections, an idle one, a foreign one.
+
+        The evicted sessions are returned: alive, they are closed with the
+        loop (aiohttp warns about a session collected open).
+        """
+        held = http_client.get_aiohttp_session()
+        both = await asyncio.gather(get(held), get(held))
+        assert list(both) == [b"ok", b"ok"]
+        with pytest.warns(RuntimeWarning, match="MAX_POOLS"):
+            idle = http_client.get_aiohttp_session(read_bufsize=2**17)
+        assert await get(held) == b"ok"  # its holder goes on
+        connector = aiohttp.TCPConnector()
+        foreign = http_client.get_aiohttp_session(connector=connector)
+        http_client.get_aiohttp_session()
+        return _pools(), [held, idle, foreign]
+
+    counts, evicted = asyncio.run(main())
+    assert counts == {"kept": 1, "evicted": 3, "closed": 2, "max": 1}
+    assert all(session.closed for session in evicted)
 
 
 def test_aiohttp_connector_per_loop(url: str) -> None:
@@ -625,7 +778,7 @@ def test_aiohttp_connector_per_loop(url: str) -> None:
                 assert await response.text() == "ok"
         assert not connector.closed
         assert http_client.get_aiohttp_connector() is connector
-        stats = http_client.http_client_stats()
+        stats = _client_stats()
         assert [counts["open"] for counts in stats.values()] == [1]
         await connector.close()
         assert http_client.get_aiohttp_connector() is not connector
@@ -685,7 +838,7 @@ def test_requests_session_per_thread(url: str) -> None:
     assert session.get(url, timeout=5).text == "ok"
     assert session is http_client.get_requests_session()
     session.mount("stub://", requests.adapters.BaseAdapter())
-    stats = http_client.http_client_stats()
+    stats = _client_stats()
     assert [counts["created"] for counts in stats.values()] == [1]
     http_client.reset_http_clients()
     assert http_client.get_requests_session() is not session
@@ -700,7 +853,7 @@ def test_a_borrowed_requests_session_leaves_the_pool_open(
         assert session.get(url).text == "ok"
         assert session is not http_client.get_requests_session()
     assert http_client.get_requests_session().get(url).text == "ok"
-    stats = http_client.http_client_stats()
+    stats = _client_stats()
     assert [counts["created"] for counts in stats.values()] == [1]
     monkeypatch.setattr("requests.Session", types.SimpleNamespace)
     borrowed = _quietly(http_client.borrow_requests_session)
@@ -752,6 +905,18 @@ def test_urllib3_pool_manager_per_process(url: str) -> None:
     assert http_client.http_client_stats()[name] == {"idle": 0, "created": 0}
     with pytest.raises(TypeError, match="hashable"):
         http_client.get_urllib3_pool_manager(headers={})
+
+
+def test_urllib3_managers_past_the_cap_are_evicted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The oldest manager is cleared and forgotten, past the cap."""
+    monkeypatch.setenv("HTTP_CLIENT_MAX_POOLS", "1")
+    http_client.get_urllib3_pool_manager()
+    with pytest.warns(RuntimeWarning, match="MAX_POOLS"):
+        http_client.get_urllib3_pool_manager(num_pools=2)
+    http_client.get_urllib3_pool_manager(num_pools=3)
+    assert _pools() == {"kept": 1, "evicted": 2, "closed": 2, "max": 1}
 
 
 class _Secret:
@@ -884,7 +1049,7 @@ def test_the_pools_are_prometheus_gauges(
         # end section
         http_client.get_requests_session()  # section: requests
         http_client.get_urllib3_pool_manager()  # section: urllib3
-        return http_client.http_client_stats(), _samples()
+        return _client_stats(), _samples()
 
     stats, samples = asyncio.run(main())
 
