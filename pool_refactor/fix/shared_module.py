@@ -1074,6 +1074,8 @@ _OVERRIDABLE: dict[str, frozenset[str]] = {
     "httpx.AsyncHTTPTransport": frozenset({"handle_async_request", "aclose"}),
     "httpx.BaseTransport": frozenset({"handle_request", "close"}),
     "httpx.HTTPTransport": frozenset({"handle_request", "close"}),
+    "httpx.AsyncByteStream": frozenset({"__aiter__", "aclose"}),
+    "httpx.SyncByteStream": frozenset({"__iter__", "close"}),
     "aiohttp.BaseConnector": frozenset({"connect", "close"}),
     "aiohttp.TCPConnector": frozenset({"connect", "close"}),
     "requests.adapters.BaseAdapter": frozenset({"send", "close"}),

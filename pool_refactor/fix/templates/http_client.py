@@ -239,7 +239,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})  # section: httpx-async, httpx-syn
 _FALSE = frozenset({"0", "false", "no", "off"})  # section: httpx-async, httpx-sync
 _UNLIMITED = frozenset({"none", "off", "inf"})
 _PLAIN = (bool, int, float, type(None))  # section: httpx-async, httpx-sync, aiohttp, urllib3
-_MUTABLE = (dict, list, set, bytearray)  # section: httpx-async, httpx-sync, aiohttp, urllib3
+_MAPPINGS = (dict,)  # section: httpx-async, httpx-sync, aiohttp, urllib3
 
 
 def _env(name: str) -> str | None:
@@ -351,10 +351,11 @@ class _ByRepr(NamedTuple):
 def _options_key(accessor: str, options: dict[str, object]) -> _Key:
     """Return the registry key of an option set.
 
-    Values that define equality but no hash, such as `httpx.Limits(...)`,
-    are keyed by their repr, which shows every field. Mutable containers are
-    refused: pass headers, params and the like on each request instead.
-    Sorting never compares values: the names are distinct.
+    Values that define equality but no hash, such as `httpx.Limits(...)`
+    or a `cert=` list read from a configuration file, are keyed by their
+    repr, which shows every field. Mappings are refused: pass headers,
+    params and the like on each request instead. Sorting never compares
+    values: the names are distinct.
     """
     key = tuple(sorted(options.items()))
     try:
@@ -366,7 +367,7 @@ def _options_key(accessor: str, options: dict[str, object]) -> _Key:
 
 def _freeze(accessor: str, value: object) -> object:
     """Return `value`, or a hashable stand-in that names it by its repr."""
-    if isinstance(value, _MUTABLE):
+    if isinstance(value, _MAPPINGS):
         message = (
             f"{accessor}() options must be hashable literals (such as "
             "verify=False); pass mappings such as headers on each request"
@@ -1853,14 +1854,11 @@ def http_client_stats() -> dict[str, dict[str, int]]:
             stats[name] = _urllib3_pool_stats(manager)
         # end section
         # section: httpx-async, httpx-sync, aiohttp, urllib3
-        kept = sum(
-            [
-                *map(len, _async_clients.values()),  # section: httpx-async
-                len(_sync_clients),  # section: httpx-sync
-                *map(len, _aiohttp_sessions.values()),  # section: aiohttp
-                len(_urllib3_managers),  # section: urllib3
-            ],
-        )
+        kept = 0
+        kept += sum(map(len, _async_clients.values()))  # section: httpx-async
+        kept += len(_sync_clients)  # section: httpx-sync
+        kept += sum(map(len, _aiohttp_sessions.values()))  # section: aiohttp
+        kept += len(_urllib3_managers)  # section: urllib3
         stats["pools"] = {"kept": kept, **_pool_counts, "max": cap}
         # end section
     return stats
