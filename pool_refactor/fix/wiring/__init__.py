@@ -146,6 +146,9 @@ _REGISTRATIONS = REGISTRATIONS
 _ON_EVENT = re.compile(r"\.\s*on_event\b")
 _NodeT = TypeVar("_NodeT", bound=cst.CSTNode)
 
+RELEASE_FROM_CHARS = 64 * 1024
+"""From this long a text on, its ast is let go once `_Planner.plan` has looked at it (`_release`)."""
+
 
 @dataclass(frozen=True)
 class WiringEdit:
@@ -232,33 +235,41 @@ def _is_test_file(path: Path) -> bool:
 
 
 class _Trees:
-    """`ast.parse` of each text at most once (the wired check and the planner read the same files)."""
+    """`ast.parse` of each file at most once (the wired check and the planner read the same files),
+    by the file's key (`_key`), so that a tree can be let go (`forget`) without its text."""
 
     def __init__(self) -> None:
-        self._parsed: dict[int, tuple[str, ast.Module | None]] = {}
+        self._parsed: dict[str, ast.Module | None] = {}
 
-    def parse(self, text: str) -> ast.Module | None:
+    def parse(self, key: str, text: str) -> ast.Module | None:
         """The text's tree, or None when it does not parse."""
-        cached = self._parsed.get(id(text))
-        if cached is not None and cached[0] is text:
-            return cached[1]
+        if key in self._parsed:
+            return self._parsed[key]
         try:
             tree: ast.Module | None = parse_in_parts(text)  # a long file's peak: see there
         except (SyntaxError, ValueError):
             tree = None
         release_parser_memory(len(text))  # the parser's own copy of the tree, freed
-        self._parsed[id(text)] = (text, tree)  # the text is kept, so its id is not reused
+        self._parsed[key] = tree
         return tree
+
+    def forget(self, key: str) -> None:
+        """Let the file's tree go (a later `parse` parses it again)."""
+        self._parsed.pop(key, None)
+
+
+def _key(path: Path) -> str:
+    return os.path.normpath(str(path))
 
 
 def _already_wired(files: Sequence[tuple[Path, str]], accessor_module: str, trees: _Trees) -> bool:
     """Does any file import (or reach through an attribute) the close functions or the lifespan of
     the generated module? Relative imports count when their last component names the module."""
     stem = accessor_module.rsplit(".", 1)[-1]
-    for _path, text in files:
+    for path, text in files:
         if not any(name in text for name in _WIRED_NAMES) or stem not in text:
             continue
-        tree = trees.parse(text)
+        tree = trees.parse(_key(path), text)
         if tree is None:
             continue
         for node in ast.walk(tree):
@@ -363,12 +374,16 @@ def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = 
 
     for statement in tree.body:
         scan(statement, ())
+    # `scan` calls itself through its closure: a reference cycle that holds `calls`, and so every
+    # statement of the tree, until the cyclic collector runs (a long module's tree outlived its use).
+    found_calls = list(calls)
+    calls.clear()
     if bindings is None:
         if not ascii_imports(text, imports):
             return _Syntax(tree, names, None, [])
         imports.sort(key=lambda node: (node.lineno, node.col_offset))
         bindings = import_bindings(imports)
-    apps = [(call, chain) for call, chain in calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
+    apps = [(call, chain) for call, chain in found_calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
     apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
     lookalikes: list[tuple[ast.Call, str, str]] = []
     app_names = {
@@ -379,7 +394,7 @@ def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = 
         if f"{node.module}.{alias.name}" in _APP_CLASSES
     }
     if app_names:
-        for call, _chain in calls:
+        for call, _chain in found_calls:
             func = call.func
             if isinstance(func, ast.Name) and func.id in app_names:
                 target = bindings.get(func.id, "")
@@ -767,6 +782,9 @@ class _Planner:
         self._has_async = has_async
         self._trees = trees
         self._syntax: dict[str, _Syntax | None] = {}
+        self._released: dict[str, dict[str, str] | None] = {}
+        """Files whose `_Syntax` was let go (`_release`), with their import bindings, which
+        `_lifespan_names` still reads; `_read` reads such a file again, whole."""
         self._work: dict[str, _FileWork] = {}
         self._rank: dict[str, tuple[int, int, int]] = {}
         """When each file was first wanted; the edits come in that order."""
@@ -790,9 +808,28 @@ class _Planner:
 
     def _read(self, key: str, text: str) -> _Syntax | None:
         if key not in self._syntax:
-            tree = self._trees.parse(text)
+            tree = self._trees.parse(key, text)
             self._syntax[key] = None if tree is None else _read_syntax(tree, text)
+            self._released.pop(key, None)
         return self._syntax[key]
+
+    def _release(self, key: str, text: str) -> None:
+        """Let a long file's ast go once the loop in `plan` is done with it.
+
+        The tree of a 22,000-line module is about 25 MB, and it would otherwise stay until the end
+        of the wiring, under the libcst trees of the files edited after it (litellm's proxy: the
+        run's peak). Nothing else is lost: a later `_read` of the file parses it again, and
+        everything that reads a `_Syntax` (its tree, the statements and calls found in it, which
+        are compared by identity) then gets the new one whole. Not for a file edited whole
+        (without an excerpt): its `_FileWork` holds that `_Syntax` anyway."""
+        if len(text) < RELEASE_FROM_CHARS or key not in self._syntax:
+            return
+        work = self._work.get(key)
+        if work is not None and work.excerpt is None:
+            return
+        syntax = self._syntax.pop(key)
+        self._released[key] = None if syntax is None else syntax.bindings
+        self._trees.forget(key)
 
     def _load(self, path: Path, text: str) -> _FileWork | None:
         key = os.path.normpath(str(path))
@@ -885,12 +922,11 @@ class _Planner:
                     )
             self._lifespans = given
         names = set(self._lifespans)
-        for syntax in self._syntax.values():
-            if syntax is not None and syntax.bindings:
+        readings = [syntax.bindings for syntax in self._syntax.values() if syntax is not None]
+        for bindings in [*readings, *self._released.values()]:
+            if bindings:
                 names.update(
-                    bound.rsplit(".", 1)[-1]
-                    for name in self._lifespans
-                    if (bound := syntax.bindings.get(name))
+                    bound.rsplit(".", 1)[-1] for name in self._lifespans if (bound := bindings.get(name))
                 )
         return names
 
@@ -928,48 +964,55 @@ class _Planner:
             self._step = step
             key = os.path.normpath(str(path))
             self._want(key, in_loop=True)
-            syntax = self._read(key, text)
-            if syntax is None or not syntax.builds_app():
-                continue
-            for call, name, target in syntax.lookalikes:
-                found_app = True
-                self.notes.append(
-                    WiringNote(
-                        path.as_posix(),
-                        f"`{name}(...)` (line {call.lineno}) was not wired: this file imports `{name}` "
-                        f"from an application framework, but here it is `{target or 'something else'}`"
-                        " (a test double or a factory of the project's), which may not accept a "
-                        f"shutdown hook. If it is the real class, close the shared HTTP clients at its "
-                        f"shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`.",
-                        call.lineno,
-                    )
-                )
-            verdicts: list[str | None] | None = None
-            if syntax.bindings is not None:
-                verdicts = [self._verdict(path, syntax, call, chain) for call, chain in syntax.apps]
-                if all(verdict is not None for verdict in verdicts):  # libcst need not read the file
-                    for verdict in verdicts:
-                        found_app = True
-                        self.notes.append(WiringNote(path.as_posix(), cast(str, verdict)))
-                    continue
-            work = self._load(path, text)
-            if work is None:
-                continue
-            apps = self._apps(work)
-            if verdicts is None or len(verdicts) != len(apps):
-                verdicts = [self._cst_verdict(work, app) for app in apps]
-            for app, verdict in zip(apps, verdicts, strict=True):
-                found_app = True
-                if verdict is None:
-                    self._wire(work, app)
-                else:
-                    self._note(work, verdict)
+            found_app = self._plan_file(path, text, key) or found_app
+            self._release(key, text)
         django = self._django_notes()
         self.notes.extend(django)
         if not found_app and not django and self._has_async:
             self.notes.append(self._no_app_note())
         if self._has_async:
             self.notes.extend(self._own_loop_notes())
+
+    def _plan_file(self, path: Path, text: str, key: str) -> bool:
+        """Wire (or note) each application the file builds; whether it builds any."""
+        found_app = False
+        syntax = self._read(key, text)
+        if syntax is None or not syntax.builds_app():
+            return False
+        for call, name, target in syntax.lookalikes:
+            found_app = True
+            self.notes.append(
+                WiringNote(
+                    path.as_posix(),
+                    f"`{name}(...)` (line {call.lineno}) was not wired: this file imports `{name}` "
+                    f"from an application framework, but here it is `{target or 'something else'}`"
+                    " (a test double or a factory of the project's), which may not accept a "
+                    f"shutdown hook. If it is the real class, close the shared HTTP clients at its "
+                    f"shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`.",
+                    call.lineno,
+                )
+            )
+        verdicts: list[str | None] | None = None
+        if syntax.bindings is not None:
+            verdicts = [self._verdict(path, syntax, call, chain) for call, chain in syntax.apps]
+            if all(verdict is not None for verdict in verdicts):  # libcst need not read the file
+                for verdict in verdicts:
+                    found_app = True
+                    self.notes.append(WiringNote(path.as_posix(), cast(str, verdict)))
+                return found_app
+        work = self._load(path, text)
+        if work is None:
+            return found_app
+        apps = self._apps(work)
+        if verdicts is None or len(verdicts) != len(apps):
+            verdicts = [self._cst_verdict(work, app) for app in apps]
+        for app, verdict in zip(apps, verdicts, strict=True):
+            found_app = True
+            if verdict is None:
+                self._wire(work, app)
+            else:
+                self._note(work, verdict)
+        return found_app
 
     # -- which applications ---------------------------------------------------
 
