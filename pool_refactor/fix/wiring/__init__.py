@@ -257,6 +257,9 @@ class _Trees:
         """Let the file's tree go (a later `parse` parses it again)."""
         self._parsed.pop(key, None)
 
+    def has(self, key: str) -> bool:
+        return key in self._parsed
+
 
 def _key(path: Path) -> str:
     return os.path.normpath(str(path))
@@ -329,31 +332,98 @@ class _Syntax:
     lookalikes: list[tuple[ast.Call, str, str]] = field(default_factory=list)
     """Calls of a name that some import of the file binds to an application class while the name
     finally stands for something else: (call, name, what it stands for)."""
+    pruned: bool = False
+    """Some module-level functions and classes of `tree` have lost their body (`_SyntaxReader`):
+    enough to plan, and to cut an excerpt; a file edited whole is read again, whole (`_load`)."""
 
     def builds_app(self) -> bool:
         return self.bindings is None or bool(self.apps) or bool(self.lookalikes)
 
 
 def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = None) -> _Syntax:
-    """One walk over the tree: the imports, the calls with the statements that hold them, and
-    `_bound_names` (a large module has hundreds of thousands of nodes, so the walk is lean).
+    """`_SyntaxReader` over the whole tree.
 
     `bindings`: the imports of the whole file, when the tree is an excerpt of it (`excerpt.cut`)."""
-    imports: list[ast.Import | ast.ImportFrom] = []
-    calls: list[tuple[ast.Call, tuple[ast.stmt, ...]]] = []
-    names: set[str] = set()
-    name_type, call_type, arg_type, attribute_type = ast.Name, ast.Call, ast.arg, ast.Attribute
+    reader = _SyntaxReader(text)
+    reader.read(tree.body, True)
+    return reader.finish(tree, bindings)
 
-    def scan(statement: ast.stmt, chain: tuple[ast.stmt, ...]) -> None:
+
+_ALIASED_APP_CLASS = re.compile(rf"\b(?:{'|'.join(CLASS_NAMES)})(?:\s|\\|#[^\n]*\n)*as\b")
+"""An application class imported under another name (`from fastapi import FastAPI as Api`), or
+text that might be one: then every call may build an application, whatever it spells."""
+
+
+def _may_prune(text: str) -> bool:
+    """Whether `_SyntaxReader` may prune the text's tree: a long text, whose lines the ast counts
+    as the reader does (no lone carriage return), that cannot call an application class under
+    another name, and has no Django ASGI application (`_Planner._django_notes` walks the tree)."""
+    return (
+        len(text) >= RELEASE_FROM_CHARS
+        and text.count("\r") == text.count("\r\n")
+        and "get_asgi_application" not in text
+        and _ALIASED_APP_CLASS.search(text) is None
+    )
+
+
+class _SyntaxReader:
+    """One walk over a tree's statements, fed whole or part by part (`excerpt.parse_in_parts`): the
+    imports, the calls with the statements that hold them, and `_bound_names` (a large module has
+    hundreds of thousands of nodes, so the walk is lean).
+
+    With `prune`, the body of a module-level function or class whose text spells no application
+    class is dropped once it is read (`_Syntax.pruned`): no call in it can build an application, and
+    nothing reads the inside of such a statement (`_rebound` skips them, the excerpt needs their
+    lines only, which stay). litellm's `proxy_server.py` so keeps about 3 MB of its 25 MB tree, read
+    part after part, instead of holding it whole at the wiring's peak."""
+
+    def __init__(self, text: str, prune: bool = False) -> None:
+        self.text = text
+        self.prune = prune
+        self.imports: list[ast.Import | ast.ImportFrom] = []
+        self.calls: list[tuple[ast.Call, tuple[ast.stmt, ...]]] = []
+        self.names: set[str] = set()
+        self.pruned = False
+        self._line_starts: list[int] | None = None
+
+    def read(self, statements: list[ast.stmt], first: bool) -> None:
+        if first:
+            self.imports, self.calls, self.names, self.pruned = [], [], set(), False
+        for statement in statements:
+            calls = len(self.calls)
+            self._scan(statement, ())
+            if (
+                self.prune
+                and isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and not self._spells_an_app_class(statement)
+            ):
+                del self.calls[calls:]
+                statement.body = []
+                self.pruned = True
+
+    def _spells_an_app_class(self, statement: ast.stmt) -> bool:
+        if self._line_starts is None:
+            self._line_starts = [0, *(match.end() for match in re.finditer("\n", self.text))]
+        starts = self._line_starts
+        first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", []))])
+        last = statement.end_lineno or statement.lineno
+        begin = starts[first - 1] if first - 1 < len(starts) else len(self.text)
+        end = starts[last] if last < len(starts) else len(self.text)
+        span = self.text[begin:end]
+        return any(name in span for name in CLASS_NAMES)
+
+    def _scan(self, statement: ast.stmt, chain: tuple[ast.stmt, ...]) -> None:
         chain = (*chain, statement)
+        names = self.names
         if isinstance(statement, ast.Import | ast.ImportFrom):
-            imports.append(statement)
+            self.imports.append(statement)
             names.update(alias.asname or alias.name.split(".", 1)[0] for alias in statement.names)
             return
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(statement.name)
         elif isinstance(statement, ast.Global | ast.Nonlocal):
             names.update(statement.names)
+        name_type, call_type, arg_type, attribute_type = ast.Name, ast.Call, ast.arg, ast.Attribute
         pending: list[ast.AST] = [statement]
         while pending:
             for child in ast.iter_child_nodes(pending.pop()):
@@ -362,46 +432,42 @@ def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = 
                     names.add(cast(ast.Name, child).id)
                     continue  # nothing inside but its context
                 if isinstance(child, ast.stmt):
-                    scan(child, chain)
+                    self._scan(child, chain)
                     continue
                 if kind is call_type:
                     func = type(cast(ast.Call, child).func)
                     if func is name_type or func is attribute_type:
-                        calls.append((cast(ast.Call, child), chain))
+                        self.calls.append((cast(ast.Call, child), chain))
                 elif kind is arg_type:
                     names.add(cast(ast.arg, child).arg)
                 pending.append(child)
 
-    for statement in tree.body:
-        scan(statement, ())
-    # `scan` calls itself through its closure: a reference cycle that holds `calls`, and so every
-    # statement of the tree, until the cyclic collector runs (a long module's tree outlived its use).
-    found_calls = list(calls)
-    calls.clear()
-    if bindings is None:
-        if not ascii_imports(text, imports):
-            return _Syntax(tree, names, None, [])
-        imports.sort(key=lambda node: (node.lineno, node.col_offset))
-        bindings = import_bindings(imports)
-    apps = [(call, chain) for call, chain in found_calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
-    apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
-    lookalikes: list[tuple[ast.Call, str, str]] = []
-    app_names = {
-        alias.asname or alias.name
-        for node in imports
-        if isinstance(node, ast.ImportFrom)
-        for alias in node.names
-        if f"{node.module}.{alias.name}" in _APP_CLASSES
-    }
-    if app_names:
-        for call, _chain in found_calls:
-            func = call.func
-            if isinstance(func, ast.Name) and func.id in app_names:
-                target = bindings.get(func.id, "")
-                if target not in _APP_CLASSES:
-                    lookalikes.append((call, func.id, target))
-        lookalikes.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
-    return _Syntax(tree, names, bindings, apps, lookalikes)
+    def finish(self, tree: ast.Module, bindings: dict[str, str] | None = None) -> _Syntax:
+        imports, calls, names = self.imports, self.calls, self.names
+        if bindings is None:
+            if not ascii_imports(self.text, imports):
+                return _Syntax(tree, names, None, [], pruned=self.pruned)
+            imports.sort(key=lambda node: (node.lineno, node.col_offset))
+            bindings = import_bindings(imports)
+        apps = [(call, chain) for call, chain in calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
+        apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+        lookalikes: list[tuple[ast.Call, str, str]] = []
+        app_names = {
+            alias.asname or alias.name
+            for node in imports
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+            if f"{node.module}.{alias.name}" in _APP_CLASSES
+        }
+        if app_names:
+            for call, _chain in calls:
+                func = call.func
+                if isinstance(func, ast.Name) and func.id in app_names:
+                    target = bindings.get(func.id, "")
+                    if target not in _APP_CLASSES:
+                        lookalikes.append((call, func.id, target))
+            lookalikes.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+        return _Syntax(tree, names, bindings, apps, lookalikes, pruned=self.pruned)
 
 
 _CST_KINDS: dict[type[ast.stmt], type[cst.BaseStatement]] = {
@@ -806,10 +872,20 @@ class _Planner:
             self._wanted += 1
             self._rank[key] = (self._step, 0, 0) if in_loop else (self._step, 1, self._wanted)
 
-    def _read(self, key: str, text: str) -> _Syntax | None:
+    def _read(self, key: str, text: str, whole: bool = False) -> _Syntax | None:
+        """The file's `_Syntax`; for a long file, pruned (`_SyntaxReader`) unless `whole`."""
         if key not in self._syntax:
-            tree = self._trees.parse(key, text)
-            self._syntax[key] = None if tree is None else _read_syntax(tree, text)
+            if not whole and _may_prune(text) and not self._trees.has(key):
+                reader = _SyntaxReader(text, prune=True)
+                try:
+                    tree: ast.Module | None = parse_in_parts(text, on_part=reader.read)
+                except (SyntaxError, ValueError):
+                    tree = None
+                release_parser_memory(len(text))
+                self._syntax[key] = None if tree is None else reader.finish(tree)
+            else:
+                tree = self._trees.parse(key, text)
+                self._syntax[key] = None if tree is None else _read_syntax(tree, text)
             self._released.pop(key, None)
         return self._syntax[key]
 
@@ -845,6 +921,11 @@ class _Planner:
             work = _FileWork(path, text, module, part_syntax, part_syntax.bindings or {}, excerpt=part)
             self._work[key] = work
             return work
+        if syntax.pruned:  # edited whole: its work reads every statement of the tree
+            del self._syntax[key]
+            syntax = self._read(key, text, whole=True)
+            if syntax is None:
+                return None
         try:
             module = cst.parse_module(text)
         except (cst.ParserSyntaxError, SyntaxError, ValueError):
