@@ -80,6 +80,7 @@ def test_a_warm_scan_loads_no_scanner(project: Path) -> None:
     # by the prefilter, which a warm run never runs), tempfile (the cache is not written back),
     # logging (nothing configured it, so nothing can be logged), tomllib (no configuration file).
     assert not loaded(modules, "pool_refactor.scan.catalog")
+    assert not loaded(modules, "pool_refactor.run.parallel")  # nothing to read: no scanning code
     assert not loaded(modules, "tempfile")
     assert not loaded(modules, "logging")
     assert not loaded(modules, "tomllib")
