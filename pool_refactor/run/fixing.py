@@ -60,7 +60,8 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     tested: set[Path] = set()
     for target_path, item in sorted(work.items()):
         module_display = display_path(target_path)
-        detected = _detect_app(item, files)
+        package = _package_files(item, files)  # read twice below: resolved once
+        detected = _detect_app(item, package)
         module_text = _module_update(item, options, errors, module_display, detected)
         if module_text is _FAILED:
             continue
@@ -68,7 +69,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
         root = _package_root(item)
         if options.wire and root not in wired_roots:  # one application per package: wire it once
             wired_roots.add(root)
-            others = _wire(item, files, options, outcome)
+            others = _wire(item, package, options, outcome)
         others = _settings_edit(item, files, options, outcome, detected, module_text, others)
         tests = _tests_update(item, options, module_text, tested)
         if options.diff:
@@ -210,7 +211,7 @@ def _package_files(item: _TargetWork, files: list[DiscoveredFile]) -> list[tuple
 
 
 def _wire(
-    item: _TargetWork, files: list[DiscoveredFile], options: Options, outcome: Outcome
+    item: _TargetWork, package_files: list[tuple[DiscoveredFile, Path]], options: Options, outcome: Outcome
 ) -> list[tuple[DiscoveredFile, Source, str]]:
     """Close the shared clients at the application's shutdown (FastAPI/Starlette lifespan or
     shutdown handler). Edits of files being rewritten anyway are merged into their rewrite; the
@@ -220,7 +221,7 @@ def _wire(
     package: dict[Path, DiscoveredFile] = {}
     # Only the texts are kept: the bytes of every file of a large package would double what this
     # holds (17 MB on litellm's proxy), and the few files wired are read again below.
-    for file, resolved in _package_files(item, files):
+    for file, resolved in package_files:
         if resolved in rewrites:
             texts.append((resolved, rewrites[resolved].new_text))
             continue
@@ -426,15 +427,16 @@ def _fix_tests(
 _FAILED = object()
 
 
-def _detect_app(item: _TargetWork, files: list[DiscoveredFile]) -> Detected:
-    """The application's settings and metrics, read from the package the module belongs to."""
-    top = _package_root(item)
+def _detect_app(item: _TargetWork, package_files: list[tuple[DiscoveredFile, Path]]) -> Detected:
+    """The application's settings and metrics, read from the package the module belongs to
+    (`package_files`: `_package_files` of `item`)."""
+    top = _package_root(item).resolve()
     top_name = item.target.module_name.split(".", 1)[0] if "." in item.target.module_name else ""
     read: list[tuple[Path, str, bytes]] = []
-    for file, resolved in _package_files(item, files):
+    for file, resolved in package_files:
         try:
             data = file.path.read_bytes()
-            read.append((file.path, module_name_of(resolved, top.resolve(), top_name), data))
+            read.append((file.path, module_name_of(resolved, top, top_name), data))
         except (OSError, ValueError):
             continue
     return detect(read)
