@@ -300,7 +300,8 @@ TRICKY: dict[str, tuple[str, str | None]] = {
         "kept",
     ),
     "function_local_import_in_a_handler_read": (
-        "def f():\n    try:\n        import a\n    except ImportError:\n        import b as a\n    return a.x\n",
+        "def f():\n    try:\n        import a\n    except ImportError:\n"
+        "        import b as a\n    return a.x\n",
         None,
     ),
     "function_local_import_read_before_it": ("def f():\n    a.x\n    import a\n", None),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ from pool_refactor.fix.placement import ModuleTarget, PlacementError, target_for
 from pool_refactor.fix.rewrite import Rewrite, RewriteOptions, not_fixed, rewrite_file
 from pool_refactor.fix.style import read_style
 from pool_refactor.fix.wiring import plan_wiring
+from pool_refactor.fix.wiring.texts import PackageTexts
 from pool_refactor.fix.writer import WriteError, create_new, write_atomic
 from pool_refactor.paths import DiscoveredFile, display_path
 from pool_refactor.plan.analyze import scan_loaded
@@ -217,21 +219,25 @@ def _wire(
     shutdown handler). Edits of files being rewritten anyway are merged into their rewrite; the
     other edited files come back to be written (or diffed) with the rest."""
     rewrites = {r.file.path.resolve(): r for r in item.rewrites}
-    texts: list[tuple[Path, str]] = []
     package: dict[Path, DiscoveredFile] = {}
-    # Only the texts are kept: the bytes of every file of a large package would double what this
-    # holds (17 MB on litellm's proxy), and the few files wired are read again below.
-    for file, resolved in package_files:
-        if resolved in rewrites:
-            texts.append((resolved, rewrites[resolved].new_text))
-            continue
-        try:
-            text = read_source(file.path).text
-        except (SourceError, OSError):
-            continue
-        package[resolved] = file
-        texts.append((resolved, text))
-    read = dict(texts)
+
+    def package_texts() -> Iterator[tuple[Path, str]]:
+        # Only the texts are kept, compactly (`PackageTexts`): the bytes of every file of a large
+        # package would double what this holds (17 MB on litellm's proxy), and the few files wired
+        # are read again below.
+        for file, resolved in package_files:
+            if resolved in rewrites:
+                yield resolved, rewrites[resolved].new_text
+                continue
+            try:
+                text = read_source(file.path).text
+            except (SourceError, OSError):
+                continue
+            package[resolved] = file
+            yield resolved, text
+
+    texts = PackageTexts(package_texts())
+    read = {path: index for index, path in enumerate(texts.paths)}
     sections: set[str] = set().union(*(r.sections for r in item.rewrites))
     imports = read_style(options.config.project_root).imports
     own = item.target.import_name.lstrip(".").split(".", 1)[0]  # as the rewrite sorts it: first party
@@ -261,7 +267,7 @@ def _wire(
                     FileError(file.display, f"lifecycle wiring not written: {exc}", stage="fix")
                 )
                 continue
-            if source.text != read[edit.path]:
+            if source.text != texts[read[edit.path]][1]:
                 outcome.failed = True
                 changed = "lifecycle wiring not written: the file changed while it was being fixed"
                 outcome.result.errors.append(FileError(file.display, changed, stage="fix"))

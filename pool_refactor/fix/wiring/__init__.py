@@ -94,7 +94,7 @@ from codemods.imports import (
     set_import_style,
 )
 from codemods.shared_client import append_args
-from codemods.toplevel import read_top_level, release_parser_memory
+from codemods.toplevel import map_large_allocations, read_top_level, release_parser_memory
 from pool_refactor.fix.wiring.excerpt import (
     TextExcerpt,
     cut,
@@ -112,6 +112,7 @@ from pool_refactor.fix.wiring.frameworks import (
     Framework,
 )
 from pool_refactor.fix.wiring.reach import EntryPoint, ImportGraph, entry_points
+from pool_refactor.fix.wiring.texts import PackageTexts
 from pool_refactor.scan.names import dotted_name
 
 __all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
@@ -190,12 +191,14 @@ def plan_wiring(
     where libcst does, after the last import).
     """
     del sections, has_sync  # the close functions exist in every generated module
-    candidates = [(path, text) for path, text in files if not _is_test_file(path)]
+    map_large_allocations()  # the texts decoded on each read go back to the system when freed
+    texts = files if isinstance(files, PackageTexts) else PackageTexts(files)
+    candidates = texts.only([not _is_test_file(path) for path in texts.paths])
     trees = _Trees()
     if _already_wired(candidates, accessor_module, trees):
         return [], []
     if project_root is None:
-        project_root = _project_root([path for path, _text in candidates])
+        project_root = _project_root(candidates.paths)
     planner = _Planner(candidates, accessor_module, has_async, trees, project_root, import_style)
     planner.plan()
     return planner.edits(), planner.notes
@@ -835,7 +838,7 @@ class _Planner:
 
     def __init__(
         self,
-        files: Sequence[tuple[Path, str]],
+        files: PackageTexts,
         accessor_module: str,
         has_async: bool,
         trees: _Trees,
@@ -1019,19 +1022,19 @@ class _Planner:
             base = Path(os.path.normpath(origin.parent.joinpath(*[".."] * (level - 1))))
             wanted = [os.path.normpath(base.joinpath(*parts).as_posix() + ".py")] if parts else []
             wanted.append(os.path.normpath(base.joinpath(*parts, "__init__.py")))
-            for path, text in self._files:
+            for index, path in enumerate(self._files.paths):
                 if os.path.normpath(str(path)) in wanted:
-                    return path, text
+                    return self._files[index]
             return None
         if not parts:
             return None
         matches = [
-            (path, text)
-            for path, text in self._files
+            index
+            for index, path in enumerate(self._files.paths)
             if _path_ends_with(path, [*parts[:-1], parts[-1] + ".py"])
             or _path_ends_with(path, [*parts, "__init__.py"])
         ]
-        return matches[0] if len(matches) == 1 else None
+        return self._files[matches[0]] if len(matches) == 1 else None
 
     # -- per application ------------------------------------------------------
 
@@ -1157,9 +1160,12 @@ class _Planner:
 
     def _resolve_served(self, entry: EntryPoint) -> EntryPoint:
         assert entry.path is not None and entry.attribute is not None
-        located = next(((p, t) for p, t in self._files if os.path.normpath(str(p)) == entry.path), None)
-        if located is None:
+        found = next(
+            (i for i, p in enumerate(self._files.paths) if os.path.normpath(str(p)) == entry.path), None
+        )
+        if found is None:
             return entry
+        located = self._files[found]
         syntax = self._read(os.path.normpath(str(located[0])), located[1])
         bound = syntax.bindings.get(entry.attribute) if syntax is not None and syntax.bindings else None
         if bound is None:
@@ -1480,7 +1486,7 @@ class _Planner:
 
     def _no_app_note(self) -> WiringNote:
         streamlit = any(_search(_MENTIONS_STREAMLIT, text) for _p, text in self._files)
-        where = _common_folder([path for path, _t in self._files])
+        where = _common_folder(self._files.paths)
         message = (
             "No application (FastAPI, Starlette, aiohttp, Litestar, Quart, Sanic) was found, so nothing "
             "was wired. Async clients are "
