@@ -218,3 +218,17 @@ def test_large_blocks_are_mapped_on_glibc(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(sys, "platform", "darwin")
     toplevel.map_large_allocations()
     assert len(calls) == 1
+
+
+def test_only_the_texts_that_spell_a_word_are_decoded() -> None:
+    files = [
+        (Path("a.py"), "import fastapi\n"),
+        (Path("wide.py"), WIDE + "import fastapi  # \u00e9\n"),
+        (Path("b.py"), "x = 1\n"),
+        (Path("wide_without.py"), WIDE),
+    ]
+    texts = PackageTexts(files)
+    assert isinstance(texts._stored[1], bytes) and isinstance(texts._stored[3], bytes)
+    found = list(texts.mentioning("fastapi", "starlette"))
+    assert found == [(0, files[0][0], files[0][1]), (1, files[1][0], files[1][1])]
+    assert list(texts.mentioning("nothing")) == []

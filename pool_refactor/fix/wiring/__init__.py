@@ -268,12 +268,12 @@ def _key(path: Path) -> str:
     return os.path.normpath(str(path))
 
 
-def _already_wired(files: Sequence[tuple[Path, str]], accessor_module: str, trees: _Trees) -> bool:
+def _already_wired(files: PackageTexts, accessor_module: str, trees: _Trees) -> bool:
     """Does any file import (or reach through an attribute) the close functions or the lifespan of
     the generated module? Relative imports count when their last component names the module."""
     stem = accessor_module.rsplit(".", 1)[-1]
-    for path, text in files:
-        if not any(name in text for name in _WIRED_NAMES) or stem not in text:
+    for _index, path, text in files.mentioning(*_WIRED_NAMES):
+        if stem not in text:
             continue
         tree = trees.parse(_key(path), text)
         if tree is None:
@@ -860,7 +860,9 @@ class _Planner:
         self._step = 0
         self._wanted = 0
         self.notes: list[WiringNote] = []
-        self._events_in_tree = any(_search(_MENTIONS_EVENTS, text) for _p, text in files)
+        self._events_in_tree = any(
+            _search(_MENTIONS_EVENTS, text) for _i, _p, text in files.mentioning(*_WORDS[_MENTIONS_EVENTS])
+        )
         self._lifespans: set[str] | None = None
         self._project_root = project_root
         self._import_graph: ImportGraph | None = None
@@ -996,7 +998,7 @@ class _Planner:
         the files read so far (a lifespan's file is loaded after the file that imports it)."""
         if self._lifespans is None:
             given: set[str] = set()
-            for _path, text in self._files:
+            for _index, _path, text in self._files.mentioning("lifespan"):
                 if "lifespan" in text:
                     given.update(
                         match.group(1)
@@ -1040,7 +1042,7 @@ class _Planner:
 
     def plan(self) -> None:
         found_app = False
-        for step, (path, text) in enumerate(self._files):
+        for step, path, text in self._files.mentioning(*_WORDS[_MENTIONS_FRAMEWORK]):
             if not _search(_MENTIONS_FRAMEWORK, text) or not _search(_BUILDS_APP, text):
                 continue
             if _path_ends_with(path, _module_parts(self._accessor)):
@@ -1193,7 +1195,7 @@ class _Planner:
     def _django_notes(self) -> list[WiringNote]:
         """Django's ASGI application: what to add, since it has no shutdown hook to wire."""
         notes: list[WiringNote] = []
-        for path, text in self._files:
+        for _index, path, text in self._files.mentioning("get_asgi_application"):
             if "get_asgi_application" not in text:
                 continue
             syntax = self._read(os.path.normpath(str(path)), text)
@@ -1220,7 +1222,7 @@ class _Planner:
         """Code that runs and closes its own event loop without `shutdown_asyncgens()` never lets
         the generated module see the loop shut down: say what to call, and where."""
         notes: list[WiringNote] = []
-        for path, text in self._files:
+        for _index, path, text in self._files.mentioning("run_until_complete", "run_forever"):
             if "shutdown_asyncgens" in text or ".close()" not in text:
                 continue
             if "run_until_complete" not in text and "run_forever" not in text:
@@ -1485,7 +1487,9 @@ class _Planner:
         )
 
     def _no_app_note(self) -> WiringNote:
-        streamlit = any(_search(_MENTIONS_STREAMLIT, text) for _p, text in self._files)
+        streamlit = any(
+            _search(_MENTIONS_STREAMLIT, text) for _i, _p, text in self._files.mentioning("streamlit")
+        )
         where = _common_folder(self._files.paths)
         message = (
             "No application (FastAPI, Starlette, aiohttp, Litestar, Quart, Sanic) was found, so nothing "

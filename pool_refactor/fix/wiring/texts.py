@@ -59,6 +59,19 @@ class PackageTexts(Sequence[tuple[Path, str]]):
         for path, stored in zip(self.paths, self._stored, strict=True):
             yield path, _text(stored)
 
+    def mentioning(self, *words: str) -> Iterator[tuple[int, Path, str]]:
+        """`(index, path, text)` of the files that spell one of `words` (plain ASCII), without
+        decoding the others: a word is in a text exactly when its bytes are in the UTF-8 form."""
+        encoded = [word.encode("ascii") for word in words]
+        for index, stored in enumerate(self._stored):
+            found = (
+                any(word in stored for word in words)
+                if isinstance(stored, str)
+                else any(word in stored for word in encoded)
+            )
+            if found:
+                yield index, self.paths[index], _text(stored)
+
     def only(self, keep: Sequence[bool]) -> PackageTexts:
         """The files whose flag in `keep` is true, without decoding any text."""
         part = PackageTexts(())
