@@ -17,7 +17,7 @@ import pytest
 from codemods import toplevel
 from pool_refactor.fix import wiring
 from pool_refactor.fix.wiring import WiringEdit, WiringNote
-from pool_refactor.fix.wiring.excerpt import parse_in_parts
+from pool_refactor.fix.wiring.excerpt import cut, parse_in_parts
 from pool_refactor.fix.wiring.texts import COMPACT_FROM_BYTES, PackageTexts, paths_of
 from tests.test_wiring_excerpt import CASES, FILLER, _plan
 
@@ -232,3 +232,19 @@ def test_only_the_texts_that_spell_a_word_are_decoded() -> None:
     found = list(texts.mentioning("fastapi", "starlette"))
     assert found == [(0, files[0][0], files[0][1]), (1, files[1][0], files[1][1])]
     assert list(texts.mentioning("nothing")) == []
+
+
+def test_an_excerpt_holds_no_copy_of_what_it_leaves_out() -> None:
+    text = LONG_CASES["app_built_in_a_factory_among_routes"]["shop/main.py"]
+    tree = ast.parse(text)
+    wanted = [i for i, node in enumerate(tree.body) if getattr(node, "name", "") == "create_app"]
+    part = cut(text, tree, wanted)
+    assert part is not None and len(part.text) < len(text) / 5
+    assert all(isinstance(start, int) and isinstance(end, int) for _marker, start, end in part.gaps)
+    edited = part.text.replace("    return app\n", "    app.state.ready = True\n    return app\n")
+    assert part.splice(edited, text) == text.replace(
+        "    return app\n", "    app.state.ready = True\n    return app\n"
+    )
+    marker = part.gaps[0][0]
+    assert part.splice(part.text.replace(marker, ""), text) is None  # an edit removed a marker
+    assert part.splice(part.text + marker, text) is None  # or repeated one

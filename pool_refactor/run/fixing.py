@@ -237,7 +237,6 @@ def _wire(
             yield resolved, text
 
     texts = PackageTexts(package_texts())
-    read = {path: index for index, path in enumerate(texts.paths)}
     sections: set[str] = set().union(*(r.sections for r in item.rewrites))
     imports = read_style(options.config.project_root).imports
     own = item.target.import_name.lstrip(".").split(".", 1)[0]  # as the rewrite sorts it: first party
@@ -267,7 +266,7 @@ def _wire(
                     FileError(file.display, f"lifecycle wiring not written: {exc}", stage="fix")
                 )
                 continue
-            if source.text != texts[read[edit.path]][1]:
+            if source.text != edit.old_text:  # the text the wiring read (and planned on)
                 outcome.failed = True
                 changed = "lifecycle wiring not written: the file changed while it was being fixed"
                 outcome.result.errors.append(FileError(file.display, changed, stage="fix"))

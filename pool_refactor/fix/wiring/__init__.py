@@ -1793,7 +1793,7 @@ def _apply(work: _FileWork, accessor_module: str, style: ImportStyle | None = No
     code = code_keeping_order(module, apply_import_changes(module, context, top), accessor_module)
     if work.excerpt is None:
         return code, code
-    whole = work.excerpt.splice(code)
+    whole = work.excerpt.splice(code, work.text)
     if whole is None:
         raise AssertionError("an edit reached text outside the excerpt")
     return whole, code

@@ -30,20 +30,32 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 @dataclass(frozen=True)
 class TextExcerpt:
-    """The excerpt's source, and the left-out text each of its marker lines stands for."""
+    """The excerpt's source, and where in the whole text the left-out run each of its marker lines
+    stands for is (by position, not a copy: the whole text is in memory anyway, and the left-out
+    runs are most of it; litellm's `proxy_server.py` is 3.8 MB of text)."""
 
     text: str
-    gaps: tuple[tuple[str, str], ...]
-    """(marker line, original text) per run of left-out statements, in order."""
+    gaps: tuple[tuple[str, int, int], ...]
+    """(marker line, start, end in the whole text) per run of left-out statements, in order."""
 
-    def splice(self, code: str) -> str | None:
-        """`code` (the excerpt, edited) with each marker line replaced by the text it stands for;
-        None if a marker is not there exactly once (an edit touched it: a bug of ours)."""
-        for marker, original in self.gaps:
+    def splice(self, code: str, whole: str) -> str | None:
+        """`code` (the excerpt, edited) with each marker line replaced by the text of `whole` (the
+        text the excerpt was cut from) it stands for, in one join; None if a marker is not there
+        exactly once (an edit touched it: a bug of ours)."""
+        found: list[tuple[int, str, int, int]] = []
+        for marker, start, end in self.gaps:
             if code.count(marker) != 1:
                 return None
-            code = code.replace(marker, original)
-        return code
+            found.append((code.index(marker), marker, start, end))
+        found.sort()
+        pieces: list[str] = []
+        at = 0
+        for index, marker, start, end in found:
+            pieces.append(code[at:index])
+            pieces.append(whole[start:end])
+            at = index + len(marker)
+        pieces.append(code[at:])
+        return "".join(pieces)
 
 
 def _statement_groups(tree: ast.Module) -> list[tuple[int, int, list[int]]]:
@@ -97,7 +109,7 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
     ends = [groups[p][1] for p in range(len(groups))]
     ends[-1] = len(starts)  # the last group takes the file's footer
     pieces: list[str] = []
-    gaps: list[tuple[str, str]] = []
+    gaps: list[tuple[str, int, int]] = []
     gap_start: int | None = None
     previous_end = 0  # lines before the group (0 = none)
 
@@ -110,7 +122,7 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         if position in keep:
             if gap_start is not None:
                 marker = f"{_MARKER}{len(gaps)}\n"
-                gaps.append((marker, text[gap_start:start]))
+                gaps.append((marker, gap_start, start))
                 pieces.append(marker)
                 gap_start = None
             pieces.append(text[start:end])
@@ -119,12 +131,12 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         previous_end = ends[position]
     if gap_start is not None:
         marker = f"{_MARKER}{len(gaps)}\n"
-        gaps.append((marker, text[gap_start:]))
+        gaps.append((marker, gap_start, len(text)))
         pieces.append(marker)
-    if any(marker.rstrip("\n") in text for marker, _ in gaps):
+    if any(marker.rstrip("\n") in text for marker, _start, _end in gaps):
         return None
     excerpt = TextExcerpt("".join(pieces), tuple(gaps))
-    return excerpt if excerpt.splice(excerpt.text) == text else None
+    return excerpt if excerpt.splice(excerpt.text, text) == text else None
 
 
 def statements_matching(text: str, tree: ast.Module, pattern: re.Pattern[str], after: int = 0) -> list[int]:
