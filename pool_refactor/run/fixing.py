@@ -236,12 +236,11 @@ def _wire(
             package[resolved] = file
             yield resolved, text
 
-    texts = PackageTexts(package_texts())
     sections: set[str] = set().union(*(r.sections for r in item.rewrites))
     imports = read_style(options.config.project_root).imports
     own = item.target.import_name.lstrip(".").split(".", 1)[0]  # as the rewrite sorts it: first party
     edits, notes = plan_wiring(
-        texts,
+        PackageTexts(package_texts()),  # let go when the wiring returns, before the files it edits are read
         item.target.import_name,
         sections,
         has_async=bool(sections & {"httpx-async", "aiohttp"}),
