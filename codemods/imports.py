@@ -1099,6 +1099,13 @@ def _removal_decisions(
       that libcst could read as an annotation or an `__all__` entry (any string except a bare
       string statement such as a docstring) contains it, even as a part of a word. Then libcst
       records no read, no export and no string annotation of it.
+    - *kept*, in a function: it binds a plain name in a function's own scope (not in a nested
+      function, lambda, class or comprehension); nothing else in that function, nested scopes
+      included, binds the name, nor is it a parameter or the function's name; and the function's
+      own scope reads the name after the import statement (`_read_in_its_function`). That read
+      resolves to the import in libcst's scope analysis too. (litellm's databricks
+      `common_utils.py`: a function-local `import requests` still used for
+      `requests.RequestException` sent the whole module into that analysis, 1.3 s.)
     - `from . import x` and `from __future__ import x` are never removed (the visitor skips them).
 
     Anything else is undecided. Names are compared as written: `ast` normalizes non-ASCII
@@ -1125,7 +1132,10 @@ def _removal_decisions(
         if (alias.name, alias.asname) != (site.alias.evaluated_name, site.alias.evaluated_alias):
             return None
         if _is_scheduled(node, alias, scheduled, package):
-            decisions.append(_decide(node, alias, at_module_level, facts, strings))
+            decision = _decide(node, alias, at_module_level, facts, strings)
+            if decision is None and not at_module_level and _read_in_its_function(tree, node, alias, facts):
+                decision = False
+            decisions.append(decision)
         else:
             decisions.append(False)
     return None if None in decisions else [bool(d) for d in decisions]
@@ -1148,6 +1158,106 @@ def _decide(
     if first not in facts.identifiers and first not in strings:
         return True
     return None
+
+
+_NESTED_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.Lambda,
+    ast.ClassDef,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
+def _read_in_its_function(
+    tree: ast.Module, node: ast.Import | ast.ImportFrom, alias: ast.alias, facts: _NameFacts
+) -> bool:
+    """The *kept, in a function* rule of `_removal_decisions`."""
+    local = alias.asname or alias.name
+    if "." in local:
+        return False
+    function = _own_function(tree, node)
+    if function is None or function.name == local:
+        return False
+    arguments = function.args
+    every = [
+        *arguments.posonlyargs,
+        *arguments.args,
+        *arguments.kwonlyargs,
+        arguments.vararg,
+        arguments.kwarg,
+    ]
+    if any(argument is not None and argument.arg == local for argument in every):
+        return False
+    after = (node.end_lineno or node.lineno, node.end_col_offset or 0)
+    read = False
+    pending: list[tuple[ast.AST, bool]] = [(statement, True) for statement in function.body]
+    while pending:
+        current, own = pending.pop()
+        if _binds(current, local, alias):
+            return False
+        if (
+            own
+            and isinstance(current, ast.Name)
+            and current.id == local
+            and isinstance(current.ctx, ast.Load)
+            and (current.lineno, current.col_offset) > after
+            and (facts.lines is None or facts._spelled(current))
+        ):
+            read = True
+        if isinstance(current, ast.Call) and _call_name(current) in facts.skipped_calls:
+            own = False  # its arguments may be skipped by the scope analysis: not a read to count
+        inner = own and not isinstance(current, _NESTED_SCOPES)
+        pending.extend((child, inner) for child in ast.iter_child_nodes(current))
+    return read
+
+
+def _own_function(tree: ast.Module, node: ast.stmt) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function whose own scope holds the statement `node`; None at module level or in a class."""
+    pending: list[tuple[ast.AST, ast.FunctionDef | ast.AsyncFunctionDef | None]] = [(tree, None)]
+    while pending:
+        current, scope = pending.pop()
+        if current is node:
+            return scope
+        if isinstance(current, ast.FunctionDef | ast.AsyncFunctionDef):
+            inner: ast.FunctionDef | ast.AsyncFunctionDef | None = current
+        elif isinstance(current, ast.ClassDef | ast.Lambda):
+            inner = None
+        else:
+            inner = scope
+        # Statements sit in bodies, `except` handlers and `match` cases; never inside an expression.
+        pending.extend(
+            (child, inner) for child in ast.iter_child_nodes(current) if not isinstance(child, ast.expr)
+        )
+    return None
+
+
+def _binds(node: ast.AST, name: str, alias: ast.alias) -> bool:
+    """Does `node` bind `name` (other than as the import `alias`)?"""
+    if isinstance(node, ast.Name):
+        return node.id == name and not isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.alias):
+        return node is not alias and (node.asname or node.name.split(".", 1)[0]) == name
+    if isinstance(node, ast.arg):
+        return node.arg == name
+    if isinstance(node, ast.Global | ast.Nonlocal):
+        return name in node.names
+    # Definitions, `except ... as`, `match` captures and type parameters: the same fields that
+    # `_NameFacts.generic_visit` counts as bindings.
+    for field_name, value in ast.iter_fields(node):
+        if field_name in ("attr", "arg", "id", "asname", "module"):
+            continue
+        if value == name or (isinstance(value, list) and name in value):
+            return True
+    return False
+
+
+def _call_name(node: ast.Call) -> str | None:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
 def _byte_lines(code: str) -> list[bytes]:

@@ -5,8 +5,6 @@ finds unsuppressed per-request or leaking clients, 2 for a usage or configuratio
 any file could not be read, parsed or written (CI must never pass on code the tool could not see).
 """
 
-from __future__ import annotations
-
 import functools
 import os
 import sys
@@ -44,7 +42,7 @@ app = typer.Typer(
 
 
 @functools.cache
-def _stderr() -> Console:
+def _stderr() -> "Console":
     """The console for messages and errors; made on first use, so a quiet run never imports rich."""
     from rich.console import Console
 

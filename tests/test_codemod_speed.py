@@ -290,7 +290,45 @@ TRICKY: dict[str, tuple[str, str | None]] = {
     "match_capture": ("import a\n\ndef f(x):\n    match x:\n        case [a]:\n            return a\n", None),
     "del": ("import a\n\ndef f():\n    del a\n", None),
     "class_named_like_it": ("import a\n\nclass a:\n    pass\n", None),
-    "function_local_import_read": ("def f():\n    import a\n    return a.x\n", None),
+    "function_local_import_read": ("def f():\n    import a\n    return a.x\n", "kept"),
+    "function_local_import_read_in_an_except_clause": (
+        "def f():\n    import a\n    try:\n        g()\n    except a.E as e:\n        raise X from e\n",
+        "kept",
+    ),
+    "function_local_import_in_a_method_read": (
+        "class C:\n    def m(self):\n        import a as b\n        return b.x\n",
+        "kept",
+    ),
+    "function_local_import_in_a_handler_read": (
+        "def f():\n    try:\n        import a\n    except ImportError:\n"
+        "        import b as a\n    return a.x\n",
+        None,
+    ),
+    "function_local_import_read_before_it": ("def f():\n    a.x\n    import a\n", None),
+    "function_local_import_read_only_in_a_nested_function": (
+        "def f():\n    import a\n\n    def g():\n        return a.x\n\n    return g\n",
+        None,
+    ),
+    "function_local_import_read_only_in_a_comprehension": (
+        "def f(xs):\n    import a\n    return [a.x for x in xs]\n",
+        None,
+    ),
+    "function_local_import_assigned_again": ("def f():\n    import a\n    a = a.x\n    return a\n", None),
+    "function_local_import_shadowed_in_a_nested_function": (
+        "def f():\n    import a\n\n    def g(a):\n        return a\n\n    return a.x\n",
+        None,
+    ),
+    "function_local_import_named_like_a_parameter": ("def f(a):\n    import a\n    return a.x\n", None),
+    "function_local_import_declared_global": (
+        "def f():\n    global a\n    import a\n    return a.x\n",
+        None,
+    ),
+    "function_local_import_only_read_in_typevar_call": (
+        "import typing\n\ndef f():\n    import a\n    return typing.TypeVar(a)\n",
+        None,
+    ),
+    "class_body_import_read": ("class C:\n    import a\n    x = a.y\n", None),
+    "function_local_dotted_import_read": ("def f():\n    import a.b\n    return a.b.c\n", None),
     "unused": ("import a\n", "removed"),
     "unused_but_attribute_named_like_it": ("import a\n\ndef f(o):\n    return o.a\n", None),
     "unused_but_keyword_named_like_it": ("import a\n\ndef f(g):\n    return g(a=1)\n", None),

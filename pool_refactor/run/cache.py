@@ -36,10 +36,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import sys
-import tempfile
 import time
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -62,8 +60,6 @@ __all__ = [
     "decode_scan",
     "encode_scan",
 ]
-
-log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 2
 """Bumped whenever the layout of the JSON file changes."""
@@ -389,6 +385,8 @@ class ScanCache:
             "scans": scans,
             "cross": {"fingerprint": self.new_cross_fingerprint, "files": self.new_cross},
         }
+        import tempfile  # only a run that learned something writes: a warm run never imports it
+
         try:
             _prepare_directory(self.directory)
             text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
@@ -403,7 +401,9 @@ class ScanCache:
                     os.unlink(temporary)
                 raise
         except OSError as error:  # a read-only checkout must not fail the scan
-            log.debug("cannot write the scan cache in %s: %s", self.directory, error)
+            import logging
+
+            logging.getLogger(__name__).debug("cannot write the scan cache in %s: %s", self.directory, error)
 
 
 class _Missing:

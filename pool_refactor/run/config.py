@@ -19,10 +19,8 @@ makes CI scan, and fail on, code the team meant to leave out.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -267,6 +265,8 @@ def _unknown_key_message(where: str, key: str) -> str:
     if kebab in _KEYS:
         hint = f" (did you mean '{kebab}'? keys use dashes)"
     else:
+        import difflib
+
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         if close:
             hint = f" (did you mean '{close[0]}'?)"
@@ -305,6 +305,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{shown}: invalid TOML: not valid UTF-8 at byte {error.start}") from None
+    import tomllib  # a project without a configuration file (a warm scan's common case) never needs it
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

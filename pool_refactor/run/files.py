@@ -42,10 +42,10 @@ Decisions, and why:
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +55,25 @@ from pool_refactor.paths import DiscoveredFile, display_relative
 from pool_refactor.run.config import DEFAULT_EXCLUDES, Config, ConfigError
 
 if TYPE_CHECKING:
+    import logging
+
     from pathspec import GitIgnoreSpec
 
 __all__ = ["DiscoveryError", "SkipHandler", "discover"]
 
-log = logging.getLogger(__name__)
+
+def _debug_log() -> logging.Logger | None:
+    """This module's logger when it logs at debug level, else None.
+
+    ``logging`` costs a warm scan a few milliseconds to import, and a run whose logging nobody
+    configured (none imported it) cannot have debug output on, so it is looked up, never imported.
+    """
+    logging_module = sys.modules.get("logging")
+    if logging_module is None:
+        return None
+    log: logging.Logger = logging_module.getLogger(__name__)
+    return log if log.isEnabledFor(logging_module.DEBUG) else None
+
 
 SkipHandler = Callable[[str, str], None]
 """Called with (display path, reason) for everything the walk passes over on purpose."""
@@ -115,7 +129,9 @@ def _compile(lines: Iterable[str], source: str) -> tuple[tuple[str, ...], GitIgn
             try:
                 GitIgnoreSpec.from_lines([line])
             except Exception:
-                log.debug("%s: ignoring invalid pattern %r", source, line)
+                log = _debug_log()
+                if log is not None:
+                    log.debug("%s: ignoring invalid pattern %r", source, line)
             else:
                 valid.append(line)
         return tuple(valid), GitIgnoreSpec.from_lines(valid)
@@ -322,9 +338,11 @@ class _Walker:
     # -- reporting --
 
     def skip(self, absolute: str, reason: str) -> None:
-        if self.on_skip is not None or log.isEnabledFor(logging.DEBUG):
+        log = _debug_log()
+        if self.on_skip is not None or log is not None:
             shown = display_relative(absolute, self.cwd)
-            log.debug("skipped %s: %s", shown, reason)
+            if log is not None:
+                log.debug("skipped %s: %s", shown, reason)
             if self.on_skip is not None:
                 self.on_skip(shown, reason)
 

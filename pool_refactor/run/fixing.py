@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ from pool_refactor.fix.placement import ModuleTarget, PlacementError, target_for
 from pool_refactor.fix.rewrite import Rewrite, RewriteOptions, not_fixed, rewrite_file
 from pool_refactor.fix.style import read_style
 from pool_refactor.fix.wiring import plan_wiring
+from pool_refactor.fix.wiring.texts import PackageTexts
 from pool_refactor.fix.writer import WriteError, create_new, write_atomic
 from pool_refactor.paths import DiscoveredFile, display_path
 from pool_refactor.plan.analyze import scan_loaded
@@ -60,7 +62,8 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
     tested: set[Path] = set()
     for target_path, item in sorted(work.items()):
         module_display = display_path(target_path)
-        detected = _detect_app(item, files)
+        package = _package_files(item, files)  # read twice below: resolved once
+        detected = _detect_app(item, package)
         module_text = _module_update(item, options, errors, module_display, detected)
         if module_text is _FAILED:
             continue
@@ -68,7 +71,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
         root = _package_root(item)
         if options.wire and root not in wired_roots:  # one application per package: wire it once
             wired_roots.add(root)
-            others = _wire(item, files, options, outcome)
+            others = _wire(item, package, options, outcome)
         others = _settings_edit(item, files, options, outcome, detected, module_text, others)
         tests = _tests_update(item, options, module_text, tested)
         if options.diff:
@@ -211,32 +214,34 @@ def _package_files(item: _TargetWork, files: list[DiscoveredFile]) -> list[tuple
 
 
 def _wire(
-    item: _TargetWork, files: list[DiscoveredFile], options: Options, outcome: Outcome
+    item: _TargetWork, package_files: list[tuple[DiscoveredFile, Path]], options: Options, outcome: Outcome
 ) -> list[tuple[DiscoveredFile, Source, str]]:
     """Close the shared clients at the application's shutdown (FastAPI/Starlette lifespan or
     shutdown handler). Edits of files being rewritten anyway are merged into their rewrite; the
     other edited files come back to be written (or diffed) with the rest."""
     rewrites = {r.file.path.resolve(): r for r in item.rewrites}
-    texts: list[tuple[Path, str]] = []
     package: dict[Path, DiscoveredFile] = {}
-    # Only the texts are kept: the bytes of every file of a large package would double what this
-    # holds (17 MB on litellm's proxy), and the few files wired are read again below.
-    for file, resolved in _package_files(item, files):
-        if resolved in rewrites:
-            texts.append((resolved, rewrites[resolved].new_text))
-            continue
-        try:
-            text = read_source(file.path).text
-        except (SourceError, OSError):
-            continue
-        package[resolved] = file
-        texts.append((resolved, text))
-    read = dict(texts)
+
+    def package_texts() -> Iterator[tuple[Path, str]]:
+        # Only the texts are kept, compactly (`PackageTexts`): the bytes of every file of a large
+        # package would double what this holds (17 MB on litellm's proxy), and the few files wired
+        # are read again below.
+        for file, resolved in package_files:
+            if resolved in rewrites:
+                yield resolved, rewrites[resolved].new_text
+                continue
+            try:
+                text = read_source(file.path).text
+            except (SourceError, OSError):
+                continue
+            package[resolved] = file
+            yield resolved, text
+
     sections: set[str] = set().union(*(r.sections for r in item.rewrites))
     imports = read_style(options.config.project_root).imports
     own = item.target.import_name.lstrip(".").split(".", 1)[0]  # as the rewrite sorts it: first party
     edits, notes = plan_wiring(
-        texts,
+        PackageTexts(package_texts()),  # let go when the wiring returns, before the files it edits are read
         item.target.import_name,
         sections,
         has_async=bool(sections & {"httpx-async", "aiohttp"}),
@@ -261,7 +266,7 @@ def _wire(
                     FileError(file.display, f"lifecycle wiring not written: {exc}", stage="fix")
                 )
                 continue
-            if source.text != read[edit.path]:
+            if source.text != edit.old_text:  # the text the wiring read (and planned on)
                 outcome.failed = True
                 changed = "lifecycle wiring not written: the file changed while it was being fixed"
                 outcome.result.errors.append(FileError(file.display, changed, stage="fix"))
@@ -428,15 +433,16 @@ def _fix_tests(
 _FAILED = object()
 
 
-def _detect_app(item: _TargetWork, files: list[DiscoveredFile]) -> Detected:
-    """The application's settings and metrics, read from the package the module belongs to."""
-    top = _package_root(item)
+def _detect_app(item: _TargetWork, package_files: list[tuple[DiscoveredFile, Path]]) -> Detected:
+    """The application's settings and metrics, read from the package the module belongs to
+    (`package_files`: `_package_files` of `item`)."""
+    top = _package_root(item).resolve()
     top_name = item.target.module_name.split(".", 1)[0] if "." in item.target.module_name else ""
     read: list[tuple[Path, str, bytes]] = []
-    for file, resolved in _package_files(item, files):
+    for file, resolved in package_files:
         try:
             data = file.path.read_bytes()
-            read.append((file.path, module_name_of(resolved, top.resolve(), top_name), data))
+            read.append((file.path, module_name_of(resolved, top, top_name), data))
         except (OSError, ValueError):
             continue
     return detect(read)

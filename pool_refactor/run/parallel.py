@@ -28,7 +28,6 @@ from pathlib import Path
 
 from pool_refactor.run import workers
 from pool_refactor.run.cache import ContentTable, StatKey, decode_scan
-from pool_refactor.scan import catalog
 from pool_refactor.scan.findings import FileScan
 from pool_refactor.scan.source import (
     MAX_SOURCE_BYTES,
@@ -129,16 +128,24 @@ def _load(path: str, display: str, content: ContentTable | None, hash_files: boo
                 return Scanned(decode_scan(content[digest], display), digest, stat, from_cache=True)
             except (KeyError, TypeError, ValueError):
                 pass  # an entry from a damaged cache: scan the file as if it were new
-    if _undeclared_ascii(raw) and not mentions_any(raw, catalog.all_module_names()):
+    if _undeclared_ascii(raw) and not mentions_any(raw, _client_modules()):
         # What scan_loaded would return after decoding, which cannot fail for such bytes.
         return Scanned(FileScan(display), digest, stat)
     try:
         source = decode_source(raw)
     except SourceError as exc:
         return Scanned(FileScan(display, error=str(exc)), digest, stat)
-    if not mentions_any(source.raw, catalog.all_module_names()):
+    if not mentions_any(source.raw, _client_modules()):
         return Scanned(FileScan(display), digest, stat)  # what scan_loaded returns, without the call
     return _Loaded(source, display, digest, stat)
+
+
+def _client_modules() -> tuple[str, ...]:
+    """The prefilter's words, from the catalog, imported on the first file read: a warm run reads
+    none, and the catalog's tables are a few milliseconds of its start-up."""
+    from pool_refactor.scan import catalog
+
+    return catalog.all_module_names()
 
 
 _FIRST_TWO_LINES = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)?[^\r\n]*")

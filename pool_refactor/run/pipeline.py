@@ -7,16 +7,19 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pool_refactor.paths import DiscoveredFile
 from pool_refactor.run.cache import ScanCache
 from pool_refactor.run.files import DiscoveryError, discover
 from pool_refactor.run.options import Options, Outcome
-from pool_refactor.run.parallel import scan_files
 from pool_refactor.run.project import ProjectFile, ProjectPass
 from pool_refactor.run.workers import effective_jobs
 from pool_refactor.scan.findings import FileError, FileScan, Finding, ScanResult
 from pool_refactor.scan.rules import is_enabled
+
+if TYPE_CHECKING:
+    from pool_refactor.run.parallel import Scanned
 
 PROGRESS_THRESHOLD = 300
 """Below this many files a progress bar only flickers."""
@@ -134,12 +137,16 @@ def _scan_files(
             scans[index] = hit
             digests[index] = cache.stats[absolute[index]][3]
     tasks = [(str(files[i].path), files[i].display) for i in pending]
-    results = scan_files(
-        tasks,
-        effective_jobs(options.jobs),
-        cache.content if cache is not None else None,
-        hash_files=cache is not None,
-    )
+    results: Iterable[Scanned] = ()
+    if tasks:  # a warm run with every file answered by the cache imports none of the scanning
+        from pool_refactor.run.parallel import scan_files
+
+        results = scan_files(
+            tasks,
+            effective_jobs(options.jobs),
+            cache.content if cache is not None else None,
+            hash_files=cache is not None,
+        )
     show_progress = options.progress and len(files) >= PROGRESS_THRESHOLD
     with contextlib.ExitStack() as stack:
         advance: Callable[[], None] | None = None

@@ -94,7 +94,7 @@ from codemods.imports import (
     set_import_style,
 )
 from codemods.shared_client import append_args
-from codemods.toplevel import read_top_level, release_parser_memory
+from codemods.toplevel import map_large_allocations, read_top_level, release_parser_memory
 from pool_refactor.fix.wiring.excerpt import (
     TextExcerpt,
     cut,
@@ -112,6 +112,7 @@ from pool_refactor.fix.wiring.frameworks import (
     Framework,
 )
 from pool_refactor.fix.wiring.reach import EntryPoint, ImportGraph, entry_points
+from pool_refactor.fix.wiring.texts import PackageTexts
 from pool_refactor.scan.names import dotted_name
 
 __all__ = ["WiringEdit", "WiringNote", "plan_wiring"]
@@ -143,6 +144,9 @@ _REGISTRATIONS = REGISTRATIONS
 """What `_registration_anchor` looks for after an application's name (any framework's)."""
 _ON_EVENT = re.compile(r"\.\s*on_event\b")
 _NodeT = TypeVar("_NodeT", bound=cst.CSTNode)
+
+RELEASE_FROM_CHARS = 64 * 1024
+"""From this long a text on, its ast is let go once `_Planner.plan` has looked at it (`_release`)."""
 
 
 @dataclass(frozen=True)
@@ -185,12 +189,14 @@ def plan_wiring(
     where libcst does, after the last import).
     """
     del sections, has_sync  # the close functions exist in every generated module
-    candidates = [(path, text) for path, text in files if not _is_test_file(path)]
+    map_large_allocations()  # the texts decoded on each read go back to the system when freed
+    texts = files if isinstance(files, PackageTexts) else PackageTexts(files)
+    candidates = texts.only([not _is_test_file(path) for path in texts.paths])
     trees = _Trees()
     if _already_wired(candidates, accessor_module, trees):
         return [], []
     if project_root is None:
-        project_root = _project_root([path for path, _text in candidates])
+        project_root = _project_root(candidates.paths)
     planner = _Planner(candidates, accessor_module, has_async, trees, project_root, import_style)
     planner.plan()
     return planner.edits(), planner.notes
@@ -230,33 +236,44 @@ def _is_test_file(path: Path) -> bool:
 
 
 class _Trees:
-    """`ast.parse` of each text at most once (the wired check and the planner read the same files)."""
+    """`ast.parse` of each file at most once (the wired check and the planner read the same files),
+    by the file's key (`_key`), so that a tree can be let go (`forget`) without its text."""
 
     def __init__(self) -> None:
-        self._parsed: dict[int, tuple[str, ast.Module | None]] = {}
+        self._parsed: dict[str, ast.Module | None] = {}
 
-    def parse(self, text: str) -> ast.Module | None:
+    def parse(self, key: str, text: str) -> ast.Module | None:
         """The text's tree, or None when it does not parse."""
-        cached = self._parsed.get(id(text))
-        if cached is not None and cached[0] is text:
-            return cached[1]
+        if key in self._parsed:
+            return self._parsed[key]
         try:
             tree: ast.Module | None = parse_in_parts(text)  # a long file's peak: see there
         except (SyntaxError, ValueError):
             tree = None
         release_parser_memory(len(text))  # the parser's own copy of the tree, freed
-        self._parsed[id(text)] = (text, tree)  # the text is kept, so its id is not reused
+        self._parsed[key] = tree
         return tree
 
+    def forget(self, key: str) -> None:
+        """Let the file's tree go (a later `parse` parses it again)."""
+        self._parsed.pop(key, None)
 
-def _already_wired(files: Sequence[tuple[Path, str]], accessor_module: str, trees: _Trees) -> bool:
+    def has(self, key: str) -> bool:
+        return key in self._parsed
+
+
+def _key(path: Path) -> str:
+    return os.path.normpath(str(path))
+
+
+def _already_wired(files: PackageTexts, accessor_module: str, trees: _Trees) -> bool:
     """Does any file import (or reach through an attribute) the close functions or the lifespan of
     the generated module? Relative imports count when their last component names the module."""
     stem = accessor_module.rsplit(".", 1)[-1]
-    for _path, text in files:
-        if not any(name in text for name in _WIRED_NAMES) or stem not in text:
+    for _index, path, text in files.mentioning(*_WIRED_NAMES):
+        if stem not in text:
             continue
-        tree = trees.parse(text)
+        tree = trees.parse(_key(path), text)
         if tree is None:
             continue
         for node in ast.walk(tree):
@@ -316,31 +333,98 @@ class _Syntax:
     lookalikes: list[tuple[ast.Call, str, str]] = field(default_factory=list)
     """Calls of a name that some import of the file binds to an application class while the name
     finally stands for something else: (call, name, what it stands for)."""
+    pruned: bool = False
+    """Some module-level functions and classes of `tree` have lost their body (`_SyntaxReader`):
+    enough to plan, and to cut an excerpt; a file edited whole is read again, whole (`_load`)."""
 
     def builds_app(self) -> bool:
         return self.bindings is None or bool(self.apps) or bool(self.lookalikes)
 
 
 def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = None) -> _Syntax:
-    """One walk over the tree: the imports, the calls with the statements that hold them, and
-    `_bound_names` (a large module has hundreds of thousands of nodes, so the walk is lean).
+    """`_SyntaxReader` over the whole tree.
 
     `bindings`: the imports of the whole file, when the tree is an excerpt of it (`excerpt.cut`)."""
-    imports: list[ast.Import | ast.ImportFrom] = []
-    calls: list[tuple[ast.Call, tuple[ast.stmt, ...]]] = []
-    names: set[str] = set()
-    name_type, call_type, arg_type, attribute_type = ast.Name, ast.Call, ast.arg, ast.Attribute
+    reader = _SyntaxReader(text)
+    reader.read(tree.body, True)
+    return reader.finish(tree, bindings)
 
-    def scan(statement: ast.stmt, chain: tuple[ast.stmt, ...]) -> None:
+
+_ALIASED_APP_CLASS = re.compile(rf"\b(?:{'|'.join(CLASS_NAMES)})(?:\s|\\|#[^\n]*\n)*as\b")
+"""An application class imported under another name (`from fastapi import FastAPI as Api`), or
+text that might be one: then every call may build an application, whatever it spells."""
+
+
+def _may_prune(text: str) -> bool:
+    """Whether `_SyntaxReader` may prune the text's tree: a long text, whose lines the ast counts
+    as the reader does (no lone carriage return), that cannot call an application class under
+    another name, and has no Django ASGI application (`_Planner._django_notes` walks the tree)."""
+    return (
+        len(text) >= RELEASE_FROM_CHARS
+        and text.count("\r") == text.count("\r\n")
+        and "get_asgi_application" not in text
+        and _ALIASED_APP_CLASS.search(text) is None
+    )
+
+
+class _SyntaxReader:
+    """One walk over a tree's statements, fed whole or part by part (`excerpt.parse_in_parts`): the
+    imports, the calls with the statements that hold them, and `_bound_names` (a large module has
+    hundreds of thousands of nodes, so the walk is lean).
+
+    With `prune`, the body of a module-level function or class whose text spells no application
+    class is dropped once it is read (`_Syntax.pruned`): no call in it can build an application, and
+    nothing reads the inside of such a statement (`_rebound` skips them, the excerpt needs their
+    lines only, which stay). litellm's `proxy_server.py` so keeps about 7 MB of its 25 MB tree, read
+    part after part, instead of holding it whole at the wiring's peak."""
+
+    def __init__(self, text: str, prune: bool = False) -> None:
+        self.text = text
+        self.prune = prune
+        self.imports: list[ast.Import | ast.ImportFrom] = []
+        self.calls: list[tuple[ast.Call, tuple[ast.stmt, ...]]] = []
+        self.names: set[str] = set()
+        self.pruned = False
+        self._line_starts: list[int] | None = None
+
+    def read(self, statements: list[ast.stmt], first: bool) -> None:
+        if first:
+            self.imports, self.calls, self.names, self.pruned = [], [], set(), False
+        for statement in statements:
+            calls = len(self.calls)
+            self._scan(statement, ())
+            if (
+                self.prune
+                and isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and not self._spells_an_app_class(statement)
+            ):
+                del self.calls[calls:]
+                statement.body = []
+                self.pruned = True
+
+    def _spells_an_app_class(self, statement: ast.stmt) -> bool:
+        if self._line_starts is None:
+            self._line_starts = [0, *(match.end() for match in re.finditer("\n", self.text))]
+        starts = self._line_starts
+        first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", []))])
+        last = statement.end_lineno or statement.lineno
+        begin = starts[first - 1] if first - 1 < len(starts) else len(self.text)
+        end = starts[last] if last < len(starts) else len(self.text)
+        span = self.text[begin:end]
+        return any(name in span for name in CLASS_NAMES)
+
+    def _scan(self, statement: ast.stmt, chain: tuple[ast.stmt, ...]) -> None:
         chain = (*chain, statement)
+        names = self.names
         if isinstance(statement, ast.Import | ast.ImportFrom):
-            imports.append(statement)
+            self.imports.append(statement)
             names.update(alias.asname or alias.name.split(".", 1)[0] for alias in statement.names)
             return
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(statement.name)
         elif isinstance(statement, ast.Global | ast.Nonlocal):
             names.update(statement.names)
+        name_type, call_type, arg_type, attribute_type = ast.Name, ast.Call, ast.arg, ast.Attribute
         pending: list[ast.AST] = [statement]
         while pending:
             for child in ast.iter_child_nodes(pending.pop()):
@@ -349,42 +433,42 @@ def _read_syntax(tree: ast.Module, text: str, bindings: dict[str, str] | None = 
                     names.add(cast(ast.Name, child).id)
                     continue  # nothing inside but its context
                 if isinstance(child, ast.stmt):
-                    scan(child, chain)
+                    self._scan(child, chain)
                     continue
                 if kind is call_type:
                     func = type(cast(ast.Call, child).func)
                     if func is name_type or func is attribute_type:
-                        calls.append((cast(ast.Call, child), chain))
+                        self.calls.append((cast(ast.Call, child), chain))
                 elif kind is arg_type:
                     names.add(cast(ast.arg, child).arg)
                 pending.append(child)
 
-    for statement in tree.body:
-        scan(statement, ())
-    if bindings is None:
-        if not ascii_imports(text, imports):
-            return _Syntax(tree, names, None, [])
-        imports.sort(key=lambda node: (node.lineno, node.col_offset))
-        bindings = import_bindings(imports)
-    apps = [(call, chain) for call, chain in calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
-    apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
-    lookalikes: list[tuple[ast.Call, str, str]] = []
-    app_names = {
-        alias.asname or alias.name
-        for node in imports
-        if isinstance(node, ast.ImportFrom)
-        for alias in node.names
-        if f"{node.module}.{alias.name}" in _APP_CLASSES
-    }
-    if app_names:
-        for call, _chain in calls:
-            func = call.func
-            if isinstance(func, ast.Name) and func.id in app_names:
-                target = bindings.get(func.id, "")
-                if target not in _APP_CLASSES:
-                    lookalikes.append((call, func.id, target))
-        lookalikes.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
-    return _Syntax(tree, names, bindings, apps, lookalikes)
+    def finish(self, tree: ast.Module, bindings: dict[str, str] | None = None) -> _Syntax:
+        imports, calls, names = self.imports, self.calls, self.names
+        if bindings is None:
+            if not ascii_imports(self.text, imports):
+                return _Syntax(tree, names, None, [], pruned=self.pruned)
+            imports.sort(key=lambda node: (node.lineno, node.col_offset))
+            bindings = import_bindings(imports)
+        apps = [(call, chain) for call, chain in calls if ast_qualify(call.func, bindings) in _APP_CLASSES]
+        apps.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+        lookalikes: list[tuple[ast.Call, str, str]] = []
+        app_names = {
+            alias.asname or alias.name
+            for node in imports
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+            if f"{node.module}.{alias.name}" in _APP_CLASSES
+        }
+        if app_names:
+            for call, _chain in calls:
+                func = call.func
+                if isinstance(func, ast.Name) and func.id in app_names:
+                    target = bindings.get(func.id, "")
+                    if target not in _APP_CLASSES:
+                        lookalikes.append((call, func.id, target))
+            lookalikes.sort(key=lambda item: (item[0].lineno, item[0].col_offset))
+        return _Syntax(tree, names, bindings, apps, lookalikes, pruned=self.pruned)
 
 
 _CST_KINDS: dict[type[ast.stmt], type[cst.BaseStatement]] = {
@@ -752,7 +836,7 @@ class _Planner:
 
     def __init__(
         self,
-        files: Sequence[tuple[Path, str]],
+        files: PackageTexts,
         accessor_module: str,
         has_async: bool,
         trees: _Trees,
@@ -765,13 +849,18 @@ class _Planner:
         self._has_async = has_async
         self._trees = trees
         self._syntax: dict[str, _Syntax | None] = {}
+        self._released: dict[str, dict[str, str] | None] = {}
+        """Files whose `_Syntax` was let go (`_release`), with their import bindings, which
+        `_lifespan_names` still reads; `_read` reads such a file again, whole."""
         self._work: dict[str, _FileWork] = {}
         self._rank: dict[str, tuple[int, int, int]] = {}
         """When each file was first wanted; the edits come in that order."""
         self._step = 0
         self._wanted = 0
         self.notes: list[WiringNote] = []
-        self._events_in_tree = any(_search(_MENTIONS_EVENTS, text) for _p, text in files)
+        self._events_in_tree = any(
+            _search(_MENTIONS_EVENTS, text) for _i, _p, text in files.mentioning(*_WORDS[_MENTIONS_EVENTS])
+        )
         self._lifespans: set[str] | None = None
         self._project_root = project_root
         self._import_graph: ImportGraph | None = None
@@ -786,11 +875,40 @@ class _Planner:
             self._wanted += 1
             self._rank[key] = (self._step, 0, 0) if in_loop else (self._step, 1, self._wanted)
 
-    def _read(self, key: str, text: str) -> _Syntax | None:
+    def _read(self, key: str, text: str, whole: bool = False) -> _Syntax | None:
+        """The file's `_Syntax`; for a long file, pruned (`_SyntaxReader`) unless `whole`."""
         if key not in self._syntax:
-            tree = self._trees.parse(text)
-            self._syntax[key] = None if tree is None else _read_syntax(tree, text)
+            if not whole and _may_prune(text) and not self._trees.has(key):
+                reader = _SyntaxReader(text, prune=True)
+                try:
+                    tree: ast.Module | None = parse_in_parts(text, on_part=reader.read)
+                except (SyntaxError, ValueError):
+                    tree = None
+                release_parser_memory(len(text))
+                self._syntax[key] = None if tree is None else reader.finish(tree)
+            else:
+                tree = self._trees.parse(key, text)
+                self._syntax[key] = None if tree is None else _read_syntax(tree, text)
+            self._released.pop(key, None)
         return self._syntax[key]
+
+    def _release(self, key: str, text: str) -> None:
+        """Let a long file's ast go once the loop in `plan` is done with it.
+
+        The tree of a 22,000-line module is about 25 MB, and it would otherwise stay until the end
+        of the wiring, under the libcst trees of the files edited after it (litellm's proxy: the
+        run's peak). Nothing else is lost: a later `_read` of the file parses it again, and
+        everything that reads a `_Syntax` (its tree, the statements and calls found in it, which
+        are compared by identity) then gets the new one whole. Not for a file edited whole
+        (without an excerpt): its `_FileWork` holds that `_Syntax` anyway."""
+        if len(text) < RELEASE_FROM_CHARS or key not in self._syntax:
+            return
+        work = self._work.get(key)
+        if work is not None and work.excerpt is None:
+            return
+        syntax = self._syntax.pop(key)
+        self._released[key] = None if syntax is None else syntax.bindings
+        self._trees.forget(key)
 
     def _load(self, path: Path, text: str) -> _FileWork | None:
         key = os.path.normpath(str(path))
@@ -806,6 +924,11 @@ class _Planner:
             work = _FileWork(path, text, module, part_syntax, part_syntax.bindings or {}, excerpt=part)
             self._work[key] = work
             return work
+        if syntax.pruned:  # edited whole: its work reads every statement of the tree
+            del self._syntax[key]
+            syntax = self._read(key, text, whole=True)
+            if syntax is None:
+                return None
         try:
             module = cst.parse_module(text)
         except (cst.ParserSyntaxError, SyntaxError, ValueError):
@@ -873,7 +996,7 @@ class _Planner:
         the files read so far (a lifespan's file is loaded after the file that imports it)."""
         if self._lifespans is None:
             given: set[str] = set()
-            for _path, text in self._files:
+            for _index, _path, text in self._files.mentioning("lifespan"):
                 if "lifespan" in text:
                     given.update(
                         match.group(1)
@@ -883,12 +1006,11 @@ class _Planner:
                     )
             self._lifespans = given
         names = set(self._lifespans)
-        for syntax in self._syntax.values():
-            if syntax is not None and syntax.bindings:
+        readings = [syntax.bindings for syntax in self._syntax.values() if syntax is not None]
+        for bindings in [*readings, *self._released.values()]:
+            if bindings:
                 names.update(
-                    bound.rsplit(".", 1)[-1]
-                    for name in self._lifespans
-                    if (bound := syntax.bindings.get(name))
+                    bound.rsplit(".", 1)[-1] for name in self._lifespans if (bound := bindings.get(name))
                 )
         return names
 
@@ -900,25 +1022,25 @@ class _Planner:
             base = Path(os.path.normpath(origin.parent.joinpath(*[".."] * (level - 1))))
             wanted = [os.path.normpath(base.joinpath(*parts).as_posix() + ".py")] if parts else []
             wanted.append(os.path.normpath(base.joinpath(*parts, "__init__.py")))
-            for path, text in self._files:
+            for index, path in enumerate(self._files.paths):
                 if os.path.normpath(str(path)) in wanted:
-                    return path, text
+                    return self._files[index]
             return None
         if not parts:
             return None
         matches = [
-            (path, text)
-            for path, text in self._files
+            index
+            for index, path in enumerate(self._files.paths)
             if _path_ends_with(path, [*parts[:-1], parts[-1] + ".py"])
             or _path_ends_with(path, [*parts, "__init__.py"])
         ]
-        return matches[0] if len(matches) == 1 else None
+        return self._files[matches[0]] if len(matches) == 1 else None
 
     # -- per application ------------------------------------------------------
 
     def plan(self) -> None:
         found_app = False
-        for step, (path, text) in enumerate(self._files):
+        for step, path, text in self._files.mentioning(*_WORDS[_MENTIONS_FRAMEWORK]):
             if not _search(_MENTIONS_FRAMEWORK, text) or not _search(_BUILDS_APP, text):
                 continue
             if _path_ends_with(path, _module_parts(self._accessor)):
@@ -926,48 +1048,55 @@ class _Planner:
             self._step = step
             key = os.path.normpath(str(path))
             self._want(key, in_loop=True)
-            syntax = self._read(key, text)
-            if syntax is None or not syntax.builds_app():
-                continue
-            for call, name, target in syntax.lookalikes:
-                found_app = True
-                self.notes.append(
-                    WiringNote(
-                        path.as_posix(),
-                        f"`{name}(...)` (line {call.lineno}) was not wired: this file imports `{name}` "
-                        f"from an application framework, but here it is `{target or 'something else'}`"
-                        " (a test double or a factory of the project's), which may not accept a "
-                        f"shutdown hook. If it is the real class, close the shared HTTP clients at its "
-                        f"shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`.",
-                        call.lineno,
-                    )
-                )
-            verdicts: list[str | None] | None = None
-            if syntax.bindings is not None:
-                verdicts = [self._verdict(path, syntax, call, chain) for call, chain in syntax.apps]
-                if all(verdict is not None for verdict in verdicts):  # libcst need not read the file
-                    for verdict in verdicts:
-                        found_app = True
-                        self.notes.append(WiringNote(path.as_posix(), cast(str, verdict)))
-                    continue
-            work = self._load(path, text)
-            if work is None:
-                continue
-            apps = self._apps(work)
-            if verdicts is None or len(verdicts) != len(apps):
-                verdicts = [self._cst_verdict(work, app) for app in apps]
-            for app, verdict in zip(apps, verdicts, strict=True):
-                found_app = True
-                if verdict is None:
-                    self._wire(work, app)
-                else:
-                    self._note(work, verdict)
+            found_app = self._plan_file(path, text, key) or found_app
+            self._release(key, text)
         django = self._django_notes()
         self.notes.extend(django)
         if not found_app and not django and self._has_async:
             self.notes.append(self._no_app_note())
         if self._has_async:
             self.notes.extend(self._own_loop_notes())
+
+    def _plan_file(self, path: Path, text: str, key: str) -> bool:
+        """Wire (or note) each application the file builds; whether it builds any."""
+        found_app = False
+        syntax = self._read(key, text)
+        if syntax is None or not syntax.builds_app():
+            return False
+        for call, name, target in syntax.lookalikes:
+            found_app = True
+            self.notes.append(
+                WiringNote(
+                    path.as_posix(),
+                    f"`{name}(...)` (line {call.lineno}) was not wired: this file imports `{name}` "
+                    f"from an application framework, but here it is `{target or 'something else'}`"
+                    " (a test double or a factory of the project's), which may not accept a "
+                    f"shutdown hook. If it is the real class, close the shared HTTP clients at its "
+                    f"shutdown by hand with `await {ACLOSE}()` from `{self._accessor}`.",
+                    call.lineno,
+                )
+            )
+        verdicts: list[str | None] | None = None
+        if syntax.bindings is not None:
+            verdicts = [self._verdict(path, syntax, call, chain) for call, chain in syntax.apps]
+            if all(verdict is not None for verdict in verdicts):  # libcst need not read the file
+                for verdict in verdicts:
+                    found_app = True
+                    self.notes.append(WiringNote(path.as_posix(), cast(str, verdict)))
+                return found_app
+        work = self._load(path, text)
+        if work is None:
+            return found_app
+        apps = self._apps(work)
+        if verdicts is None or len(verdicts) != len(apps):
+            verdicts = [self._cst_verdict(work, app) for app in apps]
+        for app, verdict in zip(apps, verdicts, strict=True):
+            found_app = True
+            if verdict is None:
+                self._wire(work, app)
+            else:
+                self._note(work, verdict)
+        return found_app
 
     # -- which applications ---------------------------------------------------
 
@@ -1031,9 +1160,12 @@ class _Planner:
 
     def _resolve_served(self, entry: EntryPoint) -> EntryPoint:
         assert entry.path is not None and entry.attribute is not None
-        located = next(((p, t) for p, t in self._files if os.path.normpath(str(p)) == entry.path), None)
-        if located is None:
+        found = next(
+            (i for i, p in enumerate(self._files.paths) if os.path.normpath(str(p)) == entry.path), None
+        )
+        if found is None:
             return entry
+        located = self._files[found]
         syntax = self._read(os.path.normpath(str(located[0])), located[1])
         bound = syntax.bindings.get(entry.attribute) if syntax is not None and syntax.bindings else None
         if bound is None:
@@ -1061,7 +1193,7 @@ class _Planner:
     def _django_notes(self) -> list[WiringNote]:
         """Django's ASGI application: what to add, since it has no shutdown hook to wire."""
         notes: list[WiringNote] = []
-        for path, text in self._files:
+        for _index, path, text in self._files.mentioning("get_asgi_application"):
             if "get_asgi_application" not in text:
                 continue
             syntax = self._read(os.path.normpath(str(path)), text)
@@ -1088,7 +1220,7 @@ class _Planner:
         """Code that runs and closes its own event loop without `shutdown_asyncgens()` never lets
         the generated module see the loop shut down: say what to call, and where."""
         notes: list[WiringNote] = []
-        for path, text in self._files:
+        for _index, path, text in self._files.mentioning("run_until_complete", "run_forever"):
             if "shutdown_asyncgens" in text or ".close()" not in text:
                 continue
             if "run_until_complete" not in text and "run_forever" not in text:
@@ -1353,8 +1485,10 @@ class _Planner:
         )
 
     def _no_app_note(self) -> WiringNote:
-        streamlit = any(_search(_MENTIONS_STREAMLIT, text) for _p, text in self._files)
-        where = _common_folder([path for path, _t in self._files])
+        streamlit = any(
+            _search(_MENTIONS_STREAMLIT, text) for _i, _p, text in self._files.mentioning("streamlit")
+        )
+        where = _common_folder(self._files.paths)
         message = (
             "No application (FastAPI, Starlette, aiohttp, Litestar, Quart, Sanic) was found, so nothing "
             "was wired. Async clients are "
@@ -1657,7 +1791,7 @@ def _apply(work: _FileWork, accessor_module: str, style: ImportStyle | None = No
     code = code_keeping_order(module, apply_import_changes(module, context, top), accessor_module)
     if work.excerpt is None:
         return code, code
-    whole = work.excerpt.splice(code)
+    whole = work.excerpt.splice(code, work.text)
     if whole is None:
         raise AssertionError("an edit reached text outside the excerpt")
     return whole, code

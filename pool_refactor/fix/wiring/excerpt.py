@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 _MARKER = "__pool_refactor_wiring_gap_5d3a__"
@@ -30,20 +30,32 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 
 @dataclass(frozen=True)
 class TextExcerpt:
-    """The excerpt's source, and the left-out text each of its marker lines stands for."""
+    """The excerpt's source, and where in the whole text the left-out run each of its marker lines
+    stands for is (by position, not a copy: the whole text is in memory anyway, and the left-out
+    runs are most of it; litellm's `proxy_server.py` is 3.8 MB of text)."""
 
     text: str
-    gaps: tuple[tuple[str, str], ...]
-    """(marker line, original text) per run of left-out statements, in order."""
+    gaps: tuple[tuple[str, int, int], ...]
+    """(marker line, start, end in the whole text) per run of left-out statements, in order."""
 
-    def splice(self, code: str) -> str | None:
-        """`code` (the excerpt, edited) with each marker line replaced by the text it stands for;
-        None if a marker is not there exactly once (an edit touched it: a bug of ours)."""
-        for marker, original in self.gaps:
+    def splice(self, code: str, whole: str) -> str | None:
+        """`code` (the excerpt, edited) with each marker line replaced by the text of `whole` (the
+        text the excerpt was cut from) it stands for, in one join; None if a marker is not there
+        exactly once (an edit touched it: a bug of ours)."""
+        found: list[tuple[int, str, int, int]] = []
+        for marker, start, end in self.gaps:
             if code.count(marker) != 1:
                 return None
-            code = code.replace(marker, original)
-        return code
+            found.append((code.index(marker), marker, start, end))
+        found.sort()
+        pieces: list[str] = []
+        at = 0
+        for index, marker, start, end in found:
+            pieces.append(code[at:index])
+            pieces.append(whole[start:end])
+            at = index + len(marker)
+        pieces.append(code[at:])
+        return "".join(pieces)
 
 
 def _statement_groups(tree: ast.Module) -> list[tuple[int, int, list[int]]]:
@@ -97,7 +109,7 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
     ends = [groups[p][1] for p in range(len(groups))]
     ends[-1] = len(starts)  # the last group takes the file's footer
     pieces: list[str] = []
-    gaps: list[tuple[str, str]] = []
+    gaps: list[tuple[str, int, int]] = []
     gap_start: int | None = None
     previous_end = 0  # lines before the group (0 = none)
 
@@ -110,7 +122,7 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         if position in keep:
             if gap_start is not None:
                 marker = f"{_MARKER}{len(gaps)}\n"
-                gaps.append((marker, text[gap_start:start]))
+                gaps.append((marker, gap_start, start))
                 pieces.append(marker)
                 gap_start = None
             pieces.append(text[start:end])
@@ -119,12 +131,12 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         previous_end = ends[position]
     if gap_start is not None:
         marker = f"{_MARKER}{len(gaps)}\n"
-        gaps.append((marker, text[gap_start:]))
+        gaps.append((marker, gap_start, len(text)))
         pieces.append(marker)
-    if any(marker.rstrip("\n") in text for marker, _ in gaps):
+    if any(marker.rstrip("\n") in text for marker, _start, _end in gaps):
         return None
     excerpt = TextExcerpt("".join(pieces), tuple(gaps))
-    return excerpt if excerpt.splice(excerpt.text) == text else None
+    return excerpt if excerpt.splice(excerpt.text, text) == text else None
 
 
 def statements_matching(text: str, tree: ast.Module, pattern: re.Pattern[str], after: int = 0) -> list[int]:
@@ -156,19 +168,27 @@ def top_level_index(tree: ast.Module, statement: ast.stmt) -> int | None:
 PART_CHARS = 128 * 1024
 """`parse_in_parts` parses a text at least twice this long in parts of about this size."""
 
-_PART_START = re.compile(r"\n(?=[A-Za-z_])")
+_PART_START = re.compile(r"\n(?=[A-Za-z_@])")
 _NOT_FIRST = ("def ", "class ", "async ", "else", "elif", "except", "finally")
 
 
-def parse_in_parts(text: str, part_chars: int = PART_CHARS) -> ast.Module:
+PartReader = Callable[[list[ast.stmt], bool], None]
+"""Called by `parse_in_parts` with each part's top-level statements, before the next part is parsed,
+and whether they are the first (when a part fails, the whole text is parsed and handed over again,
+as the first)."""
+
+
+def parse_in_parts(text: str, part_chars: int = PART_CHARS, on_part: PartReader | None = None) -> ast.Module:
     """`ast.parse(text)`, with the same tree, from parts of the text parsed one after another.
 
     Why: while `ast.parse` builds a tree, the parser's own copy of it is alive too, so a 940 KB file
     (litellm's `proxy_server.py`) peaks at 56 MB for a 26 MB tree; the wiring holds every text of the
-    package at that moment. A part ends before a line that starts at column 0 with a name other than
-    `def`, `class`, `async` (which may follow a decorator) and `else`, `elif`, `except`, `finally`;
-    each part is parsed on its own, behind as many blank lines as precede it, so that every position
-    is the one in the whole text.
+    package at that moment. A part ends before a line that starts at column 0 with a decorator (`@`)
+    or a name other than `def`, `class`, `async` (which may follow a decorator) and `else`, `elif`,
+    `except`, `finally`; each part is parsed on its own, behind as many blank lines as precede it, so
+    that every position is the one in the whole text. A module of decorated routes (most of
+    litellm's `proxy_server.py`) has few lines of the second kind: parts of 6,000 lines without the
+    first.
 
     Why the tree is the same: a part that ends inside a bracket, a string, a decorated definition or
     after a backslash does not parse, and a part that does parse ends where the whole text's
@@ -178,9 +198,12 @@ def parse_in_parts(text: str, part_chars: int = PART_CHARS) -> ast.Module:
     are those of `ast.parse`. Texts where a part's meaning may depend on what is before it (a
     `__future__` import after the first part, `barry_as_FLUFL`) or where lines are not counted by
     `\\n` alone (a carriage return) are parsed whole.
+
+    `on_part` reads each part's statements while the part's tree is the only one whole in memory
+    (`PartReader`; the wiring reads a long module's calls and names so, and keeps less of it).
     """
     if len(text) < 2 * part_chars or "\r" in text or "barry_as_FLUFL" in text:
-        return ast.parse(text)
+        return _parse_whole(text, on_part)
     body: list[ast.stmt] = []
     start = 0
     lines = 0
@@ -188,22 +211,31 @@ def parse_in_parts(text: str, part_chars: int = PART_CHARS) -> ast.Module:
         end = _part_end(text, start + part_chars)
         for _attempt in range(_ATTEMPTS):
             if start and "__future__" in text[start:end]:
-                return ast.parse(text)
+                return _parse_whole(text, on_part)
             part = text[start:end]
             try:
                 tree = ast.parse("\n" * lines + part)
                 break
             except SyntaxError:
                 if end == len(text):
-                    return ast.parse(text)
+                    return _parse_whole(text, on_part)
                 end = _part_end(text, end + part_chars)
         else:
-            return ast.parse(text)
+            return _parse_whole(text, on_part)
+        if on_part is not None:
+            on_part(tree.body, not body)
         body.extend(tree.body)
         del tree
         lines += part.count("\n")
         start = end
     return ast.Module(body=body, type_ignores=[])
+
+
+def _parse_whole(text: str, on_part: PartReader | None) -> ast.Module:
+    tree = ast.parse(text)
+    if on_part is not None:
+        on_part(tree.body, True)
+    return tree
 
 
 _ATTEMPTS = 4

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pool_refactor.fix.wiring.texts import paths_of
+
 _IMPORT_LINE = re.compile(
     r"[ \t]*(?:from[ \t]+[.\w]+[ \t]+import[ \t]*(?:\([^)]*\)|[^\n;#]*)|import[ \t]+[^\n;#]*)"
 )
@@ -72,8 +74,8 @@ class ImportGraph:
     """The scanned files and which of them each imports (see the module docstring)."""
 
     def __init__(self, files: Sequence[tuple[Path, str]], accessor_module: str) -> None:
-        self._files = files
-        self._keys = [_module_key(path) for path, _text in files]
+        self._paths = paths_of(files)
+        self._keys = [_module_key(path) for path in self._paths]
         self._by_suffix: dict[tuple[str, ...], list[int]] = {}
         for index, key in enumerate(self._keys):
             for length in range(1, len(key) + 1):
@@ -89,7 +91,7 @@ class ImportGraph:
 
     def index_of(self, path: Path) -> int | None:
         wanted = os.path.normpath(str(path))
-        return next((i for i, (p, _t) in enumerate(self._files) if os.path.normpath(str(p)) == wanted), None)
+        return next((i for i, p in enumerate(self._paths) if os.path.normpath(str(p)) == wanted), None)
 
     def reaches(self, path: Path) -> bool:
         """Does this file reach the generated module through the project's imports?"""
@@ -152,7 +154,7 @@ class ImportGraph:
 
     def _reverse_closure(self) -> set[int]:
         """The users and every file from which an import path leads to one."""
-        importers: list[set[int]] = [set() for _ in self._files]
+        importers: list[set[int]] = [set() for _ in self._paths]
         for source, targets in enumerate(self._edges):
             for target in targets:
                 importers[target].add(source)
