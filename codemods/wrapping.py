@@ -349,15 +349,19 @@ def _flat(code: str) -> str | None:
         if previous is not None:
             if token.string in _CLOSING and previous.string == ",":
                 return None  # a magic trailing comma: black keeps one element per line
-            if token.start[0] == previous.end[0]:
-                pieces.append(lines[token.start[0] - 1][previous.end[1] : token.start[1]])
-            elif previous.string in _OPENING or token.string in _CLOSING:
-                pieces.append("")
-            else:
-                pieces.append(" ")
+            pieces.append(joined_gap(lines, previous, token))
         pieces.append(token.string)
         previous = token
     return "".join(pieces)
+
+
+def joined_gap(lines: list[str], previous: tokenize.TokenInfo, token: tokenize.TokenInfo) -> str:
+    """What stands between two tokens once their lines are joined, as the formatters space it: the
+    source's own spacing when they share a line, nothing after an opening bracket or before a
+    closing one, else one space."""
+    if token.start[0] == previous.end[0]:
+        return lines[token.start[0] - 1][previous.end[1] : token.start[1]]
+    return "" if previous.string in _OPENING or token.string in _CLOSING else " "
 
 
 def _layout(flat: str, indent: int, limit: int, depth: int = 0) -> list[str] | None:

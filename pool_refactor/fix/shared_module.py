@@ -51,6 +51,7 @@ from typing import NamedTuple
 import libcst as cst
 
 from codemods.imports import ImportStyle, _member_key, _order_key, _section
+from codemods.wrapping import joined_gap
 from pool_refactor import __version__
 from pool_refactor.fix.style import ProjectStyle
 
@@ -967,12 +968,7 @@ class _Statement:
             if self._dropped(index, start, end):
                 continue
             if previous is not None:
-                if token.start[0] == previous.end[0]:
-                    pieces.append(self.lines[token.start[0] - 1][previous.end[1] : token.start[1]])
-                elif previous.string in _OPEN_BRACKETS or token.string in _CLOSE_BRACKETS:
-                    pieces.append("")
-                else:
-                    pieces.append(" ")
+                pieces.append(joined_gap(self.lines, previous, token))
             pieces.append(token.string)
             previous = token
         return "".join(pieces)

@@ -226,6 +226,21 @@ HTTPX = Library(
     event_stream_functions=frozenset({"aconnect_sse", "connect_sse"}),
 )
 
+_AIOHTTP_VALUE_OPTIONS = frozenset(
+    {
+        "base_url",
+        "trust_env",
+        "auto_decompress",
+        "requote_redirect_url",
+        "read_bufsize",
+        "max_line_size",
+        "max_field_size",
+        "version",
+        "proxy",
+    }
+)
+"""ClientSession options that are plain values; `connector_owner=` (a literal only) is the other."""
+
 AIOHTTP = Library(
     family="aiohttp",
     modules=("aiohttp",),
@@ -247,33 +262,8 @@ AIOHTTP = Library(
     per_request_options=frozenset({"headers", "timeout", "raise_for_status"}),
     mapping_options=frozenset({"headers"}),
     case_insensitive_options=frozenset({"headers"}),
-    client_options=frozenset(
-        {
-            "base_url",
-            "trust_env",
-            "auto_decompress",
-            "requote_redirect_url",
-            "read_bufsize",
-            "max_line_size",
-            "max_field_size",
-            "version",
-            "connector_owner",
-            "proxy",
-        }
-    ),
-    value_options=frozenset(
-        {
-            "base_url",
-            "trust_env",
-            "auto_decompress",
-            "requote_redirect_url",
-            "read_bufsize",
-            "max_line_size",
-            "max_field_size",
-            "version",
-            "proxy",
-        }
-    ),
+    client_options=_AIOHTTP_VALUE_OPTIONS | {"connector_owner"},
+    value_options=_AIOHTTP_VALUE_OPTIONS,
     one_shot_client_options=frozenset({"version"}),
     none_falls_back=frozenset({"raise_for_status"}),
     none_is_default=frozenset({"timeout"}),
