@@ -8,17 +8,12 @@ loop). Each case is checked against `ruff format` itself at several line lengths
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import libcst as cst
 import pytest
 
 from codemods.wrapping import original_lines, wrap_long_lines
+from tests.formatters import ruff_format
 
-RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
 PARAMETERS = "self, url, tracks_obj, text, channel, query, offset, base"
 
 CHAINS = [
@@ -47,18 +42,6 @@ def _wrapped(source: str, limit: int, original: str = "") -> str:
     return module.with_changes(body=[wrap_long_lines(s, module, limit, lines) for s in module.body]).code
 
 
-def _ruff(source: str, limit: int) -> str:
-    done = subprocess.run(
-        [RUFF, "format", "--no-cache", "--line-length", str(limit), "-"],
-        input=source,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
-
-
 def _nested(statement: str, depth: int) -> str:
     heads = "".join("    " * level + f"def f({PARAMETERS}):\n" for level in range(depth))
     return heads + "    " * depth + statement + "\n"
@@ -69,14 +52,14 @@ def _nested(statement: str, depth: int) -> str:
 def test_rewritten_chains_are_laid_out_as_ruff_does(limit: int, depth: int) -> None:
     source = "\n\n".join(_nested(statement, depth) for statement in CHAINS)
     wrapped = _wrapped(source, limit)
-    assert _ruff(wrapped, limit) == wrapped
+    assert ruff_format(wrapped, limit) == wrapped
 
 
 @pytest.mark.parametrize("limit", [79, 88])
 def test_a_chain_whose_argument_splits_at_an_operator_is_left_as_it_is(limit: int) -> None:
     source = _nested(LEFT_AS_IT_IS, 2)
     assert _wrapped(source, limit) == source
-    assert _ruff(source, limit) != source  # the formatter would still change it: a known gap
+    assert ruff_format(source, limit) != source  # the formatter would still change it: a known gap
 
 
 def test_an_exploded_call_keeps_its_lines_one_level_in() -> None:
@@ -95,8 +78,8 @@ def test_an_exploded_call_keeps_its_lines_one_level_in() -> None:
     original = source.replace("get_requests_session()", "requests")
     wrapped = _wrapped(source, 88, original)
     assert wrapped != source
-    assert _ruff(wrapped, 88) == wrapped
-    assert _ruff(original, 88) == original  # the project's own code was formatted
+    assert ruff_format(wrapped, 88) == wrapped
+    assert ruff_format(original, 88) == original  # the project's own code was formatted
 
 
 def test_the_projects_own_chain_and_a_single_call_are_not_touched() -> None:

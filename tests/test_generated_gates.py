@@ -29,7 +29,7 @@ from pool_refactor.fix.shared_module import (
     render,
     render_tests,
 )
-from pool_refactor.fix.style import read_style
+from pool_refactor.fix.style import ProjectStyle, read_style
 
 BIN = Path(sys.executable).parent
 
@@ -67,19 +67,29 @@ RENDERINGS: list[tuple[tuple[str, ...], AppIntegration]] = [
 """Every section, each section alone, then renderings that fit the application."""
 
 
+def _write_pair(
+    package: Path,
+    tests: Path,
+    module: str,
+    sections: tuple[str, ...],
+    app: AppIntegration,
+    style: ProjectStyle | None = None,
+) -> None:
+    """One rendering of the module in `package` and its test file in `tests`, each a package."""
+    package.mkdir()
+    (package / "__init__.py").write_text('"""A package."""\n')
+    (package / "http_client.py").write_text(render(sections, style=style, app=app))
+    tests.mkdir()
+    (tests / "__init__.py").write_text('"""Tests."""\n')
+    (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with one package per rendering (`RENDERINGS`)."""
     root = tmp_path_factory.mktemp("gates")
     for index, (sections, app) in enumerate(RENDERINGS):
-        package = root / f"pkg{index}"
-        package.mkdir()
-        (package / "__init__.py").write_text('"""A package."""\n')
-        (package / "http_client.py").write_text(render(sections, app=app))
-        tests = root / f"tests{index}"
-        tests.mkdir()
-        (tests / "__init__.py").write_text('"""Tests."""\n')
-        (tests / "test_http_client.py").write_text(render_tests(sections, f"pkg{index}.http_client", app=app))
+        _write_pair(root / f"pkg{index}", root / f"tests{index}", f"pkg{index}.http_client", sections, app)
     return root
 
 
@@ -264,15 +274,8 @@ def _styled(root: Path, config: tuple[str, str]) -> Path:
     (root / "pkg" / "__init__.py").write_text('"""A package."""\n')
     renderings = [(SECTIONS, NO_APP), *[((section,), NO_APP) for section in SECTIONS]]
     for index, (sections, app) in enumerate([*renderings, (SECTIONS, PYDANTIC_METRICS)]):
-        package = root / "pkg" / f"m{index}"
-        package.mkdir()
-        (package / "__init__.py").write_text('"""A package."""\n')
-        (package / "http_client.py").write_text(render(sections, style=style, app=app))
-        tests = root / f"tests{index}"
-        tests.mkdir()
-        (tests / "__init__.py").write_text('"""Tests."""\n')
         module = f"pkg.m{index}.http_client"
-        (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+        _write_pair(root / "pkg" / f"m{index}", root / f"tests{index}", module, sections, app, style)
     return root
 
 
@@ -380,15 +383,8 @@ def skip_magic(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     assert not style.magic_trailing_comma
     assert style.line_length == length
     for index, (sections, app) in enumerate(SKIP_MAGIC_RENDERINGS):
-        package = root / f"pkg{index}"
-        package.mkdir()
-        (package / "__init__.py").write_text('"""A package."""\n')
-        (package / "http_client.py").write_text(render(sections, style=style, app=app))
-        tests = root / f"tests{index}"
-        tests.mkdir()
-        (tests / "__init__.py").write_text('"""Tests."""\n')
         module = f"pkg{index}.http_client"
-        (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+        _write_pair(root / f"pkg{index}", root / f"tests{index}", module, sections, app, style)
     return root, length
 
 
@@ -479,15 +475,8 @@ def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert style.override == variant
         renderings = OVERRIDE_RENDERINGS if variant == "fallback" else OVERRIDE_RENDERINGS[:1]
         for index, (sections, app) in enumerate(renderings):
-            package = project / f"pkg{index}"
-            package.mkdir()
-            (package / "__init__.py").write_text('"""A package."""\n')
-            (package / "http_client.py").write_text(render(sections, style=style, app=app))
-            tests = project / f"tests{index}"
-            tests.mkdir()
-            (tests / "__init__.py").write_text('"""Tests."""\n')
             module = f"pkg{index}.http_client"
-            (tests / "test_http_client.py").write_text(render_tests(sections, module, style=style, app=app))
+            _write_pair(project / f"pkg{index}", project / f"tests{index}", module, sections, app, style)
     return root
 
 

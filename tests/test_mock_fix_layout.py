@@ -8,17 +8,11 @@ line lengths and two targets; the shapes whose layout is not certain stay as the
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from pool_refactor.fix.mock_fixes import rewrite_test
 from pool_refactor.fix.mocks import MockWarning, PatchEdit
-
-RUFF = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+from tests.formatters import ruff_format
 
 TESTS = """\
 import requests
@@ -81,18 +75,6 @@ def _warnings() -> list[MockWarning]:
     ]
 
 
-def _ruff(source: str, limit: int, target: str) -> str:
-    done = subprocess.run(
-        [RUFF, "format", "--isolated", "--line-length", str(limit), "--target-version", target, "-"],
-        input=source,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
-
-
 @pytest.mark.parametrize("limit", [79, 88])
 @pytest.mark.parametrize("target", ["py39", "py313"])
 def test_lengthened_patch_lines_are_laid_out_as_ruff_does(limit: int, target: str) -> None:
@@ -100,7 +82,7 @@ def test_lengthened_patch_lines_are_laid_out_as_ruff_does(limit: int, target: st
     assert rewritten is not None
     text = rewritten.new_text
     assert "requests.Session.post" in text and '"requests.post"' not in text
-    assert _ruff(text, limit, target) == text
+    assert ruff_format(text, limit, "--target-version", target) == text
     assert max(len(line) for line in text.splitlines()) <= limit
 
 
