@@ -111,6 +111,7 @@ def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Option
                 continue
             fixed_sites += rewrite.applied
             fixed_files.append(rewrite.file)
+            result.rewritten.add(rewrite.file.display)
         for file, source, new_text in others:
             try:
                 write_atomic(file.path, encode_source(new_text, source), expected=source.raw)

@@ -61,6 +61,9 @@ def run(options: Options) -> Outcome:
         apply_fixes(files, result, options, outcome)
         if options.fix and imported:
             _restore_imported(result, imported, project, files, options)
+            # A call of another module's hook fixed where the hook is: gone once that is written.
+            gone = {w for w in project.fixed_hooks if w.rpartition(":")[0] in result.rewritten}
+            result.findings = [f for f in result.findings if not f.via or f.via not in gone]
     return outcome
 
 

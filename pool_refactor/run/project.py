@@ -92,6 +92,9 @@ class ProjectPass:
         self._fingerprint: str | None = None
         self.errors: dict[str, str] = {}
         """Display path -> what went wrong while looking at that file (never cached)."""
+        self.fixed_hooks: set[str] = set()
+        """The constructions (by `Hook.where`) that a plain `--fix` gives the shared pool, which
+        settles their calls in other modules (`settle_hooks`)."""
         self.closed_elsewhere: dict[str, dict[str, bool]] = {}
         """Display path of a module -> its hooks that other modules call (by `Hook.where`) ->
         whether every one of those calls closes the client it gets (`settle_hooks`)."""
@@ -184,18 +187,28 @@ class ProjectPass:
             if any(closes != (where in planned) for where, closes in table.items()):
                 self.closed_elsewhere[exporter] = table
                 changing.append((exporter, index, table))
-        if not changing:
-            return
-        from pool_refactor.plan.analyze import analyze_module, through_construction
+        if changing:
+            from pool_refactor.plan.analyze import analyze_module
 
+            for exporter, index, table in changing:
+                parsed = _parse(self.files[index].absolute, exporter, None)
+                if parsed is not None:
+                    own, _ = analyze_module(*parsed, exporter, table)
+                    scans[index] = replace(scans[index], findings=(*own, *imported.get(exporter, ())))
+        # The constructions that --fix plans (re-planned above or not), and their calls elsewhere.
         constructions: dict[str, Finding] = {}
-        for exporter, index, table in changing:
-            parsed = _parse(self.files[index].absolute, exporter, None)
-            if parsed is None:
-                continue
-            own, _ = analyze_module(*parsed, exporter, table)
-            scans[index] = replace(scans[index], findings=(*own, *imported.get(exporter, ())))
-            constructions.update((f"{exporter}:{f.line}", f) for f in own if f"{exporter}:{f.line}" in table)
+        for exporter, table in self.closed_elsewhere.items():
+            index = index_of.get(exporter)
+            for finding in scans[index].findings if index is not None else ():
+                where = f"{exporter}:{finding.line}"
+                if where in table and not finding.via and finding.plan is not None:
+                    constructions[where] = finding
+        if not constructions:
+            return
+        from pool_refactor.plan.analyze import through_construction
+        from pool_refactor.scan.findings import Applicability
+
+        self.fixed_hooks = {w for w, f in constructions.items() if f.applicability is Applicability.SAFE}
         for display, found in list(imported.items()):
             settled = tuple(
                 through_construction(f, constructions[f.via], f.via) if f.via in constructions else f

@@ -132,6 +132,8 @@ class ScanResult:
     notes: list[Note] = field(default_factory=list)
     fixed: int = 0
     """Sites `--fix` rewrote in this run (the findings are what is left)."""
+    rewritten: set[str] = field(default_factory=set)
+    """The display paths `--fix` wrote in this run."""
     closed_elsewhere: dict[str, dict[str, bool]] = field(default_factory=dict)
     """How other modules call each module's factories and wrapper classes, for `--fix` to plan them
     as the scan did (`run.project.ProjectPass.settle_hooks`)."""
