@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pool_refactor.run.cache import ScanCache
-from pool_refactor.scan.findings import Export, FileScan, Finding
+from pool_refactor.scan.findings import Applicability, Export, FileScan, Finding
 from pool_refactor.scan.source import MAX_SOURCE_BYTES, SourceError, decode_source, read_bytes
 
 if TYPE_CHECKING:
@@ -172,21 +172,28 @@ class ProjectPass:
                     table = self.closed_elsewhere.setdefault(finding.via.rpartition(":")[0], {})
                     table[finding.via] = table.get(finding.via, True) and finding.closes_via
         index_of = {file.display: index for index, file in enumerate(self.files)}
-        changing = []
+        planned: dict[str, set[str]] = {}
+        wrappers: dict[str, tuple[str, str]] = {}  # where -> (exporter, class name) that may be planned
         for exporter, exports in self.exporters.values():
             index = index_of.get(exporter)
             if index is None or scans[index].error is not None:
                 continue
-            planned = {f"{exporter}:{f.line}" for f in scans[index].findings if f.plan is not None}
+            planned[exporter] = {f"{exporter}:{f.line}" for f in scans[index].findings if f.plan is not None}
             table = self.closed_elsewhere.get(exporter, {})
             for export in exports.values():
                 where = f"{exporter}:{export.line}"
-                if export.kind == "wrapper" and table.get(where, where in planned):
-                    if self._subclassed_anywhere(export.name):
-                        table[where] = False
-            if any(closes != (where in planned) for where, closes in table.items()):
-                self.closed_elsewhere[exporter] = table
-                changing.append((exporter, index, table))
+                if export.kind == "wrapper" and table.get(where, where in planned[exporter]):
+                    wrappers[where] = (exporter, export.name)
+        derived = self._subclassed_anywhere({name for _, name in wrappers.values()})
+        for where, (exporter, name) in wrappers.items():
+            if name in derived:
+                self.closed_elsewhere.setdefault(exporter, {})[where] = False
+        changing = [
+            (exporter, index_of[exporter], table)
+            for exporter, table in self.closed_elsewhere.items()
+            if exporter in planned
+            and any(closes != (where in planned[exporter]) for where, closes in table.items())
+        ]
         if changing:
             from pool_refactor.plan.analyze import analyze_module
 
@@ -206,7 +213,6 @@ class ProjectPass:
         if not constructions:
             return
         from pool_refactor.plan.analyze import through_construction
-        from pool_refactor.scan.findings import Applicability
 
         self.fixed_hooks = {w for w, f in constructions.items() if f.applicability is Applicability.SAFE}
         for display, found in list(imported.items()):
@@ -216,20 +222,25 @@ class ProjectPass:
             )
             if settled != found:
                 index = index_of[display]
-                kept = [f for f in scans[index].findings if all(f is not old for old in found)]
+                old = {id(f) for f in found}
+                kept = [f for f in scans[index].findings if id(f) not in old]
                 scans[index] = replace(scans[index], findings=(*kept, *settled))
                 imported[display] = settled
 
-    def _subclassed_anywhere(self, name: str) -> bool:
-        """Whether a class of any file of the project may derive from the wrapper class `name` (a
-        word search, then a parse of the files that spell `class` and the name)."""
+    def _subclassed_anywhere(self, names: set[str]) -> set[str]:
+        """Which of the wrapper classes `names` a class of any file of the project may derive from:
+        one read and word search per file, a parse of those that spell `class` and a name."""
+        if not names:
+            return set()
         from pool_refactor.scan.scanner import subclassed
 
+        spellings: list[tuple[bytes, ...]] = [(b"class", name.encode()) for name in names]
+        derived: set[str] = set()
         for file in self.files:
-            parsed = _parse(file.absolute, file.display, [(b"class", name.encode())])
-            if parsed is not None and subclassed(parsed[0], name):
-                return True
-        return False
+            parsed = _parse(file.absolute, file.display, spellings)
+            if parsed is not None:
+                derived.update(name for name in names - derived if subclassed(parsed[0], name))
+        return derived
 
     def module_file(self, roots: tuple[str, ...], module: tuple[str, ...]) -> str | None:
         """The file the module name reaches first from `roots` (as `sys.path` would), if any."""
@@ -295,7 +306,7 @@ class _Importer:
         self._hooks: dict[tuple[str, str], Hook | Subclass | None] = {}
 
     def findings(self, tree: ast.Module, text: str, display: str) -> tuple[Finding, ...]:
-        from pool_refactor.scan.scanner import Hook, subclassed, uses_close_it
+        from pool_refactor.scan.scanner import Hook, uses_close_it
 
         module = self.scanned(tree, text, display)
         if module is None:
@@ -307,9 +318,8 @@ class _Importer:
             finding = module.finding(item)
             hook = item.site.hook
             if isinstance(hook, Hook) and hook.kind in ("factory", "wrapper"):
-                closes = uses_close_it(hook, [item], module.parent) and not (
-                    hook.kind == "wrapper" and subclassed(tree, hook.name)
-                )
+                # (A class deriving from a wrapper, here or anywhere, is `settle_hooks`' to see.)
+                closes = uses_close_it(hook, [item], module.parent)
                 finding = replace(finding, via=hook.where, closes_via=closes)
             found.append(finding)
         return tuple(sorted(found, key=lambda f: (f.line, f.column)))

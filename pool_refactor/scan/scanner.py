@@ -1541,9 +1541,9 @@ def _hook_sites(
         classifier.parents = {**classifier.parents, **walker.parents}
         _mark_with_uses(walker.sites, classifier)
         uses = [Classified(site, classifier.classify(site)) for site in walker.sites]
-    defined = {hook.where: hook for found in hooks.values() for hook in found}
+    defined = {int(hook.where.rpartition(":")[2]): hook for found in hooks.values() for hook in found}
     for index, item in enumerate(classified):
-        hook = next((h for where, h in defined.items() if where.endswith(f":{item.site.call.lineno}")), None)
+        hook = defined.get(item.site.call.lineno)
         wanted = {"factory": "POOL301", "wrapper": "POOL001"}
         if hook is None or item.site.hook is not None or item.verdict.code != wanted[hook.kind]:
             continue
