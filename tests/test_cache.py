@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,36 @@ def test_just_written_files_are_hashed_not_trusted(project: Path, monkeypatch: p
     cold = scan(project)
     forbid(monkeypatch, "scan_loaded")
     assert scan(project) == cold
+
+
+def test_a_checkout_scanned_at_once_is_trusted_by_stat_after_the_next_run(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files written just before the first scan (a fresh clone in CI) are hashed on the next run, and
+    that run writes the cache again so that the one after trusts their stat: the cache is not left
+    as it was, which would make every later warm run read and hash the whole checkout."""
+    for path in (project / "app").iterdir():
+        os.utime(path)  # now: within the racy window of the first run's cache
+    cold = scan(project)
+    first_write = json.loads(cache_file(project).read_bytes())["written_ns"]
+    later = time.time_ns() + 10 * cache_module.RACY_NS  # the next run comes well after the checkout
+    monkeypatch.setattr(cache_module, "time", types.SimpleNamespace(time_ns=lambda: later))
+    assert scan(project) == cold  # hashed, not trusted: the stat was recorded within the window
+    assert json.loads(cache_file(project).read_bytes())["written_ns"] == later != first_write
+    forbid(monkeypatch, "read_bytes")
+    assert scan(project) == cold  # the stat is trusted now: nothing opened
+    monkeypatch.undo()
+
+
+def test_a_file_still_within_the_window_does_not_rewrite_the_cache(project: Path) -> None:
+    """The rewrite is for stats old enough to be trusted once written again; a file edited a moment
+    ago would be as untrusted after a rewrite, so a warm run leaves the cache file alone."""
+    for path in (project / "app").iterdir():
+        os.utime(path)
+    scan(project)
+    before = cache_file(project).stat().st_mtime_ns, cache_file(project).read_bytes()
+    scan(project)
+    assert (cache_file(project).stat().st_mtime_ns, cache_file(project).read_bytes()) == before
 
 
 def test_an_edit_changes_the_findings(project: Path) -> None:

@@ -241,6 +241,7 @@ class ScanCache:
         self.path = directory / CACHE_FILENAME
         self.key = key if key is not None else cache_key()
         self.written_ns = 0
+        self._now_ns: int | None = None
         self.stats: dict[str, list[Any]] = {}
         """Absolute path -> [size, mtime_ns, inode, digest] from the file on disk."""
         self.scans: dict[str, Any] = {}
@@ -314,11 +315,22 @@ class ScanCache:
         self.new_scans[digest] = encoded
         if stat is not None:
             new = [stat[0], stat[1], stat[2], digest]
-            if self.stats.get(absolute) != new:
+            if self.stats.get(absolute) != new or self._racy_until_rewritten(stat[1]):
                 self.dirty = True
             self.new_stats[absolute] = new
         if entry is _MISSING:
             self.dirty = True
+
+    def _racy_until_rewritten(self, mtime_ns: int) -> bool:
+        """A stat stored too close to the cache's writing is never trusted (``fresh``); unless the
+        cache is written again once the file is old enough, every later warm run would read and
+        hash the file again (a checkout scanned within ``RACY_NS`` of its writing: every file of it).
+        As git does with racily clean index entries, such a run rewrites the cache."""
+        if mtime_ns + RACY_NS < self.written_ns:
+            return False  # trusted already
+        if self._now_ns is None:
+            self._now_ns = time.time_ns()
+        return mtime_ns + RACY_NS < self._now_ns
 
     def cross_hit(
         self, absolute: str, digest: str, fingerprint: str, display: str
