@@ -86,6 +86,18 @@ def test_a_warm_scan_loads_no_scanner(project: Path) -> None:
     assert not loaded(modules, "tomllib")
 
 
+def test_files_answered_by_content_load_no_scanner(project: Path) -> None:
+    """Files whose stat the cache cannot trust (written a moment before it) are read and hashed, and
+    their content found in the cache: nothing to parse, so no scanner either."""
+    for path in (project / "app").iterdir():
+        os.utime(path)  # now: within the racy window of the cache written next
+    imported(["scan", "app", "--format", "concise", "--jobs", "2"], project)
+    modules = imported(["scan", "app", "--format", "concise", "--jobs", "2"], project)
+    assert loaded(modules, "pool_refactor.run.parallel")  # they were read
+    assert not loaded(modules, "pool_refactor.scan.scanner")
+    assert not loaded(modules, "pool_refactor.plan")
+
+
 def test_the_table_and_the_diff_load_what_they_need(project: Path) -> None:
     assert loaded(imported(["scan", "app", "--format", "table", "--no-cache"], project), "rich")
     assert loaded(imported(["scan", "app", "--diff", "--no-cache"], project), "libcst")

@@ -211,10 +211,6 @@ def scan_files(
     The pool (if any) is started when the generator is first advanced, so a caller that wants
     to start a thread (a progress bar) should take the first result before starting it.
     """
-    if tasks and jobs > 1:
-        # The scanner is imported on first use, so that a warm run (every file answered by the
-        # cache) never loads it; import it before the workers fork, so they inherit it.
-        import pool_refactor.plan.analyze  # noqa: F401
     if jobs <= 1:
         for path, display in tasks:
             yield _scan_serial(path, display, content, hash_files)
@@ -222,6 +218,13 @@ def scan_files(
         yield from _scan_small(tasks, jobs, content, hash_files)
     else:
         yield from _scan_pool(tasks, jobs, content, hash_files)
+
+
+def _import_scanner_before_fork() -> None:
+    """The scanner is imported on first use, so that a run whose files are all answered by the cache
+    (by stat, or by content when their stat cannot be trusted) never loads it; workers that will
+    parse get it before they fork, so that each does not import it again."""
+    import pool_refactor.plan.analyze  # noqa: F401
 
 
 def _scan_serial(path: str, display: str, content: ContentTable | None, hash_files: bool) -> Scanned:
@@ -244,6 +247,7 @@ def _scan_small(
     pending = [item for item in loaded if isinstance(item, _Loaded)]
     size = sum(len(item.source.raw) for item in pending)
     if len(pending) > 1 and size >= PARSE_POOL_MIN_BYTES:
+        _import_scanner_before_fork()
         parsed: Generator[Scanned, None, None] = _parse_pool(pending, jobs)
     else:
         parsed = (_parse_task(item) for item in pending)
@@ -268,6 +272,7 @@ def _scan_pool(
 ) -> Iterator[Scanned]:
     from concurrent.futures.process import BrokenProcessPool  # only with a pool
 
+    _import_scanner_before_fork()
     count = min(jobs, max(1, len(tasks) // 8))
     chunk = max(1, min(CHUNK_MAX, len(tasks) // (count * 8)))
     done = 0
