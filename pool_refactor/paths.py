@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class DiscoveredFile:
+class DiscoveredFile(NamedTuple):
     path: Path
     """As it is on disk, joined from what the user gave (``src/app/x.py`` for ``src``)."""
     display: str

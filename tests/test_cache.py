@@ -263,7 +263,7 @@ def test_a_warm_run_answers_calls_of_other_modules_without_reading(
     assert cold == scan(project, use_cache=False)
     with monkeypatch.context() as patched:
         forbid(patched, "read_bytes")
-        patched.setattr("pool_refactor.run.project.read_bytes", forbid_call)
+        patched.setattr("pool_refactor.scan.source.read_bytes", forbid_call)  # imported where used
         assert scan(project) == cold
     # The importing file gains a call: its cross-module findings are computed again, from its bytes.
     handler.write_text(USES_WRAPPER + "\n\ndef again(url):\n    return Retrying().c.get(url)\n")

@@ -7,7 +7,7 @@ tables and the one-line summaries can never disagree about what was found.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pool_refactor.scan.findings import Applicability, FileError, Finding, ScanResult, Verdict
 
@@ -136,17 +136,23 @@ def _elide_call_arguments(text: str) -> str | None:
     return "".join(out)
 
 
-@dataclass
 class FileRow:
-    """All per-request sites of one file: one row of the "problem areas" table."""
+    """All per-request sites of one file: one row of the "problem areas" table.
 
-    path: str
-    lines: list[tuple[int, bool]] = field(default_factory=list)
-    """(line, suppressed) in the order the findings came."""
-    unfixed: set[int] = field(default_factory=set)
-    """Lines with a site that a plain `--fix` leaves alone (the others get ruff's `[*]`)."""
-    contexts: list[tuple[str, bool]] = field(default_factory=list)
-    """Distinct enclosing names in order of first appearance, with whether any site there is in a loop."""
+    A plain class, as the other records on a warm run's path are named tuples: a dataclass costs
+    about a millisecond to create at import, and a warm scan is a few dozen of them."""
+
+    __slots__ = ("contexts", "lines", "path", "unfixed")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines: list[tuple[int, bool]] = []
+        """(line, suppressed) in the order the findings came."""
+        self.unfixed: set[int] = set()
+        """Lines with a site that a plain `--fix` leaves alone (the others get ruff's `[*]`)."""
+        self.contexts: list[tuple[str, bool]] = []
+        """Distinct enclosing names in order of first appearance, with whether any site there is in
+        a loop."""
 
     def add(self, finding: Finding) -> None:
         self.lines.append((finding.line, finding.suppressed))
@@ -172,8 +178,7 @@ def with_verdicts(findings: Iterable[Finding], *verdicts: Verdict) -> list[Findi
     return [finding for finding in findings if finding.verdict in verdicts]
 
 
-@dataclass(frozen=True)
-class Counts:
+class Counts(NamedTuple):
     """What the summaries say; suppressed findings count only as `suppressed`."""
 
     per_request: int

@@ -34,7 +34,6 @@ Decisions, and why:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sys
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import pool_refactor
+from pool_refactor.run.digest import blake2b
 from pool_refactor.scan.findings import Export, FileScan, Finding, FixPlan
 
 __all__ = [
@@ -100,7 +100,7 @@ def _result_code_folders(package: Path) -> tuple[Path, ...]:
 
 def cache_key() -> str:
     """Digest of everything besides a file's bytes that a scan result depends on."""
-    digest = hashlib.blake2b(digest_size=16)
+    digest = blake2b(digest_size=16)
     digest.update(
         f"{CACHE_FORMAT}|{pool_refactor.__version__}|{sys.version_info[0]}.{sys.version_info[1]}|".encode()
     )

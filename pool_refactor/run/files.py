@@ -47,9 +47,8 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pool_refactor.paths import DiscoveredFile, display_relative
 from pool_refactor.run.config import DEFAULT_EXCLUDES, Config, ConfigError
@@ -82,8 +81,7 @@ VENV_MARKERS: frozenset[str] = frozenset({"pyvenv.cfg", "conda-meta"})
 """An entry with one of these names makes its folder a virtual environment."""
 
 
-@dataclass(frozen=True)
-class DiscoveryError:
+class DiscoveryError(NamedTuple):
     """A path that was meant to be scanned but cannot be; the run goes on and exits with 2."""
 
     path: str
@@ -292,8 +290,7 @@ def _first_opinion(
 # --- the walk ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Folder:
+class _Folder(NamedTuple):
     absolute: str
     given: str
     real: str

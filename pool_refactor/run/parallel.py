@@ -19,7 +19,6 @@ Decisions, and why (numbers measured on the 1M-line synthetic tree of ``benchmar
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Generator, Iterator, Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from pool_refactor.run import workers
 from pool_refactor.run.cache import ContentTable, StatKey, decode_scan
+from pool_refactor.run.digest import content_digest
 from pool_refactor.scan.findings import FileScan
 from pool_refactor.scan.source import (
     MAX_SOURCE_BYTES,
@@ -122,7 +122,7 @@ def _load(path: str, display: str, content: ContentTable | None, hash_files: boo
         return Scanned(FileScan(display, error=exc.strerror or str(exc)))
     digest: str | None = None
     if hash_files:
-        digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        digest = content_digest(raw)
         if content is not None and digest in content:
             try:
                 return Scanned(decode_scan(content[digest], display), digest, stat, from_cache=True)

@@ -34,18 +34,17 @@ Decisions, and why:
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pool_refactor.run.cache import ScanCache
+from pool_refactor.run.digest import content_digest
 from pool_refactor.scan.findings import Applicability, Export, FileScan, Finding
-from pool_refactor.scan.source import MAX_SOURCE_BYTES, SourceError, decode_source, read_bytes
 
 if TYPE_CHECKING:
     from pool_refactor.scan.names import ImportTable
@@ -54,8 +53,7 @@ if TYPE_CHECKING:
 __all__ = ["ProjectFile", "ProjectPass"]
 
 
-@dataclass(frozen=True)
-class ProjectFile:
+class ProjectFile(NamedTuple):
     absolute: str
     display: str
     digest: str | None
@@ -116,7 +114,7 @@ class ProjectPass:
                 list(self.roots),
             ]
             encoded = json.dumps(data, separators=(",", ":")).encode()
-            self._fingerprint = hashlib.blake2b(encoded, digest_size=16).hexdigest()
+            self._fingerprint = content_digest(encoded)
         return self._fingerprint
 
     def run(self, cache: ScanCache | None) -> dict[int, tuple[Finding, ...]]:
@@ -263,6 +261,9 @@ def _parse(
 ) -> tuple[ast.Module, str] | None:
     """The file's tree and text as it is now; None when it cannot be read or parsed (its own scan
     reports why), or, given `spellings`, when it spells none of them."""
+    # Imported here: a warm run, whose project pass the cache answers, reads no file.
+    from pool_refactor.scan.source import MAX_SOURCE_BYTES, SourceError, decode_source, read_bytes
+
     try:
         raw = read_bytes(Path(absolute), MAX_SOURCE_BYTES)
         if spellings is not None and not _spells_any(raw, spellings):
