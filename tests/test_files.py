@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -239,7 +238,7 @@ def test_a_nested_repository_starts_afresh(root: Path) -> None:
 
 def test_respect_gitignore_off(root: Path) -> None:
     make_tree(root, {".gitignore": "*_gen.py\n", "a_gen.py": "", "node_modules/x.py": ""})
-    config = replace(load_config(root), respect_gitignore=False)
+    config = load_config(root)._replace(respect_gitignore=False)
     assert files(["."], config) == ["a_gen.py"]
 
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pool_refactor.paths import display_path
 
@@ -96,8 +95,7 @@ class ConfigError(Exception):
     """A configuration problem; the message is shown to the user as is and the CLI exits with 2."""
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """The settings of one run, with every default filled in.
 
     Relative paths and patterns in here are relative to ``project_root``; turning them into real
@@ -354,5 +352,5 @@ def load_config(start: Path) -> Config:
             continue
         config_file, table, where = found
         values = _parse_table(table, where)
-        return replace(Config(project_root=candidate, config_file=config_file), **values)
+        return Config(project_root=candidate, config_file=config_file)._replace(**values)
     return Config(project_root=first_pyproject or folder, config_file=None)

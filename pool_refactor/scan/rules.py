@@ -8,13 +8,12 @@ such as `--select POOL1` keeps meaning one verdict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pool_refactor.scan.findings import Verdict
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     code: str
     name: str
     verdict: Verdict
