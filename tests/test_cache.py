@@ -290,3 +290,14 @@ def test_the_key_changes_with_the_code_that_decides_results(
     with (copy / module).open("a", encoding="utf-8") as handle:
         handle.write("\n# changed\n")
     assert cache_module.cache_key() != before
+
+
+def test_content_digests_are_hashlibs_blake2b() -> None:
+    """`run.digest` skips hashlib's import, not its algorithm: the digests stored by any earlier run,
+    or by an interpreter without `_blake2`, name the same bytes."""
+    import hashlib
+
+    from pool_refactor.run.digest import content_digest
+
+    for data in (b"", b"import httpx\n", bytes(range(256)) * 64):
+        assert content_digest(data) == hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -84,6 +84,11 @@ def test_a_warm_scan_loads_no_scanner(project: Path) -> None:
     assert not loaded(modules, "tempfile")
     assert not loaded(modules, "logging")
     assert not loaded(modules, "tomllib")
+    # hashlib loads OpenSSL (3 ms) for algorithms the content digests never use (`run.digest`); the
+    # source reader is only for files that are read.
+    assert not loaded(modules, "hashlib")
+    assert not loaded(modules, "_hashlib")
+    assert not loaded(modules, "pool_refactor.scan.source")
 
 
 def test_files_answered_by_content_load_no_scanner(project: Path) -> None:
