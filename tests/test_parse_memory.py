@@ -1,7 +1,7 @@
-"""What keeps `--diff` on a large package small in memory (issue 16): the wiring parses a long
-file in parts (`excerpt.parse_in_parts`, the same tree as `ast.parse`), gives the parsers' freed
-memory back (`toplevel.release_parser_memory`), and resolves the package's files folder by folder
-(`fixing._package_files`)."""
+"""What keeps `--diff` on a large package small in memory (issue 16): the scan and the wiring parse
+a long file in parts (`scan.parts.parse_in_parts`, the same tree as `ast.parse`); the wiring gives
+the parsers' freed memory back (`toplevel.release_parser_memory`) and resolves the package's files
+folder by folder (`fixing._package_files`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ from pool_refactor.fix.placement import ModuleTarget
 from pool_refactor.fix.wiring import plan_wiring
 from pool_refactor.fix.wiring.excerpt import parse_in_parts
 from pool_refactor.paths import DiscoveredFile
+from pool_refactor.plan import analyze
 from pool_refactor.run import fixing
+from pool_refactor.scan.findings import FileScan
+from pool_refactor.scan.parts import PART_CHARS
+from pool_refactor.scan.source import decode_source
 
 SQL = 'QUERY = """\nSELECT a\nFROM t\nWHERE b = 1\n"""\n'
 DECORATED = "@app.get(\n    '/x',\n)\nasync def x():\n    return 1\n\n\n@d\nclass C:\n    pass\n"
@@ -50,9 +54,9 @@ def test_a_long_text_is_parsed_in_parts(monkeypatch: pytest.MonkeyPatch) -> None
     parsed: list[int] = []
     original = ast.parse
 
-    def counting(source: str) -> ast.Module:
+    def counting(source: str, filename: str = "<unknown>") -> ast.Module:
         parsed.append(len(source.lstrip("\n")))
-        return original(source)
+        return original(source, filename=filename)
 
     monkeypatch.setattr(ast, "parse", counting)
     text = _module(40)
@@ -180,3 +184,41 @@ def test_a_wired_file_that_changed_meanwhile_is_not_written(
     assert code != 0
     assert "lifecycle wiring not written: the file changed while it was being fixed" in output
     assert (root / "svc" / "main.py").read_text() == MAIN + "# edited meanwhile\n"
+
+
+CLIENT = (
+    "import httpx\n\n\ndef fetch(url):\n"
+    "    with httpx.Client() as client:\n        return client.get(url)\n\n\n"
+)
+FILLING = "".join(BODY.format(i=i) for i in range(2 * PART_CHARS // len(BODY) + 1))
+
+
+def _scan_whole(text: str, monkeypatch: pytest.MonkeyPatch) -> FileScan:
+    with monkeypatch.context() as patch:
+        patch.setattr(analyze, "parse_in_parts", lambda text, filename: ast.parse(text, filename=filename))
+        return analyze.scan_loaded(decode_source(text.encode()), "long.py")
+
+
+def test_the_scan_reads_a_long_module_in_parts_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    long = CLIENT + FILLING + CLIENT.replace("fetch", "fetch_again")
+    assert len(long) >= 2 * PART_CHARS
+    expected = _scan_whole(long, monkeypatch)
+    parsed: list[int] = []
+    original = ast.parse
+
+    def counting(source: str, filename: str = "<unknown>") -> ast.Module:
+        parsed.append(len(source.lstrip("\n")))
+        return original(source, filename=filename)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    got = analyze.scan_loaded(decode_source(long.encode()), "long.py")
+    assert len(parsed) > 1 and max(parsed) < len(long), "parsed in parts"
+    assert got == expected
+    assert [f.line for f in got.findings] == [5, long.count("\n") - 3]
+
+
+def test_a_syntax_error_in_a_long_module_is_reported_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    long = CLIENT + FILLING + "def broken(:\n"
+    got = analyze.scan_loaded(decode_source(long.encode()), "long.py")
+    assert got == _scan_whole(long, monkeypatch)
+    assert got.error == f"syntax error (line {long.count(chr(10))}): invalid syntax"
