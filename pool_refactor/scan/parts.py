@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 __all__ = ["PART_CHARS", "PartReader", "parse_in_parts"]
 
-PART_CHARS = 128 * 1024
+PART_CHARS = 64 * 1024
 """`parse_in_parts` parses a text at least twice this long in parts of about this size."""
 
 _PART_START = re.compile(r"\n(?=[A-Za-z_@])")

@@ -98,6 +98,8 @@ from codemods.toplevel import map_large_allocations, read_top_level, release_par
 from pool_refactor.fix.wiring.excerpt import (
     TextExcerpt,
     cut,
+    inner_blocks,
+    line_starts,
     parse_in_parts,
     statements_matching,
     top_level_index,
@@ -965,16 +967,16 @@ class _Planner:
         for index, node in enumerate(tree.body):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in lifespans:
                 wanted.add(index)
-        if "on_event" in text:
-            wanted.update(statements_matching(text, tree, _ON_EVENT))
+        patterns = [_ON_EVENT] if "on_event" in text else []
         names = sorted(
             {name for name in (_assigned_name(chain[-1], call) for call, chain in syntax.apps) if name}
         )
         if names:
             alternatives = "|".join(map(re.escape, names))
-            pattern = re.compile(rf"\b(?:{alternatives})\.(?:{_REGISTRATIONS})\b")
+            patterns.append(re.compile(rf"\b(?:{alternatives})\.(?:{_REGISTRATIONS})\b"))
+        for pattern in patterns:
             wanted.update(statements_matching(text, tree, pattern))
-        part = cut(text, tree, wanted)
+        part = cut(text, tree, wanted, _inner_statements(text, syntax, patterns))
         if part is None:
             return None
         try:
@@ -1538,6 +1540,25 @@ class _Planner:
             if new_text != work.text:
                 edits.append(WiringEdit(work.path, work.text, new_text, "; ".join(work.descriptions)))
         return edits
+
+
+def _inner_statements(text: str, syntax: _Syntax, patterns: Sequence[re.Pattern[str]]) -> list[ast.stmt]:
+    """What an excerpt keeps inside the compound statements that hold an application
+    (`excerpt.cut`'s `inner`): the statements that hold it, and in their blocks the statements
+    whose lines match one of `patterns` (what `_registration_anchor` and `_shutdown_handler` read),
+    or with no pattern, only the former."""
+    kept: list[ast.stmt] = []
+    starts: list[int] | None = None
+    for _call, chain in syntax.apps:
+        kept.extend(chain)
+        for holder in chain if patterns else ():
+            for block in inner_blocks(holder):
+                starts = line_starts(text) if starts is None else starts
+                for pattern in patterns:
+                    kept.extend(
+                        block[index] for index in statements_matching(text, block, pattern, 0, starts)
+                    )
+    return kept
 
 
 def _apps_where_the_ast_says(work: _FileWork) -> list[_App] | None:

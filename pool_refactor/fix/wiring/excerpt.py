@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from pool_refactor.scan.parts import PART_CHARS, PartReader, parse_in_parts
@@ -32,6 +32,8 @@ __all__ = [
     "TextExcerpt",
     "cut",
     "head_statements",
+    "inner_blocks",
+    "line_starts",
     "parse_in_parts",
     "statements_matching",
     "top_level_index",
@@ -71,11 +73,11 @@ class TextExcerpt:
         return "".join(pieces)
 
 
-def _statement_groups(tree: ast.Module) -> list[tuple[int, int, list[int]]]:
-    """Per group of top-level statements that share lines (`a = 1; b = 2`): first line (with
+def _statement_groups(body: Sequence[ast.stmt]) -> list[tuple[int, int, list[int]]]:
+    """Per group of statements of a block that share lines (`a = 1; b = 2`): first line (with
     decorators), last line and the statements' indices."""
     groups: list[tuple[int, int, list[int]]] = []
-    for index, node in enumerate(tree.body):
+    for index, node in enumerate(body):
         decorators = getattr(node, "decorator_list", None) or []
         first = min([node.lineno, *(d.lineno for d in decorators)])
         last = node.end_lineno or node.lineno
@@ -85,6 +87,79 @@ def _statement_groups(tree: ast.Module) -> list[tuple[int, int, list[int]]]:
         else:
             groups.append((first, last, [index]))
     return groups
+
+
+_CUT_INTO = (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
+"""The compound statements whose blocks an excerpt may cut too (`cut`'s `inner`): not a function
+or a class, whose body the wiring reads (a lifespan's `yield`, a shutdown handler's last line)."""
+
+
+def inner_blocks(node: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists of a compound statement that `cut` may cut into (none for others)."""
+    if isinstance(node, ast.If):
+        blocks = [node.body, node.orelse]
+    elif isinstance(node, ast.Try | ast.TryStar):
+        blocks = [node.body, *(handler.body for handler in node.handlers), node.orelse, node.finalbody]
+    elif isinstance(node, ast.With | ast.AsyncWith):
+        blocks = [node.body]
+    elif isinstance(node, ast.For | ast.AsyncFor | ast.While):
+        blocks = [node.body, node.orelse]
+    else:
+        blocks = []
+    return [block for block in blocks if block]
+
+
+def _block_indent(
+    text: str, starts: list[int], block: Sequence[ast.stmt], groups: list[tuple[int, int, list[int]]]
+) -> str | None:
+    """The indentation every group of `block` starts its first line with, or None when a group
+    does not start its line (`else: x = 1`, an `elif`'s `if`) or they differ."""
+    indent: str | None = None
+    for first, _last, members in groups:
+        node = block[members[0]]
+        begin = starts[first - 1] if first - 1 < len(starts) else len(text)
+        line_end = starts[first] if first < len(starts) else len(text)
+        line = text[begin:line_end]
+        here = line[: len(line) - len(line.lstrip(" \t\f"))]
+        decorators = getattr(node, "decorator_list", None) or []
+        column = (
+            decorators[0].col_offset - 1 if decorators and decorators[0].lineno == first else node.col_offset
+        )
+        if len(here) != column or (indent is not None and here != indent):
+            return None
+        indent = here
+    return indent
+
+
+def _inner_gaps(text: str, starts: list[int], node: ast.stmt, inner: set[int]) -> list[tuple[int, int, str]]:
+    """The runs of lines to leave out inside `node` (a statement that holds one of `inner`): in each
+    of its blocks, what is not in `inner` nor right after a statement that is; as (first line, last
+    line, indentation of the block). Statements of `inner` are cut into in turn."""
+    gaps: list[tuple[int, int, str]] = []
+    for block in inner_blocks(node):
+        groups = _statement_groups(block)
+        indent = _block_indent(text, starts, block, groups)
+        if indent is None or not indent:
+            continue
+        keep: set[int] = set()
+        for position, (_first, _last, members) in enumerate(groups):
+            if any(id(block[index]) in inner for index in members):
+                keep.update(p for p in (position, position + 1) if p < len(groups))
+        run: int | None = None
+        previous_last = 0
+        for position, (first, last, members) in enumerate(groups):
+            if position in keep:
+                if run is not None:
+                    gaps.append((run, previous_last, indent))
+                    run = None
+                if len(members) == 1 and id(block[members[0]]) in inner:
+                    gaps.extend(_inner_gaps(text, starts, block[members[0]], inner))
+            elif run is None:
+                run = first
+            previous_last = last
+        if run is not None:
+            gaps.append((run, previous_last, indent))
+    return gaps
 
 
 def head_statements(tree: ast.Module) -> int:
@@ -98,13 +173,22 @@ def head_statements(tree: ast.Module) -> int:
     return min(index + 1, len(body))
 
 
-def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | None:
+def cut(
+    text: str, tree: ast.Module, wanted: Iterable[int], inner: Collection[ast.stmt] = ()
+) -> TextExcerpt | None:
     """The excerpt of `text` (which `tree` was parsed from) that keeps the top-level statements
     `wanted` (indices in `tree.body`), the head (`head_statements`) and the statement after each
-    kept one. None when nothing would be left out, or the lines cannot be counted as the ast does."""
+    kept one. None when nothing would be left out, or the lines cannot be counted as the ast does.
+
+    `inner`: statements at any depth to keep, with the compound statements that hold them (an
+    application built in a 2,870-line `if` of litellm's `mcp_server/server.py`): the blocks of a
+    kept statement of `inner` are cut in turn (`_CUT_INTO`), the left-out runs replaced by a marker
+    line at the block's indentation."""
     if text.count("\r") != text.count("\r\n"):
         return None  # a lone carriage return: libcst and the ast may not count lines alike
-    groups = _statement_groups(tree)
+    if _MARKER in text:
+        return None
+    groups = _statement_groups(tree.body)
     if not groups:
         return None
     group_of: dict[int, int] = {}
@@ -116,8 +200,7 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         found = group_of.get(index)
         if found is not None:
             keep.update(p for p in (found, found + 1) if p < len(groups))
-    if len(keep) == len(groups):
-        return None
+    held = {id(statement) for statement in inner}
     starts = [0] + [match.end() for match in _LINE_END.finditer(text)]
     ends = [groups[p][1] for p in range(len(groups))]
     ends[-1] = len(starts)  # the last group takes the file's footer
@@ -130,34 +213,56 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         """Where the line after `line` starts (the text's end after the last line)."""
         return starts[line] if line < len(starts) else len(text)
 
+    def leave_out(start: int, end: int, indent: str = "") -> None:
+        marker = f"{indent}{_MARKER}{len(gaps)}\n"
+        gaps.append((marker, start, end))
+        pieces.append(marker)
+
     for position in range(len(groups)):
         start, end = offset(previous_end), offset(ends[position])
         if position in keep:
             if gap_start is not None:
-                marker = f"{_MARKER}{len(gaps)}\n"
-                gaps.append((marker, gap_start, start))
-                pieces.append(marker)
+                leave_out(gap_start, start)
                 gap_start = None
+            members = groups[position][2]
+            node = tree.body[members[0]]
+            inside = _inner_gaps(text, starts, node, held) if len(members) == 1 and id(node) in held else []
+            for first, last, indent in inside:
+                pieces.append(text[start : offset(first - 1)])
+                leave_out(offset(first - 1), offset(last), indent)
+                start = offset(last)
             pieces.append(text[start:end])
         elif gap_start is None:
             gap_start = start
         previous_end = ends[position]
     if gap_start is not None:
-        marker = f"{_MARKER}{len(gaps)}\n"
-        gaps.append((marker, gap_start, len(text)))
-        pieces.append(marker)
-    if any(marker.rstrip("\n") in text for marker, _start, _end in gaps):
+        leave_out(gap_start, len(text))
+    if not gaps:
         return None
     excerpt = TextExcerpt("".join(pieces), tuple(gaps))
     return excerpt if excerpt.splice(excerpt.text, text) == text else None
 
 
-def statements_matching(text: str, tree: ast.Module, pattern: re.Pattern[str], after: int = 0) -> list[int]:
-    """Indices of the top-level statements from `after` on whose lines match `pattern`."""
-    starts = [0] + [match.end() for match in _LINE_END.finditer(text)]
+def line_starts(text: str) -> list[int]:
+    """Where each line of `text` starts, as the ast counts lines (for `statements_matching`)."""
+    return [0] + [match.end() for match in _LINE_END.finditer(text)]
+
+
+def statements_matching(
+    text: str,
+    tree: ast.Module | Sequence[ast.stmt],
+    pattern: re.Pattern[str],
+    after: int = 0,
+    starts: list[int] | None = None,
+) -> list[int]:
+    """Indices of the top-level statements (or those of a block) from `after` on whose lines match
+    `pattern`; `starts`: `line_starts(text)`, when it is already known."""
+    body = tree.body if isinstance(tree, ast.Module) else tree
+    if starts is None:
+        starts = line_starts(text)
     found: list[int] = []
-    for index in range(after, len(tree.body)):
-        node = tree.body[index]
+    for index in range(after, len(body)):
+        node = body[index]
         decorators = getattr(node, "decorator_list", None) or []
         first = min([node.lineno, *(d.lineno for d in decorators)])
         last = node.end_lineno or node.lineno
