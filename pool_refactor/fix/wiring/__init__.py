@@ -71,7 +71,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar, cast
@@ -94,7 +94,7 @@ from codemods.imports import (
     set_import_style,
 )
 from codemods.shared_client import append_args
-from codemods.toplevel import map_large_allocations, read_top_level, release_parser_memory
+from codemods.toplevel import TRIM_FROM_CHARS, map_large_allocations, read_top_level, release_parser_memory
 from pool_refactor.fix.wiring.excerpt import (
     TextExcerpt,
     cut,
@@ -172,7 +172,7 @@ class WiringNote:
 
 
 def plan_wiring(
-    files: Sequence[tuple[Path, str]],
+    files: Iterable[tuple[Path, str]],
     accessor_module: str,
     sections: set[str],
     has_async: bool,
@@ -193,15 +193,23 @@ def plan_wiring(
     del sections, has_sync  # the close functions exist in every generated module
     map_large_allocations()  # the texts decoded on each read go back to the system when freed
     texts = files if isinstance(files, PackageTexts) else PackageTexts(files)
+    del files
     candidates = texts.only([not _is_test_file(path) for path in texts.paths])
+    del texts
     trees = _Trees()
     if _already_wired(candidates, accessor_module, trees):
         return [], []
     if project_root is None:
         project_root = _project_root(candidates.paths)
     planner = _Planner(candidates, accessor_module, has_async, trees, project_root, import_style)
+    del candidates, trees
     planner.plan()
-    return planner.edits(), planner.notes
+    edits, notes = planner.edits(), planner.notes
+    del planner
+    # The package's texts, the trees and the libcst modules, freed when given as an iterable (the
+    # caller holds no reference): given back before the caller reads the edited files again.
+    release_parser_memory(TRIM_FROM_CHARS)
+    return edits, notes
 
 
 # ---------------------------------------------------------------------------
