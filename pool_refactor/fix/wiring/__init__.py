@@ -183,9 +183,12 @@ def plan_wiring(
     """Plan the edits that close the shared clients at shutdown (see the module docstring).
 
     `files` are the package's Python files as `(path, text)`, texts as decoded by
-    `pool_refactor.scan.source` (line endings kept). `accessor_module` is the generated module's import
-    name. `sections` is accepted for the record (every section's module has the close functions
-    and `lifespan`); `has_async`/`has_sync` say which kinds of client the package uses.
+    `pool_refactor.scan.source` (line endings kept); given as an iterator, they are held by the
+    wiring alone, which lets them go before it returns (17.6 MB on litellm's proxy, which the caller
+    would otherwise hold while it reads the edited files again). `accessor_module` is the generated
+    module's import name. `sections` is accepted for the record (every section's module has the
+    close functions and `lifespan`); `has_async`/`has_sync` say which kinds of client the package
+    uses.
     `project_root` is where the project's entry points are declared (`reach.entry_points`).
     `import_style` places the added imports where the project's isort settings put them (else
     where libcst does, after the last import).

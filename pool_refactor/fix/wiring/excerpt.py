@@ -1,4 +1,4 @@
-"""A file's text cut down to the top-level statements the wiring reads or edits.
+"""A file's text cut down to the statements the wiring reads or edits.
 
 Wiring edits a handful of statements (the one that builds the application, a lifespan, a shutdown
 handler, the import block) of files that can be very long: litellm's `proxy_server.py` has 22,000
@@ -7,7 +7,9 @@ handed an excerpt of the text: the file's first statements (where imports are ad
 statements, and the statement after each of those (so that the lines between two statements, and
 whatever an edit appends after a statement, are read exactly as in the whole file). Each run of
 left-out statements is replaced by one marker line, a statement of its own; the edited excerpt's
-code gets the left-out text back in place of each marker (`TextExcerpt.splice`).
+code gets the left-out text back in place of each marker (`TextExcerpt.splice`). A statement that
+holds an application inside a block (litellm's `mcp_server/server.py` builds it in a 2,870-line
+`if`) is cut the same way inside its blocks, with marker lines at the block's indentation.
 
 Why the result is byte for byte what editing the whole module gives: the excerpt starts where the
 file starts (same header, same line ending detected first), every statement is cut at whole lines
@@ -89,13 +91,10 @@ def _statement_groups(body: Sequence[ast.stmt]) -> list[tuple[int, int, list[int
     return groups
 
 
-_CUT_INTO = (ast.If, ast.Try, ast.TryStar, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
-"""The compound statements whose blocks an excerpt may cut too (`cut`'s `inner`): not a function
-or a class, whose body the wiring reads (a lifespan's `yield`, a shutdown handler's last line)."""
-
-
 def inner_blocks(node: ast.stmt) -> list[list[ast.stmt]]:
-    """The statement lists of a compound statement that `cut` may cut into (none for others)."""
+    """The statement lists of a compound statement that `cut` may cut into (`cut`'s `inner`): those
+    of an `if`, `try`, `with`, `for` or `while`; none of a function or a class, whose body the wiring
+    reads (a lifespan's `yield`, a shutdown handler's last line)."""
     if isinstance(node, ast.If):
         blocks = [node.body, node.orelse]
     elif isinstance(node, ast.Try | ast.TryStar):
@@ -182,7 +181,7 @@ def cut(
 
     `inner`: statements at any depth to keep, with the compound statements that hold them (an
     application built in a 2,870-line `if` of litellm's `mcp_server/server.py`): the blocks of a
-    kept statement of `inner` are cut in turn (`_CUT_INTO`), the left-out runs replaced by a marker
+    kept statement of `inner` are cut in turn (`inner_blocks`), the left-out runs replaced by a marker
     line at the block's indentation."""
     if text.count("\r") != text.count("\r\n"):
         return None  # a lone carriage return: libcst and the ast may not count lines alike
