@@ -1,23 +1,33 @@
-"""What keeps `--diff` on a large package small in memory (issue 16): the wiring parses a long
-file in parts (`excerpt.parse_in_parts`, the same tree as `ast.parse`), gives the parsers' freed
-memory back (`toplevel.release_parser_memory`), and resolves the package's files folder by folder
-(`fixing._package_files`)."""
+"""What keeps `--diff` on a large package small in memory (issue 16): the scan and the wiring parse
+a long file in parts (`scan.parts.parse_in_parts`, the same tree as `ast.parse`); the wiring gives
+the parsers' freed memory back (`toplevel.release_parser_memory`) and resolves the package's files
+folder by folder (`fixing._package_files`)."""
 
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from codemods import toplevel
+from codemods.toplevel import TRIM_FROM_CHARS
+from pool_refactor.fix import wiring
 from pool_refactor.fix.placement import ModuleTarget
-from pool_refactor.fix.wiring import plan_wiring
+from pool_refactor.fix.wiring import WiringEdit, plan_wiring
 from pool_refactor.fix.wiring.excerpt import parse_in_parts
+from pool_refactor.fix.wiring.texts import PackageTexts
 from pool_refactor.paths import DiscoveredFile
+from pool_refactor.plan import analyze
 from pool_refactor.run import fixing
+from pool_refactor.scan.findings import FileScan
+from pool_refactor.scan.parts import PART_CHARS
+from pool_refactor.scan.source import Source, decode_source, read_source
+from tests.wiring_support import every_module_declared
 
 SQL = 'QUERY = """\nSELECT a\nFROM t\nWHERE b = 1\n"""\n'
 DECORATED = "@app.get(\n    '/x',\n)\nasync def x():\n    return 1\n\n\n@d\nclass C:\n    pass\n"
@@ -50,9 +60,9 @@ def test_a_long_text_is_parsed_in_parts(monkeypatch: pytest.MonkeyPatch) -> None
     parsed: list[int] = []
     original = ast.parse
 
-    def counting(source: str) -> ast.Module:
+    def counting(source: str, filename: str = "<unknown>") -> ast.Module:
         parsed.append(len(source.lstrip("\n")))
-        return original(source)
+        return original(source, filename=filename)
 
     monkeypatch.setattr(ast, "parse", counting)
     text = _module(40)
@@ -180,3 +190,100 @@ def test_a_wired_file_that_changed_meanwhile_is_not_written(
     assert code != 0
     assert "lifecycle wiring not written: the file changed while it was being fixed" in output
     assert (root / "svc" / "main.py").read_text() == MAIN + "# edited meanwhile\n"
+
+
+CLIENT = (
+    "import httpx\n\n\ndef fetch(url):\n"
+    "    with httpx.Client() as client:\n        return client.get(url)\n\n\n"
+)
+FILLING = "".join(BODY.format(i=i) for i in range(2 * PART_CHARS // len(BODY) + 1))
+
+
+def _scan_whole(text: str, monkeypatch: pytest.MonkeyPatch) -> FileScan:
+    with monkeypatch.context() as patch:
+        patch.setattr(analyze, "parse_in_parts", lambda text, filename: ast.parse(text, filename=filename))
+        return analyze.scan_loaded(decode_source(text.encode()), "long.py")
+
+
+def test_the_scan_reads_a_long_module_in_parts_and_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    long = CLIENT + FILLING + CLIENT.replace("fetch", "fetch_again")
+    assert len(long) >= 2 * PART_CHARS
+    expected = _scan_whole(long, monkeypatch)
+    parsed: list[int] = []
+    original = ast.parse
+
+    def counting(source: str, filename: str = "<unknown>") -> ast.Module:
+        parsed.append(len(source.lstrip("\n")))
+        return original(source, filename=filename)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    got = analyze.scan_loaded(decode_source(long.encode()), "long.py")
+    assert len(parsed) > 1 and max(parsed) < len(long), "parsed in parts"
+    assert got == expected
+    assert [f.line for f in got.findings] == [5, long.count("\n") - 3]
+
+
+def test_a_syntax_error_in_a_long_module_is_reported_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    long = CLIENT + FILLING + "def broken(:\n"
+    got = analyze.scan_loaded(decode_source(long.encode()), "long.py")
+    assert got == _scan_whole(long, monkeypatch)
+    assert got.error == f"syntax error (line {long.count(chr(10))}): invalid syntax"
+
+
+def _alive(kind: type) -> int:
+    return sum(1 for item in gc.get_objects() if type(item) is kind)
+
+
+def test_the_wiring_lets_the_texts_go_before_it_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given an iterable, the wiring alone holds the package's texts (`PackageTexts`): they, the
+    planner and its trees are freed, by their count of references, before the memory is given back
+    and the caller reads the edited files again."""
+    seen: list[tuple[int, int, int]] = []
+
+    def spy(length: int) -> None:
+        seen.append((length, _alive(PackageTexts), _alive(wiring._Planner)))
+
+    monkeypatch.setattr(wiring, "release_parser_memory", spy)
+    files = {"svc/__init__.py": "", "svc/main.py": MAIN, "svc/views.py": VIEWS}
+    gc.collect()
+    gc.disable()
+    try:
+        edits, _notes = plan_wiring(
+            ((Path(rel), text) for rel, text in files.items()),
+            "svc.http_client",
+            {"httpx-async"},
+            True,
+            False,
+            project_root=every_module_declared(files),
+        )
+    finally:
+        gc.enable()
+    assert [edit.new_text for edit in edits] == [WIRED]
+    assert seen[-1] == (TRIM_FROM_CHARS, 0, 0)
+    assert any(texts or planners for _length, texts, planners in seen), "alive while the wiring runs"
+
+
+def test_each_wired_files_text_as_read_goes_once_it_is_compared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _service(tmp_path)
+    (root / "svc" / "admin.py").write_text(MAIN)
+    alive: dict[str, int] = {}
+    real = read_source
+
+    def spy(path: Path, *args: Any) -> Source:
+        if path.name in ("main.py", "admin.py"):
+            alive[path.name] = _alive(WiringEdit)  # the last read is the one after the wiring
+        return real(path, *args)
+
+    monkeypatch.setattr(fixing, "read_source", spy)
+    gc.collect()
+    gc.disable()
+    try:
+        code, output = _fix(root, monkeypatch)
+    finally:
+        gc.enable()
+    assert code == 0, output
+    assert (root / "svc" / "main.py").read_text() == WIRED
+    assert (root / "svc" / "admin.py").read_text() == WIRED
+    assert alive == {"admin.py": 2, "main.py": 1}  # the first edit's texts are gone when the second is read

@@ -55,6 +55,10 @@ def _whole(
         return _plan(tree)
 
 
+def _indented(text: str) -> str:
+    return "".join("    " + line if line.strip() else line for line in text.splitlines(keepends=True))
+
+
 CASES: dict[str, dict[str, str]] = {
     "module_level_app_with_handlers_far_below": {
         "shop/__init__.py": "",
@@ -90,6 +94,46 @@ CASES: dict[str, dict[str, str]] = {
             + FILLER
             + "\n\ndef build():\n    if True:\n        app = FastAPI(lifespan=app_lifespan)\n    return app\n"
             + FILLER.replace("helper_", "more_")
+        ),
+    },
+    "app_in_a_long_if_block_with_handlers_and_an_else": {
+        "shop/__init__.py": "",
+        "shop/main.py": (
+            "import os\nfrom fastapi import FastAPI\n\nAVAILABLE = os.environ.get('AVAILABLE')\n"
+            + FILLER.replace("helper_", "top_")
+            + "\n\nif AVAILABLE:\n"
+            + _indented(FILLER)
+            + "\n    app = FastAPI(title='shop')\n"
+            + _indented(FILLER.replace("helper_", "more_"))
+            + "\n    @app.on_event('shutdown')\n    async def stop():\n        await close_db()\n"
+            + _indented(FILLER.replace("helper_", "late_"))
+            + "\n    if os.environ.get('ROUTES'):\n        app.include_router(object())  # routes\n"
+            + _indented(FILLER.replace("helper_", "last_"))
+            + "    # the block's trailing comment\n"
+            "else:\n"
+            + _indented(FILLER.replace("helper_", "other_"))
+            + "\n    other = FastAPI()\n    other.include_router(object())\n"
+            + _indented(FILLER.replace("helper_", "final_"))
+        ),
+    },
+    "app_in_a_try_and_an_elif_with_a_lifespan": {
+        "shop/__init__.py": "",
+        "shop/main.py": (
+            "import os\nfrom contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n\n\n"
+            "@asynccontextmanager\nasync def lifespan(app):\n    yield\n\n\n"
+            "try:\n"
+            + _indented(FILLER)
+            + "\n    for _ in range(1):\n"
+            + _indented(_indented(FILLER.replace("helper_", "loop_")))
+            + "\n        app = FastAPI(lifespan=lifespan)\n"
+            + _indented(_indented(FILLER.replace("helper_", "loop_more_")))
+            + "\nexcept ImportError:\n    app = None\n"
+            + "\nif os.environ.get('A'):\n"
+            + _indented(FILLER.replace("helper_", "a_"))
+            + "elif os.environ.get('B'):\n"
+            + _indented(FILLER.replace("helper_", "b_"))
+            + "\n    b = FastAPI(lifespan=lifespan)\n"
+            + _indented(FILLER.replace("helper_", "b_more_"))
         ),
     },
     "shutdown_handler_and_semicolons_no_final_newline": {
@@ -153,3 +197,39 @@ def test_cut_and_splice_give_the_text_back(text: str) -> None:
 def test_no_excerpt_where_a_lone_carriage_return_would_make_lines_ambiguous() -> None:
     text = "import a\rx = 1\n" + "y = 2\n" * 10
     assert cut(text, ast.parse(text), []) is None
+
+
+NESTED = (
+    "import a\n\nif a:\n    x = 1\n    # a comment\n    y = 2\n    try:\n        z = 3\n        w = 4\n"
+    "        v = 5\n    except E: pass\n    else:\n        u = 6\n        t = 7\n    s = 8\n"
+    "elif b:\n    r = 1\n"
+    "else: q = 2\n\n@d\nclass C:\n    pass\n"
+)
+
+
+@pytest.mark.parametrize("deepest", ["w", "u", "x", "r"])
+def test_an_excerpt_cuts_into_the_blocks_that_hold_what_it_keeps(deepest: str) -> None:
+    tree = ast.parse(NESTED)
+    chain = next(
+        [top, *(n for n in ast.walk(top) if isinstance(n, ast.stmt) and n is not top and _holds(n, deepest))]
+        for top in tree.body
+        if _holds(top, deepest)
+    )
+    part = cut(NESTED, tree, [], chain)
+    assert part is not None
+    assert part.splice(part.text, NESTED) == NESTED
+    assert cst.parse_module(part.text).code == part.text
+    kept = ast.parse(part.text)
+    assert any(isinstance(n, ast.Name) and n.id == deepest for n in ast.walk(kept))
+    if deepest == "w":  # the statements before it and two after it in its block are left out
+        assert "z = 3" not in part.text and "v = 5" in part.text and "s = 8" in part.text
+        assert "u = 6" not in part.text and "    # a comment\n" not in part.text
+    if deepest == "r":  # an `elif` is not cut into, nor a block on its header's line
+        assert "    r = 1\nelse: q = 2\n" in part.text
+
+
+def _holds(node: ast.stmt, name: str) -> bool:
+    return any(
+        isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name
+        for n in ast.walk(node)
+    )

@@ -20,6 +20,7 @@ from pathlib import Path
 from pool_refactor.plan.planner import plan_site
 from pool_refactor.scan import catalog
 from pool_refactor.scan.findings import Applicability, Export, FileScan, Finding, FixPlan
+from pool_refactor.scan.parts import parse_in_parts
 from pool_refactor.scan.scanner import Classified, scan_module
 from pool_refactor.scan.source import Source, SourceError, is_generated, mentions_any, read_source
 
@@ -41,7 +42,8 @@ def scan_loaded(source: Source, display: str) -> FileScan:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences etc. are not our business
-            tree = ast.parse(source.text, filename=display)
+            # in parts: the same tree, and a long module's peak halved (`scan.parts`)
+            tree = parse_in_parts(source.text, filename=display)
     except SyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return FileScan(display, error=f"syntax error{where}: {exc.msg}")

@@ -32,7 +32,6 @@ from pool_refactor.fix.placement import ModuleTarget, PlacementError, target_for
 from pool_refactor.fix.rewrite import Rewrite, RewriteOptions, not_fixed, rewrite_file
 from pool_refactor.fix.style import read_style
 from pool_refactor.fix.wiring import plan_wiring
-from pool_refactor.fix.wiring.texts import PackageTexts
 from pool_refactor.fix.writer import WriteError, create_new, write_atomic
 from pool_refactor.paths import DiscoveredFile, display_path
 from pool_refactor.plan.analyze import scan_loaded
@@ -242,7 +241,7 @@ def _wire(
     imports = read_style(options.config.project_root).imports
     own = item.target.import_name.lstrip(".").split(".", 1)[0]  # as the rewrite sorts it: first party
     edits, notes = plan_wiring(
-        PackageTexts(package_texts()),  # let go when the wiring returns, before the files it edits are read
+        package_texts(),  # the wiring alone holds them: let go before it returns and the edits are read
         item.target.import_name,
         sections,
         has_async=bool(sections & {"httpx-async", "aiohttp"}),
@@ -253,12 +252,18 @@ def _wire(
         import_style=replace(imports, first_party=imports.first_party | {own}),
     )
     others: list[tuple[DiscoveredFile, Source, str]] = []
-    for edit in edits:
-        rewrite = rewrites.get(edit.path)
+    edits.reverse()
+    while edits:
+        # Taken off the list, and let go once its file is compared: a wired file's text as the
+        # wiring read it (3.8 MB for litellm's `proxy_server.py`) is not kept beside the text read
+        # again and the new one.
+        edit = edits.pop()
+        path, new_text, description = edit.path, edit.new_text, relative_paths(edit.description)
+        rewrite = rewrites.get(path)
         if rewrite is not None:
-            rewrite.new_text = edit.new_text
-        elif edit.path in package:
-            file = package[edit.path]
+            rewrite.new_text = new_text
+        elif path in package:
+            file = package[path]
             try:
                 source = read_source(file.path)
             except (SourceError, OSError) as exc:
@@ -267,17 +272,18 @@ def _wire(
                     FileError(file.display, f"lifecycle wiring not written: {exc}", stage="fix")
                 )
                 continue
-            if source.text != edit.old_text:  # the text the wiring read (and planned on)
+            changed = source.text != edit.old_text  # the text the wiring read (and planned on)
+            del edit
+            if changed:
                 outcome.failed = True
-                changed = "lifecycle wiring not written: the file changed while it was being fixed"
-                outcome.result.errors.append(FileError(file.display, changed, stage="fix"))
+                message = "lifecycle wiring not written: the file changed while it was being fixed"
+                outcome.result.errors.append(FileError(file.display, message, stage="fix"))
                 continue
-            others.append((file, source, edit.new_text))
+            others.append((file, source, new_text))
         else:
             continue
-        description = relative_paths(edit.description)
         outcome.messages.append(f"Lifecycle: {description}")
-        outcome.result.notes.append(Note("lifecycle", description, display_path(edit.path)))
+        outcome.result.notes.append(Note("lifecycle", description, display_path(path)))
     for note in notes:
         shown = display_path(Path(note.path))
         message = relative_paths(note.message)

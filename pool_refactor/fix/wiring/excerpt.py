@@ -1,4 +1,4 @@
-"""A file's text cut down to the top-level statements the wiring reads or edits.
+"""A file's text cut down to the statements the wiring reads or edits.
 
 Wiring edits a handful of statements (the one that builds the application, a lifespan, a shutdown
 handler, the import block) of files that can be very long: litellm's `proxy_server.py` has 22,000
@@ -7,7 +7,9 @@ handed an excerpt of the text: the file's first statements (where imports are ad
 statements, and the statement after each of those (so that the lines between two statements, and
 whatever an edit appends after a statement, are read exactly as in the whole file). Each run of
 left-out statements is replaced by one marker line, a statement of its own; the edited excerpt's
-code gets the left-out text back in place of each marker (`TextExcerpt.splice`).
+code gets the left-out text back in place of each marker (`TextExcerpt.splice`). A statement that
+holds an application inside a block (litellm's `mcp_server/server.py` builds it in a 2,870-line
+`if`) is cut the same way inside its blocks, with marker lines at the block's indentation.
 
 Why the result is byte for byte what editing the whole module gives: the excerpt starts where the
 file starts (same header, same line ending detected first), every statement is cut at whole lines
@@ -21,8 +23,23 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+
+from pool_refactor.scan.parts import PART_CHARS, PartReader, parse_in_parts
+
+__all__ = [
+    "PART_CHARS",
+    "PartReader",
+    "TextExcerpt",
+    "cut",
+    "head_statements",
+    "inner_blocks",
+    "line_starts",
+    "parse_in_parts",
+    "statements_matching",
+    "top_level_index",
+]
 
 _MARKER = "__pool_refactor_wiring_gap_5d3a__"
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -58,11 +75,11 @@ class TextExcerpt:
         return "".join(pieces)
 
 
-def _statement_groups(tree: ast.Module) -> list[tuple[int, int, list[int]]]:
-    """Per group of top-level statements that share lines (`a = 1; b = 2`): first line (with
+def _statement_groups(body: Sequence[ast.stmt]) -> list[tuple[int, int, list[int]]]:
+    """Per group of statements of a block that share lines (`a = 1; b = 2`): first line (with
     decorators), last line and the statements' indices."""
     groups: list[tuple[int, int, list[int]]] = []
-    for index, node in enumerate(tree.body):
+    for index, node in enumerate(body):
         decorators = getattr(node, "decorator_list", None) or []
         first = min([node.lineno, *(d.lineno for d in decorators)])
         last = node.end_lineno or node.lineno
@@ -72,6 +89,76 @@ def _statement_groups(tree: ast.Module) -> list[tuple[int, int, list[int]]]:
         else:
             groups.append((first, last, [index]))
     return groups
+
+
+def inner_blocks(node: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists of a compound statement that `cut` may cut into (`cut`'s `inner`): those
+    of an `if`, `try`, `with`, `for` or `while`; none of a function or a class, whose body the wiring
+    reads (a lifespan's `yield`, a shutdown handler's last line)."""
+    if isinstance(node, ast.If):
+        blocks = [node.body, node.orelse]
+    elif isinstance(node, ast.Try | ast.TryStar):
+        blocks = [node.body, *(handler.body for handler in node.handlers), node.orelse, node.finalbody]
+    elif isinstance(node, ast.With | ast.AsyncWith):
+        blocks = [node.body]
+    elif isinstance(node, ast.For | ast.AsyncFor | ast.While):
+        blocks = [node.body, node.orelse]
+    else:
+        blocks = []
+    return [block for block in blocks if block]
+
+
+def _block_indent(
+    text: str, starts: list[int], block: Sequence[ast.stmt], groups: list[tuple[int, int, list[int]]]
+) -> str | None:
+    """The indentation every group of `block` starts its first line with, or None when a group
+    does not start its line (`else: x = 1`, an `elif`'s `if`) or they differ."""
+    indent: str | None = None
+    for first, _last, members in groups:
+        node = block[members[0]]
+        begin = starts[first - 1] if first - 1 < len(starts) else len(text)
+        line_end = starts[first] if first < len(starts) else len(text)
+        line = text[begin:line_end]
+        here = line[: len(line) - len(line.lstrip(" \t\f"))]
+        decorators = getattr(node, "decorator_list", None) or []
+        column = (
+            decorators[0].col_offset - 1 if decorators and decorators[0].lineno == first else node.col_offset
+        )
+        if len(here) != column or (indent is not None and here != indent):
+            return None
+        indent = here
+    return indent
+
+
+def _inner_gaps(text: str, starts: list[int], node: ast.stmt, inner: set[int]) -> list[tuple[int, int, str]]:
+    """The runs of lines to leave out inside `node` (a statement that holds one of `inner`): in each
+    of its blocks, what is not in `inner` nor right after a statement that is; as (first line, last
+    line, indentation of the block). Statements of `inner` are cut into in turn."""
+    gaps: list[tuple[int, int, str]] = []
+    for block in inner_blocks(node):
+        groups = _statement_groups(block)
+        indent = _block_indent(text, starts, block, groups)
+        if indent is None or not indent:
+            continue
+        keep: set[int] = set()
+        for position, (_first, _last, members) in enumerate(groups):
+            if any(id(block[index]) in inner for index in members):
+                keep.update(p for p in (position, position + 1) if p < len(groups))
+        run: int | None = None
+        previous_last = 0
+        for position, (first, last, members) in enumerate(groups):
+            if position in keep:
+                if run is not None:
+                    gaps.append((run, previous_last, indent))
+                    run = None
+                if len(members) == 1 and id(block[members[0]]) in inner:
+                    gaps.extend(_inner_gaps(text, starts, block[members[0]], inner))
+            elif run is None:
+                run = first
+            previous_last = last
+        if run is not None:
+            gaps.append((run, previous_last, indent))
+    return gaps
 
 
 def head_statements(tree: ast.Module) -> int:
@@ -85,13 +172,22 @@ def head_statements(tree: ast.Module) -> int:
     return min(index + 1, len(body))
 
 
-def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | None:
+def cut(
+    text: str, tree: ast.Module, wanted: Iterable[int], inner: Collection[ast.stmt] = ()
+) -> TextExcerpt | None:
     """The excerpt of `text` (which `tree` was parsed from) that keeps the top-level statements
     `wanted` (indices in `tree.body`), the head (`head_statements`) and the statement after each
-    kept one. None when nothing would be left out, or the lines cannot be counted as the ast does."""
+    kept one. None when nothing would be left out, or the lines cannot be counted as the ast does.
+
+    `inner`: statements at any depth to keep, with the compound statements that hold them (an
+    application built in a 2,870-line `if` of litellm's `mcp_server/server.py`): the blocks of a
+    kept statement of `inner` are cut in turn (`inner_blocks`), the left-out runs replaced by a marker
+    line at the block's indentation."""
     if text.count("\r") != text.count("\r\n"):
         return None  # a lone carriage return: libcst and the ast may not count lines alike
-    groups = _statement_groups(tree)
+    if _MARKER in text:
+        return None
+    groups = _statement_groups(tree.body)
     if not groups:
         return None
     group_of: dict[int, int] = {}
@@ -103,8 +199,7 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         found = group_of.get(index)
         if found is not None:
             keep.update(p for p in (found, found + 1) if p < len(groups))
-    if len(keep) == len(groups):
-        return None
+    held = {id(statement) for statement in inner}
     starts = [0] + [match.end() for match in _LINE_END.finditer(text)]
     ends = [groups[p][1] for p in range(len(groups))]
     ends[-1] = len(starts)  # the last group takes the file's footer
@@ -117,34 +212,56 @@ def cut(text: str, tree: ast.Module, wanted: Iterable[int]) -> TextExcerpt | Non
         """Where the line after `line` starts (the text's end after the last line)."""
         return starts[line] if line < len(starts) else len(text)
 
+    def leave_out(start: int, end: int, indent: str = "") -> None:
+        marker = f"{indent}{_MARKER}{len(gaps)}\n"
+        gaps.append((marker, start, end))
+        pieces.append(marker)
+
     for position in range(len(groups)):
         start, end = offset(previous_end), offset(ends[position])
         if position in keep:
             if gap_start is not None:
-                marker = f"{_MARKER}{len(gaps)}\n"
-                gaps.append((marker, gap_start, start))
-                pieces.append(marker)
+                leave_out(gap_start, start)
                 gap_start = None
+            members = groups[position][2]
+            node = tree.body[members[0]]
+            inside = _inner_gaps(text, starts, node, held) if len(members) == 1 and id(node) in held else []
+            for first, last, indent in inside:
+                pieces.append(text[start : offset(first - 1)])
+                leave_out(offset(first - 1), offset(last), indent)
+                start = offset(last)
             pieces.append(text[start:end])
         elif gap_start is None:
             gap_start = start
         previous_end = ends[position]
     if gap_start is not None:
-        marker = f"{_MARKER}{len(gaps)}\n"
-        gaps.append((marker, gap_start, len(text)))
-        pieces.append(marker)
-    if any(marker.rstrip("\n") in text for marker, _start, _end in gaps):
+        leave_out(gap_start, len(text))
+    if not gaps:
         return None
     excerpt = TextExcerpt("".join(pieces), tuple(gaps))
     return excerpt if excerpt.splice(excerpt.text, text) == text else None
 
 
-def statements_matching(text: str, tree: ast.Module, pattern: re.Pattern[str], after: int = 0) -> list[int]:
-    """Indices of the top-level statements from `after` on whose lines match `pattern`."""
-    starts = [0] + [match.end() for match in _LINE_END.finditer(text)]
+def line_starts(text: str) -> list[int]:
+    """Where each line of `text` starts, as the ast counts lines (for `statements_matching`)."""
+    return [0] + [match.end() for match in _LINE_END.finditer(text)]
+
+
+def statements_matching(
+    text: str,
+    tree: ast.Module | Sequence[ast.stmt],
+    pattern: re.Pattern[str],
+    after: int = 0,
+    starts: list[int] | None = None,
+) -> list[int]:
+    """Indices of the top-level statements (or those of a block) from `after` on whose lines match
+    `pattern`; `starts`: `line_starts(text)`, when it is already known."""
+    body = tree.body if isinstance(tree, ast.Module) else tree
+    if starts is None:
+        starts = line_starts(text)
     found: list[int] = []
-    for index in range(after, len(tree.body)):
-        node = tree.body[index]
+    for index in range(after, len(body)):
+        node = body[index]
         decorators = getattr(node, "decorator_list", None) or []
         first = min([node.lineno, *(d.lineno for d in decorators)])
         last = node.end_lineno or node.lineno
@@ -163,90 +280,3 @@ def top_level_index(tree: ast.Module, statement: ast.stmt) -> int | None:
         if tree.body[index] is statement:
             return index
     return next((i for i, node in enumerate(tree.body) if node is statement), None)
-
-
-PART_CHARS = 128 * 1024
-"""`parse_in_parts` parses a text at least twice this long in parts of about this size."""
-
-_PART_START = re.compile(r"\n(?=[A-Za-z_@])")
-_NOT_FIRST = ("def ", "class ", "async ", "else", "elif", "except", "finally")
-
-
-PartReader = Callable[[list[ast.stmt], bool], None]
-"""Called by `parse_in_parts` with each part's top-level statements, before the next part is parsed,
-and whether they are the first (when a part fails, the whole text is parsed and handed over again,
-as the first)."""
-
-
-def parse_in_parts(text: str, part_chars: int = PART_CHARS, on_part: PartReader | None = None) -> ast.Module:
-    """`ast.parse(text)`, with the same tree, from parts of the text parsed one after another.
-
-    Why: while `ast.parse` builds a tree, the parser's own copy of it is alive too, so a 940 KB file
-    (litellm's `proxy_server.py`) peaks at 56 MB for a 26 MB tree; the wiring holds every text of the
-    package at that moment. A part ends before a line that starts at column 0 with a decorator (`@`)
-    or a name other than `def`, `class`, `async` (which may follow a decorator) and `else`, `elif`,
-    `except`, `finally`; each part is parsed on its own, behind as many blank lines as precede it, so
-    that every position is the one in the whole text. A module of decorated routes (most of
-    litellm's `proxy_server.py`) has few lines of the second kind: parts of 6,000 lines without the
-    first.
-
-    Why the tree is the same: a part that ends inside a bracket, a string, a decorated definition or
-    after a backslash does not parse, and a part that does parse ends where the whole text's
-    statement ends too (its next line, at column 0, cannot continue it). A part that does not parse
-    (a string that holds such lines, as SQL often is) is extended by as much again, a few times;
-    then the whole text is parsed instead, so errors
-    are those of `ast.parse`. Texts where a part's meaning may depend on what is before it (a
-    `__future__` import after the first part, `barry_as_FLUFL`) or where lines are not counted by
-    `\\n` alone (a carriage return) are parsed whole.
-
-    `on_part` reads each part's statements while the part's tree is the only one whole in memory
-    (`PartReader`; the wiring reads a long module's calls and names so, and keeps less of it).
-    """
-    if len(text) < 2 * part_chars or "\r" in text or "barry_as_FLUFL" in text:
-        return _parse_whole(text, on_part)
-    body: list[ast.stmt] = []
-    start = 0
-    lines = 0
-    while start < len(text):
-        end = _part_end(text, start + part_chars)
-        for _attempt in range(_ATTEMPTS):
-            if start and "__future__" in text[start:end]:
-                return _parse_whole(text, on_part)
-            part = text[start:end]
-            try:
-                tree = ast.parse("\n" * lines + part)
-                break
-            except SyntaxError:
-                if end == len(text):
-                    return _parse_whole(text, on_part)
-                end = _part_end(text, end + part_chars)
-        else:
-            return _parse_whole(text, on_part)
-        if on_part is not None:
-            on_part(tree.body, not body)
-        body.extend(tree.body)
-        del tree
-        lines += part.count("\n")
-        start = end
-    return ast.Module(body=body, type_ignores=[])
-
-
-def _parse_whole(text: str, on_part: PartReader | None) -> ast.Module:
-    tree = ast.parse(text)
-    if on_part is not None:
-        on_part(tree.body, True)
-    return tree
-
-
-_ATTEMPTS = 4
-"""How many ends a part may try before the whole text is parsed (see `parse_in_parts`)."""
-
-
-def _part_end(text: str, at: int) -> int:
-    """Where a part that should end near `at` ends: the start of the next line at or after `at`
-    that may start a statement of its own (see `parse_in_parts`), else the end of the text."""
-    for match in _PART_START.finditer(text, max(at - 1, 0)):
-        start = match.end()
-        if not text.startswith(_NOT_FIRST, start):
-            return start
-    return len(text)
