@@ -4,15 +4,23 @@ module's import sorting."""
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import re
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from pool_refactor.fix.app_integration import NO_APP, AppIntegration, detect
-from pool_refactor.fix.shared_module import restyle
+from pool_refactor.cli import app
+from pool_refactor.fix.app_integration import detect
+from pool_refactor.fix.shared_module import NO_APP, AppIntegration, restyle
 from pool_refactor.fix.style import ProjectStyle
 from pool_refactor.paths import DiscoveredFile
+from pool_refactor.run import pipeline, workers
 from pool_refactor.run.config import load_config
 from pool_refactor.run.suites import find_test_files, mocks_patch
 
@@ -160,3 +168,107 @@ def test_every_import_run_of_the_generated_module_is_sorted_wherever_it_is() -> 
     sorted_text = restyle(NESTED, ProjectStyle())
     assert NESTED.count("import sys\n") == 15
     assert sorted_text == _swapped(NESTED)
+
+
+# --------------------------------------------------------------------------------------------------
+# The fixer imported while the scan's workers run (`workers.prefetch`)
+
+
+@pytest.fixture
+def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder on `sys.path` for modules made by the test, forgotten afterwards."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = set(sys.modules)
+    yield tmp_path
+    workers.prefetched()
+    for name in set(sys.modules) - before:
+        if name.startswith("prefetched_"):
+            del sys.modules[name]
+
+
+def test_a_prefetched_module_is_imported_once_waited_for(modules: Path) -> None:
+    (modules / "prefetched_ok.py").write_text("import time\ntime.sleep(0.2)\nDONE = True\n")
+    workers.prefetch("prefetched_ok")
+    workers._launch_deferred()  # as a pool does once its workers are forked
+    workers.prefetched()
+    assert sys.modules["prefetched_ok"].DONE is True
+    assert not [t for t in threading.enumerate() if t.name.startswith("prefetch ")]
+
+
+def test_a_prefetch_that_fails_fails_again_where_the_module_is_used(modules: Path) -> None:
+    (modules / "prefetched_broken.py").write_text("X = 1 / 0\n")
+    workers.prefetch("prefetched_broken")
+    workers._launch_deferred()
+    workers.prefetched()  # nothing raised in the thread reaches here
+    with pytest.raises(ZeroDivisionError):
+        importlib.import_module("prefetched_broken")
+
+
+def test_a_prefetch_waits_for_a_pool_and_no_pool_forks_while_it_runs(modules: Path) -> None:
+    """Put off while no worker runs; started once a pool's workers are forked; and a pool that
+    starts while it runs waits for it to end before it forks."""
+    (modules / "prefetched_late.py").write_text("DONE = True\n")
+    (modules / "prefetched_slow.py").write_text("import time\ntime.sleep(0.3)\nDONE = True\n")
+    workers.prefetch("prefetched_late")
+    assert "prefetched_late" not in sys.modules  # no worker runs: put off
+    results = list(workers.map_in_order(abs, [-1, -2, -3], [1, 2, 3], 2, lambda item: 0))
+    assert results == [1, 2, 3]
+    workers.prefetched()
+    assert sys.modules["prefetched_late"].DONE is True
+    workers.prefetch("prefetched_slow")
+    workers._launch_deferred()
+    executor = workers.start(1)
+    try:
+        # The import ended before the pool could fork: nothing imports in another thread now.
+        assert sys.modules["prefetched_slow"].DONE is True
+        assert not [t for t in threading.enumerate() if t.name.startswith("prefetch ")]
+        assert executor.submit(abs, -4).result() == 4
+    finally:
+        executor.shutdown()
+
+
+def test_a_prefetch_never_started_is_forgotten(modules: Path) -> None:
+    (modules / "prefetched_never.py").write_text("DONE = True\n")
+    workers.prefetch("prefetched_never")
+    workers.prefetched()
+    workers._launch_deferred()
+    assert "prefetched_never" not in sys.modules
+
+
+def _many_files(root: Path, count: int) -> None:
+    (root / "pyproject.toml").write_text('[project]\nname = "proj"\n')
+    package = root / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    client = "import httpx\n\n\ndef get(url):\n    with httpx.Client() as c:\n        return c.get(url)\n"
+    for index in range(count):
+        (package / f"m{index:03}.py").write_text(client if index % 10 == 0 else f"X = {index}\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "jobs", "expected"), [(["--diff"], 2, True), (["--diff"], 1, False), ([], 2, False)]
+)
+def test_the_fixer_is_imported_while_the_workers_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], jobs: int, expected: bool
+) -> None:
+    """Only for `--fix`/`--diff` with workers, and once they are forked; the diff is unchanged."""
+    _many_files(tmp_path, 410)  # enough files for the scan's pool
+    monkeypatch.chdir(tmp_path)
+    calls: list[tuple[str, int]] = []
+    real = workers.prefetch
+
+    def spy(module: str) -> None:
+        calls.append((module, len(multiprocessing.active_children())))
+        real(module)
+
+    monkeypatch.setattr(pipeline, "prefetch", spy)
+    result = CliRunner().invoke(app, ["scan", "--no-cache", "--jobs", str(jobs), *args, "app"])
+    assert result.exit_code == 0, result.output
+    if expected:
+        assert calls == [("pool_refactor.run.fixing", 2)]
+        monkeypatch.setattr(pipeline, "prefetch", real)
+        serial = CliRunner().invoke(app, ["scan", "--no-cache", "--jobs", "1", *args, "app"])
+        assert result.output == serial.output
+        assert "Would fix 41 site(s) in 41 file(s)." in result.output
+    else:
+        assert calls == []

@@ -192,6 +192,10 @@ def _select(lines: list[str], chosen: frozenset[str]) -> list[str]:
     kept: list[str] = []
     blocks: list[bool] = []
     for number, line in enumerate(lines, 1):
+        if "# section: " not in line and "# end section" not in line:  # no marker: three matches saved
+            if all(blocks):
+                kept.append(line)
+            continue
         start = _BLOCK_START.match(line)
         if start:
             blocks.append(bool(frozenset(start["names"].split(", ")) & chosen))
