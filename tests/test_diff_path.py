@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pool_refactor.cli import app
+from pool_refactor.fix import shared_module
 from pool_refactor.fix.app_integration import detect
-from pool_refactor.fix.shared_module import NO_APP, AppIntegration, restyle
+from pool_refactor.fix.shared_module import NO_APP, AppIntegration, restyle, template_text
 from pool_refactor.fix.style import ProjectStyle
 from pool_refactor.paths import DiscoveredFile
 from pool_refactor.run import pipeline, workers
@@ -168,6 +169,16 @@ def test_every_import_run_of_the_generated_module_is_sorted_wherever_it_is() -> 
     sorted_text = restyle(NESTED, ProjectStyle())
     assert NESTED.count("import sys\n") == 15
     assert sorted_text == _swapped(NESTED)
+
+
+def test_the_templates_are_read_through_the_import_system_when_not_in_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package imported from a zip file has no folder to read its templates from."""
+    on_disk = template_text(), template_text("test_http_client.py")
+    assert on_disk[0].startswith("# Template of the shared HTTP client module") and "def test_" in on_disk[1]
+    monkeypatch.setattr(shared_module, "__file__", str(tmp_path / "gone" / "shared_module.py"))
+    assert (template_text(), template_text("test_http_client.py")) == on_disk
 
 
 # --------------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ import re
 import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from importlib import resources
+from pathlib import Path
 from typing import NamedTuple
 
 import libcst as cst
@@ -157,9 +157,17 @@ NO_APP = AppIntegration()
 
 
 def template_text(name: str = "http_client.py") -> str:
-    """The source of a template (the full module or its tests, every section)."""
-    template = resources.files("pool_refactor.fix.templates").joinpath(name)
-    return template.read_text(encoding="utf-8")
+    """The source of a template (the full module or its tests, every section).
+
+    Read from the package's folder, as an installed package has it; through `importlib.resources`
+    only when that fails (a package imported from a zip file), since importing it and finding the
+    resource's reader cost about 6 ms of every `--fix` and `--diff`."""
+    try:
+        return (Path(__file__).parent / "templates" / name).read_text(encoding="utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files("pool_refactor.fix.templates").joinpath(name).read_text(encoding="utf-8")
 
 
 def _check_sections(sections: Iterable[str]) -> frozenset[str]:
