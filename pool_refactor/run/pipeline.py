@@ -152,7 +152,7 @@ def _scan_files(
             hash_files=cache is not None,
         )
     show_progress = options.progress and len(files) >= PROGRESS_THRESHOLD
-    fixing = (options.fix or options.diff) and effective_jobs(options.jobs) > 1
+    fixing = (options.fix or options.diff) and not options.add_noqa and effective_jobs(options.jobs) > 1
     with contextlib.ExitStack() as stack:
         advance: Callable[[], None] | None = None
         for done, (index, scanned) in enumerate(zip(pending, results, strict=True)):
