@@ -21,7 +21,7 @@ from pool_refactor.fix.app_integration import detect
 from pool_refactor.fix.shared_module import NO_APP, AppIntegration, restyle, template_text
 from pool_refactor.fix.style import ProjectStyle
 from pool_refactor.paths import DiscoveredFile
-from pool_refactor.run import pipeline, workers
+from pool_refactor.run import parallel, workers
 from pool_refactor.run.config import load_config
 from pool_refactor.run.suites import find_test_files, mocks_patch
 
@@ -253,33 +253,47 @@ def _many_files(root: Path, count: int) -> None:
     (package / "__init__.py").write_text("")
     client = "import httpx\n\n\ndef get(url):\n    with httpx.Client() as c:\n        return c.get(url)\n"
     for index in range(count):
-        (package / f"m{index:03}.py").write_text(client if index % 10 == 0 else f"X = {index}\n")
+        (package / f"m{index:03}.py").write_text(client if index % 10 == 9 else f"X = {index}\n")
 
 
 @pytest.mark.parametrize(
-    ("args", "jobs", "expected"), [(["--diff"], 2, True), (["--diff"], 1, False), ([], 2, False)]
+    ("args", "jobs", "files", "expected"),
+    [
+        (["--diff"], 2, 410, True),  # the file pool: started at the scan's first result
+        # The parse pool (its threshold lowered): the first file, not a candidate, is answered
+        # before the pool forks, so the import waits for the fork.
+        (["--diff"], 2, 40, True),
+        (["--diff"], 1, 410, False),
+        ([], 2, 410, False),
+    ],
 )
 def test_the_fixer_is_imported_while_the_workers_scan(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], jobs: int, expected: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    jobs: int,
+    files: int,
+    expected: bool,
 ) -> None:
     """Only for `--fix`/`--diff` with workers, and once they are forked; the diff is unchanged."""
-    _many_files(tmp_path, 410)  # enough files for the scan's pool
+    _many_files(tmp_path, files)
     monkeypatch.chdir(tmp_path)
-    calls: list[tuple[str, int]] = []
-    real = workers.prefetch
+    monkeypatch.setattr(parallel, "PARSE_POOL_MIN_BYTES", 1)  # any two candidates: the parse pool
+    launched: list[tuple[str, int]] = []
+    real = workers._launch
 
     def spy(module: str) -> None:
-        calls.append((module, len(multiprocessing.active_children())))
+        launched.append((module, len(multiprocessing.active_children())))
         real(module)
 
-    monkeypatch.setattr(pipeline, "prefetch", spy)
+    monkeypatch.setattr(workers, "_launch", spy)
     result = CliRunner().invoke(app, ["scan", "--no-cache", "--jobs", str(jobs), *args, "app"])
     assert result.exit_code == 0, result.output
+    assert not [t for t in threading.enumerate() if t.name.startswith("prefetch ")]
     if expected:
-        assert calls == [("pool_refactor.run.fixing", 2)]
-        monkeypatch.setattr(pipeline, "prefetch", real)
+        assert launched == [("pool_refactor.run.fixing", 2)]  # both workers were running
         serial = CliRunner().invoke(app, ["scan", "--no-cache", "--jobs", "1", *args, "app"])
         assert result.output == serial.output
-        assert "Would fix 41 site(s) in 41 file(s)." in result.output
+        assert f"Would fix {files // 10} site(s) in {files // 10} file(s)." in result.output
     else:
-        assert calls == []
+        assert launched == []
