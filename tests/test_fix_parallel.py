@@ -306,11 +306,13 @@ def test_small_runs_do_not_start_a_pool(tmp_path: Path, monkeypatch: pytest.Monk
     ("sizes", "jobs", "pool"),
     [
         ([100] * 2, 2, False),
-        ([100] * 3, 2, True),
+        ([100] * 7, 2, False),
+        ([100] * 8, 2, True),
+        ([10_500, 5_700, 5_300], 2, False),  # /tmp/svc's three: a pool costs more than it saves
         ([100] * 40, 1, False),
-        ([20_000], 8, False),  # one file: nothing to share
-        ([5_000, 5_000], 2, True),
-        ([3_000, 3_000], 2, False),
+        ([200_000], 8, False),  # one file: nothing to share
+        ([32 * 1024, 32 * 1024], 2, True),
+        ([30_000, 30_000], 2, False),
     ],
 )
 def test_pool_threshold(sizes: list[int], jobs: int, pool: bool) -> None:

@@ -115,7 +115,9 @@ def detect(files: Iterable[tuple[Path, str, bytes]]) -> Detected:
     metrics: list[tuple[str | None, str | None]] = []
     uses_prometheus = False
     for path, module, data in sorted(files, key=lambda file: file[0]):
-        django = django or _DJANGO_IMPORT.search(data) is not None
+        # The expression, anchored at line starts, tries every byte (40 ms on 235 files); the word
+        # it needs is found first by a substring search, which rejects nearly every file.
+        django = django or (b"django" in data and _DJANGO_IMPORT.search(data) is not None)
         if not any(mention in data for mention in _PARSED):
             continue
         try:

@@ -33,33 +33,37 @@ __all__ = ["FIX_POOL_MIN_BYTES", "FIX_POOL_MIN_FILES", "map_files"]
 
 T = TypeVar("T")
 
-FIX_POOL_MIN_FILES = 3
+FIX_POOL_MIN_FILES = 8
 """From this many files to rewrite on, they are rewritten in worker processes (also from two files
 of ``FIX_POOL_MIN_BYTES``); one file always stays in the parent, there is nothing to share.
 
-Measured on 2 cores, in CPU time because the machine was shared: starting two forked workers,
-sending them the files and collecting the rewrites costs 15-35 ms in all (7-10 ms of wall time
-for the start-up alone). Rewriting a file costs about 40 ms however small it is (libcst builds
-its matcher-based import visitors again for every file), plus about 23 us a byte (16 litellm
-files, 256 KB: 5.9 s). Two small files would gain nothing worth a fork (80 ms against 40 ms plus
-the start-up); three gain about 40 ms, and the margin grows with every file.
+What a pool costs is not its start-up. Starting two forked workers, sending them the files and
+collecting the rewrites costs 15-35 ms of CPU with a trivial task; with the real one, each worker's
+first file costs 20-25 ms more than in the parent (3,300-4,000 copy-on-write page faults on the
+pages of the parent's heap it touches, and caches the parent had warm), and the parent faults
+again on the pages it writes after the fork.
 
-Measured again for issue 16 (CPU time of each `rewrite_file` in one process, `--jobs 1`, the 22
-files of litellm 1.109.1 that `--diff` rewrites, load average 10 on the 2 cores): 25-90 ms for the
-files under 6 KB, and a least-squares fit of 56 ms plus 8.4 us a byte over all of them. One file
-is off the line: `llms/databricks/common_utils.py` (19 KB, 1.27 s), whose `import requests` inside a
-function sends the import removal to libcst's own scope analysis (`codemods.imports`). A file still
-costs tens of milliseconds however small, and two of them about the 15-35 ms of a pool, so the
-thresholds stand.
+Measured for issue 16 on /tmp/svc (3 files of 10.5, 5.7 and 5.3 KB, which take 85, 50-60 and
+36-41 ms to rewrite in one process): a pool of two costs 50-65 ms more CPU in that phase and
+0.05-0.12 s more over the whole `--diff` (paired runs at a load of 1-3), and is no faster: 1.26 s
+against 1.24 s at a load of 1.4 (medians of 12 runs), slower above, where its workers wait for a
+core. Three files split no better than 85 ms against 50 + 40 ms, each worker's first-file cost
+on top.
+
+Rewriting a file costs tens of milliseconds however small it is (libcst builds its matcher-based
+import visitors again for every file), plus a few microseconds a byte: the 22 files of litellm
+1.109.1 that `--diff` rewrites (256 KB) took 5.9 s in one process, a least-squares fit of 56 ms
+plus 8.4 us a byte at a load of 10. From eight files, or ``FIX_POOL_MIN_BYTES``, the work is
+several times the pool's cost, and a second worker saves more wall time than the CPU it adds.
 """
 
-FIX_POOL_MIN_BYTES = 8 * 1024
+FIX_POOL_MIN_BYTES = 64 * 1024
 """Two files totalling this many bytes are also worth a pool (see ``FIX_POOL_MIN_FILES``).
 
-Two files of 8 KiB take about 0.27 s to rewrite (2 x 40 ms + 8 KiB x 23 us): a second worker
-saves about 0.1 s for its 15-35 ms. Even the part of a rewrite no codemod can speed up (libcst
-parse, the re-scan and the compile check: about 2 us a byte and 1 ms a file) is about 20 ms
-there, so the pool would not lose much should the codemod get ten times faster.
+Two files of 32 KiB take about 0.4 s to rewrite in one process: a second worker saves about 0.15 s
+of wall time for the 50-100 ms of CPU it costs. Below that the two are about even on two cores
+(three files of 21.5 KB in all: see ``FIX_POOL_MIN_FILES``), and the pool loses both on a loaded
+machine, where the workers wait for a core.
 """
 
 

@@ -14,7 +14,7 @@ from pool_refactor.run.cache import ScanCache
 from pool_refactor.run.files import DiscoveryError, discover
 from pool_refactor.run.options import Options, Outcome
 from pool_refactor.run.project import ProjectFile, ProjectPass
-from pool_refactor.run.workers import effective_jobs
+from pool_refactor.run.workers import effective_jobs, prefetch, prefetched
 from pool_refactor.scan.findings import FileError, FileScan, Finding, ScanResult
 from pool_refactor.scan.rules import is_enabled
 
@@ -56,6 +56,7 @@ def run(options: Options) -> Outcome:
         result.findings = [replace(f, suppressed=True) if id(f) in annotated else f for f in result.findings]
         return outcome
     if options.fix or options.diff:
+        prefetched()
         from pool_refactor.run.fixing import apply_fixes
 
         apply_fixes(files, result, options, outcome)
@@ -151,9 +152,15 @@ def _scan_files(
             hash_files=cache is not None,
         )
     show_progress = options.progress and len(files) >= PROGRESS_THRESHOLD
+    fixing = (options.fix or options.diff) and not options.add_noqa and effective_jobs(options.jobs) > 1
     with contextlib.ExitStack() as stack:
         advance: Callable[[], None] | None = None
         for done, (index, scanned) in enumerate(zip(pending, results, strict=True)):
+            if done == 0 and fixing:
+                # The fixer's imports, while the workers scan (`workers.prefetch`); after the first
+                # result, so the scan's workers are forked already. In one process it would only
+                # take turns with the scan.
+                prefetch("pool_refactor.run.fixing")
             if done == 0 and show_progress:
                 # Started after the first result, so the worker processes are forked before
                 # the progress bar's refresh thread exists.

@@ -84,11 +84,24 @@ def _ini_paths(path: Path, section: str) -> list[str]:
 
 _PATCHES = re.compile(rb"\b(?:patch(?:\.object|\.multiple)?|setattr)\(")
 _MOCKING = re.compile(rb"\b(?:unittest\.mock|import mock|from mock import|mocker|monkeypatch)\b")
+_PATCHING_WORDS = (b"patch", b"setattr(")
+"""Every match of `_PATCHES` contains one of these."""
+_MOCKING_WORDS = (b"mock", b"monkeypatch")
+"""Every match of `_MOCKING` contains one of these."""
 
 
 def mocks_patch(data: bytes) -> bool:
     """Whether a module not named like a test patches things: a test helper shipped with the code
-    (`request_test_lib.py`, `testing.py`) that the project's tests call to mock HTTP."""
+    (`request_test_lib.py`, `testing.py`) that the project's tests call to mock HTTP.
+
+    Every scanned file is checked, and the expressions, which start at a word boundary and so have
+    no literal prefix for `re` to search for, try every byte (50 ms on a 356-file tree, 0.5 s on
+    litellm); the words they need are found by a substring search first, which rejects nearly every
+    file (all but 9 of the 356, 49 of litellm's 3,019) in a tenth of that."""
+    if not any(word in data for word in _MOCKING_WORDS):
+        return False
+    if not any(word in data for word in _PATCHING_WORDS):
+        return False
     return bool(_MOCKING.search(data)) and bool(_PATCHES.search(data))
 
 
@@ -100,20 +113,42 @@ def find_test_files(
     root = config.project_root
     folders = [root / p for p in testpaths(root)] or [root / p for p in _DEFAULT_FOLDERS]
     found: dict[Path, Path] = {}
+    resolved = _Resolver()
     for folder in folders:
         if folder.exists():
             for item in discover([folder], config, exclude):
                 if not isinstance(item, DiscoveryError):
-                    found.setdefault(item.path.resolve(), item.path)
+                    found.setdefault(resolved(item.path), item.path)
     for item in discover([root], config, exclude):
         if not isinstance(item, DiscoveryError) and is_test_name(item.path.name):
-            found.setdefault(item.path.resolve(), item.path)
+            found.setdefault(resolved(item.path), item.path)
     for file in scanned:  # scanned files named like tests (a project root outside the scan, say)
         if is_test_name(file.path.name):
-            found.setdefault(file.path.resolve(), file.path)
-        elif file.path.resolve() not in found and mocks_patch(_head(file.path)):
-            found[file.path.resolve()] = file.path
+            found.setdefault(resolved(file.path), file.path)
+            continue
+        key = resolved(file.path)
+        if key not in found and mocks_patch(_head(file.path)):
+            found[key] = file.path
     return [found[key] for key in sorted(found)]
+
+
+class _Resolver:
+    """`path.resolve()`, with each folder resolved once.
+
+    Resolving walks every part of a path with an `lstat`; every scanned file is resolved here, and
+    a tree has far fewer folders than files (356 files in 46 folders: 9 ms down to 2 ms). A file
+    that is itself a symbolic link, or a name `resolve` would interpret, is resolved in full."""
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, Path] = {}
+
+    def __call__(self, path: Path) -> Path:
+        if path.name in ("", ".", "..") or path.is_symlink():
+            return path.resolve()
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            folder = self._folders[path.parent] = path.parent.resolve()
+        return folder / path.name
 
 
 def _head(path: Path) -> bytes:

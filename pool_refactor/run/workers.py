@@ -7,6 +7,8 @@ Both need the same four things, so they live here once:
   parent has imported or loaded is inherited for free); ``spawn`` elsewhere.
 * **Ctrl-C is the parent's**: workers ignore SIGINT; the parent cancels what is queued and waits for
   what is running, instead of every worker printing its own KeyboardInterrupt traceback.
+* **No fork while a module is being imported in a thread** (``prefetch``): every pool starts here,
+  and waits for that import first.
 * **A worker that dies costs one item, not the run.** ``concurrent.futures`` rather than
   ``multiprocessing.Pool`` because a dead worker makes ``Pool.imap`` wait forever, while the
   executor raises ``BrokenProcessPool``. What has no result yet is then retried one item at a time
@@ -17,14 +19,16 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # imported where a pool starts: a warm run that needs none never loads them
+    import threading
     from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.context import BaseContext
 
-__all__ = ["isolate", "map_in_order", "mp_context", "start"]
+__all__ = ["isolate", "map_in_order", "mp_context", "prefetch", "prefetched", "start"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -39,11 +43,77 @@ def mp_context() -> BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+_prefetching: list[threading.Thread] = []
+_deferred: list[str] = []
+
+
+def prefetch(module: str) -> None:
+    """Import ``module`` in a thread of this process while it waits for its workers.
+
+    ``--fix`` and ``--diff`` need libcst and the fixer after the scan (0.2-0.25 s of imports, most
+    of it libcst building its node classes); the scan's workers keep the cores busy, but the parent
+    mostly waits for their results, so the import is done by the time the scan is (the scan takes
+    longer by about half of it on two cores, the run shorter by the other half).
+
+    No process is forked while the thread may hold an import lock (the child would inherit it held):
+    the thread starts at once only when workers are running (forked already), else right after the
+    next pool's workers are forked (``map_in_order``), or never, if no pool starts (the module is
+    then imported where it is used, with nothing to overlap); and ``start`` waits for it before
+    it forks again. An import that fails here fails again, with its traceback, where the module is
+    imported for use, after ``prefetched``."""
+    if _workers_running():
+        _launch(module)
+    else:
+        _deferred.append(module)
+
+
+def _workers_running() -> bool:
+    """Whether worker processes of this process are alive: its pool has forked them already (a
+    ``ProcessPoolExecutor`` forks all its workers at its first task). Never imports anything."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is not None and bool(multiprocessing.active_children())
+
+
+def _launch(module: str) -> None:
+    import importlib
+    import threading
+
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception:  # reported where the module is imported for use
+            return
+
+    thread = threading.Thread(target=load, name=f"prefetch {module}", daemon=True)
+    _prefetching.append(thread)
+    thread.start()
+
+
+def _launch_deferred() -> None:
+    """The imports ``prefetch`` put off until workers run: called once a pool's are forked."""
+    while _deferred:
+        _launch(_deferred.pop(0))
+
+
+def prefetched() -> None:
+    """Wait for the imports ``prefetch`` started, and forget those it put off: before using what
+    they import, and before a fork."""
+    _deferred.clear()
+    _wait_prefetching()
+
+
+def _wait_prefetching() -> None:
+    while _prefetching:
+        _prefetching.pop().join()
+
+
 def start(
     workers: int, initializer: Initializer | None = None, initargs: tuple[Any, ...] = ()
 ) -> ProcessPoolExecutor:
     """A pool of ``workers`` processes that leave Ctrl-C to the parent, then run ``initializer``."""
     from concurrent.futures import ProcessPoolExecutor
+
+    _wait_prefetching()  # no fork while a thread imports (see `prefetch`)
 
     return ProcessPoolExecutor(
         workers, mp_context=mp_context(), initializer=_init_worker, initargs=(initializer, initargs)
@@ -78,6 +148,7 @@ def map_in_order(
     try:
         for index in sorted(range(len(items)), key=lambda i: (-sizes[i], i)):
             futures[index] = executor.submit(task, items[index])
+        _launch_deferred()  # the workers are forked (at the first task)
         for index in range(len(items)):
             try:
                 result = futures[index].result()
