@@ -56,7 +56,8 @@ def test_parts_give_the_tree_of_the_whole_text(part_chars: int) -> None:
     assert _dump(parse_in_parts(text, part_chars)) == _dump(ast.parse(text))
 
 
-def test_a_long_text_is_parsed_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the length of each text `ast.parse` is given (leading blank lines aside)."""
     parsed: list[int] = []
     original = ast.parse
 
@@ -65,6 +66,11 @@ def test_a_long_text_is_parsed_in_parts(monkeypatch: pytest.MonkeyPatch) -> None
         return original(source, filename=filename)
 
     monkeypatch.setattr(ast, "parse", counting)
+    return parsed
+
+
+def test_a_long_text_is_parsed_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = _count_parses(monkeypatch)
     text = _module(40)
     parse_in_parts(text, 200)
     assert len(parsed) > 10
@@ -209,14 +215,7 @@ def test_the_scan_reads_a_long_module_in_parts_and_finds_the_same(monkeypatch: p
     long = CLIENT + FILLING + CLIENT.replace("fetch", "fetch_again")
     assert len(long) >= 2 * PART_CHARS
     expected = _scan_whole(long, monkeypatch)
-    parsed: list[int] = []
-    original = ast.parse
-
-    def counting(source: str, filename: str = "<unknown>") -> ast.Module:
-        parsed.append(len(source.lstrip("\n")))
-        return original(source, filename=filename)
-
-    monkeypatch.setattr(ast, "parse", counting)
+    parsed = _count_parses(monkeypatch)
     got = analyze.scan_loaded(decode_source(long.encode()), "long.py")
     assert len(parsed) > 1 and max(parsed) < len(long), "parsed in parts"
     assert got == expected
