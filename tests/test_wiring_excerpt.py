@@ -136,6 +136,36 @@ CASES: dict[str, dict[str, str]] = {
             + _indented(FILLER.replace("helper_", "b_more_"))
         ),
     },
+    # A shutdown handler one block deeper than the application (found in review): the block that
+    # holds it is kept whole, so the close still goes at the end of the handler.
+    "shutdown_handler_in_an_if_inside_the_apps_block": {
+        "shop/__init__.py": "",
+        "shop/main.py": (
+            "from fastapi import FastAPI\n\nTESTING = False\n"
+            + FILLER
+            + "\n\nif True:\n"
+            + _indented(FILLER.replace("helper_", "in_"))
+            + "\n    app = FastAPI()\n    x = 1\n    if not TESTING:\n"
+            + "        @app.on_event('shutdown')\n        async def close_things():\n"
+            + "            print('bye')\n"
+            + "    y = 2\n"
+            + _indented(FILLER.replace("helper_", "after_"))
+        ),
+    },
+    "shutdown_handler_in_a_try_inside_the_apps_block": {
+        "shop/__init__.py": "",
+        "shop/main.py": (
+            "from fastapi import FastAPI\n"
+            + FILLER
+            + "\n\nif True:\n"
+            + _indented(FILLER.replace("helper_", "in_"))
+            + "\n    app = FastAPI()\n    try:\n"
+            + "        @app.on_event('shutdown')\n        async def close_things():\n"
+            + "            print('bye')\n"
+            + "    except ImportError:\n        pass\n"
+            + _indented(FILLER.replace("helper_", "after_"))
+        ),
+    },
     "shutdown_handler_and_semicolons_no_final_newline": {
         "shop/__init__.py": "",
         "shop/main.py": (

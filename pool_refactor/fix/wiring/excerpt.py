@@ -130,6 +130,16 @@ def _block_indent(
     return indent
 
 
+def _cut_into(node: ast.stmt, inner: set[int]) -> bool:
+    """Whether to cut into `node`, a statement of `inner`: only when it holds another (it is on an
+    application's chain). A statement kept for what its lines say (an `on_event` handler, a
+    registration), such as an `if not TESTING:` around a shutdown handler, is kept whole: its own
+    statements are what the wiring reads."""
+    return id(node) in inner and any(
+        id(child) in inner for child in ast.walk(node) if child is not node and isinstance(child, ast.stmt)
+    )
+
+
 def _inner_gaps(text: str, starts: list[int], node: ast.stmt, inner: set[int]) -> list[tuple[int, int, str]]:
     """The runs of lines to leave out inside `node` (a statement that holds one of `inner`): in each
     of its blocks, what is not in `inner` nor right after a statement that is; as (first line, last
@@ -151,7 +161,7 @@ def _inner_gaps(text: str, starts: list[int], node: ast.stmt, inner: set[int]) -
                 if run is not None:
                     gaps.append((run, previous_last, indent))
                     run = None
-                if len(members) == 1 and id(block[members[0]]) in inner:
+                if len(members) == 1 and _cut_into(block[members[0]], inner):
                     gaps.extend(_inner_gaps(text, starts, block[members[0]], inner))
             elif run is None:
                 run = first
@@ -225,7 +235,8 @@ def cut(
                 gap_start = None
             members = groups[position][2]
             node = tree.body[members[0]]
-            inside = _inner_gaps(text, starts, node, held) if len(members) == 1 and id(node) in held else []
+            whole = len(members) != 1 or not _cut_into(node, held)
+            inside = [] if whole else _inner_gaps(text, starts, node, held)
             for first, last, indent in inside:
                 pieces.append(text[start : offset(first - 1)])
                 leave_out(offset(first - 1), offset(last), indent)
