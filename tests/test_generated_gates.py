@@ -104,6 +104,15 @@ def _run(root: Path, *args: str) -> str:
     return "" if result.returncode == 0 else f"{args[:3]}: {result.stdout}{result.stderr}"
 
 
+def _fully_covered(root: Path, tests: str, module: str, data: tuple[str, ...] = ()) -> str:
+    """Plain pytest of `tests` (no plugin, warnings are errors) under coverage with branches, then
+    the report at 100% of `module` and `tests`: '' when both pass, else the first one's output."""
+    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
+    run = (sys.executable, "-m", "coverage", "run", *data, "--branch", "--source", ".", *pytest_run)
+    report = (sys.executable, "-m", "coverage", "report", *data, "--show-missing", "--fail-under", "100")
+    return _run(root, *run, tests) or _run(root, *report, "--include", f"{module},{tests}")
+
+
 @pytest.mark.parametrize("target", ["py39", "py313"])
 def test_ruff_all_rules_at_79(project: Path, target: str) -> None:
     config = project / f"ruff-{target}.toml"
@@ -143,13 +152,8 @@ def test_type_checkers(project: Path) -> None:
 def test_the_tests_cover_every_line_and_branch(project: Path, index: int) -> None:
     """Plain pytest (no plugin, warnings are errors) under coverage with branches: 100% of the
     rendering and of its tests."""
-    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
-    data = f"--data-file=.coverage.{index}"
-    run = (sys.executable, "-m", "coverage", "run", data, "--branch", "--source", ".", *pytest_run)
-    assert _run(project, *run, f"tests{index}/test_http_client.py") == ""
-    files = f"pkg{index}/http_client.py,tests{index}/test_http_client.py"
-    report = (sys.executable, "-m", "coverage", "report", data, "--show-missing", "--fail-under", "100")
-    assert _run(project, *report, "--include", files) == ""
+    tests, module = f"tests{index}/test_http_client.py", f"pkg{index}/http_client.py"
+    assert _fully_covered(project, tests, module, (f"--data-file=.coverage.{index}",)) == ""
 
 
 SHOP = """\
@@ -322,11 +326,7 @@ def test_the_styled_tests_still_cover_everything(tmp_path: Path) -> None:
     (root / "tests" / "__init__.py").write_text('"""Tests."""\n')
     tests = render_tests(SECTIONS, "pkg.http_client", style=style)
     (root / "tests" / "test_http_client.py").write_text(tests)
-    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
-    run = (sys.executable, "-m", "coverage", "run", "--branch", "--source", ".", *pytest_run)
-    assert _run(root, *run, "tests/test_http_client.py") == ""
-    report = (sys.executable, "-m", "coverage", "report", "--show-missing", "--fail-under", "100")
-    assert _run(root, *report, "--include", "pkg/http_client.py,tests/test_http_client.py") == ""
+    assert _fully_covered(root, "tests/test_http_client.py", "pkg/http_client.py") == ""
 
 
 def test_fix_renders_both_files_in_the_project_style(tmp_path: Path) -> None:
@@ -518,11 +518,7 @@ def test_overrides_keep_the_tests_covering_everything(overrides: Path, variant: 
     """The decorated module still passes its tests at 100% of lines and branches (typing's
     `override` needs Python 3.12, which the suite may not run on: checked by the type checkers)."""
     project = overrides / variant
-    pytest_run = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "-W", "error")
-    run = (sys.executable, "-m", "coverage", "run", "--branch", "--source", ".", *pytest_run)
-    assert _run(project, *run, "tests0/test_http_client.py") == ""
-    report = (sys.executable, "-m", "coverage", "report", "--show-missing", "--fail-under", "100")
-    assert _run(project, *report, "--include", "pkg0/http_client.py,tests0/test_http_client.py") == ""
+    assert _fully_covered(project, "tests0/test_http_client.py", "pkg0/http_client.py") == ""
 
 
 def test_fix_writes_both_files_as_beets_and_zulip_configure_their_tools(tmp_path: Path) -> None:
