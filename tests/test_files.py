@@ -69,9 +69,34 @@ def test_walks_python_files_in_sorted_order(root: Path) -> None:
 def test_paths_are_joined_from_what_the_user_gave(root: Path) -> None:
     make_tree(root, {"src/app/x.py": ""})
     (item,) = discover([Path("src")], load_config(root))
-    assert item == DiscoveredFile(Path("src/app/x.py"), "src/app/x.py")
+    assert item == DiscoveredFile("src/app/x.py", "src/app/x.py")
+    assert item.path == Path("src/app/x.py")
     (item,) = discover([root / "src"], load_config(root))
-    assert item == DiscoveredFile(root / "src/app/x.py", "src/app/x.py")
+    assert item == DiscoveredFile(str(root / "src/app/x.py"), "src/app/x.py")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (".", ["a.py", "pkg/b.py"]),
+        ("./", ["a.py", "pkg/b.py"]),
+        ("./pkg/", ["pkg/b.py"]),
+        ("pkg//", ["pkg/b.py"]),
+        ("./pkg/./", ["pkg/b.py"]),
+        ("pkg/b.py", ["pkg/b.py"]),
+        ("./pkg/b.py", ["pkg/b.py"]),
+    ],
+)
+def test_paths_given_are_spelt_as_a_path_would_spell_them(
+    root: Path, given: str, expected: list[str]
+) -> None:
+    """Names are joined as strings (no `Path` per file), yet come out as `Path` would normalise them:
+    the cache is keyed by them and the fix writes to them."""
+    make_tree(root, {"a.py": "", "pkg/b.py": ""})
+    for spelt in (given, Path(given)):  # the CLI gives `Path`s; a caller of the API may give strings
+        found = list(discover([spelt], load_config(root)))  # type: ignore[list-item]
+        assert [item.given for item in found] == expected
+        assert [str(item.path) for item in found] == expected
 
 
 def test_display_is_relative_to_the_working_directory(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,9 @@ try:
 except SystemExit:
     pass
 sys.stdout.flush()
-print("\\nMODULES=" + json.dumps(sorted(sys.modules)), file=sys.stderr)
+from pool_refactor.__main__ import Deferred
+really = sorted(name for name, module in sys.modules.items() if not isinstance(module, Deferred))
+print("\\nMODULES=" + json.dumps(really), file=sys.stderr)
 """
 
 
@@ -89,6 +91,9 @@ def test_a_warm_scan_loads_no_scanner(project: Path) -> None:
     assert not loaded(modules, "hashlib")
     assert not loaded(modules, "_hashlib")
     assert not loaded(modules, "pool_refactor.scan.source")
+    # typer imports subprocess for shell completion, which a scan never uses: the entry point defers
+    # it (`pool_refactor.__main__.DEFERRED`).
+    assert not loaded(modules, "subprocess")
 
 
 def test_files_answered_by_content_load_no_scanner(project: Path) -> None:
@@ -119,3 +124,30 @@ def test_the_commands_signatures_are_not_strings() -> None:
         annotations = inspect.get_annotations(command)
         assert annotations
         assert not [name for name, value in annotations.items() if isinstance(value, str)]
+
+
+def test_a_deferred_module_loads_when_first_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `DEFERRED` relies on: a module imported early gets a stand-in, which becomes the real
+    module on first use, for the module that imported it early and for everyone after."""
+    from pool_refactor.__main__ import Deferred, defer
+
+    (tmp_path / "deferred_probe.py").write_text("VALUE = 42\nLOADS = []\nLOADS.append(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "deferred_probe", raising=False)
+    json_module = sys.modules["json"]
+
+    defer(("deferred_probe", "json"))
+    assert sys.modules["json"] is json_module  # already imported: left alone
+    import deferred_probe as early  # type: ignore[import-not-found]
+
+    assert isinstance(early, Deferred)
+    assert "VALUE" not in vars(early)  # not run yet
+    from deferred_probe import VALUE  # type: ignore[import-not-found]
+
+    assert VALUE == 42
+    real = sys.modules["deferred_probe"]
+    assert not isinstance(real, Deferred)
+    assert real.__file__ == str(tmp_path / "deferred_probe.py")
+    assert early.VALUE == 42 and early.LOADS is real.LOADS == [1]  # run once, shared
+    assert not hasattr(early, "missing")  # a missing name is missing, as on the real module
+    monkeypatch.delitem(sys.modules, "deferred_probe")

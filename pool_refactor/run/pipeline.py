@@ -78,7 +78,7 @@ def _restore_imported(
     """A rewritten file's findings are those of its scan after the fix (`run.fixing`), which sees
     one file: give it back its calls of other modules' exports, where they stand now."""
     present = {id(f) for f in result.findings}
-    paths = {file.display: str(file.path) for file in files}
+    paths = {file.display: file.given for file in files}
     for display, found in imported.items():
         old = {id(f) for f in found}
         if old <= present:
@@ -128,7 +128,7 @@ def _scan_files(
     if options.use_cache:
         cache = ScanCache.load(options.config.project_root / options.config.cache_dir)
     cwd = os.getcwd()
-    absolute = [os.path.join(cwd, file.path) for file in files]  # the cache's key for each file
+    absolute = [os.path.join(cwd, file.given) for file in files]  # the cache's key for each file
     scans: list[FileScan | None] = [None] * len(files)
     digests: list[str | None] = [None] * len(files)
     pending: list[int] = []
@@ -140,7 +140,7 @@ def _scan_files(
             assert cache is not None
             scans[index] = hit
             digests[index] = cache.stats[absolute[index]][3]
-    tasks = [(str(files[i].path), files[i].display) for i in pending]
+    tasks = [(files[i].given, files[i].display) for i in pending]
     results: Iterable[Scanned] = ()
     if tasks:  # a warm run with every file answered by the cache imports none of the scanning
         from pool_refactor.run.parallel import scan_files
