@@ -64,6 +64,10 @@ class FixPlan:
 
 @dataclass(frozen=True)
 class Finding:
+    """One construction site and the verdict on it: what the reports print, the cache keeps and the
+    fixer acts on. (With a docstring of its own, `dataclass` need not build one from the signature,
+    which was a millisecond of every run's start.)"""
+
     path: str
     """Relative to the current directory, with `/` separators."""
     line: int
@@ -102,6 +106,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class FileError:
+    """A file the run could not read, parse or write: reported, skipped, and the run exits 2."""
+
     path: str
     message: str
     stage: str = "scan"
