@@ -123,6 +123,32 @@ def test_httpx_resends_only_after_a_failure_on_a_reused_connection(hc: ModuleTyp
         _run(hc, main(), threads=3)
 
 
+def test_aiohttp_resend_never_takes_another_kept_alive_connection(hc: ModuleType) -> None:
+    """aiohttp sends an idempotent request again once, after it failed on a reused
+    connection. Three kept-alive connections, the first two closed by the server as
+    the request arrives: the resend must not take the second one (it would fail the
+    request, as it did under load in the suite), but a connection opened for it. The
+    third, kept-alive and healthy, is dropped too: the server that closed two may be
+    closing it as well."""
+    send = _client(hc, "aiohttp")
+    with FaultServer() as server:
+
+        async def main() -> None:
+            held = [asyncio.ensure_future(send("GET", server.url + "/hold")) for _ in range(3)]
+            while server.held < 3:
+                await asyncio.sleep(0.01)
+            server.release()
+            assert await asyncio.gather(*held) == [200, 200, 200]
+            server.drop_on_reuse = 2
+            assert await send("GET", server.url + "/") == 200
+            assert (server.dropped, server.connections, server.requests) == (1, 4, 5)
+            server.drop_on_reuse = 0
+            assert await send("GET", server.url + "/") == 200  # reuses the new connection
+            assert (server.dropped, server.connections, server.requests) == (1, 4, 6)
+
+        _run(hc, main())
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_server_closing_connections_at_random(hc: ModuleType, library: str) -> None:
     send = _client(hc, library)
