@@ -68,6 +68,10 @@ Sharing adds no wait and no failure that a client per call did not have:
 * An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) with its
   body in memory that fails on a kept-alive connection the server has just
   closed, before any response, is sent again.
+# section: aiohttp
+  aiohttp sends it again once, and on a new connection: a server that
+  closed one kept-alive connection may be closing the others too.
+# end section
 
 Sizes and timeouts come from environment variables, read when a client is
 built. Unset, the client library's own default applies, except for the
@@ -201,7 +205,8 @@ import urllib3  # section: requests, urllib3
 if TYPE_CHECKING:
     from collections.abc import (
         AsyncGenerator,
-        Callable,  # section: httpx-async, httpx-sync, requests, urllib3
+        Awaitable,  # section: aiohttp
+        Callable,
         Iterator,  # section: httpx-sync
     )
 
@@ -1404,17 +1409,19 @@ class _Connector(aiohttp.TCPConnector):
     async def connect(
         self,
         req: aiohttp.ClientRequest,
-        traces: list[aiohttp.tracing.Trace],
-        timeout: aiohttp.ClientTimeout,
+        *args: object,
+        **kwargs: object,
     ) -> _Conn:
         """Return a connection whose peer has not closed it.
 
         Each kept-alive connection refused is closed, so this ends at the
         latest when the host has no idle connection left.
         """
+        connect = cast("Callable[..., Awaitable[_Conn]]", super().connect)
+        traces = args[0] if args else kwargs.get("traces")
         resend = _resending(traces)
         while True:
-            connection = await super().connect(req, traces, timeout)
+            connection = await connect(req, *args, **kwargs)
             protocol = cast("_Protocol", connection.protocol)
             if protocol not in _handed_out:
                 break  # opened for this request

@@ -869,18 +869,22 @@ def test_aiohttp_resends_on_a_new_connection(
         """Send a request, its redirect, another one and their resends."""
         session = http_client.get_aiohttp_session()
         connector: Any = session.connector
+
+        async def ask(traces: list[object]) -> _Connection:
+            """Ask for a connection as aiohttp does."""
+            asked = connector.connect(None, traces=traces, timeout=None)
+            connection: _Connection = await asked
+            return connection
+
         call: list[object] = []
-        handed_out: list[_Connection] = [
-            await connector.connect(None, call, None),
-        ]
-        handed_out.append(await connector.connect(None, call, None))
+        handed_out = [await ask(call), await ask(call)]
         call = []
-        handed_out.append(await connector.connect(None, call, None))
+        handed_out.append(await ask(call))
         failed.connected = False
-        handed_out.append(await connector.connect(None, call, None))
+        handed_out.append(await ask(call))
         call = []
-        await connector.connect(None, call, None)  # dropped, collected
-        await connector.connect(None, call, None)
+        await ask(call)  # dropped, collected
+        await ask(call)
         return handed_out
 
     handed_out = asyncio.run(main())
@@ -892,7 +896,7 @@ def test_aiohttp_resends_on_a_new_connection(
 def _handing_out(connections: list[_Connection]) -> Callable[..., object]:
     """Return a `connect` that hands out the next prepared connection."""
 
-    async def connect(*_args: object) -> _Connection:
+    async def connect(*_args: object, **_kwargs: object) -> _Connection:
         """Hand out the next prepared connection."""
         return connections.pop(0)
 
