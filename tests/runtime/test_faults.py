@@ -3,7 +3,10 @@
 * A kept-alive connection the server closed just as a request was sent on it (the
   server's idle timeout racing the request): an idempotent request is sent again.
 * A server that closes kept-alive connections at random (after a quarter of its
-  responses, without saying so in the response), or once idle a random 0-20 ms.
+  responses, without saying so in the response, at once or 2 ms later), or once idle
+  a random 0-20 ms.
+* Two kept-alive connections in a row closed as the request arrives: aiohttp's single
+  resend must get a new connection.
 * A server restart between requests.
 * The DNS failure of one host, while another host is served.
 
@@ -154,6 +157,28 @@ def test_server_closing_connections_at_random(hc: ModuleType, library: str) -> N
     send = _client(hc, library)
     rng = random.Random(15)
     with FaultServer(close_rate=0.25) as server:
+
+        async def caller() -> None:
+            for _ in range(15):
+                assert await send("GET", server.url + "/") == 200
+                await asyncio.sleep(rng.uniform(0, 0.01))
+
+        async def main() -> None:
+            await asyncio.gather(*(caller() for _ in range(8)))
+
+        _run(hc, main(), threads=8)
+        assert server.requests >= 120  # including resent ones
+        assert server.connections < server.requests  # still reused
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_server_closing_connections_shortly_after_a_response(hc: ModuleType, library: str) -> None:
+    """As above, but the server closes 2 ms after the response: callers often send a
+    request on a connection about to close, and the resend may take another one in the
+    same state (aiohttp resends once: on a new connection)."""
+    send = _client(hc, library)
+    rng = random.Random(15)
+    with FaultServer(close_rate=0.25, close_delay=0.002) as server:
 
         async def caller() -> None:
             for _ in range(15):
