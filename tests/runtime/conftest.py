@@ -26,20 +26,32 @@ def _https_server() -> Iterator[LocalServer]:
         yield server
 
 
+def _fresh(server: LocalServer) -> LocalServer:
+    """`server` running, with its counters at zero and no connection open.
+
+    An earlier test may leave connections open for a while: a client closed while its
+    requests were in flight leaves theirs to the garbage collector (httpx does so), and a
+    handler may still be sleeping on a request its client gave up. Tests that wait for the
+    server to see a close (`open_connections == n`) would wait for those too, and fail
+    after their patience, depending on which tests ran before on the same worker; so the
+    server is restarted, which closes them."""
+    server.start()
+    if server.open_connections:
+        server.restart()
+    server.reset_counts()
+    return server
+
+
 @pytest.fixture
 def server(_http_server: LocalServer) -> LocalServer:
-    """A plain HTTP server shared by the session, with its counters at zero."""
-    _http_server.start()
-    _http_server.reset_counts()
-    return _http_server
+    """A plain HTTP server shared by the session, fresh (`_fresh`)."""
+    return _fresh(_http_server)
 
 
 @pytest.fixture
 def tls_server(_https_server: LocalServer) -> LocalServer:
-    """An HTTPS server (trustme CA) shared by the session, with its counters at zero."""
-    _https_server.start()
-    _https_server.reset_counts()
-    return _https_server
+    """An HTTPS server (trustme CA) shared by the session, fresh (`_fresh`)."""
+    return _fresh(_https_server)
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,9 @@ client sent a request on it: the request is read and the connection closed with 
 answer. `idle_close=(low, high)` closes each connection once it has been idle for a
 random time in that range, as servers and load balancers do; `close_rate=p` closes
 a connection right after a response with probability p, without saying so in the
-response (a worker recycled, a proxy dropping connections).
+response (a worker recycled, a proxy dropping connections); with `close_delay=s`, s
+seconds after it (a worker that exits once its answer is out): a request the client
+sends meanwhile on that connection is never answered.
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ class FaultServer:
         *,
         idle_close: tuple[float, float] | None = None,
         close_rate: float = 0.0,
+        close_delay: float = 0.0,
         hold_limit: float = 30.0,
     ) -> None:
         self.idle_close = idle_close
         self.close_rate = close_rate
+        self.close_delay = close_delay
         self.hold_limit = hold_limit
         self.port = 0
         self.connections = 0
@@ -143,6 +147,8 @@ class FaultServer:
                 await writer.drain()
                 served += 1
                 if self.close_rate and random.random() < self.close_rate:
+                    if self.close_delay:
+                        await asyncio.sleep(self.close_delay)
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
             return

@@ -3,7 +3,10 @@
 * A kept-alive connection the server closed just as a request was sent on it (the
   server's idle timeout racing the request): an idempotent request is sent again.
 * A server that closes kept-alive connections at random (after a quarter of its
-  responses, without saying so in the response), or once idle a random 0-20 ms.
+  responses, without saying so in the response, at once or 2 ms later), or once idle
+  a random 0-20 ms.
+* Two kept-alive connections in a row closed as the request arrives: aiohttp's single
+  resend must get a new connection.
 * A server restart between requests.
 * The DNS failure of one host, while another host is served.
 
@@ -123,11 +126,59 @@ def test_httpx_resends_only_after_a_failure_on_a_reused_connection(hc: ModuleTyp
         _run(hc, main(), threads=3)
 
 
+def test_aiohttp_resend_never_takes_another_kept_alive_connection(hc: ModuleType) -> None:
+    """aiohttp sends an idempotent request again once, after it failed on a reused
+    connection. Three kept-alive connections, the first two closed by the server as
+    the request arrives: the resend must not take the second one (it would fail the
+    request, as it did under load in the suite), but a connection opened for it. The
+    third, kept-alive and healthy, is dropped too: the server that closed two may be
+    closing it as well."""
+    send = _client(hc, "aiohttp")
+    with FaultServer() as server:
+
+        async def main() -> None:
+            held = [asyncio.ensure_future(send("GET", server.url + "/hold")) for _ in range(3)]
+            while server.held < 3:
+                await asyncio.sleep(0.01)
+            server.release()
+            assert await asyncio.gather(*held) == [200, 200, 200]
+            server.drop_on_reuse = 2
+            assert await send("GET", server.url + "/") == 200
+            assert (server.dropped, server.connections, server.requests) == (1, 4, 5)
+            server.drop_on_reuse = 0
+            assert await send("GET", server.url + "/") == 200  # reuses the new connection
+            assert (server.dropped, server.connections, server.requests) == (1, 4, 6)
+
+        _run(hc, main())
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_server_closing_connections_at_random(hc: ModuleType, library: str) -> None:
     send = _client(hc, library)
     rng = random.Random(15)
     with FaultServer(close_rate=0.25) as server:
+
+        async def caller() -> None:
+            for _ in range(15):
+                assert await send("GET", server.url + "/") == 200
+                await asyncio.sleep(rng.uniform(0, 0.01))
+
+        async def main() -> None:
+            await asyncio.gather(*(caller() for _ in range(8)))
+
+        _run(hc, main(), threads=8)
+        assert server.requests >= 120  # including resent ones
+        assert server.connections < server.requests  # still reused
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_server_closing_connections_shortly_after_a_response(hc: ModuleType, library: str) -> None:
+    """As above, but the server closes 2 ms after the response: callers often send a
+    request on a connection about to close, and the resend may take another one in the
+    same state (aiohttp resends once: on a new connection)."""
+    send = _client(hc, library)
+    rng = random.Random(15)
+    with FaultServer(close_rate=0.25, close_delay=0.002) as server:
 
         async def caller() -> None:
             for _ in range(15):

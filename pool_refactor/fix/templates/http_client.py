@@ -68,6 +68,10 @@ Sharing adds no wait and no failure that a client per call did not have:
 * An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) with its
   body in memory that fails on a kept-alive connection the server has just
   closed, before any response, is sent again.
+# section: aiohttp
+  aiohttp sends it again once, and on a new connection: a server that
+  closed one kept-alive connection may be closing the others too.
+# end section
 
 Sizes and timeouts come from environment variables, read when a client is
 built. Unset, the client library's own default applies, except for the
@@ -171,6 +175,7 @@ import asyncio  # section: httpx-async, aiohttp
 import atexit  # section: httpx-sync, requests, urllib3
 import collections  # section: httpx-async, httpx-sync
 import contextlib
+import contextvars  # section: aiohttp
 import http.cookiejar  # section: httpx-async, httpx-sync, requests
 import importlib  # section: settings-pydantic, settings-django
 import importlib.util  # section: httpx-async, httpx-sync
@@ -191,6 +196,7 @@ from typing import (
 )
 
 import aiohttp  # section: aiohttp
+import aiohttp.client_proto  # section: aiohttp
 import httpx  # section: httpx-async, httpx-sync
 import prometheus_client.core  # section: metrics-prometheus
 import requests.adapters  # type: ignore[import-untyped, unused-ignore]  # section: requests
@@ -1371,8 +1377,17 @@ def _new_connector() -> _Connector:
 _handed_out: weakref.WeakSet[object] = weakref.WeakSet()
 """The protocols of the connections that `_Connector` handed out."""
 
-
 _Conn = aiohttp.connector.Connection
+_Protocol = aiohttp.client_proto.ResponseHandler
+
+_Handout = tuple[object, weakref.ref[_Protocol]]
+"""A request call (its `traces` list) and the protocol it was handed."""
+
+_handouts: contextvars.ContextVar[_Handout | None] = contextvars.ContextVar(
+    "_handouts",
+    default=None,
+)
+"""The task's last connection, whose protocol it does not keep alive."""
 
 
 class _Connector(aiohttp.TCPConnector):
@@ -1383,6 +1398,12 @@ class _Connector(aiohttp.TCPConnector):
     of file not yet read by the loop) is dropped instead of failing the
     request sent on it. New connections are not looked at: TLS session
     tickets may wait there, unread, on a healthy one.
+
+    A close that has not arrived yet cannot be seen. aiohttp then sends an
+    idempotent request again, once; that resend gets a new connection,
+    never another kept-alive one: the server that closed one may be closing
+    the others too (an idle timeout, a restart), and a second failure would
+    reach the caller, which a client per call never exposed to this.
     """
 
     async def connect(
@@ -1391,16 +1412,25 @@ class _Connector(aiohttp.TCPConnector):
         *args: object,
         **kwargs: object,
     ) -> _Conn:
-        """Return a connection whose peer has not closed it."""
+        """Return a connection whose peer has not closed it.
+
+        Each kept-alive connection refused is closed, so this ends at the
+        latest when the host has no idle connection left.
+        """
         connect = cast("Callable[..., Awaitable[_Conn]]", super().connect)
-        for _ in range(3):
+        traces = args[0] if args else kwargs.get("traces")
+        resend = _resending(traces)
+        while True:
             connection = await connect(req, *args, **kwargs)
-            protocol = connection.protocol
-            if protocol not in _handed_out or not _peer_closed(connection):
-                _handed_out.add(protocol)
-                return connection
+            protocol = cast("_Protocol", connection.protocol)
+            if protocol not in _handed_out:
+                break  # opened for this request
+            if not resend and not _peer_closed(connection):
+                break
             connection.close()
-        return await connect(req, *args, **kwargs)
+        _handed_out.add(protocol)
+        _handouts.set((traces, weakref.ref(protocol)))
+        return connection
 
     def abandon(self) -> None:
         """Mark the connector closed without I/O (its loop is closed)."""
@@ -1418,6 +1448,22 @@ class _Connector(aiohttp.TCPConnector):
                 protocol.close()
         self._conns.clear()
         _note_closed()
+
+
+def _resending(traces: object) -> bool:
+    """Tell whether the calling task is sending a request again.
+
+    aiohttp hands the connector the same `traces` list on each send of one
+    request call. When the connection it last got for that call is closed,
+    the send failed and this is aiohttp's resend. (A redirect after a
+    response that closed its connection is taken for one too: it costs the
+    idle connections of the next host, never a request.)
+    """
+    last = _handouts.get()
+    if last is None or last[0] is not traces:
+        return False
+    protocol = last[1]()
+    return protocol is None or not protocol.is_connected()
 
 
 def _peer_closed(connection: _Conn) -> bool:

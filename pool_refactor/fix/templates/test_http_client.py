@@ -690,7 +690,28 @@ async def _build_async() -> object:
 # end section
 # section: aiohttp
 class _Protocol:
-    """Stands for the protocol of a connection."""
+    """Stands for the protocol of a connection, open until closed."""
+
+    def __init__(self) -> None:
+        """Open the connection."""
+        self.connected = True
+
+    def is_connected(self) -> bool:
+        """Tell whether the connection is open."""
+        return self.connected
+
+
+class _Connection:
+    """Stands for a connection handed out by aiohttp's connector."""
+
+    def __init__(self, protocol: _Protocol, transport: object = None) -> None:
+        """Wrap `protocol`; `transport` gives its socket, if any."""
+        self.protocol = protocol
+        self.transport = transport
+
+    def close(self) -> None:
+        """Close the connection, as aiohttp does."""
+        self.protocol.connected = False
 
 
 def test_aiohttp_session_per_loop(url: str) -> None:
@@ -797,36 +818,89 @@ def test_aiohttp_drops_a_connection_the_peer_closed(
     left.send(b"EOF")
     extra = {"socket": right}
     closed_by_peer = types.SimpleNamespace(get_extra_info=extra.get)
-    protocol = _Protocol()
+    kept, other = _Protocol(), _Protocol()
     connections = [
-        types.SimpleNamespace(protocol=protocol, transport=None),
-        types.SimpleNamespace(protocol=protocol, transport=None),
-        *[
-            types.SimpleNamespace(
-                protocol=protocol,
-                transport=closed_by_peer,
-                close=lambda: None,
-            )
-            for _ in range(4)
-        ],
+        _Connection(kept),  # new
+        _Connection(kept),  # reused, its socket unknown: kept
+        _Connection(kept, closed_by_peer),  # reused, closed by the peer
+        _Connection(kept, closed_by_peer),
+        _Connection(other),  # new
     ]
-
-    async def connect(*_args: object) -> object:
-        """Hand out the next prepared connection."""
-        return connections.pop(0)
-
+    connect = _handing_out(connections)
     monkeypatch.setattr(aiohttp.TCPConnector, "connect", connect)
 
-    async def main() -> list[object]:
+    async def main() -> list[_Connection]:
         """Ask the shared session's connector for three connections."""
         session = http_client.get_aiohttp_session()
         connector: Any = session.connector
         return [await connector.connect(None, [], None) for _ in range(3)]
 
-    assert len(asyncio.run(main())) == len("abc")
+    handed_out = asyncio.run(main())
+    assert [c.protocol for c in handed_out] == [kept, kept, other]
     assert connections == []
     left.close()
     right.close()
+
+
+def test_aiohttp_resends_on_a_new_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Give a resend (same call, its connection closed) a new connection.
+
+    aiohttp sends an idempotent request again after a failure on a reused
+    connection; the resend never gets a kept-alive one. A redirect (its
+    connection still open) and another call reuse them.
+    """
+    kept, failed, new = _Protocol(), _Protocol(), _Protocol()
+    connections = [
+        _Connection(kept),  # new
+        _Connection(kept),  # the redirect of that call: reused
+        _Connection(failed),  # another call: new, then fails
+        _Connection(kept),  # its resend: kept-alive, refused
+        _Connection(new),  # new
+        _Connection(_Protocol()),  # a third call: new, then collected
+        _Connection(kept),  # its resend: refused
+        _Connection(_Protocol()),
+    ]
+    connect = _handing_out(connections)
+    monkeypatch.setattr(aiohttp.TCPConnector, "connect", connect)
+
+    async def main() -> list[_Connection]:
+        """Send a request, its redirect, another one and their resends."""
+        session = http_client.get_aiohttp_session()
+        connector: Any = session.connector
+
+        async def ask(traces: list[object]) -> _Connection:
+            """Ask for a connection as aiohttp does."""
+            asked = connector.connect(None, traces=traces, timeout=None)
+            connection: _Connection = await asked
+            return connection
+
+        call: list[object] = []
+        handed_out = [await ask(call), await ask(call)]
+        call = []
+        handed_out.append(await ask(call))
+        failed.connected = False
+        handed_out.append(await ask(call))
+        call = []
+        await ask(call)  # dropped, collected
+        await ask(call)
+        return handed_out
+
+    handed_out = asyncio.run(main())
+    assert [c.protocol for c in handed_out] == [kept, kept, failed, new]
+    assert connections == []
+    assert not kept.connected  # closed, not left in the pool
+
+
+def _handing_out(connections: list[_Connection]) -> Callable[..., object]:
+    """Return a `connect` that hands out the next prepared connection."""
+
+    async def connect(*_args: object, **_kwargs: object) -> _Connection:
+        """Hand out the next prepared connection."""
+        return connections.pop(0)
+
+    return connect
 
 
 # end section
