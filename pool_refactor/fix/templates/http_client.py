@@ -1380,8 +1380,9 @@ _handed_out: weakref.WeakSet[object] = weakref.WeakSet()
 _Conn = aiohttp.connector.Connection
 _Protocol = aiohttp.client_proto.ResponseHandler
 
-_Handout = tuple[object, weakref.ref[_Protocol]]
-"""A request call (its `traces` list) and the protocol it was handed."""
+_Handout = tuple[object, str, object, weakref.ref[_Protocol]]
+"""A send: its request call (`traces` list), method and URL, and the
+protocol it was handed."""
 
 _handouts: contextvars.ContextVar[_Handout | None] = contextvars.ContextVar(
     "_handouts",
@@ -1419,7 +1420,8 @@ class _Connector(aiohttp.TCPConnector):
         """
         connect = cast("Callable[..., Awaitable[_Conn]]", super().connect)
         traces = args[0] if args else kwargs.get("traces")
-        resend = _resending(traces)
+        send = (traces, req.method, req.url)
+        resend = _resending(send)
         while True:
             connection = await connect(req, *args, **kwargs)
             protocol = cast("_Protocol", connection.protocol)
@@ -1429,7 +1431,7 @@ class _Connector(aiohttp.TCPConnector):
                 break
             connection.close()
         _handed_out.add(protocol)
-        _handouts.set((traces, weakref.ref(protocol)))
+        _handouts.set((*send, weakref.ref(protocol)))
         return connection
 
     def abandon(self) -> None:
@@ -1450,19 +1452,19 @@ class _Connector(aiohttp.TCPConnector):
         _note_closed()
 
 
-def _resending(traces: object) -> bool:
+def _resending(send: tuple[object, str, object]) -> bool:
     """Tell whether the calling task is sending a request again.
 
     aiohttp hands the connector the same `traces` list on each send of one
-    request call. When the connection it last got for that call is closed,
-    the send failed and this is aiohttp's resend. (A redirect after a
-    response that closed its connection is taken for one too: it costs the
-    idle connections of the next host, never a request.)
+    request call, and a resend has the method and URL of the send before.
+    When the connection that send got is closed, it failed and this is
+    aiohttp's resend. A redirect changes the URL, so it reuses connections
+    even after a response that closed its own.
     """
     last = _handouts.get()
-    if last is None or last[0] is not traces:
+    if last is None or last[0] is not send[0] or last[1:3] != send[1:]:
         return False
-    protocol = last[1]()
+    protocol = last[3]()
     return protocol is None or not protocol.is_connected()
 
 

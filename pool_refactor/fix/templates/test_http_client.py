@@ -833,7 +833,8 @@ def test_aiohttp_drops_a_connection_the_peer_closed(
         """Ask the shared session's connector for three connections."""
         session = http_client.get_aiohttp_session()
         connector: Any = session.connector
-        return [await connector.connect(None, [], None) for _ in range(3)]
+        request = types.SimpleNamespace(method="GET", url="http://a/")
+        return [await connector.connect(request, [], None) for _ in range(3)]
 
     handed_out = asyncio.run(main())
     assert [c.protocol for c in handed_out] == [kept, kept, other]
@@ -845,13 +846,15 @@ def test_aiohttp_drops_a_connection_the_peer_closed(
 def test_aiohttp_resends_on_a_new_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Give a resend (same call, its connection closed) a new connection.
+    """Give a resend (same call and URL, its connection closed) a new one.
 
     aiohttp sends an idempotent request again after a failure on a reused
-    connection; the resend never gets a kept-alive one. A redirect (its
-    connection still open) and another call reuse them.
+    connection; the resend never gets a kept-alive one. A redirect (another
+    URL, even after a response that closed its connection) and another call
+    reuse them.
     """
     kept, failed, new = _Protocol(), _Protocol(), _Protocol()
+    other, closing = _Protocol(), _Protocol()
     connections = [
         _Connection(kept),  # new
         _Connection(kept),  # the redirect of that call: reused
@@ -861,36 +864,48 @@ def test_aiohttp_resends_on_a_new_connection(
         _Connection(_Protocol()),  # a third call: new, then collected
         _Connection(kept),  # its resend: refused
         _Connection(_Protocol()),
+        _Connection(other),  # a fourth call: new
+        _Connection(closing),  # a fifth call: new, closed by its response
+        _Connection(other),  # its redirect: kept-alive, reused
     ]
     connect = _handing_out(connections)
     monkeypatch.setattr(aiohttp.TCPConnector, "connect", connect)
+    first = types.SimpleNamespace(method="GET", url="http://a/")
+    moved = types.SimpleNamespace(method="GET", url="http://a/moved")
 
     async def main() -> list[_Connection]:
-        """Send a request, its redirect, another one and their resends."""
+        """Send requests, their redirects and their resends."""
         session = http_client.get_aiohttp_session()
         connector: Any = session.connector
 
-        async def ask(traces: list[object]) -> _Connection:
+        async def ask(traces: list[object], request: object) -> _Connection:
             """Ask for a connection as aiohttp does."""
-            asked = connector.connect(None, traces=traces, timeout=None)
+            asked = connector.connect(request, traces=traces, timeout=None)
             connection: _Connection = await asked
             return connection
 
         call: list[object] = []
-        handed_out = [await ask(call), await ask(call)]
+        handed_out = [await ask(call, first), await ask(call, moved)]
         call = []
-        handed_out.append(await ask(call))
+        handed_out.append(await ask(call, first))
         failed.connected = False
-        handed_out.append(await ask(call))
+        handed_out.append(await ask(call, first))
         call = []
-        await ask(call)  # dropped, collected
-        await ask(call)
+        await ask(call, first)  # dropped, collected
+        await ask(call, first)
+        await ask([], first)
+        call = []
+        await ask(call, first)
+        closing.connected = False
+        handed_out.append(await ask(call, moved))
         return handed_out
 
     handed_out = asyncio.run(main())
-    assert [c.protocol for c in handed_out] == [kept, kept, failed, new]
+    protocols = [c.protocol for c in handed_out]
+    assert protocols == [kept, kept, failed, new, other]
     assert connections == []
     assert not kept.connected  # closed, not left in the pool
+    assert other.connected
 
 
 def _handing_out(connections: list[_Connection]) -> Callable[..., object]:
