@@ -6,6 +6,7 @@ images call to check the tool is there, and it should cost no more than the inte
 
 from __future__ import annotations
 
+import _thread
 import sys
 from types import ModuleType
 
@@ -16,20 +17,29 @@ DEFERRED = ("subprocess", "ipaddress")
 about 120, which is mostly start-up; a run that does use one loads it then."""
 
 
+_LOADING = _thread.RLock()
+"""Makes the first read of a stand-in import the real module once, whichever threads read it."""
+
+
 class Deferred(ModuleType):
     """Stands in `sys.modules` for a module until one of its attributes is first read.
 
     The same idea as `importlib.util.LazyLoader`, without importing `importlib.util` (4 ms, as much
-    as it saves). Reading an attribute imports the real module, which takes the stand-in's place in
-    `sys.modules`; the stand-in then holds the real module's attributes, so that a module which
-    imported it early keeps working at the speed of the real one.
+    as it saves). The first read imports the real module, which takes the stand-in's place in
+    `sys.modules`; a module that imported the stand-in early reads every attribute through it from
+    the real module, so it sees what everyone else sees (an attribute set through it stays on it).
+    While it stands in, the module has no `__spec__` (`importlib.util.find_spec` of its name raises
+    `ValueError`): nothing a run imports asks for one.
     """
 
     def __getattr__(self, name: str) -> object:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        real = __import__(self.__name__)
-        self.__dict__.update(real.__dict__)
+        with _LOADING:
+            real = self.__dict__.get("_deferred_real")
+            if real is None:
+                if sys.modules.get(self.__name__) is self:
+                    del sys.modules[self.__name__]
+                real = __import__(self.__name__)
+                self.__dict__["_deferred_real"] = real
         return getattr(real, name)
 
 
