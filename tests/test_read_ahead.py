@@ -93,6 +93,23 @@ def test_no_fork_while_a_prefetch_imports(tmp_path: Path, monkeypatch: pytest.Mo
         sys.modules.pop("prefetched_ahead", None)
 
 
+def test_what_parent_and_child_share_is_out_of_the_collection_while_the_child_runs() -> None:
+    """A full collection in the parent would write to every shared object, and the kernel would
+    copy each page for it: the parent's objects are frozen until the child is reaped."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    child = workers.in_child(lambda: gc.get_freeze_count() > 0)
+    assert child is not None
+    assert gc.get_freeze_count() > 0
+    assert child.result() is True  # frozen in the child too: it inherited them frozen
+    assert gc.get_freeze_count() == 0
+    child = workers.in_child(_waits_for_a_signal)
+    assert child is not None
+    child.close()
+    assert gc.get_freeze_count() == 0
+
+
 def test_without_fork_there_is_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "fork")
     assert workers.in_child(lambda: 1) is None
