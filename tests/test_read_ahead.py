@@ -110,6 +110,19 @@ def test_what_parent_and_child_share_is_out_of_the_collection_while_the_child_ru
     assert gc.get_freeze_count() == 0
 
 
+def test_frozen_blocks_nest_and_a_child_thaws_only_what_it_froze() -> None:
+    import gc
+
+    with workers.frozen():
+        with workers.frozen():
+            pass
+        assert gc.get_freeze_count() > 0  # the inner block leaves the outer one's objects frozen
+        child = workers.in_child(lambda: 1)
+        assert child is not None and child.result() == 1
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
 def test_without_fork_there_is_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "fork")
     assert workers.in_child(lambda: 1) is None

@@ -38,7 +38,7 @@ from pool_refactor.plan.analyze import scan_loaded
 from pool_refactor.run.fix_parallel import map_files
 from pool_refactor.run.options import Options, Outcome
 from pool_refactor.run.suites import find_test_files, testpaths
-from pool_refactor.run.workers import InChild, effective_jobs, in_child
+from pool_refactor.run.workers import InChild, effective_jobs, frozen, in_child
 from pool_refactor.scan.catalog import LIBRARIES
 from pool_refactor.scan.findings import FileError, Finding, Note, ScanResult
 from pool_refactor.scan.rules import is_enabled
@@ -53,11 +53,12 @@ class _TargetWork:
 
 def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Options, outcome: Outcome) -> None:
     style = read_style(options.config.project_root)  # once per run: every step follows the same style
-    ahead = _Ahead(files, result, options)
-    try:
-        _apply(files, result, options, outcome, style, ahead)
-    finally:
-        ahead.close()
+    with frozen():  # the scan's heap, out of the rewrites' collections (and shared with `_Ahead`'s child)
+        ahead = _Ahead(files, result, options)
+        try:
+            _apply(files, result, options, outcome, style, ahead)
+        finally:
+            ahead.close()
 
 
 def _apply(
