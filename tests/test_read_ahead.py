@@ -18,6 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pool_refactor.cli import app
+from pool_refactor.fix import shared_module
+from pool_refactor.fix.shared_module import NO_APP, AppIntegration
+from pool_refactor.fix.style import ProjectStyle
 from pool_refactor.run import fixing, workers
 
 # --------------------------------------------------------------------------------------------------
@@ -179,10 +182,16 @@ def _project(root: Path) -> Path:
 
 @pytest.fixture
 def parent_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """What this process (not a child) read itself: `_detect_app` of a package, `find_test_files`."""
+    """What this process (not a child) read or rendered itself: `_detect_app` of a package,
+    `find_test_files`, a shared module's text (not its tests')."""
     read: list[str] = []
-    detect, tests = fixing._detect_app, fixing.find_test_files
+    detect, tests, body = fixing._detect_app, fixing.find_test_files, shared_module._body
     pid = os.getpid()
+
+    def body_spy(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() == pid and len(args) == 3:  # the module's template, not its tests'
+            read.append("render")
+        return body(*args, **kwargs)
 
     def detect_spy(item: fixing._TargetWork, package: Any) -> Any:
         if os.getpid() == pid:
@@ -196,6 +205,7 @@ def parent_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     monkeypatch.setattr(fixing, "_detect_app", detect_spy)
     monkeypatch.setattr(fixing, "find_test_files", tests_spy)
+    monkeypatch.setattr(shared_module, "_body", body_spy)
     monkeypatch.setattr(fixing, "AHEAD_MIN_FILES", 1)
     yield read
 
@@ -221,9 +231,10 @@ def test_diff_read_ahead_is_the_diff_read_in_one_process(
 ) -> None:
     root = _project(tmp_path)
     ahead = _scan(root, monkeypatch, "--diff", "--jobs", "2")
-    assert parent_reads == []  # both packages and the tests were read by the child
+    assert parent_reads == []  # both packages and the tests were read, both modules rendered by the child
     alone = _scan(root, monkeypatch, "--diff", "--jobs", "1")
-    assert parent_reads == ["detect shop.http_client", "detect tools.http_client", "tests"]
+    expected = ["detect shop.http_client", "render", "detect tools.http_client", "render", "tests"]
+    assert parent_reads == expected
     assert ahead == alone
     for mark in DIFF_MARKS:
         assert mark in ahead
@@ -237,14 +248,16 @@ def test_a_child_that_fails_leaves_the_reading_to_the_parent(
     parent_reads.clear()
     monkeypatch.setattr(fixing, "_prepare", lambda *args, **kwargs: _killed())
     assert _scan(root, monkeypatch, "--diff", "--jobs", "2") == alone
-    assert parent_reads == ["detect shop.http_client", "detect tools.http_client", "tests"]
+    expected = ["detect shop.http_client", "render", "detect tools.http_client", "render", "tests"]
+    assert parent_reads == expected
 
 
 def test_fix_reads_again_what_it_may_have_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parent_reads: list[str]
 ) -> None:
     """The first package comes from the child; once its files are written, the second package
-    and the tests are read as they are then. The files written are those of a one-process run."""
+    and the tests are read as they are then (a module rendered ahead still counts: its text
+    depends on nothing that was written). The files written are those of a one-process run."""
     alone, ahead = _project(tmp_path / "alone"), _project(tmp_path / "ahead")
     output_alone = _scan(alone, monkeypatch, "--fix", "--jobs", "1")
     parent_reads.clear()
@@ -280,3 +293,20 @@ def test_small_projects_and_one_job_read_in_this_process(
     monkeypatch.setattr(fixing, "AHEAD_MIN_FILES", scanned)
     _scan(root, monkeypatch, "--diff", "--jobs", "2")
     assert len(started) == 1
+
+
+def test_render_remembers_by_everything_a_module_is_rendered_from() -> None:
+    style = ProjectStyle(line_length=100)
+    rendered: shared_module.Rendered = {}
+    with shared_module.remembering(rendered):
+        text = shared_module.render(["requests"], style=style)
+    assert text == shared_module.render(["requests"], style=style)
+    assert list(rendered.values()) == [text]
+    key = (frozenset({"requests"}), "HTTP_CLIENT_", "httpx", style, NO_APP)
+    assert list(rendered) == [key]
+    # What is there is what it returns: a text rendered in another process is used as it is.
+    with shared_module.remembering({key: "rendered ahead"}):
+        assert shared_module.render(["requests"], style=style) == "rendered ahead"
+        other = shared_module.render(["requests"], style=style, app=AppIntegration("django"))
+        assert other != "rendered ahead" and "django" in other
+    assert shared_module.render(["requests"], style=style) == text  # not outside the block

@@ -54,7 +54,7 @@ class _TargetWork:
 def apply_fixes(files: list[DiscoveredFile], result: ScanResult, options: Options, outcome: Outcome) -> None:
     style = read_style(options.config.project_root)  # once per run: every step follows the same style
     with frozen():  # the scan's heap, out of the rewrites' collections (and shared with `_Ahead`'s child)
-        ahead = _Ahead(files, result, options)
+        ahead = _Ahead(files, result, options, style)
         try:
             _apply(files, result, options, outcome, style, ahead)
         finally:
@@ -79,7 +79,8 @@ def _apply(
     for target_path, item in sorted(work.items()):
         module_display = display_path(target_path)
         package, detected = ahead.package(item)  # the files read twice below: resolved once
-        module_text = _module_update(item, options, errors, module_display, style, detected)
+        with shared_module.remembering(ahead.rendered()):
+            module_text = _module_update(item, options, errors, module_display, style, detected)
         if module_text is _FAILED:
             continue
         others: list[tuple[DiscoveredFile, Source, str]] = []
@@ -498,11 +499,13 @@ project of a few dozen has nothing worth a process."""
 @dataclass
 class _Prepared:
     """What `_prepare` read: for each package a rewrite may put the shared module in, its files (as
-    indices into the run's files, with their resolved paths) and what its application uses; and
-    the project's test files (None when not read)."""
+    indices into the run's files, with their resolved paths) and what its application uses; the
+    project's test files (None when not read); and the shared modules rendered for what the scan's
+    plans need (`shared_module.remembering`: used where the rewrites need the same)."""
 
     packages: dict[tuple[Path, str], tuple[list[tuple[int, Path]], Detected]]
     tests: list[Path] | None
+    rendered: shared_module.Rendered
 
 
 def _package_key(target: ModuleTarget) -> tuple[Path, str]:
@@ -515,16 +518,25 @@ def _top_name(target: ModuleTarget) -> str:
     return target.module_name.split(".", 1)[0] if "." in target.module_name else ""
 
 
-def _prepare(files: list[DiscoveredFile], result: ScanResult, options: Options, tests: bool) -> _Prepared:
+def _prepare(
+    files: list[DiscoveredFile], result: ScanResult, options: Options, style: ProjectStyle, tests: bool
+) -> _Prepared:
     """In a child process, while the parent computes the rewrites: the packages of the shared
     modules the rewrites will most likely import (`locate_module` of each file with sites, as
-    `rewrite_file` places it), and the project's test files if `tests`."""
-    override = rewrite_options(options, style=ProjectStyle()).module
+    `rewrite_file` places it), those modules rendered with the sections the scan's plans need,
+    and the project's test files if `tests`."""
+    from pool_refactor.fix.rewrite import selected_plans
+
+    settings = rewrite_options(options, result, style)
     index = {id(file): number for number, file in enumerate(files)}
+    findings: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        findings.setdefault(finding.path, []).append(finding)
     packages: dict[tuple[Path, str], tuple[list[tuple[int, Path]], Detected]] = {}
+    modules: dict[Path, tuple[ModuleTarget, set[str], list[bool]]] = {}
     for file in _candidates(files, result):
         try:
-            located = locate_module(file.path, override)
+            located = locate_module(file.path, settings.module)
         except PlacementError:
             continue  # the rewrite says why; no package to read
         target = ModuleTarget(located.path, located.module_name)
@@ -533,8 +545,35 @@ def _prepare(files: list[DiscoveredFile], result: ScanResult, options: Options, 
             item = _TargetWork(target)
             package = _package_files(item, files)
             packages[key] = ([(index[id(f)], path) for f, path in package], _detect_app(item, package))
+        _, sections, httpx2 = modules.setdefault(target.path, (target, set(), []))
+        plans = selected_plans(findings.get(file.display, []), settings)
+        sections.update(plan.section for plan in plans.values())
+        httpx2.append(b"httpx2" in _read_bytes(file.path))  # a guess: only a key for `render`
+    rendered: shared_module.Rendered = {}
+    with shared_module.remembering(rendered):
+        for target, sections, httpx2 in modules.values():
+            if not sections or target.path.is_dir():
+                continue
+            try:
+                shared_module.plan_update(
+                    _read_text(target.path) if target.path.exists() else None,
+                    sections,
+                    env_prefix=options.config.env_prefix,
+                    httpx_module="httpx2" if all(httpx2) else "httpx",
+                    style=style,
+                    app=packages[_package_key(target)][1].app,
+                )
+            except shared_module.SharedModuleError:
+                continue  # the parent says so
     found = find_test_files(options.config, (), files) if tests else None
-    return _Prepared(packages, found)
+    return _Prepared(packages, found, rendered)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 class _Ahead:
@@ -547,19 +586,30 @@ class _Ahead:
     package the child did not foresee, or a child that failed, is read here: the same values either
     way, only sooner."""
 
-    def __init__(self, files: list[DiscoveredFile], result: ScanResult, options: Options) -> None:
+    def __init__(
+        self, files: list[DiscoveredFile], result: ScanResult, options: Options, style: ProjectStyle
+    ) -> None:
         self._files = files
         self._config = options.config
         self._prepared: _Prepared | None = None
         self._child: InChild[_Prepared] | None = None
+        self._rendered: shared_module.Rendered = {}
         if effective_jobs(options.jobs) > 1 and len(files) >= AHEAD_MIN_FILES:
-            self._child = in_child(partial(_prepare, files, result, options, tests=options.diff))
+            self._child = in_child(partial(_prepare, files, result, options, style, tests=options.diff))
 
     def _read_ahead(self) -> _Prepared | None:
         if self._child is not None:
             self._prepared = self._child.result()
             self._child = None
+            if self._prepared is not None:
+                self._rendered = self._prepared.rendered
         return self._prepared
+
+    def rendered(self) -> shared_module.Rendered:
+        """The shared modules rendered ahead (`shared_module.remembering`): never out of date, a
+        text is looked up by everything it is rendered from."""
+        self._read_ahead()
+        return self._rendered
 
     def stale(self) -> None:
         """Files are about to be written: what was read ahead no longer counts."""
