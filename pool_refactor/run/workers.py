@@ -327,9 +327,12 @@ def in_child(compute: Callable[[], T]) -> InChild[T] | None:
     # heap for the writer (130-160 ms more CPU on /tmp/svc's `--diff`, whose rewrites collect).
     thaw = gc.get_freeze_count() == 0  # as `frozen`: thawed when reaped unless frozen already
     gc.freeze()
+    # Ctrl-C held back across the fork: the child ignores it before it may arrive there.
+    _mask_interrupt(signal.SIG_BLOCK)
     try:
         pid = os.fork()
     except OSError:
+        _mask_interrupt(signal.SIG_UNBLOCK)
         if thaw:
             gc.unfreeze()
         os.close(reader)
@@ -337,8 +340,14 @@ def in_child(compute: Callable[[], T]) -> InChild[T] | None:
         return None
     if pid == 0:  # the child: never returns
         _run_child(compute, reader, writer)
+    _mask_interrupt(signal.SIG_UNBLOCK)  # one that came meanwhile is raised here, in the parent
     os.close(writer)  # so that the parent reads an end of file once the child has written
     return InChild(pid, reader, thaw)
+
+
+def _mask_interrupt(how: int) -> None:
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(how, {signal.SIGINT})
 
 
 def _run_child(compute: Callable[[], Any], reader: int, writer: int) -> None:
@@ -347,6 +356,7 @@ def _run_child(compute: Callable[[], Any], reader: int, writer: int) -> None:
         import pickle
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _mask_interrupt(signal.SIG_UNBLOCK)
         os.close(reader)
         data = memoryview(pickle.dumps(compute(), protocol=pickle.HIGHEST_PROTOCOL))
         while data:
