@@ -207,6 +207,7 @@ def parent_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(fixing, "find_test_files", tests_spy)
     monkeypatch.setattr(shared_module, "_body", body_spy)
     monkeypatch.setattr(fixing, "AHEAD_MIN_FILES", 1)
+    monkeypatch.setattr(fixing, "idle_cpu", lambda jobs: True)  # whatever else runs on the machine
     yield read
 
 
@@ -293,6 +294,31 @@ def test_small_projects_and_one_job_read_in_this_process(
     monkeypatch.setattr(fixing, "AHEAD_MIN_FILES", scanned)
     _scan(root, monkeypatch, "--diff", "--jobs", "2")
     assert len(started) == 1
+    monkeypatch.setattr(fixing, "idle_cpu", lambda jobs: False)  # every CPU busy: nothing to gain
+    _scan(root, monkeypatch, "--diff", "--jobs", "2")
+    assert len(started) == 1
+
+
+@pytest.mark.parametrize(
+    ("loadavg", "jobs", "idle"),
+    [
+        ("0.52 0.61 0.70 1/141 10033\n", 2, True),  # this process alone: the other CPU is idle
+        ("3.42 4.61 4.69 2/141 10033\n", 2, False),
+        ("3.42 4.61 4.69 2/141 10033\n", 4, True),
+        ("7.00 7.00 7.00 9/141 10033\n", 8, False),
+        ("", 2, True),  # unreadable: as if idle
+        ("1.0 1.0 1.0 x/141 1\n", 2, True),
+        (None, 2, True),  # no such file (not Linux)
+    ],
+)
+def test_an_idle_cpu_is_one_fewer_runnable_task_than_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loadavg: str | None, jobs: int, idle: bool
+) -> None:
+    path = tmp_path / "loadavg"
+    if loadavg is not None:
+        path.write_text(loadavg)
+    monkeypatch.setattr(workers, "_LOADAVG", str(path))
+    assert workers.idle_cpu(jobs) is idle
 
 
 def test_render_remembers_by_everything_a_module_is_rendered_from() -> None:

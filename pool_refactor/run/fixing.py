@@ -38,7 +38,7 @@ from pool_refactor.plan.analyze import scan_loaded
 from pool_refactor.run.fix_parallel import map_files
 from pool_refactor.run.options import Options, Outcome
 from pool_refactor.run.suites import find_test_files, testpaths
-from pool_refactor.run.workers import InChild, effective_jobs, frozen, in_child
+from pool_refactor.run.workers import InChild, effective_jobs, frozen, idle_cpu, in_child
 from pool_refactor.scan.catalog import LIBRARIES
 from pool_refactor.scan.findings import FileError, Finding, Note, ScanResult
 from pool_refactor.scan.rules import is_enabled
@@ -486,8 +486,9 @@ def _detect_app(item: _TargetWork, package_files: list[tuple[DiscoveredFile, Pat
 
 
 AHEAD_MIN_FILES = 100
-"""From this many scanned files on (and with more than one job), what the fixer reads besides the
-rewrites is read in a child process while the rewrites are computed (`_Ahead`).
+"""From this many scanned files on (and with more than one job, one of them idle at the time:
+`workers.idle_cpu`), what the fixer reads besides the rewrites is read in a child process while
+the rewrites are computed (`_Ahead`).
 
 On /tmp/svc (356 files, 3 to rewrite in 0.2-0.3 s) that is 120-140 ms taken off the serial end
 of `--diff` (the application's settings and metrics, 80-90 ms, mostly `ast.parse` of the 9 files
@@ -594,7 +595,8 @@ class _Ahead:
         self._prepared: _Prepared | None = None
         self._child: InChild[_Prepared] | None = None
         self._rendered: shared_module.Rendered = {}
-        if effective_jobs(options.jobs) > 1 and len(files) >= AHEAD_MIN_FILES:
+        jobs = effective_jobs(options.jobs)
+        if jobs > 1 and len(files) >= AHEAD_MIN_FILES and idle_cpu(jobs):
             self._child = in_child(partial(_prepare, files, result, options, style, tests=options.diff))
 
     def _read_ahead(self) -> _Prepared | None:

@@ -35,6 +35,7 @@ __all__ = [
     "InChild",
     "frozen",
     "in_child",
+    "idle_cpu",
     "isolate",
     "map_in_order",
     "mp_context",
@@ -212,6 +213,26 @@ def isolate(
             index += 1
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+_LOADAVG = "/proc/loadavg"
+
+
+def idle_cpu(jobs: int) -> bool:
+    """Whether, of the `jobs` CPUs this process may use, one is idle now besides the one it runs
+    on: fewer runnable tasks on the machine than `jobs` (Linux's `/proc/loadavg`, the count at this
+    instant, this process included); True where that cannot be read.
+
+    Work moved to another process (``in_child``) saves wall time only when a CPU is free to take
+    it, and costs its fork, its copied pages and cold caches either way: on /tmp/svc's `--diff`,
+    reading ahead in a child saved 0.17 s at a load of 2-5 and cost 0.07 s of wall and CPU time at
+    a load of 6 (medians of 12 paired runs)."""
+    try:
+        with open(_LOADAVG, "rb") as handle:
+            runnable = int(handle.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return runnable < jobs
 
 
 def effective_jobs(jobs: int | None) -> int:
