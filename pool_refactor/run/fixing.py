@@ -490,11 +490,12 @@ AHEAD_MIN_FILES = 100
 `workers.idle_cpu`), what the fixer reads besides the rewrites is read in a child process while
 the rewrites are computed (`_Ahead`).
 
-On /tmp/svc (356 files, 3 to rewrite in 0.2-0.3 s) that is 120-140 ms taken off the serial end
+On /tmp/svc (356 files, 3 to rewrite in 0.2-0.3 s) that is 150-170 ms taken off the serial end
 of `--diff` (the application's settings and metrics, 80-90 ms, mostly `ast.parse` of the 9 files
-that mention pydantic_settings or prometheus_client; the project's tests, 35-40 ms; the package's
-files resolved, 10-20 ms), for a fork of a few milliseconds. Both grow with the files; a
-project of a few dozen has nothing worth a process."""
+that mention pydantic_settings or prometheus_client; the project's tests, 35-50 ms; the two
+shared modules rendered, 20-40 ms; the package's files resolved, 10-20 ms). The child costs
+30-70 ms of CPU (its fork, the pages either process writes copied, caches cold on its CPU), which
+a project of a few dozen files would not win back."""
 
 
 @dataclass
@@ -578,9 +579,9 @@ def _read_bytes(path: Path) -> bytes:
 
 
 class _Ahead:
-    """The package files, application settings and test files the fixer reads after the rewrites:
-    read ahead by a child process (`_prepare`, `workers.in_child`) while the rewrites are computed,
-    where that is worth it (`AHEAD_MIN_FILES`), else here, when asked.
+    """The package files, application settings, shared modules' texts and test files the fixer
+    needs after the rewrites: read ahead by a child process (`_prepare`, `workers.in_child`) while
+    the rewrites are computed, where that is worth it (`AHEAD_MIN_FILES`), else here, when asked.
 
     What the child read is used only while nothing has been written (`stale`): `--fix` writes the
     first package's files, and a later package, or the tests, must be read as they are then. A
