@@ -139,8 +139,14 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
     new_text, applied = rewritten
     sections = {plans[p].section for p in applied}
     families = {plans[p].library for p in applied}
-    httpx2_only = bool(_HTTPX2_ONLY.search(source.raw)) and not _HTTPX_PLAIN.search(source.raw)
-    return Rewrite(file, source, new_text, len(applied), sections, httpx2_only, target, families)
+    return Rewrite(
+        file, source, new_text, len(applied), sections, uses_httpx2_only(source.raw), target, families
+    )
+
+
+def uses_httpx2_only(raw: bytes) -> bool:
+    """Whether a file imports the httpx2 fork and not httpx: the shared module then imports httpx2."""
+    return bool(_HTTPX2_ONLY.search(raw)) and not _HTTPX_PLAIN.search(raw)
 
 
 def _scan(

@@ -527,7 +527,7 @@ def _prepare(
     modules the rewrites will most likely import (`locate_module` of each file with sites, as
     `rewrite_file` places it), those modules rendered with the sections the scan's plans need,
     and the project's test files if `tests`."""
-    from pool_refactor.fix.rewrite import selected_plans
+    from pool_refactor.fix.rewrite import selected_plans, uses_httpx2_only
 
     settings = rewrite_options(options, result, style)
     index = {id(file): number for number, file in enumerate(files)}
@@ -550,7 +550,7 @@ def _prepare(
         _, sections, httpx2 = modules.setdefault(target.path, (target, set(), []))
         plans = selected_plans(findings.get(file.display, []), settings)
         sections.update(plan.section for plan in plans.values())
-        httpx2.append(b"httpx2" in _read_bytes(file.path))  # a guess: only a key for `render`
+        httpx2.append(uses_httpx2_only(_read_bytes(file.path)))  # as the rewrite will decide
     rendered: shared_module.Rendered = {}
     with shared_module.remembering(rendered):
         for target, sections, httpx2 in modules.values():
