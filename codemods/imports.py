@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import libcst as cst
 from libcst.helpers import get_absolute_module_from_package, get_absolute_module_from_package_for_import
 
-from codemods.toplevel import Excerpt, TopLevel
+from codemods.toplevel import Excerpt, NeedsWholeModule, TopLevel
 from pool_refactor.scan.catalog import LIBRARIES
 from pool_refactor.scan.names import dotted_name
 
@@ -339,7 +339,7 @@ class _ImportCollector(cst.CSTVisitor):
 
 
 def apply_import_changes(
-    module: cst.Module, context: ImportContext, top: TopLevel | None = None
+    module: cst.Module, context: ImportContext, top: TopLevel | None = None, *, partial: bool = False
 ) -> cst.Module:
     """Run libcst's import visitors for what `rewrite_module` scheduled, then restore the spacing
     around the import block that removing a statement (and its leading blank lines) disturbs.
@@ -353,12 +353,17 @@ def apply_import_changes(
     edit can read or change (`_import_excerpt`): the head, every statement that holds an import,
     and the statement after each of those (where the comments of a removed import go). The
     whole module is still generated once for the stdlib `ast` reading that decides removals.
+    `partial`: the module is partly parsed (`toplevel.parse_partly`, which parses every statement
+    of that excerpt), and what needs the whole module raises `NeedsWholeModule` instead.
     """
     if top is not None and len(top) == len(module.body):
         try:
             return _apply_in_excerpt(module, context, _import_excerpt(module, top))
         except _WholeModule:
-            pass
+            if partial:
+                raise NeedsWholeModule from None
+    if partial:
+        raise NeedsWholeModule
     before = module
     module, removed = _imports_keeping_comments(module, context)
     if removed:

@@ -45,7 +45,7 @@ from codemods.imports import (
     restore_additions,
     scheduled_additions,
 )
-from codemods.toplevel import TopLevel, statement_positions
+from codemods.toplevel import NeedsWholeModule, TopLevel, statement_positions
 from codemods.wrapping import line_length, original_lines, wrap_long_lines
 from pool_refactor.scan.catalog import LIBRARIES, Library
 from pool_refactor.scan.findings import FixPlan
@@ -696,6 +696,8 @@ def rewrite_module(
     accessor_module: str,
     context: ImportContext,
     top: TopLevel | None = None,
+    *,
+    partial: bool = False,
 ) -> tuple[cst.Module, set[Position]]:
     """Apply `plans` to `module`; returns the new module and the positions actually rewritten.
 
@@ -707,7 +709,9 @@ def rewrite_module(
     libcst's PositionProvider over a whole 2,000-line module costs more than the rewrite. Without
     it, or when that does not find every site, the whole module gets positions, and functions
     without a planned site are still not walked (`SharedClientTransformer`'s `skip_unplanned`);
-    if a site is then missing, the whole module is walked again, as before.
+    if a site is then missing, the whole module is walked again, as before. `partial`: the module
+    is partly parsed (`toplevel.parse_partly`), and what needs more than the statements holding
+    sites raises `NeedsWholeModule` instead.
     """
     saved = scheduled_additions(context)
     new_module: cst.Module | None = None
@@ -716,6 +720,8 @@ def rewrite_module(
         if new_module is None:
             restore_additions(context, saved)
     if new_module is None:
+        if partial:
+            raise NeedsWholeModule
         wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
         transformer = SharedClientTransformer(context, plans, accessor_module, skip_unplanned=True)
         new_module = wrapper.visit(transformer)

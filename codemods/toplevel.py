@@ -16,8 +16,10 @@ import bisect
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState  # not exported; what `_codegen_impl` is given
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 
@@ -62,25 +64,7 @@ def read_top_level(module: cst.Module, source: str, tree: ast.Module | None = No
     pairs = _pair(module.body, tree.body)
     if pairs is None:
         return None
-    members: list[tuple[tuple[int, int], ...] | None] = []
-    for statement, (_, _, group) in zip(module.body, pairs, strict=True):
-        inner = None
-        node = group[0]
-        if isinstance(statement, cst.ClassDef) and isinstance(node, ast.ClassDef):
-            if isinstance(statement.body, cst.IndentedBlock):
-                paired = _pair(statement.body.body, node.body)
-                inner = None if paired is None else tuple((a, b) for a, b, _ in paired)
-        members.append(inner)
-    return TopLevel(
-        tuple(a for a, _, _ in pairs),
-        tuple(b for _, b, _ in pairs),
-        tuple(
-            any(isinstance(n, ast.Import | ast.ImportFrom) for s in group for n in ast.walk(s))
-            for _, _, group in pairs
-        ),
-        source,
-        tuple(members),
-    )
+    return _top_level(module.body, pairs, _holding_imports(pairs), source)
 
 
 def _pair(
@@ -101,6 +85,205 @@ def _pair(
         first = min([head.lineno, *(d.lineno for d in decorators)])
         pairs.append((first, max(node.end_lineno or node.lineno for node in group), group))
     return pairs if index == len(nodes) else None
+
+
+class NeedsWholeModule(Exception):
+    """An edit of a partly parsed module (`parse_partly`) has to read more than was parsed: the
+    caller parses the whole module and edits it again."""
+
+
+@dataclass(frozen=True)
+class Verbatim(cst.BaseStatement):
+    """A top-level statement kept as its source text (`parse_partly`): its leading lines, its
+    code and, for the last one, the module's footer. It generates that text back and has no
+    children; to every check of a statement's kind it is neither an import nor a definition."""
+
+    text: str
+
+    def _visit_and_replace_children(self, visitor: cst.CSTVisitorT) -> Verbatim:
+        return self
+
+    def _codegen_impl(self, state: CodegenState) -> None:
+        state.add_token(self.text)
+
+
+_COMPOUND = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.If,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.With,
+    ast.AsyncWith,
+    ast.Try,
+    ast.Match,
+    *((ast.TryStar,) if sys.version_info >= (3, 11) else ()),
+)
+
+
+def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[cst.Module, TopLevel] | None:
+    """`source` parsed by libcst only where an edit of the sites on `lines` reads it, the other
+    top-level statements kept as text (`Verbatim`), and the module's `TopLevel`; None when that
+    cannot be done exactly (the caller then parses the whole module). `tree`: `ast.parse(source)`.
+
+    Why: parsing builds a Python object for every token (16 ms for a 250-line file, most of a
+    second for 20,000 lines) and generating the code back visits them all again, twice per
+    rewrite, while an edit reads the statements holding its sites, the module's head (where
+    imports are added), each statement holding an import and the one after it (`apply_import_
+    changes`). Parsed are exactly those, and every statement from the first up to the first
+    indented block, so that libcst infers the module's indentation (its first indented line)
+    and newline (its first line) as from the whole text.
+
+    Exact by construction and checked: the statements are cut at the line after each statement's
+    last token (the ast dates a statement by its tokens, parentheses included), and only where
+    every line up to the next statement is blank or a comment at the first column (an indented
+    comment may belong to the block above it). Each parsed statement must then start where its
+    slice does: its first token on the ast's first line (a decorator's `@` checked, since the ast
+    dates the expression), with exactly the lines between above it, as libcst keeps them (the
+    first statement with the module's header). Checking that costs no code generation; each
+    statement kept as text is its slice. An edit that would need a statement kept as text raises
+    `NeedsWholeModule`.
+    """
+    if not source.endswith("\n") or source.count("\r") != source.count("\r\n"):
+        return None  # a last line without newline, or lone CRs: rare, parsed whole
+    groups = _statement_groups(tree.body)
+    if not groups:
+        return None
+    starts = [0]
+    index = source.find("\n")
+    while index != -1:
+        starts.append(index + 1)
+        index = source.find("\n", index + 1)
+    bounds = [0]
+    for (_, before, _), (first, _, _) in pairwise(groups):
+        if first <= before or before >= len(starts):
+            return None
+        for number in range(before + 1, first):  # the lines between two statements
+            text = source[starts[number - 1] : starts[number]]
+            stripped = text.strip()
+            if stripped and not (stripped.startswith("#") and text[:1] == "#"):
+                return None  # an indented comment may belong to the block above; a `\\`: rare
+        bounds.append(starts[before])
+    bounds.append(len(source))
+    if not all(_decorators_start_lines(group, source, starts) for _, _, group in groups):
+        return None
+    has_import = _holding_imports(groups)
+    blocks = (i for i, (a, b, group) in enumerate(groups) if isinstance(group[0], _COMPOUND) and b > a)
+    block = next(blocks, None)
+    wanted = set(range(max(_ast_head_length(groups), 0 if block is None else block + 1)))
+    first_lines = [first for first, _, _ in groups]
+    for line in lines:
+        found = bisect.bisect_right(first_lines, line) - 1
+        if found < 0 or groups[found][1] < line:
+            return None
+        wanted.add(found)
+    for number, flag in enumerate(has_import):
+        if flag:
+            wanted.update(i for i in (number, number + 1) if i < len(groups))
+    chosen = sorted(wanted)
+    excerpt = "".join(source[bounds[i] : bounds[i + 1]] for i in chosen)
+    try:
+        module = cst.parse_module(excerpt)
+    except cst.ParserSyntaxError:
+        return None
+    release_parser_memory(len(excerpt))
+    del excerpt
+    if len(module.body) != len(chosen) or (chosen[-1] != len(groups) - 1 and module.footer):
+        return None
+    suite = None if block is None else getattr(module.body[chosen.index(block)], "body", None)
+    if block is not None and not isinstance(suite, cst.IndentedBlock):
+        return None  # the first indented line is not where the whole text has it
+    parsed: dict[int, cst.BaseStatement] = {}
+    for number, statement in zip(chosen, module.body, strict=True):
+        count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+        if count != len(groups[number][2]):
+            return None
+        # Where libcst starts the statement: its first token (the ast's first line, checked
+        # above), less the lines it holds above it; its slice starts after the statement before.
+        above = len(getattr(statement, "leading_lines", ()))
+        start = 1 if number == 0 else groups[number - 1][1] + 1
+        if number == 0:
+            above += len(module.header)
+        if groups[number][0] - above != start:
+            return None
+        parsed[number] = statement
+    body = [
+        parsed[i] if i in parsed else Verbatim(source[bounds[i] : bounds[i + 1]]) for i in range(len(groups))
+    ]
+    whole = module.with_changes(body=body)
+    return whole, _top_level(body, groups, has_import, source)
+
+
+def _statement_groups(nodes: Sequence[ast.stmt]) -> list[tuple[int, int, list[ast.stmt]]]:
+    """The ast's top-level statements grouped as libcst's (those sharing a line: `a = 1; b = 2`),
+    each with its first line (first decorator included) and last line, as `_pair` gives them."""
+    groups: list[tuple[int, int, list[ast.stmt]]] = []
+    for node in nodes:
+        last = node.end_lineno or node.lineno
+        if groups and node.lineno <= groups[-1][1]:
+            first, _, group = groups[-1]
+            groups[-1] = (first, max(last, groups[-1][1]), [*group, node])
+            continue
+        decorators = getattr(node, "decorator_list", None) or []
+        groups.append((min([node.lineno, *(d.lineno for d in decorators)]), last, [node]))
+    return groups
+
+
+def _decorators_start_lines(group: list[ast.stmt], source: str, starts: Sequence[int]) -> bool:
+    """Whether the first decorator's line starts with its `@`: the ast dates a decorator by its
+    expression, which a parenthesis can put on a later line (`@(` ... `)`)."""
+    decorators = getattr(group[0], "decorator_list", None)
+    if not decorators:
+        return True
+    first = min(decorators, key=lambda d: (d.lineno, d.col_offset))
+    line = source[starts[first.lineno - 1] : starts[first.lineno]].encode("utf-8", "surrogatepass")
+    return line[: first.col_offset].strip() == b"@"
+
+
+def _ast_head_length(groups: Sequence[tuple[int, int, list[ast.stmt]]]) -> int:
+    """`codemods.imports._head_length` read from the ast: a group of one import is a line of one."""
+
+    def single_import(group: list[ast.stmt]) -> bool:
+        return len(group) == 1 and isinstance(group[0], ast.Import | ast.ImportFrom)
+
+    index = 0 if single_import(groups[0][2]) else 1
+    while index < len(groups) and single_import(groups[index][2]):
+        index += 1
+    return min(index + 1, len(groups))
+
+
+def _holding_imports(groups: Sequence[tuple[int, int, list[ast.stmt]]]) -> list[bool]:
+    """Whether an `import` or `from ... import` stands anywhere in each statement (nested too)."""
+    return [
+        any(isinstance(node, ast.Import | ast.ImportFrom) for s in group for node in ast.walk(s))
+        for _, _, group in groups
+    ]
+
+
+def _top_level(
+    body: Sequence[cst.BaseStatement],
+    groups: Sequence[tuple[int, int, list[ast.stmt]]],
+    has_import: Sequence[bool],
+    source: str,
+) -> TopLevel:
+    members: list[tuple[tuple[int, int], ...] | None] = []
+    for statement, (_, _, group) in zip(body, groups, strict=True):
+        inner = None
+        node = group[0]
+        if isinstance(statement, cst.ClassDef) and isinstance(node, ast.ClassDef):
+            if isinstance(statement.body, cst.IndentedBlock):
+                paired = _pair(statement.body.body, node.body)
+                inner = None if paired is None else tuple((a, b) for a, b, _ in paired)
+        members.append(inner)
+    return TopLevel(
+        tuple(first for first, _, _ in groups),
+        tuple(last for _, last, _ in groups),
+        tuple(has_import),
+        source,
+        tuple(members),
+    )
 
 
 def statement_positions(

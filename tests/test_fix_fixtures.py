@@ -10,6 +10,7 @@ applied only in cases that contain a file named `unsafe`.
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
+from codemods.toplevel import NeedsWholeModule, parse_partly
 from pool_refactor.plan.analyze import analyze_source
 from pool_refactor.scan.findings import Applicability
 from pool_refactor.scan.source import decode_source, encode_source
@@ -66,3 +68,94 @@ def test_fix_case(case: Path) -> None:
         assert any(wanted in r for r in reasons), f"no reason contains {wanted!r}: {reasons}"
     if output == original:
         assert reason_file.exists(), "a refusal case must say which reason it expects (reason.txt)"
+
+
+def fix_partly(data: bytes, unsafe: bool) -> bytes | None:
+    """`fix_bytes` on the module parsed only where the edit reads it (`toplevel.parse_partly`), as
+    the fixer first tries it; None when that path declines (the fixer then parses the whole)."""
+    source = decode_source(data)
+    findings = analyze_source(source.text, "input.py")
+    allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
+    plans = {f.span: f.plan for f in findings if f.plan and not f.suppressed and f.applicability in allowed}
+    if not plans:
+        return None
+    parts = parse_partly(source.text, ast.parse(source.text), [span[0] for span in plans])
+    if parts is None:
+        return None
+    module, top = parts
+    context = CodemodContext()
+    try:
+        module, applied = rewrite_module(module, plans, ACCESSOR_MODULE, context, top, partial=True)
+        module = apply_import_changes(module, context, top, partial=True)
+    except NeedsWholeModule:
+        return None
+    assert applied == set(plans)
+    return encode_source(module.code, source)
+
+
+def test_partly_parsed_fixes_are_the_whole_modules() -> None:
+    """Every case the partial parse takes gives the expected bytes, and it takes most of them (a
+    change that made it decline everywhere would leave this test nothing to check)."""
+    taken = 0
+    for case in CASES:
+        output = fix_partly((case / "input.py").read_bytes(), (case / "unsafe").exists())
+        if output is not None:
+            taken += 1
+            assert output == (case / "expected.py").read_bytes(), case.name
+    assert taken >= len(CASES) // 2, f"the partial parse took {taken} of {len(CASES)} cases"
+
+
+_FILLERS = (
+    "\n\n# a helper that no edit reads\ndef _helper(value):\n    return value  # kept\n",
+    "\n\n@decorated\nclass _Kept:\n    '''Text.'''\n\n    size = 1\n\n\n_TABLE = {\n    'a': 1,\n}\n",
+    "\n\ndef _block_footer():\n    pass\n    # a comment the block owns\n",
+    "\nwhile False: pass\nx = 1; y = 2\n",
+)
+
+
+def _padded(text: str, filler: str) -> str | None:
+    """`text` with `filler` (top-level statements no edit reads) before every top-level statement
+    after the first two and at the end; None for text the ast cannot read."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    lines = text.splitlines(keepends=True)
+    cuts = sorted(
+        {
+            min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            for node in tree.body[2:]
+        }
+    )
+    newline = "\r\n" if "\r\n" in text else "\n"
+    piece = filler.replace("\n", newline)
+    out: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if number in cuts:
+            out.append(piece.lstrip("\r\n") + newline)
+        out.append(line)
+    if out and not out[-1].endswith(("\n", "\r")):
+        out[-1] += newline
+    out.append(piece)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("filler", range(len(_FILLERS)))
+def test_partly_parsed_fixes_of_padded_modules(filler: int) -> None:
+    """The same cases with statements no edit reads between theirs (kept as text by the partial
+    parse, or a reason for it to decline): the partial parse gives what the whole module gives."""
+    taken = 0
+    for case in CASES:
+        raw = (case / "input.py").read_bytes()
+        source = decode_source(raw)
+        padded = _padded(source.text, _FILLERS[filler])
+        if padded is None:
+            continue
+        data = encode_source(padded, source)
+        unsafe = (case / "unsafe").exists()
+        output = fix_partly(data, unsafe)
+        if output is None:
+            continue
+        taken += 1
+        assert output == fix_bytes(data, unsafe)[0], case.name
+    assert taken >= len(CASES) // 3 or filler == 2, f"the partial parse took {taken} of {len(CASES)} cases"

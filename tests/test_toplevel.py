@@ -19,7 +19,14 @@ import codemods.imports as imports_module
 import codemods.shared_client as shared_client_module
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
-from codemods.toplevel import Excerpt, read_top_level, statement_positions
+from codemods.toplevel import (
+    Excerpt,
+    NeedsWholeModule,
+    Verbatim,
+    parse_partly,
+    read_top_level,
+    statement_positions,
+)
 from pool_refactor.fix.rewrite import _scan as rewrite_module_scan
 from pool_refactor.plan.analyze import analyze_source, scan_loaded
 from pool_refactor.scan.findings import Applicability
@@ -46,20 +53,40 @@ def both_paths(text: str, unsafe: bool = True) -> tuple[str, str] | None:
     return outputs[0], outputs[1]
 
 
+def partly_parsed(text: str) -> str | None:
+    """The output through `parse_partly` (libcst parses only what the edit reads), or None when
+    that path declines, as the fixer first tries it."""
+    findings = analyze_source(text, "input.py")
+    allowed = {Applicability.SAFE, Applicability.UNSAFE}  # as `both_paths`
+    plans = {f.span: f.plan for f in findings if f.plan and not f.suppressed and f.applicability in allowed}
+    parts = parse_partly(text, ast.parse(text), [span[0] for span in plans])
+    if parts is None:
+        return None
+    context = CodemodContext()
+    try:
+        new, _ = rewrite_module(parts[0], plans, ACCESSOR_MODULE, context, parts[1], partial=True)
+        return apply_import_changes(new, context, parts[1], partial=True).code
+    except NeedsWholeModule:
+        return None
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_every_fix_fixture_gives_the_same_bytes_through_the_excerpt(case: object) -> None:
     text = decode_source((case / "input.py").read_bytes()).text  # type: ignore[operator]
     result = both_paths(text)
     if result is not None:
         assert result[1] == result[0]
+        assert partly_parsed(text) in (None, result[0])
 
 
 @settings(FAST, max_examples=40)
 @given(client_modules())
 def test_generated_client_modules_give_the_same_bytes_through_the_excerpt(data: bytes) -> None:
-    result = both_paths(decode_source(data).text)
+    text = decode_source(data).text
+    result = both_paths(text)
     if result is not None:
         assert result[1] == result[0]
+        assert partly_parsed(text) in (None, result[0])
 
 
 EDGE_CASES = {
@@ -104,6 +131,7 @@ def test_edge_cases_give_the_same_bytes_through_the_excerpt(name: str) -> None:
     assert result is not None, "each edge case has a site to fix"
     assert result[1] == result[0]
     assert result[1] != EDGE_CASES[name]
+    assert partly_parsed(EDGE_CASES[name]) in (None, result[0])
 
 
 def test_the_excerpt_path_is_the_one_taken(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,6 +173,8 @@ def test_a_removed_import_after_the_head_falls_back_to_the_whole_module(
     assert result is not None and result[0] == result[1]
     assert "import httpx" not in result[1]
     assert fallbacks == [True]
+    text = EDGE_CASES["import_after_code_is_removed"]
+    assert partly_parsed(text) is None  # the partial parse declines (`NeedsWholeModule`), never guesses
 
 
 @pytest.mark.parametrize("case", CASES[:40], ids=[c.name for c in CASES[:40]])
@@ -251,3 +281,62 @@ def test_the_fixers_rescan_is_scan_loaded(text: str) -> None:
     scan, tree = rewrite_module_scan(source, "input.py")
     assert scan == scan_loaded(source, "input.py")
     assert (tree is not None) == (scan.parsed and scan.error is None)
+
+
+def _partly(text: str, lines: tuple[int, ...] = ()) -> tuple[cst.Module, object] | None:
+    return parse_partly(text, ast.parse(text), lines)
+
+
+PADDED = (
+    "import os\n\n\ndef first():\n    return 1\n\n\n# about g\ndef g():\n    return os.sep\n\n\n"
+    "@decorator\nclass Late:\n    x = 1\n\n\nA = 1; B = 2\n"
+)
+
+
+def test_partial_parse_keeps_unread_statements_as_their_text() -> None:
+    parts = _partly(PADDED, (14,))  # a line of `Late`
+    assert parts is not None
+    module, top = parts
+    kinds = [type(s).__name__ for s in module.body]
+    # the head (import + next), the first indented block, `Late`; `g` (no import) and the last line kept
+    assert kinds == ["SimpleStatementLine", "FunctionDef", "Verbatim", "ClassDef", "Verbatim"]
+    assert module.code == PADDED
+    verbatim = module.body[2]
+    assert isinstance(verbatim, Verbatim) and verbatim.text == "\n\n# about g\ndef g():\n    return os.sep\n"
+    assert top.first_lines == (1, 4, 9, 13, 18)  # type: ignore[attr-defined]
+    assert module.body[4].visit(cst.CSTTransformer()) is module.body[4]
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("import os\nx = 1", "no newline at the end"),
+        ("import os\rx = 1\n", "a lone carriage return"),
+        ("def f():\n    pass\n    # the block's\nx = 1\n", "an indented comment between statements"),
+        ("if a: b\nelif c:\n\td\n", "the first indented line is not in a block of the first statement"),
+        ("import os\n\n\n@(\n    wraps\n)\ndef f():\n    pass\n", "a decorator the ast dates after its `@`"),
+        ("x = 1 \\\n\ny = 2\n", "a line continued into the lines between statements"),
+    ],
+)
+def test_partial_parse_declines(text: str, why: str) -> None:
+    assert _partly(text) is None, why
+
+
+def test_partial_parse_infers_the_whole_modules_indentation() -> None:
+    text = "import os\n\n\ndef f():\n  return os\n\n\ndef g():\n    return 2\n"
+    parts = _partly(text)
+    assert parts is not None
+    assert parts[0].default_indent == cst.parse_module(text).default_indent == "  "
+    assert isinstance(parts[0].body[2], Verbatim)
+
+
+def test_an_edit_needing_the_whole_module_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the excerpt declined, the partly parsed module is never walked whole."""
+    text = EDGE_CASES["decorated_method_in_a_class"]
+    findings = analyze_source(text, "input.py")
+    plans = {f.span: f.plan for f in findings if f.plan}
+    parts = _partly(text, tuple(span[0] for span in plans))
+    assert parts is not None
+    monkeypatch.setattr(shared_client_module, "_rewrite_statements", lambda *a: (None, set()))
+    with pytest.raises(NeedsWholeModule):
+        rewrite_module(parts[0], plans, ACCESSOR_MODULE, CodemodContext(), parts[1], partial=True)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ import libcst as cst
 
 from codemods.imports import EditContext, apply_import_changes, set_import_style
 from codemods.shared_client import rewrite_module
-from codemods.toplevel import read_top_level, release_parser_memory
+from codemods.toplevel import NeedsWholeModule, TopLevel, parse_partly, read_top_level, release_parser_memory
 from codemods.wrapping import set_line_length
 from pool_refactor.fix.placement import ModuleTarget, PlacementError, locate_module
 from pool_refactor.fix.style import ProjectStyle
@@ -144,6 +144,28 @@ def _rewrite_file(file: DiscoveredFile, options: RewriteOptions) -> Rewrite | Fi
     )
 
 
+def _edit(
+    file: DiscoveredFile,
+    module: cst.Module,
+    top: TopLevel | None,
+    plans: dict[Span, FixPlan],
+    target: ModuleTarget,
+    style: ProjectStyle,
+    *,
+    partial: bool = False,
+) -> tuple[str, set[Span]]:
+    """The rewrite's new text and the sites it rewrote; `partial`: `module` is partly parsed
+    (`parse_partly`), and an edit that needs more raises `NeedsWholeModule`."""
+    context = EditContext(filename=str(file.path))  # no `libcst.codemod`: see codemods.imports
+    own = target.import_name.lstrip(".").split(".", 1)[0]  # the project's package is first party
+    imports = style.imports
+    set_import_style(context, replace(imports, first_party=imports.first_party | {own}))
+    set_line_length(context, style.line_length)
+    new_module, applied = rewrite_module(module, plans, target.import_name, context, top, partial=partial)
+    new_module = apply_import_changes(new_module, context, top, partial=partial)
+    return new_module.code, applied
+
+
 def uses_httpx2_only(raw: bytes) -> bool:
     """Whether a file imports the httpx2 fork and not httpx: the shared module then imports httpx2."""
     return bool(_HTTPX2_ONLY.search(raw)) and not _HTTPX_PLAIN.search(raw)
@@ -179,17 +201,19 @@ def _libcst_rewrite(
     """The new text and the sites rewritten; None if nothing changes, an error if it cannot be
     rewritten or the result would not compile. `tree`: the re-scan's `ast` tree of `source`."""
     try:
-        module = cst.parse_module(source.text)
-        release_parser_memory(len(source.text))
-        top = read_top_level(module, source.text, tree)  # libcst then reads only what the edit touches
-        context = EditContext(filename=str(file.path))  # no `libcst.codemod`: see codemods.imports
-        own = target.import_name.lstrip(".").split(".", 1)[0]  # the project's package is first party
-        imports = style.imports
-        set_import_style(context, replace(imports, first_party=imports.first_party | {own}))
-        set_line_length(context, style.line_length)
-        new_module, applied = rewrite_module(module, plans, target.import_name, context, top)
-        new_module = apply_import_changes(new_module, context, top)
-        new_text = new_module.code
+        edited = None
+        parts = parse_partly(source.text, tree, [position[0] for position in plans]) if tree else None
+        if parts is not None:
+            try:  # the statements the edit reads, parsed alone: the same text, sooner
+                edited = _edit(file, *parts, plans, target, style, partial=True)
+            except NeedsWholeModule:
+                edited = None
+        if edited is None:
+            module = cst.parse_module(source.text)
+            release_parser_memory(len(source.text))
+            top = read_top_level(module, source.text, tree)  # libcst then reads only what the edit touches
+            edited = _edit(file, module, top, plans, target, style)
+        new_text, applied = edited
         if source.text.endswith("\r") and not new_text.endswith(("\r", "\n")):
             new_text += "\r"  # libcst drops a final lone CR (Instagram/LibCST#901)
     except Exception as exc:  # libcst could not parse or a bug of ours: never write
