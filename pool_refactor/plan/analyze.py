@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import warnings
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from pool_refactor.plan.planner import plan_site
@@ -121,8 +120,7 @@ def through_construction(finding: Finding, construction: Finding, where: str) ->
     `run.project`)."""
     kind = "factory" if construction.code == "POOL301" else "class"
     if construction.applicability is Applicability.SAFE:
-        return replace(
-            finding,
+        return finding.replace(
             applicability=Applicability.SAFE,
             fixable=True,
             reason="",
@@ -134,7 +132,7 @@ def through_construction(finding: Finding, construction: Finding, where: str) ->
     if construction.applicability is not Applicability.UNSAFE:
         origin = f"the client comes from the {kind} `{construction.context}` ({where})"
         reason = f"{origin}, which `--fix` leaves as it is: {reason}"
-    return replace(finding, applicability=construction.applicability, reason=reason)
+    return finding.replace(applicability=construction.applicability, reason=reason)
 
 
 def analyze_source(text: str, path: str = "<string>") -> list[Finding]:

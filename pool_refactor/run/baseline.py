@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 from pool_refactor.scan.findings import Finding, ScanResult
@@ -56,7 +55,7 @@ def apply_baseline(result: ScanResult, accepted: Counter[Key]) -> int:
         if not finding.suppressed and remaining[key] > 0:
             remaining[key] -= 1
             matched += 1
-            finding = replace(finding, suppressed=True)
+            finding = finding.replace(suppressed=True)
         findings.append(finding)
     result.findings = findings
     return matched

@@ -38,16 +38,14 @@ import json
 import os
 import sys
 import time
-import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import pool_refactor
 from pool_refactor.run.digest import blake2b
-from pool_refactor.scan.findings import Export, FileScan, Finding, FixPlan
+from pool_refactor.scan.findings import Applicability, Export, FileScan, Finding, FixPlan, Verdict
 
 __all__ = [
     "CACHE_FILENAME",
@@ -124,56 +122,70 @@ def stat_key(info: os.stat_result) -> StatKey:
 
 
 # --------------------------------------------------------------------------------------------------
-# Encoding: plain JSON values, decoded back into exactly the dataclasses the scanner builds
+# Encoding: plain JSON values, decoded back into exactly the records the scanner builds
+#
+# A record is stored as the list of its fields in `__init__`'s order (each class's `__slots__`), each
+# with the converter that turns its JSON value back (None: used as it is). Written out here rather
+# than derived from the classes' annotations at import (`typing.get_type_hints`, `dataclasses.fields`:
+# a few million instructions of every warm scan); `tests/test_findings.py` derives them the old way
+# and checks that they are the same.
 
 
-def _converter(hint: Any) -> Callable[[Any], Any] | None:
-    """How to turn a JSON value back into a value of type ``hint`` (None: use it as is)."""
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return hint
-    if hint is FixPlan:
-        return _decode_plan
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        return tuple
-    args = typing.get_args(hint)
-    if args and type(None) in args:  # Optional[X]
-        inner = [a for a in args if a is not type(None)]
-        if len(inner) == 1:
-            convert = _converter(inner[0])
-            if convert is not None:
-                return lambda value: None if value is None else convert(value)
-    return None
+def _optional_plan(value: Any) -> FixPlan | None:
+    return None if value is None else _decode_plan(value)
 
 
-def _plan_layout() -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
-    hints = typing.get_type_hints(FixPlan)
-    names = tuple(f.name for f in fields(FixPlan))
-    return names, tuple(_converter(hints[name]) for name in names)
+_PLAN_NAMES = FixPlan.__slots__
+_PLAN_CONVERTERS: tuple[Callable[[Any], Any] | None, ...] = (
+    None,  # kind
+    None,  # library
+    None,  # accessor
+    None,  # section
+    None,  # is_async
+    None,  # variable
+    tuple,  # keyed_options
+    tuple,  # moved_options
+    None,  # method
+    None,  # await_result
+    tuple,  # merged_options
+    tuple,  # pool_options
+)
+_FINDING_NAMES = Finding.__slots__
+_FINDING_CONVERTERS: tuple[Callable[[Any], Any] | None, ...] = (
+    None,  # path
+    None,  # line
+    None,  # column
+    None,  # end_line
+    None,  # code
+    None,  # library
+    Verdict,  # verdict
+    None,  # in_loop
+    None,  # context
+    None,  # snippet
+    None,  # fixable
+    None,  # reason
+    None,  # message
+    Applicability,  # applicability
+    None,  # suppressed
+    _optional_plan,  # plan
+    None,  # end_column
+    None,  # via
+    None,  # closes_via
+)
+_PATH_INDEX = _FINDING_NAMES.index("path")
+_EXPORT_FIELDS = Export.__slots__
+"""Exports hold plain JSON values: no converters."""
 
 
 def _decode_plan(values: list[Any]) -> FixPlan:
-    names, converters = _PLAN_LAYOUT
-    if len(values) != len(names):
+    if len(values) != len(_PLAN_CONVERTERS):
         raise ValueError("fix plan layout changed")
-    kwargs = {n: (v if c is None else c(v)) for n, v, c in zip(names, values, converters, strict=True)}
-    return FixPlan(**kwargs)
-
-
-def _finding_layout() -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
-    hints = typing.get_type_hints(Finding)
-    names = tuple(f.name for f in fields(Finding))
-    return names, tuple(_converter(hints[name]) for name in names)
-
-
-_PLAN_LAYOUT = _plan_layout()
-_FINDING_LAYOUT = _finding_layout()
-_PATH_INDEX = _FINDING_LAYOUT[0].index("path")
+    return FixPlan(*[v if c is None else c(v) for v, c in zip(values, _PLAN_CONVERTERS, strict=True)])
 
 
 def _encode_value(value: Any) -> Any:
     if isinstance(value, FixPlan):
-        return [_encode_value(getattr(value, name)) for name in _PLAN_LAYOUT[0]]
+        return [_encode_value(getattr(value, name)) for name in _PLAN_NAMES]
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple):
@@ -181,24 +193,20 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
-_EXPORT_FIELDS = tuple(f.name for f in fields(Export))
-
-
 def encode_findings(findings: Iterable[Finding]) -> list[Any]:
-    return [[_encode_value(getattr(f, name)) for name in _FINDING_LAYOUT[0]] for f in findings]
+    return [[_encode_value(getattr(f, name)) for name in _FINDING_NAMES] for f in findings]
 
 
 def decode_findings(raw_findings: Any, display: str) -> tuple[Finding, ...]:
     """Findings stored for a file now shown as ``display``; raises on anything malformed."""
-    names, converters = _FINDING_LAYOUT
+    converters = _FINDING_CONVERTERS
     findings = []
     for values in raw_findings:
-        if len(values) != len(names):
+        if len(values) != len(converters):
             raise ValueError("finding layout changed")
         values = list(values)
         values[_PATH_INDEX] = display  # a content hit for a renamed or copied file: its own path
-        kwargs = {n: (v if c is None else c(v)) for n, v, c in zip(names, values, converters, strict=True)}
-        findings.append(Finding(**kwargs))
+        findings.append(Finding(*[v if c is None else c(v) for v, c in zip(values, converters, strict=True)]))
     return tuple(findings)
 
 
@@ -210,7 +218,7 @@ def encode_scan(scan: FileScan) -> Any:
         scan.error,
         scan.parsed,
         encode_findings(scan.findings),
-        [[getattr(e, name) for name in _EXPORT_FIELDS] for e in scan.exports],
+        [list(e.values()) for e in scan.exports],
     ]
 
 
@@ -225,7 +233,7 @@ def decode_scan(entry: Any, display: str) -> FileScan:
     for values in raw_exports:
         if len(values) != len(_EXPORT_FIELDS):
             raise ValueError("export layout changed")
-        exports.append(Export(**dict(zip(_EXPORT_FIELDS, values, strict=True))))
+        exports.append(Export(*values))
     return FileScan(display, decode_findings(raw_findings, display), error, parsed, tuple(exports))
 
 

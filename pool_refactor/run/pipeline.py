@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +52,7 @@ def run(options: Options) -> Outcome:
             outcome.failed = True
             result.errors = sorted([*result.errors, *noqa.errors], key=lambda e: e.path)
         annotated = {id(f) for f in result.failing() if f.path not in noqa.failed}
-        result.findings = [replace(f, suppressed=True) if id(f) in annotated else f for f in result.findings]
+        result.findings = [f.replace(suppressed=True) if id(f) in annotated else f for f in result.findings]
         return outcome
     if options.fix or options.diff:
         prefetched()
@@ -179,14 +178,14 @@ def _scan_files(
     )
     imported: dict[str, tuple[Finding, ...]] = {}
     for index, found in project.run(cache).items():
-        complete[index] = replace(complete[index], findings=complete[index].findings + found)
+        complete[index] = complete[index].replace(findings=complete[index].findings + found)
         imported[files[index].display] = found
     if project.active:
         project.settle_hooks(complete, imported)
     if project.errors:
         for index, scan in enumerate(complete):
             if scan.display in project.errors and scan.error is None:
-                complete[index] = replace(scan, error=project.errors[scan.display])
+                complete[index] = scan.replace(error=project.errors[scan.display])
     if cache is not None and not options.diff:  # --diff promises to write nothing, the cache included
         cache.save(os.path.join(cwd, path) for path in options.paths)
     return complete, project, imported

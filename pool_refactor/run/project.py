@@ -38,7 +38,6 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -107,7 +106,7 @@ class ProjectPass:
         if self._fingerprint is None:
             data = [
                 sorted(
-                    (path, display, sorted((k, list(vars(e).values())) for k, e in table.items()))
+                    (path, display, sorted((k, list(e.values())) for k, e in table.items()))
                     for path, (display, table) in self.exporters.items()
                 ),
                 sorted(os.path.normpath(file.absolute) for file in self.files),
@@ -199,7 +198,7 @@ class ProjectPass:
                 parsed = _parse(self.files[index].absolute, exporter, None)
                 if parsed is not None:
                     own, _ = analyze_module(*parsed, exporter, table)
-                    scans[index] = replace(scans[index], findings=(*own, *imported.get(exporter, ())))
+                    scans[index] = scans[index].replace(findings=(*own, *imported.get(exporter, ())))
         # The constructions that --fix plans (re-planned above or not), and their calls elsewhere.
         constructions: dict[str, Finding] = {}
         for exporter, table in self.closed_elsewhere.items():
@@ -222,7 +221,7 @@ class ProjectPass:
                 index = index_of[display]
                 old = {id(f) for f in found}
                 kept = [f for f in scans[index].findings if id(f) not in old]
-                scans[index] = replace(scans[index], findings=(*kept, *settled))
+                scans[index] = scans[index].replace(findings=(*kept, *settled))
                 imported[display] = settled
 
     def _subclassed_anywhere(self, names: set[str]) -> set[str]:
@@ -321,7 +320,7 @@ class _Importer:
             if isinstance(hook, Hook) and hook.kind in ("factory", "wrapper"):
                 # (A class deriving from a wrapper, here or anywhere, is `settle_hooks`' to see.)
                 closes = uses_close_it(hook, [item], module.parent)
-                finding = replace(finding, via=hook.where, closes_via=closes)
+                finding = finding.replace(via=hook.where, closes_via=closes)
             found.append(finding)
         return tuple(sorted(found, key=lambda f: (f.line, f.column)))
 

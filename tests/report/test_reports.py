@@ -18,7 +18,6 @@ official schema file is at hand, set `POOL_REFACTOR_SARIF_SCHEMA=/path/to/sarif-
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -75,7 +74,7 @@ def _one(**overrides: Any) -> ScanResult:
         "async with httpx.AsyncClient() as client:",
         "New httpx.AsyncClient per call of `fetch`.",
     )
-    return ScanResult(findings=[dataclasses.replace(base, **overrides)], files_scanned=1, files_parsed=1)
+    return ScanResult(findings=[base.replace(**overrides)], files_scanned=1, files_parsed=1)
 
 
 # --- golden files -----------------------------------------------------------------------------
@@ -501,7 +500,7 @@ def test_sarif_fingerprints_ignore_line_moves() -> None:
 
 def test_sarif_fingerprints_distinguish_identical_sites() -> None:
     one = _one().findings[0]
-    result = ScanResult(findings=[one, dataclasses.replace(one, line=20, end_line=20)])
+    result = ScanResult(findings=[one, one.replace(line=20, end_line=20)])
     results = json.loads(_render("sarif", result))["runs"][0]["results"]
     prints = {next(iter(r["partialFingerprints"].values())) for r in results}
     assert len(prints) == 2
