@@ -4,22 +4,20 @@ These records are the only thing that flows from the scanner to the reports and 
 they hold plain data (no syntax trees): a finding can be cached, sent between processes and
 serialised as the documented JSON without knowing how it was found.
 
-They are plain classes with hand-written methods rather than dataclasses (issue 16): a dataclass
-builds its `__init__`, `__repr__`, `__eq__`, `__hash__` by `exec`-ing generated source when its
-module is imported, and these seven cost about 10% of the instructions of a warm scan, which imports
-this module and nothing of the scanner. Their methods do what the dataclasses' did: `==` compares
-the fields in order between instances of the same class (a finding's `plan` excepted), `hash` is
-the hash of that tuple, `repr` is the dataclass's, and `replace` is `dataclasses.replace`. The
-records that were frozen are read-only for mypy (`Final`) but not at run time (nothing assigned to
-them, and a `__setattr__` that raises would cost every construction a call per field). `__slots__`
-lists each record's fields in `__init__`'s order, which is the order of the cache's layout
-(`run.cache`); `tests/test_findings.py` checks that they cannot drift apart.
+They are plain classes rather than dataclasses (issue 16): a dataclass builds its `__init__`,
+`__repr__`, `__eq__`, `__hash__` by `exec`-ing generated source when its module is imported, and
+these seven cost about 10% of the instructions of a warm scan, which imports this module and
+nothing of the scanner. `_Record` does once, from each record's `__slots__` (its fields, in its
+`__init__`'s order, which is also the cache's layout in `run.cache`), what the dataclasses did.
+The records that were frozen are read-only for mypy (`Final`) but not at run time (nothing
+assigned to them, and a `__setattr__` that raises would cost every construction a call per
+field); `tests/test_findings.py` holds them to the dataclasses' behaviour.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Final, final
+from typing import Any, ClassVar, Final, Self, final
 
 
 class Verdict(StrEnum):
@@ -37,12 +35,58 @@ class Applicability(StrEnum):
     NONE = "none"
 
 
-_SAME: Any = object()
-"""`replace`'s default for a field it keeps (any value, `None` included, may be given)."""
+class _Record:
+    """What a dataclass would generate for these records, written once: `==` compares the fields
+    in `__slots__` order between instances of the same class (but those in `_uncompared`), `hash`
+    is the hash of those values, `repr` is the dataclass's, `replace` is `dataclasses.replace`,
+    `values` is `dataclasses.astuple` without the deep copy, and pickling calls `__init__` with
+    the values. Each record lists its fields in `__slots__`, in its `__init__`'s order."""
+
+    __slots__ = ()
+    _uncompared: ClassVar[tuple[str, ...]] = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _compared_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._fields = tuple(cls.__dict__["__slots__"])
+        cls._compared_names = tuple(name for name in cls._fields if name not in cls._uncompared)
+
+    def values(self) -> tuple[Any, ...]:
+        """The fields in order: the cache's layout (`run.cache`) and the project's fingerprint."""
+        return tuple([getattr(self, name) for name in self._fields])
+
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self._compared_names])
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Record)
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        return type(self), self.values()
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with the given fields changed (`dataclasses.replace`)."""
+        unknown = changes.keys() - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {sorted(unknown)[0]!r}")
+        return type(self)(
+            *[changes[name] if name in changes else getattr(self, name) for name in self._fields]
+        )
 
 
 @final
-class FixPlan:
+class FixPlan(_Record):
     """What the codemod must do at a site; positions locate the libcst nodes again.
 
     The scanner decides *whether* and *what*; the codemod only carries it out on the concrete
@@ -106,77 +150,9 @@ class FixPlan:
         """For `borrow`: the constructor's pool options (`verify=False`), which it keeps and which key
         the pool accessor too (`transport=get_http_transport(verify=False)`)."""
 
-    def _values(self) -> tuple[Any, ...]:
-        return (
-            self.kind,
-            self.library,
-            self.accessor,
-            self.section,
-            self.is_async,
-            self.variable,
-            self.keyed_options,
-            self.moved_options,
-            self.method,
-            self.await_result,
-            self.merged_options,
-            self.pool_options,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not FixPlan:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        return (
-            f"FixPlan(kind={self.kind!r}, library={self.library!r}, accessor={self.accessor!r}, "
-            f"section={self.section!r}, is_async={self.is_async!r}, variable={self.variable!r}, "
-            f"keyed_options={self.keyed_options!r}, moved_options={self.moved_options!r}, "
-            f"method={self.method!r}, await_result={self.await_result!r}, "
-            f"merged_options={self.merged_options!r}, pool_options={self.pool_options!r})"
-        )
-
-    def __reduce__(self) -> tuple[type[FixPlan], tuple[Any, ...]]:
-        return FixPlan, self._values()
-
-    def replace(
-        self,
-        *,
-        kind: str = _SAME,
-        library: str = _SAME,
-        accessor: str = _SAME,
-        section: str = _SAME,
-        is_async: bool = _SAME,
-        variable: str | None = _SAME,
-        keyed_options: tuple[str, ...] = _SAME,
-        moved_options: tuple[str, ...] = _SAME,
-        method: str | None = _SAME,
-        await_result: bool = _SAME,
-        merged_options: tuple[str, ...] = _SAME,
-        pool_options: tuple[str, ...] = _SAME,
-    ) -> FixPlan:
-        """A copy with the given fields changed (`dataclasses.replace`)."""
-        return FixPlan(
-            self.kind if kind is _SAME else kind,
-            self.library if library is _SAME else library,
-            self.accessor if accessor is _SAME else accessor,
-            self.section if section is _SAME else section,
-            self.is_async if is_async is _SAME else is_async,
-            self.variable if variable is _SAME else variable,
-            self.keyed_options if keyed_options is _SAME else keyed_options,
-            self.moved_options if moved_options is _SAME else moved_options,
-            self.method if method is _SAME else method,
-            self.await_result if await_result is _SAME else await_result,
-            self.merged_options if merged_options is _SAME else merged_options,
-            self.pool_options if pool_options is _SAME else pool_options,
-        )
-
 
 @final
-class Finding:
+class Finding(_Record):
     """One construction site and the verdict on it: what the reports print, the cache keeps and the
     fixer acts on."""
 
@@ -201,6 +177,7 @@ class Finding:
         "via",
         "closes_via",
     )
+    _uncompared = ("plan",)  # two findings of the same site are equal whatever their plans
 
     def __init__(
         self,
@@ -260,120 +237,9 @@ class Finding:
         """Start and end of the call as libcst positions: (line, column0, end_line, end_column0)."""
         return self.line, self.column - 1, self.end_line, self.end_column - 1
 
-    def _compared(self) -> tuple[Any, ...]:
-        """Every field but `plan`, in order: what `==` and `hash` look at."""
-        return (
-            self.path,
-            self.line,
-            self.column,
-            self.end_line,
-            self.code,
-            self.library,
-            self.verdict,
-            self.in_loop,
-            self.context,
-            self.snippet,
-            self.fixable,
-            self.reason,
-            self.message,
-            self.applicability,
-            self.suppressed,
-            self.end_column,
-            self.via,
-            self.closes_via,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Finding:
-            return NotImplemented
-        return self._compared() == other._compared()
-
-    def __hash__(self) -> int:
-        return hash(self._compared())
-
-    def __repr__(self) -> str:
-        return (
-            f"Finding(path={self.path!r}, line={self.line!r}, column={self.column!r}, "
-            f"end_line={self.end_line!r}, code={self.code!r}, library={self.library!r}, "
-            f"verdict={self.verdict!r}, in_loop={self.in_loop!r}, context={self.context!r}, "
-            f"snippet={self.snippet!r}, fixable={self.fixable!r}, reason={self.reason!r}, "
-            f"message={self.message!r}, applicability={self.applicability!r}, "
-            f"suppressed={self.suppressed!r}, plan={self.plan!r}, end_column={self.end_column!r}, "
-            f"via={self.via!r}, closes_via={self.closes_via!r})"
-        )
-
-    def __reduce__(self) -> tuple[type[Finding], tuple[Any, ...]]:
-        return Finding, (
-            self.path,
-            self.line,
-            self.column,
-            self.end_line,
-            self.code,
-            self.library,
-            self.verdict,
-            self.in_loop,
-            self.context,
-            self.snippet,
-            self.fixable,
-            self.reason,
-            self.message,
-            self.applicability,
-            self.suppressed,
-            self.plan,
-            self.end_column,
-            self.via,
-            self.closes_via,
-        )
-
-    def replace(
-        self,
-        *,
-        path: str = _SAME,
-        line: int = _SAME,
-        column: int = _SAME,
-        end_line: int = _SAME,
-        code: str = _SAME,
-        library: str = _SAME,
-        verdict: Verdict = _SAME,
-        in_loop: bool = _SAME,
-        context: str = _SAME,
-        snippet: str = _SAME,
-        fixable: bool = _SAME,
-        reason: str = _SAME,
-        message: str = _SAME,
-        applicability: Applicability = _SAME,
-        suppressed: bool = _SAME,
-        plan: FixPlan | None = _SAME,
-        end_column: int = _SAME,
-        via: str = _SAME,
-        closes_via: bool = _SAME,
-    ) -> Finding:
-        """A copy with the given fields changed (`dataclasses.replace`)."""
-        return Finding(
-            self.path if path is _SAME else path,
-            self.line if line is _SAME else line,
-            self.column if column is _SAME else column,
-            self.end_line if end_line is _SAME else end_line,
-            self.code if code is _SAME else code,
-            self.library if library is _SAME else library,
-            self.verdict if verdict is _SAME else verdict,
-            self.in_loop if in_loop is _SAME else in_loop,
-            self.context if context is _SAME else context,
-            self.snippet if snippet is _SAME else snippet,
-            self.fixable if fixable is _SAME else fixable,
-            self.reason if reason is _SAME else reason,
-            self.message if message is _SAME else message,
-            self.applicability if applicability is _SAME else applicability,
-            self.suppressed if suppressed is _SAME else suppressed,
-            self.plan if plan is _SAME else plan,
-            self.end_column if end_column is _SAME else end_column,
-            self.via if via is _SAME else via,
-            self.closes_via if closes_via is _SAME else closes_via,
-        )
-
 
 @final
-class FileError:
+class FileError(_Record):
     """A file the run could not read, parse or write: reported, skipped, and the run exits 2."""
 
     __slots__ = ("path", "message", "stage")
@@ -384,31 +250,9 @@ class FileError:
         self.stage: Final = stage
         """`scan` (could not be read or parsed) or `fix` (scanned, but the fix could not be written)."""
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not FileError:
-            return NotImplemented
-        return (self.path, self.message, self.stage) == (other.path, other.message, other.stage)
-
-    def __hash__(self) -> int:
-        return hash((self.path, self.message, self.stage))
-
-    def __repr__(self) -> str:
-        return f"FileError(path={self.path!r}, message={self.message!r}, stage={self.stage!r})"
-
-    def __reduce__(self) -> tuple[type[FileError], tuple[str, str, str]]:
-        return FileError, (self.path, self.message, self.stage)
-
-    def replace(self, *, path: str = _SAME, message: str = _SAME, stage: str = _SAME) -> FileError:
-        """A copy with the given fields changed (`dataclasses.replace`)."""
-        return FileError(
-            self.path if path is _SAME else path,
-            self.message if message is _SAME else message,
-            self.stage if stage is _SAME else stage,
-        )
-
 
 @final
-class Note:
+class Note(_Record):
     """Something `--fix`/`--diff` did or could not do besides rewriting sites, for the user to act on:
     a lifecycle edit (`lifecycle`), wiring left to do by hand (`wiring`), a test that patches the old
     construction (`mock`), the shared module written (`module`), the application's settings class
@@ -422,39 +266,9 @@ class Note:
         self.path: Final = path
         self.line: Final = line
 
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Note:
-            return NotImplemented
-        return (self.kind, self.message, self.path, self.line) == (
-            other.kind,
-            other.message,
-            other.path,
-            other.line,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.message, self.path, self.line))
-
-    def __repr__(self) -> str:
-        return f"Note(kind={self.kind!r}, message={self.message!r}, path={self.path!r}, line={self.line!r})"
-
-    def __reduce__(self) -> tuple[type[Note], tuple[str, str, str | None, int | None]]:
-        return Note, (self.kind, self.message, self.path, self.line)
-
-    def replace(
-        self, *, kind: str = _SAME, message: str = _SAME, path: str | None = _SAME, line: int | None = _SAME
-    ) -> Note:
-        """A copy with the given fields changed (`dataclasses.replace`)."""
-        return Note(
-            self.kind if kind is _SAME else kind,
-            self.message if message is _SAME else message,
-            self.path if path is _SAME else path,
-            self.line if line is _SAME else line,
-        )
-
 
 @final
-class ScanResult:
+class ScanResult(_Record):
     """Everything one run found, in path order. Mutable (the pipeline fills it in), so unhashable."""
 
     __slots__ = (
@@ -496,34 +310,6 @@ class ScanResult:
         """How other modules call each module's factories and wrapper classes, for `--fix` to plan them
         as the scan did (`run.project.ProjectPass.settle_hooks`)."""
 
-    def _values(self) -> tuple[Any, ...]:
-        return (
-            self.findings,
-            self.errors,
-            self.files_scanned,
-            self.files_parsed,
-            self.notes,
-            self.fixed,
-            self.rewritten,
-            self.closed_elsewhere,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not ScanResult:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __repr__(self) -> str:
-        return (
-            f"ScanResult(findings={self.findings!r}, errors={self.errors!r}, "
-            f"files_scanned={self.files_scanned!r}, files_parsed={self.files_parsed!r}, "
-            f"notes={self.notes!r}, fixed={self.fixed!r}, rewritten={self.rewritten!r}, "
-            f"closed_elsewhere={self.closed_elsewhere!r})"
-        )
-
-    def __reduce__(self) -> tuple[type[ScanResult], tuple[Any, ...]]:
-        return ScanResult, self._values()
-
     def visible(self, show_suppressed: bool = False) -> list[Finding]:
         return [f for f in self.findings if show_suppressed or not f.suppressed]
 
@@ -551,7 +337,7 @@ class ScanResult:
 
 
 @final
-class Export:
+class Export(_Record):
     """A module-level name of one file that builds a client when called: a subclass of a client class,
     a wrapper class whose `__init__` builds one, or a factory. Plain data, so it can be cached with the
     file and looked up when another module of the project imports the name (`run.project`)."""
@@ -609,44 +395,9 @@ class Export:
         """That parameter's position among the call's positional arguments (`self` excluded); -1 if
         it can only be passed by keyword."""
 
-    def values(self) -> tuple[Any, ...]:
-        """The fields in order (`dataclasses.astuple`): the cache's layout and the project's fingerprint."""
-        return (
-            self.kind,
-            self.name,
-            self.line,
-            self.qualname,
-            self.module,
-            self.constructor,
-            self.owner,
-            self.through,
-            self.plain,
-            self.given,
-            self.given_index,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Export:
-            return NotImplemented
-        return self.values() == other.values()
-
-    def __hash__(self) -> int:
-        return hash(self.values())
-
-    def __repr__(self) -> str:
-        return (
-            f"Export(kind={self.kind!r}, name={self.name!r}, line={self.line!r}, "
-            f"qualname={self.qualname!r}, module={self.module!r}, constructor={self.constructor!r}, "
-            f"owner={self.owner!r}, through={self.through!r}, plain={self.plain!r}, "
-            f"given={self.given!r}, given_index={self.given_index!r})"
-        )
-
-    def __reduce__(self) -> tuple[type[Export], tuple[Any, ...]]:
-        return Export, self.values()
-
 
 @final
-class FileScan:
+class FileScan(_Record):
     """The outcome for one file; plain data so it can cross process boundaries."""
 
     __slots__ = ("display", "findings", "error", "parsed", "exports")
@@ -665,43 +416,3 @@ class FileScan:
         self.parsed: Final = parsed
         self.exports: Final = exports
         """What other modules of the project may import from this one and call per request."""
-
-    def _values(self) -> tuple[str, tuple[Finding, ...], str | None, bool, tuple[Export, ...]]:
-        return self.display, self.findings, self.error, self.parsed, self.exports
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not FileScan:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        return (
-            f"FileScan(display={self.display!r}, findings={self.findings!r}, error={self.error!r}, "
-            f"parsed={self.parsed!r}, exports={self.exports!r})"
-        )
-
-    def __reduce__(
-        self,
-    ) -> tuple[type[FileScan], tuple[str, tuple[Finding, ...], str | None, bool, tuple[Export, ...]]]:
-        return FileScan, self._values()
-
-    def replace(
-        self,
-        *,
-        display: str = _SAME,
-        findings: tuple[Finding, ...] = _SAME,
-        error: str | None = _SAME,
-        parsed: bool = _SAME,
-        exports: tuple[Export, ...] = _SAME,
-    ) -> FileScan:
-        """A copy with the given fields changed (`dataclasses.replace`)."""
-        return FileScan(
-            self.display if display is _SAME else display,
-            self.findings if findings is _SAME else findings,
-            self.error if error is _SAME else error,
-            self.parsed if parsed is _SAME else parsed,
-            self.exports if exports is _SAME else exports,
-        )
