@@ -202,7 +202,8 @@ def _libcst_rewrite(
     rewritten or the result would not compile. `tree`: the re-scan's `ast` tree of `source`."""
     try:
         edited = None
-        parts = parse_partly(source.text, tree, [position[0] for position in plans]) if tree else None
+        lines = [position[0] for position in plans]
+        parts = parse_partly(source.text, tree, lines) if tree is not None else None
         if parts is not None:
             try:  # the statements the edit reads, parsed alone: the same text, sooner
                 edited = _edit(file, *parts, plans, target, style, partial=True)
