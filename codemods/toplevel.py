@@ -183,7 +183,15 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
         if flag:
             wanted.update(i for i in (number, number + 1) if i < len(groups))
     chosen = sorted(wanted)
-    excerpt = "".join(source[bounds[i] : bounds[i + 1]] for i in chosen)
+    classes: dict[int, _Members] = {}  # the classes parsed without some of their members
+    pieces: list[str] = []
+    for number in chosen:
+        members = _class_in_part(number, groups, lines, source, starts, bounds)
+        if members is not None:
+            classes[number] = members
+        pieces.append(source[bounds[number] : bounds[number + 1]] if members is None else members.text)
+    excerpt = "".join(pieces)
+    del pieces
     try:
         module = cst.parse_module(excerpt)
     except cst.ParserSyntaxError:
@@ -208,12 +216,130 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
             above += len(module.header)
         if groups[number][0] - above != start:
             return None
-        parsed[number] = statement
+        kept = classes[number].assemble(statement, source) if number in classes else statement
+        if kept is None:
+            return None
+        parsed[number] = kept
     body = [
         parsed[i] if i in parsed else Verbatim(source[bounds[i] : bounds[i + 1]]) for i in range(len(groups))
     ]
     whole = module.with_changes(body=body)
     return whole, _top_level(body, groups, has_import, source)
+
+
+@dataclass(frozen=True)
+class _Members:
+    """A class parsed with only some of its members (`_class_in_part`): the members' groups (as
+    `_statement_groups`), the offset where each one's slice starts (and where the class's ends),
+    those parsed, and the class's text as parsed (its head and first member, then those)."""
+
+    groups: list[tuple[int, int, list[ast.stmt]]]
+    starts: list[int]
+    wanted: list[int]
+    text: str
+
+    def assemble(self, statement: cst.BaseStatement, source: str) -> cst.BaseStatement | None:
+        """The parsed class with its other members as text; None when the parse is not the one
+        expected (the members in another number, or not starting where their slices do)."""
+        if not isinstance(statement, cst.ClassDef) or not isinstance(statement.body, cst.IndentedBlock):
+            return None
+        block = statement.body
+        if len(block.body) != len(self.wanted) or (self.wanted[-1] != len(self.groups) - 1 and block.footer):
+            return None
+        parsed: dict[int, cst.BaseStatement] = {}
+        for number, member in zip(self.wanted, block.body, strict=True):
+            if isinstance(member, cst.SimpleStatementLine) and len(member.body) != 1:
+                return None
+            if number and self.groups[number][0] - len(getattr(member, "leading_lines", ())) != (
+                self.groups[number - 1][1] + 1
+            ):
+                return None
+            parsed[number] = member
+        members = [
+            parsed[i] if i in parsed else Verbatim(source[self.starts[i] : self.starts[i + 1]])
+            for i in range(len(self.groups))
+        ]
+        return statement.with_changes(body=block.with_changes(body=members))
+
+
+def _class_in_part(
+    number: int,
+    groups: Sequence[tuple[int, int, list[ast.stmt]]],
+    lines: Sequence[int],
+    source: str,
+    starts: Sequence[int],
+    bounds: Sequence[int],
+) -> _Members | None:
+    """How to parse the class that is top-level statement `number` without the members no edit
+    reads, or None to parse it whole: what `parse_partly` does for the module, in its body.
+
+    Parsed: the first member (so the block's indentation is read where the whole text has it),
+    those holding a site, those holding an import and the one after each, and the last one when
+    anything follows the class in the file (it could be the block's). Only when every site in the
+    class stands in a method, so that the rewrite walks the methods alone
+    (`shared_client._planned_methods`) and never the class around members kept as text; when
+    every member is a statement of its own line; and when the lines between members are blank or
+    comments at the members' indentation (a comment indented more may belong to the member
+    above), with each member's first token where the ast dates it (a decorator's `@`).
+    """
+    first, last, group = groups[number]
+    node = group[0]
+    if len(group) != 1 or not isinstance(node, ast.ClassDef):
+        return None
+    members = _statement_groups(node.body)
+    if len(members) < 3 or any(len(member) != 1 for _, _, member in members):
+        return None
+    wanted = {0}
+    firsts = [a for a, _, _ in members]
+    for line in lines:
+        if not first <= line <= last:
+            continue
+        found = bisect.bisect_right(firsts, line) - 1
+        if found < 0 or members[found][1] < line:
+            return None
+        if not isinstance(members[found][2][0], ast.FunctionDef | ast.AsyncFunctionDef):
+            return None
+        wanted.add(found)
+    for index, flag in enumerate(_holding_imports(members)):
+        if flag:
+            wanted.update(i for i in (index, index + 1) if i < len(members))
+    if source[starts[last] : bounds[number + 1]]:
+        wanted.add(len(members) - 1)
+    if len(wanted) == len(members):
+        return None
+    indent = _indentation(members[0][2][0], source, starts)
+    if indent is None:
+        return None
+    for (_, before, _), (after, _, member) in pairwise(members):
+        if _indentation(member[0], source, starts) != indent:
+            return None
+        for line in range(before + 1, after):
+            text = source[starts[line - 1] : starts[line]]
+            stripped = text.strip()
+            if stripped and not (
+                stripped.startswith("#") and text[: len(text) - len(text.lstrip())] == indent
+            ):
+                return None
+    slices = [bounds[number], *(starts[before] for _, before, _ in members[:-1]), bounds[number + 1]]
+    chosen = sorted(wanted)
+    text = "".join(source[slices[i] : slices[i + 1]] for i in chosen)
+    return _Members(members, slices, chosen, text)
+
+
+def _indentation(node: ast.stmt, source: str, starts: Sequence[int]) -> str | None:
+    """The whitespace before a member's first token (its first decorator's `@`), or None when
+    that token is not where the ast dates the member."""
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        head = min(decorators, key=lambda d: (d.lineno, d.col_offset))
+        line, column, mark = head.lineno, head.col_offset, b"@"
+    else:
+        line, column, mark = node.lineno, node.col_offset, b""
+    text = source[starts[line - 1] : starts[line]].encode("utf-8", "surrogatepass")[:column]
+    stripped = text.lstrip(b" \t")
+    if stripped.rstrip() != mark:
+        return None
+    return text[: len(text) - len(stripped)].decode("ascii")
 
 
 def _statement_groups(nodes: Sequence[ast.stmt]) -> list[tuple[int, int, list[ast.stmt]]]:
