@@ -138,13 +138,16 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
 
     Exact by construction and checked: the statements are cut at the line after each statement's
     last token (the ast dates a statement by its tokens, parentheses included), and only where
-    every line up to the next statement is blank or a comment at the first column (an indented
-    comment may belong to the block above it). Each parsed statement must then start where its
+    every line up to the next statement (or the end) is empty or a comment at the first column,
+    and the statement's last line does not go on with a backslash (`_plain_lines`: libcst would
+    give such lines to the statement above). Each parsed statement must then start where its
     slice does: its first token on the ast's first line (a decorator's `@` checked, since the ast
     dates the expression), with exactly the lines between above it, as libcst keeps them (the
-    first statement with the module's header). Checking that costs no code generation; each
-    statement kept as text is its slice. An edit that would need a statement kept as text raises
-    `NeedsWholeModule`.
+    first statement with the module's header). The excerpt must generate back exactly what was
+    parsed (libcst has round-trip bugs of its own: a blank line before an indented comment at the
+    end of a file is lost). Each statement kept as text is its slice. A class holding sites in
+    its methods is parsed the same way inside (`_class_in_part`). An edit that would need a
+    statement kept as text raises `NeedsWholeModule`.
     """
     if not source.endswith("\n") or source.count("\r") != source.count("\r\n"):
         return None  # a last line without newline, or lone CRs: rare, parsed whole
@@ -158,15 +161,12 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
         index = source.find("\n", index + 1)
     bounds = [0]
     for (_, before, _), (first, _, _) in pairwise(groups):
-        if first <= before or before >= len(starts):
+        if first <= before or before >= len(starts) or not _plain_lines(source, starts, before, first, ""):
             return None
-        for number in range(before + 1, first):  # the lines between two statements
-            text = source[starts[number - 1] : starts[number]]
-            stripped = text.strip()
-            if stripped and not (stripped.startswith("#") and text[:1] == "#"):
-                return None  # an indented comment may belong to the block above; a `\\`: rare
         bounds.append(starts[before])
     bounds.append(len(source))
+    if not _plain_lines(source, starts, groups[-1][1], len(starts), ""):
+        return None  # what follows the last statement, as what stands between two
     if not all(_decorators_start_lines(group, source, starts) for _, _, group in groups):
         return None
     has_import = _holding_imports(groups)
@@ -197,6 +197,8 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
     except cst.ParserSyntaxError:
         return None
     release_parser_memory(len(excerpt))
+    if module.code != excerpt:
+        return None  # libcst would not write it back as it is (a bug of its own): not ours to hide
     del excerpt
     if len(module.body) != len(chosen) or (chosen[-1] != len(groups) - 1 and module.footer):
         return None
@@ -313,17 +315,30 @@ def _class_in_part(
     for (_, before, _), (after, _, member) in pairwise(members):
         if _indentation(member[0], source, starts) != indent:
             return None
-        for line in range(before + 1, after):
-            text = source[starts[line - 1] : starts[line]]
-            stripped = text.strip()
-            if stripped and not (
-                stripped.startswith("#") and text[: len(text) - len(text.lstrip())] == indent
-            ):
-                return None
+        if not _plain_lines(source, starts, before, after, indent):
+            return None
     slices = [bounds[number], *(starts[before] for _, before, _ in members[:-1]), bounds[number + 1]]
     chosen = sorted(wanted)
     text = "".join(source[slices[i] : slices[i + 1]] for i in chosen)
     return _Members(members, slices, chosen, text)
+
+
+def _plain_lines(source: str, starts: Sequence[int], before: int, after: int, margin: str) -> bool:
+    """Whether the lines after line `before` and before line `after` are empty or comments
+    indented by exactly `margin`, and line `before` does not go on with a backslash: then they
+    belong to the statement after them, as libcst reads it. A block above may hold a comment
+    indented more, or a line of whitespace starting with its indentation, as its footer; and a
+    backslash carries a statement's last line on over the lines below."""
+    if source[starts[before - 1] : starts[before]].rstrip("\r\n").endswith("\\"):
+        return False
+    for number in range(before + 1, after):
+        line = source[starts[number - 1] : starts[number]].rstrip("\r\n")
+        if not line:
+            continue
+        comment = line.lstrip(" \t")
+        if not (comment.startswith("#") and line[: len(line) - len(comment)] == margin):
+            return False
+    return True
 
 
 def _indentation(node: ast.stmt, source: str, starts: Sequence[int]) -> str | None:
