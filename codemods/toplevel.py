@@ -138,13 +138,16 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
 
     Exact by construction and checked: the statements are cut at the line after each statement's
     last token (the ast dates a statement by its tokens, parentheses included), and only where
-    every line up to the next statement is blank or a comment at the first column (an indented
-    comment may belong to the block above it). Each parsed statement must then start where its
+    every line up to the next statement (or the end) is empty or a comment at the first column,
+    and the statement's last line does not go on with a backslash (`_plain_lines`: libcst would
+    give such lines to the statement above). Each parsed statement must then start where its
     slice does: its first token on the ast's first line (a decorator's `@` checked, since the ast
     dates the expression), with exactly the lines between above it, as libcst keeps them (the
-    first statement with the module's header). Checking that costs no code generation; each
-    statement kept as text is its slice. An edit that would need a statement kept as text raises
-    `NeedsWholeModule`.
+    first statement with the module's header). The excerpt must generate back exactly what was
+    parsed (libcst has round-trip bugs of its own: a blank line before an indented comment at the
+    end of a file is lost). Each statement kept as text is its slice. A class holding sites in
+    its methods is parsed the same way inside (`_class_in_part`). An edit that would need a
+    statement kept as text raises `NeedsWholeModule`.
     """
     if not source.endswith("\n") or source.count("\r") != source.count("\r\n"):
         return None  # a last line without newline, or lone CRs: rare, parsed whole
@@ -158,15 +161,12 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
         index = source.find("\n", index + 1)
     bounds = [0]
     for (_, before, _), (first, _, _) in pairwise(groups):
-        if first <= before or before >= len(starts):
+        if first <= before or before >= len(starts) or not _plain_lines(source, starts, before, first, ""):
             return None
-        for number in range(before + 1, first):  # the lines between two statements
-            text = source[starts[number - 1] : starts[number]]
-            stripped = text.strip()
-            if stripped and not (stripped.startswith("#") and text[:1] == "#"):
-                return None  # an indented comment may belong to the block above; a `\\`: rare
         bounds.append(starts[before])
     bounds.append(len(source))
+    if not _plain_lines(source, starts, groups[-1][1], len(starts), ""):
+        return None  # what follows the last statement, as what stands between two
     if not all(_decorators_start_lines(group, source, starts) for _, _, group in groups):
         return None
     has_import = _holding_imports(groups)
@@ -183,12 +183,22 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
         if flag:
             wanted.update(i for i in (number, number + 1) if i < len(groups))
     chosen = sorted(wanted)
-    excerpt = "".join(source[bounds[i] : bounds[i + 1]] for i in chosen)
+    classes: dict[int, _Members] = {}  # the classes parsed without some of their members
+    pieces: list[str] = []
+    for number in chosen:
+        members = _class_in_part(number, groups, lines, source, starts, bounds)
+        if members is not None:
+            classes[number] = members
+        pieces.append(source[bounds[number] : bounds[number + 1]] if members is None else members.text)
+    excerpt = "".join(pieces)
+    del pieces
     try:
         module = cst.parse_module(excerpt)
     except cst.ParserSyntaxError:
         return None
     release_parser_memory(len(excerpt))
+    if module.code != excerpt:
+        return None  # libcst would not write it back as it is (a bug of its own): not ours to hide
     del excerpt
     if len(module.body) != len(chosen) or (chosen[-1] != len(groups) - 1 and module.footer):
         return None
@@ -208,12 +218,143 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
             above += len(module.header)
         if groups[number][0] - above != start:
             return None
-        parsed[number] = statement
+        kept = classes[number].assemble(statement, source) if number in classes else statement
+        if kept is None:
+            return None
+        parsed[number] = kept
     body = [
         parsed[i] if i in parsed else Verbatim(source[bounds[i] : bounds[i + 1]]) for i in range(len(groups))
     ]
     whole = module.with_changes(body=body)
     return whole, _top_level(body, groups, has_import, source)
+
+
+@dataclass(frozen=True)
+class _Members:
+    """A class parsed with only some of its members (`_class_in_part`): the members' groups (as
+    `_statement_groups`), the offset where each one's slice starts (and where the class's ends),
+    those parsed, and the class's text as parsed (its head and first member, then those)."""
+
+    groups: list[tuple[int, int, list[ast.stmt]]]
+    starts: list[int]
+    wanted: list[int]
+    text: str
+
+    def assemble(self, statement: cst.BaseStatement, source: str) -> cst.BaseStatement | None:
+        """The parsed class with its other members as text; None when the parse is not the one
+        expected (the members in another number, or not starting where their slices do)."""
+        if not isinstance(statement, cst.ClassDef) or not isinstance(statement.body, cst.IndentedBlock):
+            return None
+        block = statement.body
+        if len(block.body) != len(self.wanted) or (self.wanted[-1] != len(self.groups) - 1 and block.footer):
+            return None
+        parsed: dict[int, cst.BaseStatement] = {}
+        for number, member in zip(self.wanted, block.body, strict=True):
+            if isinstance(member, cst.SimpleStatementLine) and len(member.body) != 1:
+                return None
+            if number and self.groups[number][0] - len(getattr(member, "leading_lines", ())) != (
+                self.groups[number - 1][1] + 1
+            ):
+                return None
+            parsed[number] = member
+        members = [
+            parsed[i] if i in parsed else Verbatim(source[self.starts[i] : self.starts[i + 1]])
+            for i in range(len(self.groups))
+        ]
+        return statement.with_changes(body=block.with_changes(body=members))
+
+
+def _class_in_part(
+    number: int,
+    groups: Sequence[tuple[int, int, list[ast.stmt]]],
+    lines: Sequence[int],
+    source: str,
+    starts: Sequence[int],
+    bounds: Sequence[int],
+) -> _Members | None:
+    """How to parse the class that is top-level statement `number` without the members no edit
+    reads, or None to parse it whole: what `parse_partly` does for the module, in its body.
+
+    Parsed: the first member (so the block's indentation is read where the whole text has it),
+    those holding a site, those holding an import and the one after each, and the last one when
+    anything follows the class in the file (it could be the block's). Only when every site in the
+    class stands in a method, so that the rewrite walks the methods alone
+    (`shared_client._planned_methods`) and never the class around members kept as text; when
+    every member is a statement of its own line; and when the lines between members are blank or
+    comments at the members' indentation (a comment indented more may belong to the member
+    above), with each member's first token where the ast dates it (a decorator's `@`).
+    """
+    first, last, group = groups[number]
+    node = group[0]
+    if len(group) != 1 or not isinstance(node, ast.ClassDef):
+        return None
+    members = _statement_groups(node.body)
+    if len(members) < 3 or any(len(member) != 1 for _, _, member in members):
+        return None
+    wanted = {0}
+    firsts = [a for a, _, _ in members]
+    for line in lines:
+        if not first <= line <= last:
+            continue
+        found = bisect.bisect_right(firsts, line) - 1
+        if found < 0 or members[found][1] < line:
+            return None
+        if not isinstance(members[found][2][0], ast.FunctionDef | ast.AsyncFunctionDef):
+            return None
+        wanted.add(found)
+    for index, flag in enumerate(_holding_imports(members)):
+        if flag:
+            wanted.update(i for i in (index, index + 1) if i < len(members))
+    if source[starts[last] : bounds[number + 1]]:
+        wanted.add(len(members) - 1)
+    if len(wanted) == len(members):
+        return None
+    indent = _indentation(members[0][2][0], source, starts)
+    if indent is None:
+        return None
+    for (_, before, _), (after, _, member) in pairwise(members):
+        if _indentation(member[0], source, starts) != indent:
+            return None
+        if not _plain_lines(source, starts, before, after, indent):
+            return None
+    slices = [bounds[number], *(starts[before] for _, before, _ in members[:-1]), bounds[number + 1]]
+    chosen = sorted(wanted)
+    text = "".join(source[slices[i] : slices[i + 1]] for i in chosen)
+    return _Members(members, slices, chosen, text)
+
+
+def _plain_lines(source: str, starts: Sequence[int], before: int, after: int, margin: str) -> bool:
+    """Whether the lines after line `before` and before line `after` are empty or comments
+    indented by exactly `margin`, and line `before` does not go on with a backslash: then they
+    belong to the statement after them, as libcst reads it. A block above may hold a comment
+    indented more, or a line of whitespace starting with its indentation, as its footer; and a
+    backslash carries a statement's last line on over the lines below."""
+    if source[starts[before - 1] : starts[before]].rstrip("\r\n").endswith("\\"):
+        return False
+    for number in range(before + 1, after):
+        line = source[starts[number - 1] : starts[number]].rstrip("\r\n")
+        if not line:
+            continue
+        comment = line.lstrip(" \t")
+        if not (comment.startswith("#") and line[: len(line) - len(comment)] == margin):
+            return False
+    return True
+
+
+def _indentation(node: ast.stmt, source: str, starts: Sequence[int]) -> str | None:
+    """The whitespace before a member's first token (its first decorator's `@`), or None when
+    that token is not where the ast dates the member."""
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        head = min(decorators, key=lambda d: (d.lineno, d.col_offset))
+        line, column, mark = head.lineno, head.col_offset, b"@"
+    else:
+        line, column, mark = node.lineno, node.col_offset, b""
+    text = source[starts[line - 1] : starts[line]].encode("utf-8", "surrogatepass")[:column]
+    stripped = text.lstrip(b" \t")
+    if stripped.rstrip() != mark:
+        return None
+    return text[: len(text) - len(stripped)].decode("ascii")
 
 
 def _statement_groups(nodes: Sequence[ast.stmt]) -> list[tuple[int, int, list[ast.stmt]]]:

@@ -20,7 +20,7 @@ from libcst.codemod import CodemodContext
 
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
-from codemods.toplevel import NeedsWholeModule, parse_partly
+from codemods.toplevel import NeedsWholeModule, Verbatim, parse_partly
 from pool_refactor.plan.analyze import analyze_source
 from pool_refactor.scan.findings import Applicability
 from pool_refactor.scan.source import decode_source, encode_source
@@ -159,3 +159,66 @@ def test_partly_parsed_fixes_of_padded_modules(filler: int) -> None:
         taken += 1
         assert output == fix_bytes(data, unsafe)[0], case.name
     assert taken >= len(CASES) // 3 or filler == 2, f"the partial parse took {taken} of {len(CASES)} cases"
+
+
+_MEMBER = "    def _kept_{n}(self, value):\n        # a method no edit reads\n        return value\n\n"
+
+
+def _in_a_class(text: str) -> str | None:
+    """`text` with its top-level functions moved into one class, each after a method no edit
+    reads (so that a class holds the sites, among members kept as text); None when it has none
+    or the ast cannot read it (or would not, indented)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if not functions or "\t" in text or "\r" in text:
+        return None
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    taken: set[int] = set()
+    members: list[str] = []
+    for number, node in enumerate(functions):
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        members.append(_MEMBER.format(n=number))
+        for index in range(first - 1, node.end_lineno or node.lineno):
+            taken.add(index)
+            members.append("    " + lines[index] if lines[index].strip() else lines[index])
+        members.append("\n")
+    start = min(taken)
+    kept = [line for index, line in enumerate(lines) if index not in taken]
+    members.append(_MEMBER.format(n="last"))
+    out = [*kept[:start], "class _Holder:\n", *members, "\n", *kept[start:], "_LAST = 1\n"]
+    result = "".join(out)
+    try:
+        ast.parse(result)
+    except SyntaxError:
+        return None
+    return result
+
+
+def test_partly_parsed_fixes_of_classes_with_members_kept_as_text() -> None:
+    """The cases' functions as methods of one class, between methods no edit reads: the partial
+    parse keeps those as text inside the class and gives what the whole module gives."""
+    taken = inside = 0
+    for case in CASES:
+        source = decode_source((case / "input.py").read_bytes())
+        text = _in_a_class(source.text)
+        if text is None:
+            continue
+        data = encode_source(text, source)
+        unsafe = (case / "unsafe").exists()
+        output = fix_partly(data, unsafe)
+        if output is None:
+            continue
+        taken += 1
+        assert output == fix_bytes(data, unsafe)[0], case.name
+        findings = analyze_source(text, "input.py")
+        parts = parse_partly(text, ast.parse(text), [f.span[0] for f in findings if f.plan])
+        assert parts is not None
+        holder = next(s for s in parts[0].body if isinstance(s, cst.ClassDef))
+        inside += any(isinstance(m, Verbatim) for m in holder.body.body)  # type: ignore[union-attr]
+    assert taken >= len(CASES) // 3, f"the partial parse took {taken} of {len(CASES)} cases"
+    assert inside >= taken // 2, f"members kept as text in {inside} of {taken}"

@@ -8,6 +8,7 @@ the module's `TopLevel` (the excerpt path) and without it (the whole module, as 
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -27,9 +28,11 @@ from codemods.toplevel import (
     read_top_level,
     statement_positions,
 )
+from pool_refactor.fix.rewrite import RewriteOptions, rewrite_file
 from pool_refactor.fix.rewrite import _scan as rewrite_module_scan
+from pool_refactor.paths import DiscoveredFile
 from pool_refactor.plan.analyze import analyze_source, scan_loaded
-from pool_refactor.scan.findings import Applicability
+from pool_refactor.scan.findings import Applicability, FileError
 from pool_refactor.scan.source import decode_source
 from tests.test_fix_fixtures import ACCESSOR_MODULE, CASES
 from tests.test_properties import FAST, client_modules
@@ -316,6 +319,9 @@ def test_partial_parse_keeps_unread_statements_as_their_text() -> None:
         ("if a: b\nelif c:\n\td\n", "the first indented line is not in a block of the first statement"),
         ("import os\n\n\n@(\n    wraps\n)\ndef f():\n    pass\n", "a decorator the ast dates after its `@`"),
         ("x = 1 \\\n\ny = 2\n", "a line continued into the lines between statements"),
+        ("import os\n\n\ndef f():\n    pass\n        \n\nx = 1\n", "whitespace the block above may hold"),
+        ("import os\nx = 1; \\\n# c\nimport json\n", "a comment the backslash carries the line on over"),
+        ("import os\nx = 1\n\n    # end\n", "an indented comment after the last statement"),
     ],
 )
 def test_partial_parse_declines(text: str, why: str) -> None:
@@ -340,3 +346,51 @@ def test_an_edit_needing_the_whole_module_raises(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(shared_client_module, "_rewrite_statements", lambda *a: (None, set()))
     with pytest.raises(NeedsWholeModule):
         rewrite_module(parts[0], plans, ACCESSOR_MODULE, CodemodContext(), parts[1], partial=True)  # type: ignore[arg-type]
+
+
+CLASS_WITH_METHODS = (
+    'import httpx\n\n\nclass Api:\n    """Doc."""\n\n    def a(self):\n        return 1\n\n'
+    "    def get(self, url):\n        with httpx.Client() as c:\n            return c.get(url)\n\n"
+    "    @property\n    def b(self):\n        return 2\n\n    def c(self):\n        return 3\n"
+)
+
+
+def test_members_no_edit_reads_are_kept_as_text() -> None:
+    parts = _partly(CLASS_WITH_METHODS, (11,))
+    assert parts is not None
+    block = parts[0].body[1].body  # type: ignore[attr-defined]
+    kinds = [type(member).__name__ for member in block.body]
+    assert kinds == ["SimpleStatementLine", "Verbatim", "FunctionDef", "Verbatim", "Verbatim"]
+    assert parts[0].code == CLASS_WITH_METHODS
+    result = both_paths(CLASS_WITH_METHODS)
+    assert result is not None and partly_parsed(CLASS_WITH_METHODS) == result[0]
+
+
+@pytest.mark.parametrize(
+    ("between", "why"),
+    [
+        ("        # its own\n\n", "a comment the method above may hold"),
+        ("\n        \n", "whitespace the method above may hold"),
+    ],
+)
+def test_members_are_parsed_whole_where_a_method_may_hold_the_lines_below(between: str, why: str) -> None:
+    text = CLASS_WITH_METHODS.replace("        return 1\n\n", "        return 1\n" + between, 1)
+    parts = _partly(text, (11,))
+    assert parts is not None, why
+    block = parts[0].body[1].body  # type: ignore[attr-defined]
+    assert not any(isinstance(member, Verbatim) for member in block.body), why
+
+
+def test_a_file_libcst_does_not_write_back_is_not_fixed(tmp_path: Path) -> None:
+    """libcst loses a blank line above an indented comment that ends a file: the whole-module
+    path refuses such a file (the partial parse declines it first) rather than lose the line."""
+    text = (
+        "import httpx\n\n\ndef f(url):\n    with httpx.Client() as c:\n        return c.get(url)\n\n\n"
+        "x = 1\n\n    # the end\n"
+    )
+    assert cst.parse_module(text).code != text  # libcst's own bug, which this guards against
+    (tmp_path / "app.py").write_text(text)
+    options = RewriteOptions(project_root=tmp_path)
+    result = rewrite_file(DiscoveredFile(str(tmp_path / "app.py"), "app.py"), options)
+    assert isinstance(result, FileError)
+    assert "libcst does not write this file back exactly as it reads it" in result.message

@@ -166,6 +166,14 @@ def _edit(
     return new_module.code, applied
 
 
+def _patched_crlf(source: str, code: str) -> str:
+    """`code` that libcst generated from `source`, with the final lone CR it drops put back
+    (Instagram/LibCST#901)."""
+    if source.endswith("\r") and not code.endswith(("\r", "\n")):
+        return code + "\r"
+    return code
+
+
 def uses_httpx2_only(raw: bytes) -> bool:
     """Whether a file imports the httpx2 fork and not httpx: the shared module then imports httpx2."""
     return bool(_HTTPX2_ONLY.search(raw)) and not _HTTPX_PLAIN.search(raw)
@@ -212,11 +220,16 @@ def _libcst_rewrite(
         if edited is None:
             module = cst.parse_module(source.text)
             release_parser_memory(len(source.text))
+            if _patched_crlf(source.text, module.code) != source.text:
+                reason = (
+                    "libcst does not write this file back exactly as it reads it (a bug of libcst's: "
+                    "a blank line above an indented comment at the end of a file is lost, for one)"
+                )
+                return not_fixed(file, reason)
             top = read_top_level(module, source.text, tree)  # libcst then reads only what the edit touches
             edited = _edit(file, module, top, plans, target, style)
         new_text, applied = edited
-        if source.text.endswith("\r") and not new_text.endswith(("\r", "\n")):
-            new_text += "\r"  # libcst drops a final lone CR (Instagram/LibCST#901)
+        new_text = _patched_crlf(source.text, new_text)
     except Exception as exc:  # libcst could not parse or a bug of ours: never write
         return not_fixed(file, f"libcst could not rewrite it ({type(exc).__name__}: {exc})")
     if not applied or new_text == source.text:
