@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import libcst as cst
@@ -144,21 +145,26 @@ def _padded(text: str, filler: str) -> str | None:
 def test_partly_parsed_fixes_of_padded_modules(filler: int) -> None:
     """The same cases with statements no edit reads between theirs (kept as text by the partial
     parse, or a reason for it to decline): the partial parse gives what the whole module gives."""
-    taken = 0
-    for case in CASES:
-        raw = (case / "input.py").read_bytes()
-        source = decode_source(raw)
-        padded = _padded(source.text, _FILLERS[filler])
-        if padded is None:
-            continue
-        data = encode_source(padded, source)
-        unsafe = (case / "unsafe").exists()
-        output = fix_partly(data, unsafe)
-        if output is None:
-            continue
-        taken += 1
-        assert output == fix_bytes(data, unsafe)[0], case.name
+    taken = sum(
+        _partly_as_whole(case, lambda text: _padded(text, _FILLERS[filler])) is not None for case in CASES
+    )
     assert taken >= len(CASES) // 3 or filler == 2, f"the partial parse took {taken} of {len(CASES)} cases"
+
+
+def _partly_as_whole(case: Path, change: Callable[[str], str | None]) -> str | None:
+    """The case's input changed by `change`: fixed through the partial parse, which must give the
+    whole module's bytes; that text, or None when `change` or the partial parse declines."""
+    source = decode_source((case / "input.py").read_bytes())
+    text = change(source.text)
+    if text is None:
+        return None
+    data = encode_source(text, source)
+    unsafe = (case / "unsafe").exists()
+    output = fix_partly(data, unsafe)
+    if output is None:
+        return None
+    assert output == fix_bytes(data, unsafe)[0], case.name
+    return text
 
 
 _MEMBER = "    def _kept_{n}(self, value):\n        # a method no edit reads\n        return value\n\n"
@@ -204,17 +210,10 @@ def test_partly_parsed_fixes_of_classes_with_members_kept_as_text() -> None:
     parse keeps those as text inside the class and gives what the whole module gives."""
     taken = inside = 0
     for case in CASES:
-        source = decode_source((case / "input.py").read_bytes())
-        text = _in_a_class(source.text)
+        text = _partly_as_whole(case, _in_a_class)
         if text is None:
             continue
-        data = encode_source(text, source)
-        unsafe = (case / "unsafe").exists()
-        output = fix_partly(data, unsafe)
-        if output is None:
-            continue
         taken += 1
-        assert output == fix_bytes(data, unsafe)[0], case.name
         findings = analyze_source(text, "input.py")
         parts = parse_partly(text, ast.parse(text), [f.span[0] for f in findings if f.plan])
         assert parts is not None
