@@ -94,9 +94,10 @@ class NeedsWholeModule(Exception):
 
 @dataclass(frozen=True)
 class Verbatim(cst.BaseStatement):
-    """A top-level statement kept as its source text (`parse_partly`): its leading lines, its
-    code and, for the last one, the module's footer. It generates that text back and has no
-    children; to every check of a statement's kind it is neither an import nor a definition."""
+    """A statement kept as its source text (`parse_partly`), at the top level or in a class's
+    block: its leading lines, its code and, for the module's last one, the module's footer. It
+    generates that text back and has no children; to every check of a statement's kind it is
+    neither an import nor a definition."""
 
     text: str
 
