@@ -168,8 +168,8 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
     bounds.append(len(source))
     if not _plain_lines(source, starts, groups[-1][1], len(starts), ""):
         return None  # what follows the last statement, as what stands between two
-    if not all(_decorators_start_lines(group, source, starts) for _, _, group in groups):
-        return None
+    if any(_indentation(group[0], source, starts) is None for _, _, group in groups):
+        return None  # a first token not where the ast dates it (a decorator's `@`)
     has_import = _holding_imports(groups)
     blocks = (i for i, (a, b, group) in enumerate(groups) if isinstance(group[0], _COMPOUND) and b > a)
     block = next(blocks, None)
@@ -206,26 +206,16 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
     suite = None if block is None else getattr(module.body[chosen.index(block)], "body", None)
     if block is not None and not isinstance(suite, cst.IndentedBlock):
         return None  # the first indented line is not where the whole text has it
-    parsed: dict[int, cst.BaseStatement] = {}
-    for number, statement in zip(chosen, module.body, strict=True):
-        count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
-        if count != len(groups[number][2]):
-            return None
-        # Where libcst starts the statement: its first token (the ast's first line, checked
-        # above), less the lines it holds above it; its slice starts after the statement before.
-        above = len(getattr(statement, "leading_lines", ()))
-        start = 1 if number == 0 else groups[number - 1][1] + 1
-        if number == 0:
-            above += len(module.header)
-        if groups[number][0] - above != start:
-            return None
-        kept = classes[number].assemble(statement, source) if number in classes else statement
+    if groups[0][0] - len(module.header) - len(getattr(module.body[0], "leading_lines", ())) != 1:
+        return None  # the first statement (always parsed) with the header above it: from the first line
+    body = _with_text(module.body, chosen, groups, bounds, source)
+    if body is None:
+        return None
+    for number, members in classes.items():
+        kept = members.assemble(body[number], source)
         if kept is None:
             return None
-        parsed[number] = kept
-    body = [
-        parsed[i] if i in parsed else Verbatim(source[bounds[i] : bounds[i + 1]]) for i in range(len(groups))
-    ]
+        body[number] = kept
     whole = module.with_changes(body=body)
     return whole, _top_level(body, groups, has_import, source)
 
@@ -249,20 +239,34 @@ class _Members:
         block = statement.body
         if len(block.body) != len(self.wanted) or (self.wanted[-1] != len(self.groups) - 1 and block.footer):
             return None
-        parsed: dict[int, cst.BaseStatement] = {}
-        for number, member in zip(self.wanted, block.body, strict=True):
-            if isinstance(member, cst.SimpleStatementLine) and len(member.body) != 1:
-                return None
-            if number and self.groups[number][0] - len(getattr(member, "leading_lines", ())) != (
-                self.groups[number - 1][1] + 1
-            ):
-                return None
-            parsed[number] = member
-        members = [
-            parsed[i] if i in parsed else Verbatim(source[self.starts[i] : self.starts[i + 1]])
-            for i in range(len(self.groups))
-        ]
-        return statement.with_changes(body=block.with_changes(body=members))
+        members = _with_text(block.body, self.wanted, self.groups, self.starts, source)
+        return None if members is None else statement.with_changes(body=block.with_changes(body=members))
+
+
+def _with_text(
+    parsed: Sequence[cst.BaseStatement],
+    chosen: Sequence[int],
+    groups: Sequence[tuple[int, int, list[ast.stmt]]],
+    slices: Sequence[int],
+    source: str,
+) -> list[cst.BaseStatement] | None:
+    """All the statements of `groups`: the `parsed` ones (those numbered `chosen`), the others as
+    their slices of `source` (`Verbatim`); None when a parsed statement is not the one expected.
+
+    Each parsed statement after the first must hold as many small statements as its group, and
+    start where its slice does: its first token is where the ast dates it (checked when the slices
+    are cut), so the lines libcst holds above it must be exactly those between it and the
+    statement before."""
+    kept: dict[int, cst.BaseStatement] = {}
+    for number, statement in zip(chosen, parsed, strict=True):
+        count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+        if count != len(groups[number][2]):
+            return None
+        above = len(getattr(statement, "leading_lines", ()))
+        if number and groups[number][0] - above != groups[number - 1][1] + 1:
+            return None
+        kept[number] = statement
+    return [kept[i] if i in kept else Verbatim(source[slices[i] : slices[i + 1]]) for i in range(len(groups))]
 
 
 def _class_in_part(
@@ -371,17 +375,6 @@ def _statement_groups(nodes: Sequence[ast.stmt]) -> list[tuple[int, int, list[as
         decorators = getattr(node, "decorator_list", None) or []
         groups.append((min([node.lineno, *(d.lineno for d in decorators)]), last, [node]))
     return groups
-
-
-def _decorators_start_lines(group: list[ast.stmt], source: str, starts: Sequence[int]) -> bool:
-    """Whether the first decorator's line starts with its `@`: the ast dates a decorator by its
-    expression, which a parenthesis can put on a later line (`@(` ... `)`)."""
-    decorators = getattr(group[0], "decorator_list", None)
-    if not decorators:
-        return True
-    first = min(decorators, key=lambda d: (d.lineno, d.col_offset))
-    line = source[starts[first.lineno - 1] : starts[first.lineno]].encode("utf-8", "surrogatepass")
-    return line[: first.col_offset].strip() == b"@"
 
 
 def _ast_head_length(groups: Sequence[tuple[int, int, list[ast.stmt]]]) -> int:

@@ -135,42 +135,23 @@ def _optional_plan(value: Any) -> FixPlan | None:
     return None if value is None else _decode_plan(value)
 
 
+_Converter = Callable[[Any], Any]
+
+
+def _converters(names: tuple[str, ...], **by_name: _Converter) -> tuple[_Converter | None, ...]:
+    """One converter per field of a record (`names`, its layout), in that order: those given by
+    name, else None."""
+    assert by_name.keys() <= set(names), f"no fields {sorted(by_name.keys() - set(names))}"
+    return tuple(by_name.get(name) for name in names)
+
+
 _PLAN_NAMES = FixPlan.__slots__
-_PLAN_CONVERTERS: tuple[Callable[[Any], Any] | None, ...] = (
-    None,  # kind
-    None,  # library
-    None,  # accessor
-    None,  # section
-    None,  # is_async
-    None,  # variable
-    tuple,  # keyed_options
-    tuple,  # moved_options
-    None,  # method
-    None,  # await_result
-    tuple,  # merged_options
-    tuple,  # pool_options
+_PLAN_CONVERTERS = _converters(
+    _PLAN_NAMES, keyed_options=tuple, moved_options=tuple, merged_options=tuple, pool_options=tuple
 )
 _FINDING_NAMES = Finding.__slots__
-_FINDING_CONVERTERS: tuple[Callable[[Any], Any] | None, ...] = (
-    None,  # path
-    None,  # line
-    None,  # column
-    None,  # end_line
-    None,  # code
-    None,  # library
-    Verdict,  # verdict
-    None,  # in_loop
-    None,  # context
-    None,  # snippet
-    None,  # fixable
-    None,  # reason
-    None,  # message
-    Applicability,  # applicability
-    None,  # suppressed
-    _optional_plan,  # plan
-    None,  # end_column
-    None,  # via
-    None,  # closes_via
+_FINDING_CONVERTERS = _converters(
+    _FINDING_NAMES, verdict=Verdict, applicability=Applicability, plan=_optional_plan
 )
 _PATH_INDEX = _FINDING_NAMES.index("path")
 _EXPORT_FIELDS = Export.__slots__
@@ -185,7 +166,7 @@ def _decode_plan(values: list[Any]) -> FixPlan:
 
 def _encode_value(value: Any) -> Any:
     if isinstance(value, FixPlan):
-        return [_encode_value(getattr(value, name)) for name in _PLAN_NAMES]
+        return [_encode_value(field) for field in value.values()]
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, tuple):
@@ -194,7 +175,7 @@ def _encode_value(value: Any) -> Any:
 
 
 def encode_findings(findings: Iterable[Finding]) -> list[Any]:
-    return [[_encode_value(getattr(f, name)) for name in _FINDING_NAMES] for f in findings]
+    return [[_encode_value(field) for field in f.values()] for f in findings]
 
 
 def decode_findings(raw_findings: Any, display: str) -> tuple[Finding, ...]:

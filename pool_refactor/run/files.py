@@ -94,6 +94,9 @@ def _prefix(folder: str) -> str:
 
 
 def _join(folder: str, name: str) -> str:
+    """`os.path.join` of a folder and a name, for strings only; `name` alone for the folder ""."""
+    if not folder:
+        return name
     return folder + name if folder.endswith(os.sep) else folder + os.sep + name
 
 
@@ -298,8 +301,8 @@ class _Folder(NamedTuple):
     gitignores: tuple[_Layer, ...]
 
     def child(self, name: str, absolute: str, real: str) -> _Folder:
-        rel = _join(self.rel, name) if self.rel else name
-        return _Folder(absolute, _join(self.given, name) if self.given else name, real, rel, self.gitignores)
+        rel = _join(self.rel, name)
+        return _Folder(absolute, _join(self.given, name), real, rel, self.gitignores)
 
 
 class _Walker:
@@ -388,9 +391,9 @@ class _Walker:
             if real in self.seen_files:
                 return None
             self.seen_files.add(real)
-            rel = _join(folder.rel, name) if folder.rel else name
+            rel = _join(folder.rel, name)
             shown = display_prefix + (rel if os.sep == "/" else rel.replace(os.sep, "/"))
-            return DiscoveredFile(_join(folder.given, name) if folder.given else name, shown)
+            return DiscoveredFile(_join(folder.given, name), shown)
 
         def ignored_by(folder: _Folder, absolute: str, name: str, is_dir: bool) -> str | None:
             layer = _first_opinion(settings, absolute, name, is_dir, root_prefix)
