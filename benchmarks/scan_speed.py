@@ -11,6 +11,10 @@ machine: pool-refactor cold (``--no-cache``) and warm (a primed cache), ``ruff c
 (reads every byte: the I/O floor) and semgrep with an equivalent rule when it is installed. After one
 untimed warm-up round (so the page cache is hot for everyone), ``--repeat`` rounds run every tool in
 turn, interleaved so that a change in the machine's load hits all tools alike, and the median is kept.
+The sub-second commands (the warm scan, ``--version``, ruff, grep) run ``--quick-runs`` times a round,
+one after another in turn: their times move by a third with the machine's load from one second to the
+next, so five samples taken seconds apart (between the cold scans) would leave a ratio like warm ÷ ruff
+to chance, while many taken side by side give the same ratio run after run.
 pool-refactor runs as ``pool-refactor scan ... --format json -o /dev/null``, the console script
 installed beside the interpreter running the benchmark (``python -m pool_refactor`` when there is
 none, which also imports ``runpy``: about 5 ms more), which is what a user waits for: interpreter
@@ -334,6 +338,8 @@ class Measurement:
     """Exit codes that mean the tool did its job."""
     before: Callable[[], None] | None = None
     """Run before each timed run (clearing a cache)."""
+    quick: bool = False
+    """A sub-second command, run several times a round beside the other quick ones."""
 
     @property
     def median(self) -> float:
@@ -383,16 +389,19 @@ def _run(command: list[str], cwd: Path, ok_codes: tuple[int, ...]) -> tuple[floa
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / scale
 
 
-def _measure_all(measurements: list[Measurement], cwd: Path, repeat: int) -> None:
+def _measure_all(measurements: list[Measurement], cwd: Path, repeat: int, quick_runs: int) -> None:
     """Round-robin: one untimed warm-up round, then ``repeat`` rounds of every tool in turn.
 
     Interleaving keeps the comparison fair when the machine's load drifts during the run (a tool
-    timed entirely during a busy minute would otherwise look slower than it is).
+    timed entirely during a busy minute would otherwise look slower than it is). In a round, the
+    slow commands run once each, then the quick ones ``quick_runs`` times, in turn, so that the
+    quick ones are compared with samples taken a fraction of a second apart.
     """
+    active = [m for m in measurements if not m.note]
+    slow = [m for m in active if not m.quick]
+    quick = [m for m in active if m.quick]
     for attempt in range(repeat + 1):
-        for m in measurements:
-            if m.note:
-                continue
+        for m in slow + quick * (quick_runs if attempt else 1):
             if m.before is not None:
                 m.before()
             elapsed, cpu, rss = _run(m.command, cwd, m.ok)
@@ -431,6 +440,7 @@ def run_benchmark(
     scan_paths: list[str],
     semgrep: str | None = None,
     with_diff: bool = True,
+    quick_runs: int = 5,
 ) -> dict[str, object]:
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     py = sys.executable
@@ -455,9 +465,10 @@ def run_benchmark(
         before=lambda: shutil.rmtree(cache_dir, ignore_errors=True),
     )
     results.append(fresh)
-    warm = Measurement("pool-refactor (warm cache)", base, ok=pr_ok)  # primed by the row above
+    # Primed by the row above: the quick commands run after the slow ones in each round.
+    warm = Measurement("pool-refactor (warm cache)", base, ok=pr_ok, quick=True)
     results.append(warm)
-    version = Measurement("pool-refactor --version (start-up)", [*tool, "--version"])
+    version = Measurement("pool-refactor --version (start-up)", [*tool, "--version"], quick=True)
     results.append(version)
     diff = Measurement(
         "pool-refactor --diff (--no-cache)",
@@ -474,13 +485,17 @@ def run_benchmark(
         "ruff check --select E9",
         [ruff, "check", "--select", "E9", "--no-cache", "--exit-zero", "-q", "--isolated", *scan_paths],
         ok=(0, 1, 2),
+        quick=True,
     )
     if not Path(ruff).exists():
         ruff_m.note = "ruff not installed"
     results.append(ruff_m)
 
     grep_m = Measurement(
-        "grep -rlE (I/O floor)", ["grep", "-rlE", "--include=*.py", GREP_PATTERN, *scan_paths], ok=(0, 1)
+        "grep -rlE (I/O floor)",
+        ["grep", "-rlE", "--include=*.py", GREP_PATTERN, *scan_paths],
+        ok=(0, 1),
+        quick=True,
     )
     if not shutil.which("grep"):
         grep_m.note = "grep not found"
@@ -510,7 +525,7 @@ def run_benchmark(
         semgrep_m.note = "semgrep not installed: skipped"
     results.append(semgrep_m)
     try:
-        _measure_all(results, target, repeat)
+        _measure_all(results, target, repeat, quick_runs)
     finally:
         os.unlink(rule.name)
 
@@ -547,6 +562,7 @@ def run_benchmark(
         "files": files,
         "lines": lines,
         "repeat": repeat,
+        "quick_runs": quick_runs,
         "jobs": jobs or os.cpu_count(),
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
@@ -568,7 +584,8 @@ def print_table(report: dict[str, object]) -> None:
 
     title = (
         f"scan speed: {report['files']:,} files, {report['lines']:,} lines, "
-        f"median of {report['repeat']}, jobs={report['jobs']} on {report['cpus']} CPUs, "
+        f"median of {report['repeat']} rounds ({report['quick_runs']} runs a round of the quick ones), "
+        f"jobs={report['jobs']} on {report['cpus']} CPUs, "
         f"load average {report['load_average_at_start']} at start, "
         f"{report['load_average_at_end']} at end"
     )
@@ -621,7 +638,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000, help="synthetic tree: total lines")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="small synthetic tree (250 files, 50k lines)")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per tool (median kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds of timed runs (median kept)")
+    parser.add_argument(
+        "--quick-runs",
+        type=int,
+        default=5,
+        help="runs of each sub-second command per round (warm scan, --version, ruff, grep)",
+    )
     parser.add_argument("--jobs", type=int, help="pool-refactor --jobs (default: its own default)")
     parser.add_argument("--keep", type=Path, help="build the synthetic tree here and keep it")
     parser.add_argument("--semgrep", help="semgrep executable to compare with (default: the one on PATH)")
@@ -651,7 +674,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         scan_paths = ["src"]
     try:
         report = run_benchmark(
-            target, args.repeat, args.jobs, scan_paths, args.semgrep, with_diff=not args.no_diff
+            target,
+            args.repeat,
+            args.jobs,
+            scan_paths,
+            args.semgrep,
+            with_diff=not args.no_diff,
+            quick_runs=max(1, args.quick_runs),
         )
     finally:
         if scratch is not None:
