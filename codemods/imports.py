@@ -360,8 +360,7 @@ def apply_import_changes(
         try:
             return _apply_in_excerpt(module, context, _import_excerpt(module, top))
         except _WholeModule:
-            if partial:
-                raise NeedsWholeModule from None
+            pass
     if partial:
         raise NeedsWholeModule
     before = module

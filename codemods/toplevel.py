@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,15 @@ def _pair(
     return pairs if index == len(nodes) else None
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def line_starts(text: str) -> list[int]:
+    """Where each line of `text` starts (its offset), as the ast counts lines: after each CRLF,
+    lone CR or LF."""
+    return [0] + [match.end() for match in _LINE_END.finditer(text)]
+
+
 class NeedsWholeModule(Exception):
     """An edit of a partly parsed module (`parse_partly`) has to read more than was parsed: the
     caller parses the whole module and edits it again."""
@@ -155,11 +165,7 @@ def parse_partly(source: str, tree: ast.Module, lines: Sequence[int]) -> tuple[c
     groups = _statement_groups(tree.body)
     if not groups:
         return None
-    starts = [0]
-    index = source.find("\n")
-    while index != -1:
-        starts.append(index + 1)
-        index = source.find("\n", index + 1)
+    starts = line_starts(source)
     bounds = [0]
     for (_, before, _), (first, _, _) in pairwise(groups):
         if first <= before or before >= len(starts) or not _plain_lines(source, starts, before, first, ""):

@@ -216,7 +216,7 @@ def _libcst_rewrite(
             try:  # the statements the edit reads, parsed alone: the same text, sooner
                 edited = _edit(file, *parts, plans, target, style, partial=True)
             except NeedsWholeModule:
-                edited = None
+                pass  # parsed whole below
         if edited is None:
             module = cst.parse_module(source.text)
             release_parser_memory(len(source.text))

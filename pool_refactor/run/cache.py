@@ -158,10 +158,15 @@ _EXPORT_FIELDS = Export.__slots__
 """Exports hold plain JSON values: no converters."""
 
 
+def _converted(values: list[Any], converters: tuple[_Converter | None, ...]) -> list[Any]:
+    """A record's stored values turned back into its fields' values."""
+    return [v if c is None else c(v) for v, c in zip(values, converters, strict=True)]
+
+
 def _decode_plan(values: list[Any]) -> FixPlan:
     if len(values) != len(_PLAN_CONVERTERS):
         raise ValueError("fix plan layout changed")
-    return FixPlan(*[v if c is None else c(v) for v, c in zip(values, _PLAN_CONVERTERS, strict=True)])
+    return FixPlan(*_converted(values, _PLAN_CONVERTERS))
 
 
 def _encode_value(value: Any) -> Any:
@@ -187,7 +192,7 @@ def decode_findings(raw_findings: Any, display: str) -> tuple[Finding, ...]:
             raise ValueError("finding layout changed")
         values = list(values)
         values[_PATH_INDEX] = display  # a content hit for a renamed or copied file: its own path
-        findings.append(Finding(*[v if c is None else c(v) for v, c in zip(values, converters, strict=True)]))
+        findings.append(Finding(*_converted(values, converters)))
     return tuple(findings)
 
 

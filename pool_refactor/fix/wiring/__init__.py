@@ -94,12 +94,17 @@ from codemods.imports import (
     set_import_style,
 )
 from codemods.shared_client import append_args
-from codemods.toplevel import TRIM_FROM_CHARS, map_large_allocations, read_top_level, release_parser_memory
+from codemods.toplevel import (
+    TRIM_FROM_CHARS,
+    line_starts,
+    map_large_allocations,
+    read_top_level,
+    release_parser_memory,
+)
 from pool_refactor.fix.wiring.excerpt import (
     TextExcerpt,
     cut,
     inner_blocks,
-    line_starts,
     parse_in_parts,
     statements_matching,
     top_level_index,

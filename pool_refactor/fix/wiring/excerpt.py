@@ -26,6 +26,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from codemods.toplevel import line_starts
 from pool_refactor.scan.parts import PART_CHARS, PartReader, parse_in_parts
 
 __all__ = [
@@ -35,14 +36,12 @@ __all__ = [
     "cut",
     "head_statements",
     "inner_blocks",
-    "line_starts",
     "parse_in_parts",
     "statements_matching",
     "top_level_index",
 ]
 
 _MARKER = "__pool_refactor_wiring_gap_5d3a__"
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -210,7 +209,7 @@ def cut(
         if found is not None:
             keep.update(p for p in (found, found + 1) if p < len(groups))
     held = {id(statement) for statement in inner}
-    starts = [0] + [match.end() for match in _LINE_END.finditer(text)]
+    starts = line_starts(text)
     ends = [groups[p][1] for p in range(len(groups))]
     ends[-1] = len(starts)  # the last group takes the file's footer
     pieces: list[str] = []
@@ -251,11 +250,6 @@ def cut(
         return None
     excerpt = TextExcerpt("".join(pieces), tuple(gaps))
     return excerpt if excerpt.splice(excerpt.text, text) == text else None
-
-
-def line_starts(text: str) -> list[int]:
-    """Where each line of `text` starts, as the ast counts lines (for `statements_matching`)."""
-    return [0] + [match.end() for match in _LINE_END.finditer(text)]
 
 
 def statements_matching(
