@@ -22,21 +22,29 @@ from libcst.codemod import CodemodContext
 from codemods.imports import apply_import_changes
 from codemods.shared_client import rewrite_module
 from codemods.toplevel import NeedsWholeModule, Verbatim, parse_partly
+from pool_refactor.fix.rewrite import Span
 from pool_refactor.plan.analyze import analyze_source
-from pool_refactor.scan.findings import Applicability
-from pool_refactor.scan.source import decode_source, encode_source
+from pool_refactor.scan.findings import Applicability, Finding, FixPlan
+from pool_refactor.scan.source import Source, decode_source, encode_source
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fix"
 CASES = sorted(p for p in FIXTURES.iterdir() if (p / "input.py").exists()) if FIXTURES.exists() else []
 ACCESSOR_MODULE = "myapp.http_client"
 
 
-def fix_bytes(data: bytes, unsafe: bool) -> tuple[bytes, list[str]]:
-    """The bytes `--fix` would write, and the reasons of the sites it left alone."""
+def _planned(data: bytes, unsafe: bool) -> tuple[Source, list[Finding], dict[Span, FixPlan]]:
+    """The decoded source, its findings, and the plans `--fix` (with `--unsafe-fixes` if `unsafe`)
+    carries out."""
     source = decode_source(data)
     findings = analyze_source(source.text, "input.py")
     allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
     plans = {f.span: f.plan for f in findings if f.plan and not f.suppressed and f.applicability in allowed}
+    return source, findings, plans
+
+
+def fix_bytes(data: bytes, unsafe: bool) -> tuple[bytes, list[str]]:
+    """The bytes `--fix` would write, and the reasons of the sites it left alone."""
+    source, findings, plans = _planned(data, unsafe)
     reasons = [f.reason for f in findings if f.reason]
     if not plans:
         return data, reasons
@@ -74,10 +82,7 @@ def test_fix_case(case: Path) -> None:
 def fix_partly(data: bytes, unsafe: bool) -> bytes | None:
     """`fix_bytes` on the module parsed only where the edit reads it (`toplevel.parse_partly`), as
     the fixer first tries it; None when that path declines (the fixer then parses the whole)."""
-    source = decode_source(data)
-    findings = analyze_source(source.text, "input.py")
-    allowed = {Applicability.SAFE, Applicability.UNSAFE} if unsafe else {Applicability.SAFE}
-    plans = {f.span: f.plan for f in findings if f.plan and not f.suppressed and f.applicability in allowed}
+    source, _, plans = _planned(data, unsafe)
     if not plans:
         return None
     parts = parse_partly(source.text, ast.parse(source.text), [span[0] for span in plans])
@@ -218,6 +223,6 @@ def test_partly_parsed_fixes_of_classes_with_members_kept_as_text() -> None:
         parts = parse_partly(text, ast.parse(text), [f.span[0] for f in findings if f.plan])
         assert parts is not None
         holder = next(s for s in parts[0].body if isinstance(s, cst.ClassDef))
-        inside += any(isinstance(m, Verbatim) for m in holder.body.body)  # type: ignore[union-attr]
+        inside += any(isinstance(m, Verbatim) for m in holder.body.body)
     assert taken >= len(CASES) // 3, f"the partial parse took {taken} of {len(CASES)} cases"
     assert inside >= taken // 2, f"members kept as text in {inside} of {taken}"
